@@ -1,0 +1,3 @@
+//! C-Raft's formats as pure functions over bytes: no files, no sockets.
+
+pub mod configuration;

@@ -1,0 +1,44 @@
+//! Errors of the core. Each variant maps to exactly one `RAFT_*` code at the C boundary; the
+//! text is what `raft_errmsg()` shows.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    #[error("out of memory")]
+    NoMem,
+    #[error("{0}")]
+    BadId(String),
+    #[error("{0}")]
+    DuplicateId(String),
+    #[error("{0}")]
+    DuplicateAddress(String),
+    #[error("{0}")]
+    BadRole(String),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("server is not the leader")]
+    NotLeader,
+    #[error("{0}")]
+    Shutdown(String),
+    #[error("a configuration change is already in progress")]
+    CantChange,
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    TooBig(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not enough disk space")]
+    NoSpace,
+}
+
+impl From<crate::codec::configuration::DecodeError> for Error {
+    fn from(e: crate::codec::configuration::DecodeError) -> Error {
+        Error::Malformed(format!("bad configuration: {e}"))
+    }
+}

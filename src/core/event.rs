@@ -1,0 +1,89 @@
+//! Events the host feeds into [`super::Raft::step`] and the update that comes back.
+
+use super::configuration::Configuration;
+use super::message::{EntryView, Message, Received};
+use super::types::{Id, Index, Term};
+
+/// Metadata of a snapshot: the last entry it covers and the configuration as of that entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotMetadata {
+    pub index: Index,
+    pub term: Term,
+    pub configuration: Configuration,
+    pub configuration_index: Index,
+}
+
+/// One event. Borrowed data lives only for the step.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The persisted state, loaded by the host. Must be the first event.
+    Start {
+        term: Term,
+        voted_for: Id,
+        snapshot: Option<SnapshotMetadata>,
+        /// Index of `entries[0]`.
+        start_index: Index,
+        entries: &'a [EntryView<'a>],
+    },
+    Receive(Received<'a>),
+    /// Every entry up to `index`, as last handed out, is durable.
+    PersistedEntries { index: Index },
+    /// The snapshot handed out by the last `Update::snapshot` is durable.
+    PersistedSnapshot { metadata: SnapshotMetadata, offset: u64, last: bool },
+    /// The `Change` entry at `index` is committed (and carries `conf`).
+    Configuration { index: Index, conf: Configuration },
+    /// The host stored a snapshot up to `metadata.index`; keep `trailing` entries before it.
+    Snapshot { metadata: SnapshotMetadata, trailing: u32 },
+    Timeout,
+    Submit { entries: &'a [EntryView<'a>] },
+    CatchUp { server_id: Id },
+    /// Transfer leadership to `server_id` (0: let the library choose).
+    Transfer { server_id: Id },
+}
+
+/// Where the entries of [`NewEntries`] come from. The core never holds payloads, so it points
+/// the host at entries it already has in hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntrySource {
+    /// The entries of this step's event from position `skip` to the end (submitted entries, or
+    /// the new suffix of a received AppendEntries).
+    Event { skip: usize },
+    /// One `Barrier` entry of this term, which the boundary allocates (8 zero bytes).
+    Barrier { term: Term },
+}
+
+/// Entries the host must store at `index ..`, discarding anything it has from `index` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewEntries {
+    pub index: Index,
+    pub source: EntrySource,
+}
+
+/// What the host must do after a step, in the order of spec §12.8.
+#[derive(Debug, Default)]
+pub struct Update {
+    /// Persist `current_term` (and, always together, `voted_for`) before sending anything.
+    pub term_changed: bool,
+    pub vote_changed: bool,
+    /// Store the snapshot received in this step's InstallSnapshot (its data is the event's).
+    pub snapshot: Option<SnapshotMetadata>,
+    pub entries: Option<NewEntries>,
+    pub messages: Vec<Message>,
+    pub state_changed: bool,
+    pub commit_index_changed: bool,
+    pub timeout_changed: bool,
+}
+
+impl Update {
+    /// Empties the update, keeping the message buffer's capacity for reuse.
+    pub fn clear(&mut self) {
+        self.term_changed = false;
+        self.vote_changed = false;
+        self.snapshot = None;
+        self.entries = None;
+        self.messages.clear();
+        self.state_changed = false;
+        self.commit_index_changed = false;
+        self.timeout_changed = false;
+    }
+}

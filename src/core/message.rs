@@ -1,0 +1,123 @@
+//! The six RPC messages, as the core receives and emits them. Payloads never enter the core:
+//! incoming entries are described by [`EntryView`] (the payload is only read for `Change`
+//! entries), and outgoing AppendEntries and InstallSnapshot name what the host must attach.
+
+use std::sync::Arc;
+
+use super::configuration::Configuration;
+use super::types::{EntryType, Id, Index, Term};
+
+/// A log entry lent to the core by the host for the duration of one step.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryView<'a> {
+    pub term: Term,
+    pub kind: EntryType,
+    /// The payload; the core reads it only to decode `Change` entries.
+    pub payload: &'a [u8],
+}
+
+/// Bit 0 of `features`: "this server reports its disk capacity".
+pub const FEATURE_CAPACITY: u16 = 1;
+
+/// A message received from `from`, lent to the core for one step.
+#[derive(Debug)]
+pub struct Received<'a> {
+    pub from: Id,
+    pub from_address: &'a str,
+    pub body: Incoming<'a>,
+}
+
+/// The body of a received message.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    RequestVote(RequestVote),
+    RequestVoteResult(RequestVoteResult),
+    AppendEntries {
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        leader_commit: Index,
+        entries: &'a [EntryView<'a>],
+    },
+    AppendEntriesResult(AppendEntriesResult),
+    InstallSnapshot {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        conf: Configuration,
+        conf_index: Index,
+    },
+    TimeoutNow(TimeoutNow),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestVote {
+    pub term: Term,
+    pub candidate_id: Id,
+    pub last_log_index: Index,
+    pub last_log_term: Term,
+    pub disrupt_leader: bool,
+    pub pre_vote: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestVoteResult {
+    pub term: Term,
+    pub vote_granted: bool,
+    /// Only meaningful when the sender's message version is above 1; a decoder delivering an
+    /// older version must pass `false`.
+    pub pre_vote: bool,
+    pub features: u16,
+    pub capacity: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendEntriesResult {
+    pub term: Term,
+    /// 0 on success, else the `prev_log_index` that failed the consistency check.
+    pub rejected: Index,
+    pub last_log_index: Index,
+    pub features: u16,
+    pub capacity: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutNow {
+    pub term: Term,
+    pub last_log_index: Index,
+    pub last_log_term: Term,
+}
+
+/// A message the core wants sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub to: Id,
+    pub address: Arc<str>,
+    pub body: Outgoing,
+}
+
+/// The body of a message to send. AppendEntries and InstallSnapshot name a range or a snapshot
+/// that the host attaches from its own storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    RequestVote(RequestVote),
+    RequestVoteResult(RequestVoteResult),
+    AppendEntries {
+        term: Term,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        leader_commit: Index,
+        /// The entries at `prev_log_index + 1 ..= prev_log_index + n_entries`.
+        n_entries: u32,
+    },
+    AppendEntriesResult(AppendEntriesResult),
+    /// The host attaches the configuration and data of its latest snapshot, whose position and
+    /// configuration index are given here.
+    InstallSnapshot {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        conf_index: Index,
+    },
+    TimeoutNow(TimeoutNow),
+}

@@ -1,0 +1,31 @@
+//! Tunables, with C-Raft's defaults (spec §18).
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Base election timeout in ms; each reset draws uniformly in [T, 2T].
+    pub election_timeout: u32,
+    pub heartbeat_timeout: u32,
+    pub install_snapshot_timeout: u32,
+    pub pre_vote: bool,
+    pub max_catch_up_rounds: u32,
+    pub max_catch_up_round_duration: u32,
+    /// Most entries sent to one follower beyond its acknowledged index.
+    pub max_inflight_entries: u32,
+    /// 0 disables the capacity check of submissions.
+    pub capacity_threshold: u16,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            election_timeout: 1000,
+            heartbeat_timeout: 100,
+            install_snapshot_timeout: 30_000,
+            pre_vote: false,
+            max_catch_up_rounds: 10,
+            max_catch_up_round_duration: 5000,
+            max_inflight_entries: 32,
+            capacity_threshold: 0,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Basic vocabulary of the protocol: identifiers, indexes, roles, states and entry kinds.
+
+/// Server ID; 0 means "none".
+pub type Id = u64;
+/// Election term; 0 means "never stored anything".
+pub type Term = u64;
+/// Log index; the first entry is 1 and 0 means "none".
+pub type Index = u64;
+/// Milliseconds on the host's clock, which must never go backwards.
+pub type Time = u64;
+
+/// The part a server plays in a configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Receives the log but never votes and does not count in quorums.
+    Standby,
+    /// Receives the log and counts in elections and commit quorums.
+    Voter,
+    /// Receives nothing (except while being caught up) and does not count.
+    Spare,
+}
+
+impl Role {
+    /// The role's number in C-Raft's encoding (0 stand-by, 1 voter, 2 spare).
+    pub fn code(self) -> u8 {
+        match self {
+            Role::Standby => 0,
+            Role::Voter => 1,
+            Role::Spare => 2,
+        }
+    }
+
+    /// The role with C-Raft's number `code`, if there is one.
+    pub fn from_code(code: i64) -> Option<Role> {
+        match code {
+            0 => Some(Role::Standby),
+            1 => Some(Role::Voter),
+            2 => Some(Role::Spare),
+            _ => None,
+        }
+    }
+}
+
+/// A server's state in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// What a log entry carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryType {
+    /// An opaque payload for the host's state machine.
+    Command,
+    /// A no-op; its payload is ignored.
+    Barrier,
+    /// An encoded configuration (see [`crate::codec::configuration`]).
+    Change,
+}
+
+impl EntryType {
+    /// C-Raft's number for this entry type.
+    pub fn code(self) -> u8 {
+        match self {
+            EntryType::Command => 1,
+            EntryType::Barrier => 2,
+            EntryType::Change => 3,
+        }
+    }
+
+    /// The entry type with C-Raft's number `code`, if there is one.
+    pub fn from_code(code: i64) -> Option<EntryType> {
+        match code {
+            1 => Some(EntryType::Command),
+            2 => Some(EntryType::Barrier),
+            3 => Some(EntryType::Change),
+            _ => None,
+        }
+    }
+}
+
+/// Progress of a non-voting server being brought up to date before promotion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchUpStatus {
+    None,
+    Running,
+    Aborted,
+    Finished,
+}

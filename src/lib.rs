@@ -1,0 +1,11 @@
+//! A Raft consensus library with a C-Raft compatible C ABI.
+//!
+//! Layers:
+//! - [`core`]: the Raft protocol as a deterministic state machine in safe Rust. No I/O, no clock,
+//!   no C types. Time and randomness come in as inputs.
+//! - [`codec`]: C-Raft's wire and disk formats, as pure functions over byte slices.
+//! - `ffi`: the C ABI of `include/raft.h` (the only module with `unsafe` code).
+
+pub mod codec;
+pub mod core;
+mod ffi;
