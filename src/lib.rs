@@ -4,8 +4,12 @@
 //! - [`core`]: the Raft protocol as a deterministic state machine in safe Rust. No I/O, no clock,
 //!   no C types. Time and randomness come in as inputs.
 //! - [`codec`]: C-Raft's wire and disk formats, as pure functions over byte slices.
-//! - `ffi`: the C ABI of `include/raft.h` (the only module with `unsafe` code).
+//! - [`ffi`]: the C ABI of `include/raft.h` (the only module with `unsafe` code).
 
+// The header is generated from `ffi` alone (cbindgen:ignore keeps the safe layers out of it).
+
+/// cbindgen:ignore
 pub mod codec;
+/// cbindgen:ignore
 pub mod core;
-mod ffi;
+pub mod ffi;

@@ -1,0 +1,13 @@
+//! The C ABI: the only module with `unsafe` code. It converts between the `#[repr(C)]` types
+//! of `include/raft.h` and the core's safe types, checks every pointer, catches every panic,
+//! and moves memory ownership across the boundary as the header documents.
+
+mod boundary;
+mod configuration;
+mod heap;
+mod instance;
+mod message;
+mod step;
+mod tracer;
+pub mod types;
+mod util;

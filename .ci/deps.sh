@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need, only what is missing. Idempotent; needs root (or
+# sudo) for apt-get when Debian packages are missing.
+set -euo pipefail
+cbindgen_version="${1:-0.29.4}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "deps: installing pytest for $(python3 --version)"
+  python3 -m pip install --quiet pytest
+fi
+
+if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$cbindgen_version" ]; then
+  echo "deps: installing cbindgen $cbindgen_version"
+  cargo install --quiet --locked cbindgen --version "$cbindgen_version"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+echo "deps: ready"

@@ -1,0 +1,111 @@
+# The front door. `make` builds the release library and header; `make test` runs everything CI
+# runs; `make demo` starts a real cluster; `make install PREFIX=...` installs.
+
+PREFIX    ?= /usr/local
+CARGO     ?= cargo
+CC        ?= gcc
+PYTHON    ?= python3
+CBINDGEN_VERSION := 0.29.4
+SEEDS     ?= 10000
+
+BUILD     := build
+PROFILE   ?= debug
+LIBDIR    := target/$(PROFILE)
+CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Ic_tests
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+VALGRIND  := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+             --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
+
+C_TEST_SRCS := $(sort $(wildcard c_tests/test_*.c))
+C_TESTS     := $(patsubst c_tests/%.c,%,$(C_TEST_SRCS))
+C_SUPPORT   := $(sort $(wildcard c_tests/support/*.c))
+C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
+        test-c-valgrind test-python install clean soak
+
+all: lib header
+
+lib:
+	$(CARGO) build --release
+	ln -sf libraft.so target/release/libraft.so.0
+
+header:
+	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
+
+check-header:
+	@mkdir -p $(BUILD)
+	cbindgen -q --config cbindgen.toml --crate libraft-rs -o $(BUILD)/raft.h.fresh
+	@diff -u include/raft.h $(BUILD)/raft.h.fresh || \
+	  (echo "include/raft.h is stale: run 'make header' and commit it" >&2; exit 1)
+	@echo "include/raft.h matches a fresh generation"
+
+# Installs what a fresh Debian machine lacks; does nothing when everything is there.
+deps:
+	@bash .ci/deps.sh $(CBINDGEN_VERSION)
+
+test: deps test-rust lint check-header test-c test-python
+	@echo "make test: all passed"
+
+test-rust:
+	$(CARGO) test --quiet
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --quiet -- -D warnings
+
+# --- C tests: plain, AddressSanitizer + UBSan, valgrind --------------------------------------
+
+# The library carries the soname libraft.so.0; the link beside it lets test binaries load it.
+$(LIBDIR)/libraft.so: $(shell find src -name '*.rs') Cargo.toml build.rs
+	$(CARGO) build $(if $(filter release,$(PROFILE)),--release,)
+	ln -sf libraft.so $(LIBDIR)/libraft.so.0
+
+$(BUILD)/plain/%: c_tests/%.c $(C_SUPPORT) $(C_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O1 -o $@ $< $(C_SUPPORT) -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/asan/%: c_tests/%.c $(C_SUPPORT) $(C_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O1 $(ASAN_FLAGS) -o $@ $< $(C_SUPPORT) -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+test-c: test-c-plain test-c-asan test-c-valgrind
+
+test-c-plain: $(addprefix $(BUILD)/plain/,$(C_TESTS))
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+test-c-asan: $(addprefix $(BUILD)/asan/,$(C_TESTS))
+	@set -e; for t in $^; do echo "== $$t (asan+ubsan)"; \
+	  ASAN_OPTIONS=detect_leaks=1 RAFT_TEST_QUICK=1 $$t; done
+
+test-c-valgrind: $(addprefix $(BUILD)/plain/,$(C_TESTS))
+	@set -e; for t in $^; do echo "== $$t (valgrind)"; RAFT_TEST_QUICK=1 $(VALGRIND) $$t; done
+
+# --- Python ----------------------------------------------------------------------------------
+
+test-python: $(LIBDIR)/libraft.so
+	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) -m pytest -q python/tests
+
+# --- Long runs -------------------------------------------------------------------------------
+
+soak: $(BUILD)/plain/test_random_cluster
+	RAFT_SEEDS=$(SEEDS) $(BUILD)/plain/test_random_cluster
+
+# --- Install ---------------------------------------------------------------------------------
+
+install: lib header
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 target/release/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
+	ln -sf libraft.so.0.0.0 $(DESTDIR)$(PREFIX)/lib/libraft.so.0
+	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
+	install -m 0644 target/release/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
+	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

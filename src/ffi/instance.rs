@@ -1,0 +1,480 @@
+//! The instance lifecycle (`raft_init`, `raft_close`, `raft_seed`), settings and accessors.
+//!
+//! `struct raft` is host memory with C-Raft's layout; the library's state lives in a boxed
+//! [`Instance`] whose pointer sits in a private slot, next to a magic word that identifies an
+//! initialised instance and a busy word that refuses re-entrant calls. `struct raft` is only
+//! ever touched through raw pointers, so a tracer callback reading the public members while a
+//! step runs does not alias a Rust reference.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void, CString};
+use std::ptr::{self, addr_of, addr_of_mut};
+use std::sync::Arc;
+
+use super::boundary::{self, guard, Failure};
+use super::heap;
+use super::tracer::{self, HostTracer};
+use super::types::*;
+use crate::core::{self, CatchUpStatus, Role, State};
+
+/// "raft-rs" and a layout version: marks an initialised `struct raft`.
+const MAGIC: u64 = 0x7261_6674_2d72_7301;
+
+/// The library's state for one `struct raft`.
+pub struct Instance {
+    pub core: core::Raft,
+    /// The queue behind `update.messages`, reused from step to step.
+    pub messages: Vec<raft_message>,
+    /// NUL-terminated copies of the addresses that emitted messages and `raft_leader` point to.
+    pub addresses: AddressBook,
+    /// Reused buffer for formatting trace messages.
+    pub trace_text: String,
+    /// The built-in tracer `raft_init` installs; boxed so that its address is stable.
+    pub default_tracer: Box<raft_tracer>,
+    /// Whether the built-in tracer prints (`LIBRAFT_TRACE` was set at `raft_init`).
+    pub default_tracer_enabled: bool,
+    /// Set when a step panicked: the state may be inconsistent, so every later step fails.
+    pub poisoned: bool,
+}
+
+impl Instance {
+    /// The built-in tracer when it is silent (so that installing it costs no formatting), or
+    /// NULL when it prints.
+    pub fn silent_default_tracer(&self) -> *const raft_tracer {
+        if self.default_tracer_enabled {
+            ptr::null()
+        } else {
+            &*self.default_tracer
+        }
+    }
+}
+
+/// Stable C strings for the addresses of servers the library talks about. An entry is replaced
+/// only when a server's address changes, which the host can only observe after its next step.
+#[derive(Default)]
+pub struct AddressBook {
+    by_id: HashMap<core::Id, (Arc<str>, CString)>,
+}
+
+impl AddressBook {
+    /// A pointer to a NUL-terminated copy of `address`, valid until the next step.
+    pub fn pointer(&mut self, id: core::Id, address: &Arc<str>) -> *const c_char {
+        let entry = self
+            .by_id
+            .entry(id)
+            .or_insert_with(|| (address.clone(), c_string(address)));
+        if !Arc::ptr_eq(&entry.0, address) && *entry.0 != **address {
+            *entry = (address.clone(), c_string(address));
+        }
+        entry.1.as_ptr()
+    }
+
+    /// The pointer already recorded for `id`, if any.
+    pub fn recorded(&self, id: core::Id) -> *const c_char {
+        self.by_id.get(&id).map_or(ptr::null(), |e| e.1.as_ptr())
+    }
+}
+
+fn c_string(text: &str) -> CString {
+    // Addresses come from C strings or decoded configurations; cut at a stray NUL if any.
+    let bytes = text.as_bytes();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    CString::new(&bytes[..end]).expect("NUL bytes were cut")
+}
+
+/// Writes `message` into the instance's error buffer, truncated at a character boundary.
+///
+/// # Safety
+/// `r` must point to a `struct raft`.
+pub unsafe fn set_errmsg(r: *mut raft, message: &str) {
+    let mut end = message.len().min(RAFT_ERRMSG_BUF_SIZE - 1);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    // SAFETY: `errmsg` is RAFT_ERRMSG_BUF_SIZE bytes inside `*r`; we write at most that.
+    unsafe {
+        let dst = addr_of_mut!((*r).errmsg) as *mut u8;
+        ptr::copy_nonoverlapping(message.as_ptr(), dst, end);
+        *dst.add(end) = 0;
+    }
+}
+
+/// The instance of an initialised `struct raft` that no step is using.
+///
+/// # Safety
+/// `r` must be NULL or point to a `struct raft` that was at least zeroed or initialised, and no
+/// other reference to its instance may be alive for `'a`.
+pub unsafe fn instance_mut<'a>(r: *mut raft) -> Result<&'a mut Instance, Failure> {
+    // SAFETY: forwarded to the caller.
+    let inst = unsafe { instance_ptr(r) }?;
+    // SAFETY: the pointer was created by Box::into_raw in raft_init and is not aliased.
+    Ok(unsafe { &mut *inst })
+}
+
+/// Shared access for accessors; None for NULL, uninitialised or busy instances.
+///
+/// # Safety
+/// As [`instance_mut`].
+pub unsafe fn instance_ref<'a>(r: *const raft) -> Option<&'a Instance> {
+    // SAFETY: forwarded to the caller; only read access is created.
+    unsafe { instance_ptr(r as *mut raft) }
+        .ok()
+        .map(|p| unsafe { &*p })
+}
+
+unsafe fn instance_ptr(r: *mut raft) -> Result<*mut Instance, Failure> {
+    if r.is_null() {
+        return Err(Failure::invalid("raft instance is NULL"));
+    }
+    // SAFETY: `r` points to a struct raft (caller); the private words are plain integers.
+    let (magic, busy, inst) = unsafe {
+        (
+            ptr::read(addr_of!((*r).private_magic)),
+            ptr::read(addr_of!((*r).private_busy)),
+            ptr::read(addr_of!((*r).private_instance)),
+        )
+    };
+    if magic != MAGIC || inst.is_null() {
+        return Err(Failure::invalid(
+            "raft instance is not initialised (call raft_init)",
+        ));
+    }
+    if busy != 0 {
+        return Err(Failure::new(
+            RAFT_BUSY,
+            "called from inside raft_step on the same instance",
+        ));
+    }
+    Ok(inst as *mut Instance)
+}
+
+/// Marks the instance busy (or idle) for the duration of a step.
+///
+/// # Safety
+/// `r` must point to an initialised `struct raft`.
+pub unsafe fn set_busy(r: *mut raft, busy: bool) {
+    // SAFETY: a plain integer member of the caller's struct.
+    unsafe { ptr::write(addr_of_mut!((*r).private_busy), busy as u64) }
+}
+
+/// Initialises `r` as server `id` at `address` (copied). `io` and `fsm` must be NULL: the
+/// legacy v0 API is not offered. Sets C-Raft's defaults, installs the built-in tracer (silent
+/// unless `LIBRAFT_TRACE` is set now) and clears the error message. Call `raft_seed()` next.
+/// Errors: `RAFT_INVALID` (NULL `r` or `address`, non-NULL `io`/`fsm`, non-UTF-8 address),
+/// `RAFT_BADID` (`id` 0), `RAFT_NOMEM`. On error (other than a NULL `r`) `raft_errmsg` says why
+/// and `r` must not be closed.
+#[no_mangle]
+pub extern "C" fn raft_init(
+    r: *mut raft,
+    io: *mut raft_io,
+    fsm: *mut raft_fsm,
+    id: raft_id,
+    address: *const c_char,
+) -> c_int {
+    guard(RAFT_NOMEM, || {
+        if r.is_null() {
+            return RAFT_INVALID;
+        }
+        // SAFETY: `r` points to host memory of struct raft's size.
+        unsafe {
+            ptr::write_bytes(r as *mut u8, 0, std::mem::size_of::<raft>());
+            match init(r, io, fsm, id, address) {
+                Ok(()) => 0,
+                Err(f) => {
+                    set_errmsg(r, &f.message);
+                    f.code
+                }
+            }
+        }
+    })
+}
+
+unsafe fn init(
+    r: *mut raft,
+    io: *mut raft_io,
+    fsm: *mut raft_fsm,
+    id: raft_id,
+    address: *const c_char,
+) -> Result<(), Failure> {
+    if !io.is_null() || !fsm.is_null() {
+        return Err(Failure::invalid(
+            "the legacy raft_io/raft_fsm API is not offered: pass NULL and drive raft_step()",
+        ));
+    }
+    // SAFETY: a non-NULL address is the caller's NUL-terminated string.
+    let address = unsafe { boundary::text(address, "address") }?;
+    if id == 0 {
+        return Err(Failure::new(RAFT_BADID, "server ID must not be 0"));
+    }
+    let address_copy = heap::strdup(address.as_bytes());
+    if address_copy.is_null() {
+        return Err(Failure::nomem());
+    }
+    let mut instance = Box::new(Instance {
+        core: core::Raft::new(id, address),
+        messages: Vec::new(),
+        addresses: AddressBook::default(),
+        trace_text: String::new(),
+        default_tracer: Box::new(tracer::default_tracer()),
+        default_tracer_enabled: std::env::var_os("LIBRAFT_TRACE").is_some(),
+        poisoned: false,
+    });
+    let default_tracer: *mut raft_tracer = &mut *instance.default_tracer;
+    // SAFETY: writing the public and private members of the caller's struct.
+    unsafe {
+        (*r).tracer = default_tracer;
+        (*r).id = id;
+        (*r).address = address_copy;
+        (*r).private_instance = Box::into_raw(instance) as *mut c_void;
+        (*r).private_magic = MAGIC;
+    }
+    Ok(())
+}
+
+/// Releases everything the instance allocated; `r` may then be initialised again. `cb` is
+/// never called (v1 closes synchronously): pass NULL. Host-owned memory (entry batches,
+/// snapshot buffers, update arrays) is unaffected. NULL, uninitialised or already closed
+/// instances are ignored; so is a call from inside `raft_step` on the same instance.
+#[no_mangle]
+pub extern "C" fn raft_close(r: *mut raft, cb: raft_close_cb) {
+    let _ = cb;
+    guard((), || {
+        // SAFETY: `r` is NULL or a struct raft of the host.
+        let Ok(inst) = (unsafe { instance_ptr(r) }) else {
+            return;
+        };
+        // SAFETY: the instance was created by Box::into_raw in raft_init and is not in use.
+        unsafe {
+            drop(Box::from_raw(inst));
+            heap::free((*r).address as *mut c_void);
+            (*r).address = ptr::null_mut();
+            (*r).tracer = ptr::null_mut();
+            (*r).private_instance = ptr::null_mut();
+            (*r).private_magic = 0;
+        }
+    })
+}
+
+/// Sets the state of the instance's random generator (election timeouts). Call once after
+/// `raft_init()`, before `RAFT_START` or `raft_set_election_timeout()`.
+#[no_mangle]
+pub extern "C" fn raft_seed(r: *mut raft, random: c_uint) {
+    with_instance(r, |inst| inst.core.seed(random))
+}
+
+/// Runs `f` on an idle, initialised instance; does nothing otherwise (setters return nothing).
+fn with_instance(r: *mut raft, f: impl FnOnce(&mut Instance)) {
+    guard((), || {
+        // SAFETY: `r` is NULL or a struct raft of the host.
+        if let Ok(inst) = unsafe { instance_mut(r) } {
+            f(inst)
+        }
+    })
+}
+
+/// Base election timeout in ms (default 1000; each reset draws in [T, 2T]). Draws a new
+/// timeout at once for a follower or candidate. 0 is raised to 1.
+#[no_mangle]
+pub extern "C" fn raft_set_election_timeout(r: *mut raft, msecs: c_uint) {
+    with_instance(r, |inst| {
+        // SAFETY: reading the tracer member of the caller's initialised struct.
+        let installed = unsafe { (*r).tracer };
+        let silent = inst.silent_default_tracer();
+        // SAFETY: `installed` is the host's tracer (or NULL), valid for the call.
+        let mut tracer = unsafe { HostTracer::new(installed, silent, &mut inst.trace_text) };
+        let tracer = tracer.as_mut().map(|t| t as &mut dyn core::Tracer);
+        inst.core.set_election_timeout(msecs, tracer);
+    })
+}
+
+/// Interval between heartbeats in ms (default 100).
+#[no_mangle]
+pub extern "C" fn raft_set_heartbeat_timeout(r: *mut raft, msecs: c_uint) {
+    with_instance(r, |inst| inst.core.set_heartbeat_timeout(msecs))
+}
+
+/// How long a leader waits for the answer to an InstallSnapshot before probing again, in ms
+/// (default 30000).
+#[no_mangle]
+pub extern "C" fn raft_set_install_snapshot_timeout(r: *mut raft, msecs: c_uint) {
+    with_instance(r, |inst| inst.core.set_install_snapshot_timeout(msecs))
+}
+
+/// Enables the pre-vote round before elections (default off).
+#[no_mangle]
+pub extern "C" fn raft_set_pre_vote(r: *mut raft, enabled: bool) {
+    with_instance(r, |inst| inst.core.set_pre_vote(enabled))
+}
+
+/// Most catch-up rounds before a slow server's catch-up is aborted (default 10).
+#[no_mangle]
+pub extern "C" fn raft_set_max_catch_up_rounds(r: *mut raft, n: c_uint) {
+    with_instance(r, |inst| inst.core.set_max_catch_up_rounds(n))
+}
+
+/// Longest a catch-up round may last, in ms (default 5000).
+#[no_mangle]
+pub extern "C" fn raft_set_max_catch_up_round_duration(r: *mut raft, msecs: c_uint) {
+    with_instance(r, |inst| inst.core.set_max_catch_up_round_duration(msecs))
+}
+
+/// Most entries a leader sends to one follower beyond its acknowledged index (default 32).
+#[no_mangle]
+pub extern "C" fn raft_set_max_inflight_entries(r: *mut raft, n: c_uint) {
+    with_instance(r, |inst| inst.core.set_max_inflight_entries(n))
+}
+
+/// When non-zero, `RAFT_SUBMIT` fails with `RAFT_NOSPACE` if more than half of the voters
+/// report their capacity and no more than half of them report at least `min` (default 0).
+#[no_mangle]
+pub extern "C" fn raft_set_capacity_threshold(r: *mut raft, min: c_ushort) {
+    with_instance(r, |inst| inst.core.set_capacity_threshold(min))
+}
+
+/// Runs `f` on an idle, initialised instance, or returns `neutral`.
+fn read<T: Copy>(r: *const raft, neutral: T, f: impl FnOnce(&Instance) -> T) -> T {
+    guard(neutral, || {
+        // SAFETY: `r` is NULL or a struct raft of the host.
+        match unsafe { instance_ref(r) } {
+            Some(inst) => f(inst),
+            None => neutral,
+        }
+    })
+}
+
+/// The current term (0 for a NULL or uninitialised instance).
+#[no_mangle]
+pub extern "C" fn raft_current_term(r: *const raft) -> raft_term {
+    read(r, 0, |i| i.core.current_term())
+}
+
+/// The server voted for in the current term, 0 for none.
+#[no_mangle]
+pub extern "C" fn raft_voted_for(r: *const raft) -> raft_id {
+    read(r, 0, |i| i.core.voted_for())
+}
+
+/// The highest index known to be committed.
+#[no_mangle]
+pub extern "C" fn raft_commit_index(r: *const raft) -> raft_index {
+    read(r, 0, |i| i.core.commit_index())
+}
+
+/// Absolute time at which the next `RAFT_TIMEOUT` is due (0 before `RAFT_START`).
+#[no_mangle]
+pub extern "C" fn raft_timeout(r: *const raft) -> raft_time {
+    read(r, 0, |i| i.core.timeout())
+}
+
+/// Leader only: stores in `*index` the highest index known to be replicated on server `id`
+/// (for itself, its durable index). Errors: `RAFT_INVALID` (NULL argument, uninitialised),
+/// `RAFT_BUSY` (inside a step), `RAFT_NOTLEADER`, `RAFT_BADID` (not in the configuration).
+#[no_mangle]
+pub extern "C" fn raft_match_index(r: *const raft, id: raft_id, index: *mut raft_index) -> c_int {
+    query(r, index, |inst| inst.core.match_index(id))
+}
+
+/// Leader only: stores in `*status` the catch-up status of server `id` (`RAFT_CATCH_UP_*`).
+/// Errors as `raft_match_index`.
+#[no_mangle]
+pub extern "C" fn raft_catch_up(r: *const raft, id: raft_id, status: *mut c_int) -> c_int {
+    query(r, status, |inst| {
+        inst.core.catch_up(id).map(|s| match s {
+            CatchUpStatus::None => RAFT_CATCH_UP_NONE,
+            CatchUpStatus::Running => RAFT_CATCH_UP_RUNNING,
+            CatchUpStatus::Aborted => RAFT_CATCH_UP_ABORTED,
+            CatchUpStatus::Finished => RAFT_CATCH_UP_FINISHED,
+        })
+    })
+}
+
+/// Runs a fallible accessor that stores its answer in `*out`.
+fn query<T>(
+    r: *const raft,
+    out: *mut T,
+    f: impl FnOnce(&Instance) -> Result<T, core::Error>,
+) -> c_int {
+    guard(RAFT_INVALID, || {
+        if out.is_null() {
+            return RAFT_INVALID;
+        }
+        // SAFETY: `r` is NULL or a struct raft of the host.
+        let inst = match unsafe { instance_ptr(r as *mut raft) } {
+            // SAFETY: created by raft_init, not in use by a step.
+            Ok(p) => unsafe { &*p },
+            Err(f) => return f.code,
+        };
+        match f(inst) {
+            Ok(v) => {
+                // SAFETY: non-NULL output pointer of the caller.
+                unsafe { out.write(v) };
+                0
+            }
+            Err(e) => boundary::code_of(&e),
+        }
+    })
+}
+
+/// The target of the pending leadership transfer, or 0.
+#[no_mangle]
+pub extern "C" fn raft_transferee(r: *const raft) -> raft_id {
+    read(r, 0, |i| i.core.transferee())
+}
+
+/// The server's state (`RAFT_UNAVAILABLE` for a NULL, uninitialised or busy instance).
+#[no_mangle]
+pub extern "C" fn raft_state(r: *mut raft) -> raft_state {
+    read(r, raft_state::RAFT_UNAVAILABLE, |i| match i.core.state() {
+        State::Follower => raft_state::RAFT_FOLLOWER,
+        State::Candidate => raft_state::RAFT_CANDIDATE,
+        State::Leader => raft_state::RAFT_LEADER,
+    })
+}
+
+/// This server's role in the current configuration, or -1 if it is not in it.
+#[no_mangle]
+pub extern "C" fn raft_role(r: *mut raft) -> c_int {
+    read(r, -1, |i| {
+        i.core.role().map_or(-1, |role: Role| role.code().into())
+    })
+}
+
+/// The known leader: its ID and address (the library's copy, valid until the next step), or
+/// 0/NULL when unknown, while a candidate, or while a leadership transfer is pending. Either
+/// output pointer may be NULL.
+#[no_mangle]
+pub extern "C" fn raft_leader(r: *mut raft, id: *mut raft_id, address: *mut *const c_char) {
+    let (leader_id, leader_address) = read(r, (0, ptr::null()), |i| match i.core.leader() {
+        Some((leader, _)) => (leader, i.addresses.recorded(leader)),
+        None => (0, ptr::null()),
+    });
+    // SAFETY: non-NULL output pointers of the caller.
+    unsafe {
+        if let Some(id) = id.as_mut() {
+            *id = leader_id;
+        }
+        if let Some(address) = address.as_mut() {
+            *address = leader_address;
+        }
+    }
+}
+
+/// Index of the last entry in the log, durable or not; the snapshot index when the log is
+/// empty; 0 if neither.
+#[no_mangle]
+pub extern "C" fn raft_last_index(r: *mut raft) -> raft_index {
+    read(r, 0, |i| i.core.last_index())
+}
+
+/// The message of the last failed call on this instance (empty after `raft_init`). Points into
+/// `r`; valid until the next call on it. Never NULL.
+#[no_mangle]
+pub extern "C" fn raft_errmsg(r: *mut raft) -> *const c_char {
+    guard(c"internal error".as_ptr(), || {
+        if r.is_null() {
+            return c"raft instance is NULL".as_ptr();
+        }
+        // SAFETY: `errmsg` is inside the caller's struct.
+        unsafe { addr_of!((*r).errmsg) as *const c_char }
+    })
+}

@@ -1,0 +1,446 @@
+//! `raft_step`: reads the host's event into the core's form, runs the core, and writes the
+//! core's update into the host's `raft_update`, moving payload ownership as spec §11-12 say.
+//!
+//! Allocations the update will need (entry arrays, a barrier, a snapshot configuration) are
+//! made before the core runs, so that running out of memory never leaves a half-applied step.
+
+use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use super::boundary::{self, guard, Failure};
+use super::configuration;
+use super::heap;
+use super::instance::{self, Instance};
+use super::message::{self, EntryOrigin};
+use super::tracer::HostTracer;
+use super::types::*;
+use crate::core::{self, EntrySource, EntryView, Event, Incoming, SnapshotMetadata};
+
+/// Event type codes, as the host writes them.
+const START: c_int = raft_event_type::RAFT_START as c_int;
+const RECEIVE: c_int = raft_event_type::RAFT_RECEIVE as c_int;
+const PERSISTED_ENTRIES: c_int = raft_event_type::RAFT_PERSISTED_ENTRIES as c_int;
+const PERSISTED_SNAPSHOT: c_int = raft_event_type::RAFT_PERSISTED_SNAPSHOT as c_int;
+const CONFIGURATION: c_int = raft_event_type::RAFT_CONFIGURATION as c_int;
+const SNAPSHOT: c_int = raft_event_type::RAFT_SNAPSHOT as c_int;
+const TIMEOUT: c_int = raft_event_type::RAFT_TIMEOUT as c_int;
+const SUBMIT: c_int = raft_event_type::RAFT_SUBMIT as c_int;
+const CATCH_UP: c_int = raft_event_type::RAFT_CATCH_UP as c_int;
+const TRANSFER: c_int = raft_event_type::RAFT_TRANSFER as c_int;
+
+/// Size of the payload of a barrier entry: 8 zero bytes, as C-Raft writes.
+const BARRIER_PAYLOAD_LEN: usize = 8;
+
+/// Feeds one event to the instance and fills `update`. Returns 0 or a `RAFT_*` code; after an
+/// error nothing observable changed, `raft_errmsg` says why, and `update` must be ignored.
+///
+/// Ownership: the event and everything it points to belong to the host, except the payloads
+/// of a received AppendEntries (its batch) and InstallSnapshot (its data), which pass to the
+/// library on success: it frees them or hands them back in `update`. See the README's "API
+/// conventions" for every case. Errors: `RAFT_INVALID` (NULL argument, unknown event type,
+/// out-of-order event, bad arguments), `RAFT_MALFORMED` (bad received message or
+/// configuration), `RAFT_BUSY` (called from inside a step on the same instance),
+/// `RAFT_NOTLEADER`, `RAFT_NOSPACE`, `RAFT_CANTCHANGE`, `RAFT_BADID`, `RAFT_NOTFOUND`,
+/// `RAFT_NOMEM`, `RAFT_SHUTDOWN` (a committed entry conflicts, or an internal error: close the
+/// instance).
+#[no_mangle]
+pub extern "C" fn raft_step(
+    r: *mut raft,
+    event: *mut raft_event,
+    update: *mut raft_update,
+) -> c_int {
+    guard(RAFT_SHUTDOWN, || {
+        // SAFETY: `r` is NULL or the host's struct raft; the other pointers are checked below.
+        unsafe { step(r, event, update) }
+    })
+}
+
+unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
+    // SAFETY: `r` is NULL or the host's struct raft.
+    let inst = match unsafe { instance::instance_mut(r) } {
+        Ok(inst) => inst,
+        Err(f) => {
+            if f.code == RAFT_BUSY {
+                // SAFETY: an initialised struct raft; errmsg is plain host memory.
+                unsafe { instance::set_errmsg(r, &f.message) };
+            }
+            return f.code;
+        }
+    };
+    let outcome = (|| {
+        // SAFETY: the host's update struct; it need not be initialised.
+        let update = unsafe { boundary::non_null_mut(update, "update") }?;
+        update.flags = 0;
+        update.messages = raft_update_messages {
+            batch: inst.messages.as_mut_ptr(),
+            n: 0,
+        };
+        // SAFETY: the host's event, read-only.
+        let event = unsafe { boundary::non_null(event, "event") }?;
+        if inst.poisoned {
+            return Err(Failure::new(
+                RAFT_SHUTDOWN,
+                "instance failed earlier: close it",
+            ));
+        }
+        // SAFETY: reading the tracer member of the initialised struct.
+        let installed_tracer = unsafe { (*r).tracer };
+        // SAFETY: `r` is initialised; busy is cleared below on every path.
+        unsafe { instance::set_busy(r, true) };
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the event and tracer are the host's, valid for the call.
+            unsafe { run(inst, installed_tracer, event, update) }
+        }));
+        // SAFETY: as above.
+        unsafe { instance::set_busy(r, false) };
+        run.unwrap_or_else(|_| {
+            inst.poisoned = true;
+            Err(Failure::new(
+                RAFT_SHUTDOWN,
+                "internal error in raft_step: close the instance",
+            ))
+        })
+    })();
+    match outcome {
+        Ok(()) => 0,
+        Err(f) => {
+            // SAFETY: an initialised struct raft.
+            unsafe { instance::set_errmsg(r, &f.message) };
+            f.code
+        }
+    }
+}
+
+/// Memory the update may need, allocated before the core runs. Whatever is not handed to the
+/// host is freed on drop.
+struct Reserved {
+    entries: *mut raft_entry,
+    entries_capacity: usize,
+    barrier: *mut std::ffi::c_void,
+    configuration: Option<raft_configuration>,
+}
+
+impl Reserved {
+    fn new() -> Reserved {
+        Reserved {
+            entries: ptr::null_mut(),
+            entries_capacity: 0,
+            barrier: ptr::null_mut(),
+            configuration: None,
+        }
+    }
+
+    fn reserve_entries(&mut self, n: usize) -> Result<(), Failure> {
+        self.entries = heap::alloc_array::<raft_entry>(n);
+        self.entries_capacity = n;
+        if self.entries.is_null() {
+            return Err(Failure::nomem());
+        }
+        Ok(())
+    }
+
+    fn reserve_barrier(&mut self) -> Result<(), Failure> {
+        self.reserve_entries(1)?;
+        self.barrier = heap::calloc(1, BARRIER_PAYLOAD_LEN);
+        if self.barrier.is_null() {
+            return Err(Failure::nomem());
+        }
+        Ok(())
+    }
+
+    fn reserve_configuration(&mut self, conf: &core::Configuration) -> Result<(), Failure> {
+        let mut copy = raft_configuration {
+            servers: ptr::null_mut(),
+            n: 0,
+        };
+        configuration::to_c(conf, &mut copy)?;
+        self.configuration = Some(copy);
+        Ok(())
+    }
+
+    fn take_entries(&mut self, n: usize) -> *mut raft_entry {
+        assert!(
+            n <= self.entries_capacity,
+            "entries array reserved too small"
+        );
+        std::mem::replace(&mut self.entries, ptr::null_mut())
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        heap::free(self.entries as *mut std::ffi::c_void);
+        heap::free(self.barrier);
+        if let Some(mut c) = self.configuration.take() {
+            configuration::close(&mut c);
+        }
+    }
+}
+
+unsafe fn run(
+    inst: &mut Instance,
+    installed_tracer: *mut raft_tracer,
+    ev: &raft_event,
+    update: &mut raft_update,
+) -> Result<(), Failure> {
+    let mut views = Vec::new();
+    let mut reserved = Reserved::new();
+    // SAFETY: the event's pointers are the host's, valid for the call.
+    let event = unsafe { read_event(ev, &mut views, &mut reserved) }?;
+    let silent = inst.silent_default_tracer();
+    // SAFETY: the host's tracer (or NULL), valid for the call.
+    let mut tracer = unsafe { HostTracer::new(installed_tracer, silent, &mut inst.trace_text) };
+    let tracer = tracer.as_mut().map(|t| t as &mut dyn core::Tracer);
+    let result = inst.core.step(ev.time, ev.capacity, event, tracer)?;
+
+    let mut flags = 0;
+    if result.term_changed {
+        flags |= RAFT_UPDATE_CURRENT_TERM;
+    }
+    if result.vote_changed {
+        flags |= RAFT_UPDATE_VOTED_FOR;
+    }
+    // SAFETY: the event is the one read above.
+    let (event_entries, received) = unsafe { event_payloads(ev) };
+    let mut entries_handed_back = false;
+    if let Some(new) = result.entries {
+        let (batch, n) = match new.source {
+            EntrySource::Event { skip } => {
+                let handed = &event_entries[skip.min(event_entries.len())..];
+                let batch = reserved.take_entries(handed.len());
+                // SAFETY: the reserved array holds at least `handed.len()` entries.
+                unsafe { ptr::copy_nonoverlapping(handed.as_ptr(), batch, handed.len()) };
+                entries_handed_back = true;
+                (batch, handed.len())
+            }
+            EntrySource::Barrier { term } => {
+                let batch = reserved.take_entries(1);
+                let payload = std::mem::replace(&mut reserved.barrier, ptr::null_mut());
+                assert!(!payload.is_null(), "barrier payload not reserved");
+                let barrier = raft_entry {
+                    term,
+                    r#type: raft_entry_type::RAFT_BARRIER as _,
+                    buf: raft_buffer {
+                        base: payload,
+                        len: BARRIER_PAYLOAD_LEN,
+                    },
+                    batch: payload,
+                };
+                // SAFETY: the reserved array holds at least one entry.
+                unsafe { batch.write(barrier) };
+                (batch, 1)
+            }
+        };
+        update.entries = raft_update_entries {
+            index: new.index,
+            batch,
+            n: n as _,
+        };
+        flags |= RAFT_UPDATE_ENTRIES;
+    }
+    let mut snapshot_handed_back = false;
+    if let Some(meta) = &result.snapshot {
+        let data = received.and_then(message::received_snapshot_data);
+        let data = data.expect("a snapshot update answers a received InstallSnapshot");
+        let configuration = reserved
+            .configuration
+            .take()
+            .expect("configuration reserved");
+        update.snapshot = raft_update_snapshot {
+            metadata: raft_snapshot_metadata {
+                index: meta.index,
+                term: meta.term,
+                configuration,
+                configuration_index: meta.configuration_index,
+            },
+            offset: 0,
+            chunk: data,
+            last: 1,
+        };
+        snapshot_handed_back = true;
+        flags |= RAFT_UPDATE_SNAPSHOT;
+    }
+    inst.messages.clear();
+    for m in &result.messages {
+        inst.messages.push(message::emitted(m, &mut inst.addresses));
+    }
+    update.messages = raft_update_messages {
+        batch: inst.messages.as_mut_ptr(),
+        n: inst.messages.len() as _,
+    };
+    if !inst.messages.is_empty() {
+        flags |= RAFT_UPDATE_MESSAGES;
+    }
+    if result.state_changed {
+        flags |= RAFT_UPDATE_STATE;
+    }
+    if result.commit_index_changed {
+        flags |= RAFT_UPDATE_COMMIT_INDEX;
+    }
+    if result.timeout_changed {
+        flags |= RAFT_UPDATE_TIMEOUT;
+    }
+    update.flags = flags;
+    if let Some((leader, address)) = inst.core.leader() {
+        inst.addresses.pointer(leader, address);
+    }
+    if let Some(m) = received {
+        release_unclaimed_payloads(m, entries_handed_back, snapshot_handed_back);
+    }
+    Ok(())
+}
+
+/// On a successful receive the library owns the message's payloads: those not handed back in
+/// the update are freed now.
+fn release_unclaimed_payloads(
+    m: &raft_message,
+    entries_handed_back: bool,
+    snapshot_handed_back: bool,
+) {
+    if !entries_handed_back {
+        heap::free(message::received_batch(m));
+    }
+    if !snapshot_handed_back {
+        if let Some(data) = message::received_snapshot_data(m) {
+            heap::free(data.base);
+        }
+    }
+}
+
+/// The entries an update may hand back (submitted or received) and the received message.
+///
+/// # Safety
+/// `ev` was accepted by [`read_event`].
+unsafe fn event_payloads(ev: &raft_event) -> (&[raft_entry], Option<&raft_message>) {
+    // SAFETY: the union member selected by `type`, already validated.
+    unsafe {
+        match ev.r#type {
+            SUBMIT => {
+                let s = &ev.body.submit;
+                (std::slice::from_raw_parts(s.entries, s.n as usize), None)
+            }
+            RECEIVE => {
+                let m = &*ev.body.receive.message;
+                let entries = if m.r#type == raft_message_type::RAFT_APPEND_ENTRIES as c_int
+                    && m.body.append_entries.n_entries > 0
+                {
+                    let ae = &m.body.append_entries;
+                    std::slice::from_raw_parts(
+                        ae.entries as *const raft_entry,
+                        ae.n_entries as usize,
+                    )
+                } else {
+                    &[]
+                };
+                (entries, Some(m))
+            }
+            _ => (&[], None),
+        }
+    }
+}
+
+/// Snapshot metadata from the host, with its configuration read into the core's form.
+///
+/// # Safety
+/// The configuration's pointers must be valid for the call.
+unsafe fn metadata(m: &raft_snapshot_metadata) -> Result<SnapshotMetadata, Failure> {
+    Ok(SnapshotMetadata {
+        index: m.index,
+        term: m.term,
+        // SAFETY: forwarded to the caller.
+        configuration: unsafe { configuration::from_c(&m.configuration) }?,
+        configuration_index: m.configuration_index,
+    })
+}
+
+/// The host's event in the core's form, reserving what its update may need.
+///
+/// # Safety
+/// The member of `ev.body` selected by `ev.type`, and everything it points to, must be valid
+/// for `'a` as the header documents.
+unsafe fn read_event<'a>(
+    ev: &'a raft_event,
+    views: &'a mut Vec<EntryView<'a>>,
+    reserved: &mut Reserved,
+) -> Result<Event<'a>, Failure> {
+    // SAFETY: `type` selects the member the host filled; pointers per the caller.
+    unsafe {
+        Ok(match ev.r#type {
+            START => {
+                let s = &ev.body.start;
+                let snapshot = match s.metadata.as_ref() {
+                    Some(m) => Some(metadata(m)?),
+                    None => None,
+                };
+                let entries = boundary::slice(s.entries, s.n_entries as usize, "start.entries")?;
+                *views = message::entry_views(entries, EntryOrigin::Host, "start entry")?;
+                Event::Start {
+                    term: s.term,
+                    voted_for: s.voted_for,
+                    snapshot,
+                    start_index: s.start_index,
+                    entries: views,
+                }
+            }
+            RECEIVE => {
+                let m = boundary::non_null(ev.body.receive.message, "receive.message")?;
+                let received = message::received(m, views)?;
+                match &received.body {
+                    Incoming::AppendEntries { entries, .. } if !entries.is_empty() => {
+                        reserved.reserve_entries(entries.len())?
+                    }
+                    Incoming::RequestVoteResult(_) => reserved.reserve_barrier()?,
+                    Incoming::InstallSnapshot { conf, .. } => {
+                        reserved.reserve_configuration(conf)?
+                    }
+                    _ => {}
+                }
+                Event::Receive(received)
+            }
+            PERSISTED_ENTRIES => Event::PersistedEntries {
+                index: ev.body.persisted_entries.index,
+            },
+            PERSISTED_SNAPSHOT => {
+                let p = &ev.body.persisted_snapshot;
+                Event::PersistedSnapshot {
+                    metadata: metadata(&p.metadata)?,
+                    offset: p.offset as u64,
+                    last: p.last != 0,
+                }
+            }
+            CONFIGURATION => {
+                let c = &ev.body.configuration;
+                Event::Configuration {
+                    index: c.index,
+                    conf: configuration::from_c(&c.conf)?,
+                }
+            }
+            SNAPSHOT => {
+                let s = &ev.body.snapshot;
+                Event::Snapshot {
+                    metadata: metadata(&s.metadata)?,
+                    trailing: s.trailing,
+                }
+            }
+            TIMEOUT => Event::Timeout,
+            SUBMIT => {
+                let s = &ev.body.submit;
+                if s.n == 0 {
+                    return Err(Failure::invalid("submit needs at least one entry"));
+                }
+                let entries = boundary::slice(s.entries, s.n as usize, "submit.entries")?;
+                *views = message::entry_views(entries, EntryOrigin::Host, "submitted entry")?;
+                reserved.reserve_entries(entries.len())?;
+                Event::Submit { entries: views }
+            }
+            CATCH_UP => Event::CatchUp {
+                server_id: ev.body.catch_up.server_id,
+            },
+            TRANSFER => Event::Transfer {
+                server_id: ev.body.transfer.server_id,
+            },
+            other => return Err(Failure::invalid(format!("unknown event type {other}"))),
+        })
+    }
+}

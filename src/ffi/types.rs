@@ -1,0 +1,608 @@
+//! `#[repr(C)]` mirrors of every public type of `raft.h`, laid out exactly as C-Raft's (spec
+//! §22, proven by `c_tests/test_layout.c`). cbindgen generates `include/raft.h` from this file.
+//!
+//! Fields that C declares as an enum or as `bool` are read here as plain integers (aliases that
+//! the header shows with their C type), so a host that stores an out-of-range value gets an
+//! error code instead of undefined behaviour.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulonglong, c_ushort, c_void};
+
+/// Server ID. 0 means "no server".
+pub type raft_id = c_ulonglong;
+/// Election term.
+pub type raft_term = c_ulonglong;
+/// Log index. The first entry has index 1; 0 means "none".
+pub type raft_index = c_ulonglong;
+/// Milliseconds, on any clock that never goes backwards.
+pub type raft_time = c_ulonglong;
+
+/// A C `bool` read as a byte, so that a stray value is not undefined behaviour in Rust.
+/// cbindgen:no-export
+pub type c_bool = u8;
+/// An `enum raft_entry_type` field, read as an integer.
+/// cbindgen:no-export
+pub type entry_type_field = c_int;
+/// An `enum raft_message_type` field, read as an integer.
+/// cbindgen:no-export
+pub type message_type_field = c_int;
+/// An `enum raft_event_type` field, read as an integer.
+/// cbindgen:no-export
+pub type event_type_field = c_int;
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+pub const RAFT_VERSION_MAJOR: c_int = 0;
+pub const RAFT_VERSION_MINOR: c_int = 22;
+pub const RAFT_VERSION_RELEASE: c_int = 1;
+pub const RAFT_VERSION_NUMBER: c_int =
+    RAFT_VERSION_MAJOR * 10000 + RAFT_VERSION_MINOR * 100 + RAFT_VERSION_RELEASE;
+
+/// Size of the per-instance error message buffer (`raft_errmsg`), as in C-Raft's default build.
+pub const RAFT_ERRMSG_BUF_SIZE: usize = 256;
+
+/// Error codes returned by the library. 0 is success. Values are C-Raft's and never change.
+pub const RAFT_NOMEM: c_int = 1;
+pub const RAFT_BADID: c_int = 2;
+pub const RAFT_DUPLICATEID: c_int = 3;
+pub const RAFT_DUPLICATEADDRESS: c_int = 4;
+pub const RAFT_BADROLE: c_int = 5;
+pub const RAFT_MALFORMED: c_int = 6;
+pub const RAFT_NOTLEADER: c_int = 7;
+pub const RAFT_LEADERSHIPLOST: c_int = 8;
+pub const RAFT_SHUTDOWN: c_int = 9;
+pub const RAFT_CANTBOOTSTRAP: c_int = 10;
+pub const RAFT_CANTCHANGE: c_int = 11;
+pub const RAFT_CORRUPT: c_int = 12;
+pub const RAFT_CANCELED: c_int = 13;
+pub const RAFT_NAMETOOLONG: c_int = 14;
+pub const RAFT_TOOBIG: c_int = 15;
+pub const RAFT_NOCONNECTION: c_int = 16;
+pub const RAFT_BUSY: c_int = 17;
+pub const RAFT_IOERR: c_int = 18;
+pub const RAFT_NOTFOUND: c_int = 19;
+pub const RAFT_INVALID: c_int = 20;
+pub const RAFT_UNAUTHORIZED: c_int = 21;
+pub const RAFT_NOSPACE: c_int = 22;
+pub const RAFT_TOOMANY: c_int = 23;
+
+/// Server roles.
+pub const RAFT_STANDBY: c_int = 0;
+pub const RAFT_VOTER: c_int = 1;
+pub const RAFT_SPARE: c_int = 2;
+
+/// Catch-up statuses reported by `raft_catch_up()`.
+pub const RAFT_CATCH_UP_NONE: c_int = 0;
+pub const RAFT_CATCH_UP_RUNNING: c_int = 1;
+pub const RAFT_CATCH_UP_ABORTED: c_int = 2;
+pub const RAFT_CATCH_UP_FINISHED: c_int = 3;
+
+/// Flags of `raft_update.flags`.
+pub const RAFT_UPDATE_CURRENT_TERM: c_uint = 1 << 0;
+pub const RAFT_UPDATE_VOTED_FOR: c_uint = 1 << 1;
+pub const RAFT_UPDATE_ENTRIES: c_uint = 1 << 2;
+pub const RAFT_UPDATE_SNAPSHOT: c_uint = 1 << 3;
+pub const RAFT_UPDATE_MESSAGES: c_uint = 1 << 4;
+pub const RAFT_UPDATE_STATE: c_uint = 1 << 5;
+pub const RAFT_UPDATE_COMMIT_INDEX: c_uint = 1 << 6;
+pub const RAFT_UPDATE_TIMEOUT: c_uint = 1 << 7;
+
+/// Tracer event type: a diagnostic message (`raft_tracer_info.diagnostic`).
+pub const RAFT_TRACER_DIAGNOSTIC: c_int = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Enums (never read from C memory: fields use the integer aliases above)
+// ---------------------------------------------------------------------------------------------
+
+/// The kind of a log entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum raft_entry_type {
+    /// Opaque payload for the host's state machine.
+    RAFT_COMMAND = 1,
+    /// No-op; the payload is ignored.
+    RAFT_BARRIER = 2,
+    /// The payload is an encoded configuration (`raft_configuration_encode`).
+    RAFT_CHANGE = 3,
+}
+
+/// The kind of an RPC message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum raft_message_type {
+    RAFT_APPEND_ENTRIES = 1,
+    RAFT_APPEND_ENTRIES_RESULT = 2,
+    RAFT_REQUEST_VOTE = 3,
+    RAFT_REQUEST_VOTE_RESULT = 4,
+    RAFT_INSTALL_SNAPSHOT = 5,
+    RAFT_TIMEOUT_NOW = 6,
+}
+
+/// The kind of an event passed to `raft_step()`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum raft_event_type {
+    RAFT_START = 1,
+    RAFT_RECEIVE = 2,
+    RAFT_PERSISTED_ENTRIES = 3,
+    RAFT_PERSISTED_SNAPSHOT = 4,
+    RAFT_CONFIGURATION = 5,
+    RAFT_SNAPSHOT = 6,
+    RAFT_TIMEOUT = 7,
+    RAFT_SUBMIT = 8,
+    RAFT_CATCH_UP = 9,
+    RAFT_TRANSFER = 10,
+}
+
+/// The state of a server.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum raft_state {
+    /// Never reported by this library; kept for C-Raft's numbering.
+    RAFT_UNAVAILABLE = 0,
+    RAFT_FOLLOWER = 1,
+    RAFT_CANDIDATE = 2,
+    RAFT_LEADER = 3,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffers, configurations, entries
+// ---------------------------------------------------------------------------------------------
+
+/// A pointer and a length. Whether the memory is owned depends on where the buffer appears;
+/// each use says so.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_buffer {
+    pub base: *mut c_void,
+    pub len: usize,
+}
+
+/// One server of a configuration.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_server {
+    /// Non-zero, unique within the configuration.
+    pub id: raft_id,
+    /// NUL-terminated, unique within the configuration. In a configuration filled by the
+    /// library it is allocated with `raft_malloc` and released by `raft_configuration_close`.
+    pub address: *mut c_char,
+    /// `RAFT_STANDBY`, `RAFT_VOTER` or `RAFT_SPARE`.
+    pub role: c_int,
+}
+
+/// An array of `n` servers. `servers` and every address are allocated with the raft heap when
+/// the library fills the configuration; release them with `raft_configuration_close`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_configuration {
+    pub servers: *mut raft_server,
+    pub n: c_uint,
+}
+
+/// A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
+/// holds it (several entries may share one batch). Whoever owns the entry releases its memory
+/// with one `raft_free(batch)` per distinct batch.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_entry {
+    pub term: raft_term,
+    pub r#type: entry_type_field,
+    pub buf: raft_buffer,
+    pub batch: *mut c_void,
+}
+
+/// Metadata of a snapshot. Ownership of `configuration` is stated at each use.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_snapshot_metadata {
+    /// Last log index covered by the snapshot.
+    pub index: raft_index,
+    /// Term of that entry.
+    pub term: raft_term,
+    /// The configuration as of `index`.
+    pub configuration: raft_configuration,
+    /// Log index of that configuration.
+    pub configuration_index: raft_index,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+/// RequestVote (also the pre-vote request when `pre_vote` is set).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_request_vote {
+    pub version: c_uchar,
+    /// Candidate's term (during pre-vote, the term it would move to).
+    pub term: raft_term,
+    pub candidate_id: raft_id,
+    /// Index and term of the candidate's last persisted entry.
+    pub last_log_index: raft_index,
+    /// A term, typed `raft_index` for C-Raft compatibility.
+    pub last_log_term: raft_index,
+    /// Set for an election started by TimeoutNow: voters ignore their current leader.
+    pub disrupt_leader: c_bool,
+    pub pre_vote: c_bool,
+}
+
+/// Answer to a RequestVote.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_request_vote_result {
+    /// The `pre_vote` flag is only trusted when `version > 1`.
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub vote_granted: c_bool,
+    pub pre_vote: c_bool,
+    /// Bit 0: the sender reports its disk capacity.
+    pub features: c_ushort,
+    pub capacity: c_ushort,
+}
+
+/// AppendEntries (an empty one is a heartbeat).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_append_entries {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub prev_log_index: raft_index,
+    pub prev_log_term: raft_term,
+    pub leader_commit: raft_index,
+    /// Received messages: a host-owned array of `n_entries` entries sharing one `raft_malloc`
+    /// batch (NULL when 0). Emitted messages: always NULL; the host attaches the entries at
+    /// indexes `prev_log_index + 1 .. prev_log_index + n_entries` from its own log.
+    pub entries: *mut raft_entry,
+    pub n_entries: c_uint,
+}
+
+/// Answer to an AppendEntries or an InstallSnapshot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_append_entries_result {
+    pub version: c_uchar,
+    pub term: raft_term,
+    /// 0 on success, else the `prev_log_index` that failed the consistency check.
+    pub rejected: raft_index,
+    /// On success the highest index durably stored and verified; on rejection a hint below
+    /// `rejected`.
+    pub last_log_index: raft_index,
+    pub features: c_ushort,
+    pub capacity: c_ushort,
+}
+
+/// InstallSnapshot: the whole snapshot in one message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_install_snapshot {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub last_index: raft_index,
+    pub last_term: raft_term,
+    /// Received: a decoded configuration owned by the host. Emitted: `{NULL, 0}`; the host
+    /// attaches its latest snapshot's configuration.
+    pub conf: raft_configuration,
+    pub conf_index: raft_index,
+    /// Received: a `raft_malloc` buffer, passed to the library on success. Emitted:
+    /// `{NULL, 0}`; the host attaches its latest snapshot's data.
+    pub data: raft_buffer,
+}
+
+/// TimeoutNow: tells an up-to-date voter to start an election at once.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_timeout_now {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub last_log_index: raft_index,
+    /// A term, typed `raft_index` for C-Raft compatibility.
+    pub last_log_term: raft_index,
+}
+
+/// The body of a message; an anonymous union in the header (`msg.append_entries.term`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union raft_message_body {
+    pub request_vote: raft_request_vote,
+    pub request_vote_result: raft_request_vote_result,
+    pub append_entries: raft_append_entries,
+    pub append_entries_result: raft_append_entries_result,
+    pub install_snapshot: raft_install_snapshot,
+    pub timeout_now: raft_timeout_now,
+}
+
+/// An RPC message. In messages the library emits, `server_id`/`server_address` name the
+/// destination; in messages passed to `RAFT_RECEIVE` they name the sender (non-zero ID,
+/// non-NULL address). `type` selects the active member of the union.
+/// cbindgen:field-names=[type, server_id, server_address, ]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_message {
+    pub r#type: message_type_field,
+    pub server_id: raft_id,
+    /// Emitted messages: points into the library (valid until the next `raft_step` or
+    /// `raft_close` on the instance). Received: host-owned; keep it alive until the replies
+    /// of that step have been sent, as they may point at it.
+    pub server_address: *const c_char,
+    pub body: raft_message_body,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// `RAFT_START`: the persisted state. Everything pointed to belongs to the host, before and
+/// after the call; the library keeps no reference.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_start {
+    pub term: raft_term,
+    pub voted_for: raft_id,
+    /// The most recent durable snapshot, or NULL.
+    pub metadata: *mut raft_snapshot_metadata,
+    /// Index of `entries[0]`.
+    pub start_index: raft_index,
+    pub entries: *mut raft_entry,
+    pub n_entries: c_uint,
+}
+
+/// `RAFT_RECEIVE`: a message from the network; see `raft_message` and the README for who owns
+/// what.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_receive {
+    pub message: *mut raft_message,
+}
+
+/// `RAFT_PERSISTED_ENTRIES`: every entry up to `index`, as last handed out, is durable.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_persisted_entries {
+    pub index: raft_index,
+}
+
+/// `RAFT_PERSISTED_SNAPSHOT`: the snapshot from `RAFT_UPDATE_SNAPSHOT` is durable. The metadata
+/// belongs to the host before and after; the library copies what it keeps.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_persisted_snapshot {
+    pub metadata: raft_snapshot_metadata,
+    pub offset: usize,
+    pub last: c_bool,
+}
+
+/// `RAFT_CONFIGURATION`: the `RAFT_CHANGE` entry at `index` is committed. `conf` belongs to
+/// the host before and after.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_configuration {
+    pub index: raft_index,
+    pub conf: raft_configuration,
+}
+
+/// `RAFT_SNAPSHOT`: the host durably stored a snapshot; keep `trailing` entries before it.
+/// The metadata belongs to the host before and after.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_snapshot {
+    pub metadata: raft_snapshot_metadata,
+    pub trailing: c_uint,
+}
+
+/// `RAFT_SUBMIT`: new entries with the current term. The array belongs to the host; on success
+/// the payloads come back in `update.entries` and the host keeps owning them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_submit {
+    pub entries: *mut raft_entry,
+    pub n: c_uint,
+}
+
+/// `RAFT_CATCH_UP`: bring a non-voting server up to date.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_catch_up {
+    pub server_id: raft_id,
+}
+
+/// `RAFT_TRANSFER`: hand leadership to `server_id` (0: let the library choose).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_transfer {
+    pub server_id: raft_id,
+}
+
+/// The body of an event; an anonymous union in the header (`ev.receive.message`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union raft_event_body {
+    pub start: raft_event_start,
+    pub receive: raft_event_receive,
+    pub persisted_entries: raft_event_persisted_entries,
+    pub persisted_snapshot: raft_event_persisted_snapshot,
+    pub configuration: raft_event_configuration,
+    pub snapshot: raft_event_snapshot,
+    pub submit: raft_event_submit,
+    pub catch_up: raft_event_catch_up,
+    pub transfer: raft_event_transfer,
+}
+
+/// An event for `raft_step()`. Zero the whole struct, then fill `time` (never decreasing),
+/// `type`, `capacity` (0 if unused) and the member of the union that `type` selects.
+/// cbindgen:field-names=[time, type, unused, capacity, reserved, ]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_event {
+    pub time: raft_time,
+    pub r#type: event_type_field,
+    pub unused: c_uchar,
+    pub capacity: c_ushort,
+    pub reserved: [c_uchar; 4],
+    pub body: raft_event_body,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updates
+// ---------------------------------------------------------------------------------------------
+
+/// Entries to store at `index .. index + n - 1` (`RAFT_UPDATE_ENTRIES`). `batch` is an array
+/// allocated with `raft_malloc`: the host owns it and frees it with `raft_free`. The payloads
+/// belong to the host from now on (one `raft_free` per distinct `batch` pointer).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_update_entries {
+    pub index: raft_index,
+    pub batch: *mut raft_entry,
+    pub n: c_uint,
+}
+
+/// A snapshot received from the leader, to store (`RAFT_UPDATE_SNAPSHOT`). The host owns
+/// `metadata.configuration` (close it after `RAFT_PERSISTED_SNAPSHOT` at the earliest) and
+/// `chunk.base` (free it with `raft_free`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_update_snapshot {
+    pub metadata: raft_snapshot_metadata,
+    pub offset: usize,
+    pub chunk: raft_buffer,
+    pub last: c_bool,
+}
+
+/// Messages to send (`RAFT_UPDATE_MESSAGES`). `batch` is the library's queue: it and every
+/// pointer the library set inside it stay valid until the next `raft_step` or `raft_close` on
+/// the instance. The host never frees it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_update_messages {
+    pub batch: *mut raft_message,
+    pub n: c_uint,
+}
+
+/// What the host must do after a step. `flags` says which members are meaningful.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_update {
+    pub flags: c_uint,
+    pub entries: raft_update_entries,
+    pub snapshot: raft_update_snapshot,
+    pub messages: raft_update_messages,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracing, heap, instance
+// ---------------------------------------------------------------------------------------------
+
+/// A diagnostic message. The strings are valid only during the `emit` call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_tracer_diagnostic {
+    /// 1 error, 2 warning, 3 info, 4 debug, 5 trace.
+    pub level: c_int,
+    pub message: *const c_char,
+    pub file: *const c_char,
+    pub line: c_int,
+}
+
+/// Payload of a tracer event; an anonymous union in the header (`info->diagnostic.message`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union raft_tracer_info_body {
+    pub diagnostic: raft_tracer_diagnostic,
+}
+
+/// What `raft_tracer.emit` receives for `RAFT_TRACER_DIAGNOSTIC`; valid only during the call.
+/// cbindgen:field-names=[version, ]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_tracer_info {
+    pub version: c_int,
+    pub body: raft_tracer_info_body,
+}
+
+/// A host-supplied tracer. Only `version == 2` is called (with `RAFT_TRACER_DIAGNOSTIC` and a
+/// `raft_tracer_info` of version 1); any other version receives nothing. The struct must
+/// outlive its installation in `raft.tracer`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_tracer {
+    /// The host's own pointer; the library never touches it.
+    pub r#impl: *mut c_void,
+    pub version: c_int,
+    pub emit: Option<unsafe extern "C" fn(t: *mut raft_tracer, r#type: c_int, info: *const c_void)>,
+}
+
+/// A process-wide allocator for all memory that changes hands between the library and the
+/// host. Every function receives `data` first. The struct must stay alive while installed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_heap {
+    pub data: *mut c_void,
+    pub malloc: Option<unsafe extern "C" fn(data: *mut c_void, size: usize) -> *mut c_void>,
+    pub free: Option<unsafe extern "C" fn(data: *mut c_void, ptr: *mut c_void)>,
+    pub calloc:
+        Option<unsafe extern "C" fn(data: *mut c_void, nmemb: usize, size: usize) -> *mut c_void>,
+    pub realloc: Option<
+        unsafe extern "C" fn(data: *mut c_void, ptr: *mut c_void, size: usize) -> *mut c_void,
+    >,
+    pub aligned_alloc: Option<
+        unsafe extern "C" fn(data: *mut c_void, alignment: usize, size: usize) -> *mut c_void,
+    >,
+    pub aligned_free:
+        Option<unsafe extern "C" fn(data: *mut c_void, alignment: usize, ptr: *mut c_void)>,
+}
+
+/// Legacy I/O back-end of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
+pub struct raft_io {
+    _private: [u8; 0],
+}
+
+/// Legacy state machine of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
+pub struct raft_fsm {
+    _private: [u8; 0],
+}
+
+/// Not called by this library (v1 closes synchronously); kept for C-Raft's signature.
+pub type raft_close_cb = Option<unsafe extern "C" fn(raft: *mut raft)>;
+
+/// A Raft server instance, allocated by the host (992 bytes, C-Raft's default layout) and
+/// filled by `raft_init()`. Do not copy or move an initialised instance. Only the members
+/// documented as public may be read; the rest is private to the library.
+#[repr(C)]
+pub struct raft {
+    /// Reserved for the host; the library never reads or writes it.
+    pub data: *mut c_void,
+    /// Read/write. Set by `raft_init()` to a built-in tracer that prints to stderr when the
+    /// environment variable `LIBRAFT_TRACE` was set; NULL disables tracing. The host-supplied
+    /// struct must outlive its installation.
+    pub tracer: *mut raft_tracer,
+    /// Always NULL (legacy API not offered).
+    pub io: *mut raft_io,
+    /// Always NULL (legacy API not offered).
+    pub fsm: *mut raft_fsm,
+    /// Read-only: the ID given to `raft_init()`.
+    pub id: raft_id,
+    /// Read-only: the library's copy of the address given to `raft_init()`, allocated with the
+    /// raft heap and freed by `raft_close()`.
+    pub address: *mut c_char,
+    /// Private.
+    pub private_state: [u64; 52],
+    /// Private: the message of the last error (read it with `raft_errmsg()`).
+    pub errmsg: [c_char; RAFT_ERRMSG_BUF_SIZE],
+    /// Private.
+    pub private_extension: [u64; 7],
+    /// Private: the library's state, owned by the instance.
+    pub private_instance: *mut c_void,
+    /// Private: identifies an initialised instance.
+    pub private_magic: u64,
+    /// Private: set while a `raft_step` runs, to refuse re-entrant calls.
+    pub private_busy: u64,
+    /// Private.
+    pub private_tail: [u64; 24],
+}
