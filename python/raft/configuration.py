@@ -1,0 +1,60 @@
+"""Cluster configurations, encoded and decoded by the library."""
+
+import ctypes
+from dataclasses import dataclass
+from typing import List
+
+from ._lib import RaftBuffer, RaftConfiguration, check, lib
+
+STANDBY, VOTER, SPARE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Server:
+    id: int
+    address: str
+    role: int = VOTER
+
+
+class Configuration:
+    """A list of servers, with C-Raft's encoding."""
+
+    def __init__(self, servers: List[Server] = ()):
+        self.servers = list(servers)
+
+    def encode(self) -> bytes:
+        """C-Raft's byte encoding (the payload of a RAFT_CHANGE entry)."""
+        conf = RaftConfiguration()
+        lib.raft_configuration_init(ctypes.byref(conf))
+        try:
+            for s in self.servers:
+                check(lib.raft_configuration_add(ctypes.byref(conf), s.id, s.address.encode(), s.role))
+            buf = RaftBuffer()
+            check(lib.raft_configuration_encode(ctypes.byref(conf), ctypes.byref(buf)))
+            try:
+                return ctypes.string_at(buf.base, buf.len)
+            finally:
+                lib.raft_free(buf.base)
+        finally:
+            lib.raft_configuration_close(ctypes.byref(conf))
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Configuration":
+        """Decodes C-Raft's encoding; raises RaftError(RAFT_MALFORMED) on bad input."""
+        raw = ctypes.create_string_buffer(data, len(data))
+        buf = RaftBuffer(ctypes.cast(raw, ctypes.c_void_p), len(data))
+        conf = RaftConfiguration()
+        check(lib.raft_configuration_decode(ctypes.byref(buf), ctypes.byref(conf)))
+        try:
+            return cls(
+                Server(conf.servers[i].id, conf.servers[i].address.decode(), conf.servers[i].role)
+                for i in range(conf.n)
+            )
+        finally:
+            lib.raft_configuration_close(ctypes.byref(conf))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Configuration) and self.servers == other.servers
+
+    def __repr__(self) -> str:
+        return f"Configuration({self.servers!r})"
