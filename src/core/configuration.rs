@@ -34,7 +34,9 @@ impl Configuration {
         }
         for server in &self.servers {
             if server.id == id {
-                return Err(Error::DuplicateId(format!("server ID {id} is already in the configuration")));
+                return Err(Error::DuplicateId(format!(
+                    "server ID {id} is already in the configuration"
+                )));
             }
             if &*server.address == address {
                 return Err(Error::DuplicateAddress(format!(

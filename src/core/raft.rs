@@ -19,7 +19,13 @@ pub struct Raft {
 
 impl Raft {
     pub fn new(id: Id, address: &str) -> Raft {
-        Raft { id, address: Arc::from(address), settings: Settings::default(), random: 0, update: Update::default() }
+        Raft {
+            id,
+            address: Arc::from(address),
+            settings: Settings::default(),
+            random: 0,
+            update: Update::default(),
+        }
     }
 
     pub fn id(&self) -> Id {
