@@ -14,7 +14,7 @@ use crate::core::types::Role;
 pub const FORMAT_VERSION: u8 = 1;
 
 /// Why an encoded configuration was refused.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("empty configuration buffer")]
     Empty,
@@ -38,7 +38,8 @@ pub enum DecodeError {
 
 /// Size of the encoding of `conf`, padding included.
 pub fn encoded_len(conf: &Configuration) -> usize {
-    let raw: usize = 1 + 8 + conf.servers.iter().map(|s| 8 + s.address.len() + 1 + 1).sum::<usize>();
+    let raw: usize =
+        1 + 8 + conf.servers.iter().map(|s| 8 + s.address.len() + 1 + 1).sum::<usize>();
     raw.div_ceil(8) * 8
 }
 
@@ -85,7 +86,8 @@ pub fn decode(buf: &[u8]) -> Result<Configuration, DecodeError> {
         let address = reader.c_string()?;
         let address = std::str::from_utf8(address).map_err(|_| DecodeError::Address { index })?;
         let role_code = reader.u8()?;
-        let role = Role::from_code(role_code.into()).ok_or(DecodeError::Role { index, role: role_code })?;
+        let role = Role::from_code(role_code.into())
+            .ok_or(DecodeError::Role { index, role: role_code })?;
         if id == 0 {
             return Err(DecodeError::ZeroId { index });
         }
@@ -126,7 +128,8 @@ impl<'a> Reader<'a> {
     /// The bytes up to the next NUL, which is consumed.
     fn c_string(&mut self) -> Result<&'a [u8], DecodeError> {
         let rest = &self.buf[self.pos..];
-        let len = rest.iter().position(|&b| b == 0).ok_or(DecodeError::Truncated(self.buf.len()))?;
+        let len =
+            rest.iter().position(|&b| b == 0).ok_or(DecodeError::Truncated(self.buf.len()))?;
         let s = &rest[..len];
         self.pos += len + 1;
         Ok(s)
