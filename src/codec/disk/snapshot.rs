@@ -68,7 +68,7 @@ pub fn encode_snapshot_meta(meta: &SnapshotMeta) -> Result<Vec<u8>> {
 
 /// Decodes a `.meta` file.
 ///
-/// Errors: [`Error::Malformed`] for a format other than 1 or a bad configuration;
+/// Errors: [`Error::Malformed`] for a format other than 1 or a bad or empty configuration;
 /// [`Error::Corrupt`] for C = 0, C above 1 MiB, a file that is not exactly `32 + C` bytes, or a
 /// CRC mismatch; [`Error::Truncated`] for a file shorter than 32 bytes.
 pub fn decode_snapshot_meta(buf: &[u8]) -> Result<SnapshotMeta> {
@@ -100,6 +100,9 @@ pub fn decode_snapshot_meta(buf: &[u8]) -> Result<SnapshotMeta> {
     }
     let conf = configuration::decode(conf_bytes)
         .map_err(|source| Error::Configuration { what: WHAT, source })?;
+    if conf.is_empty() {
+        return Err(Error::malformed(WHAT, "empty configuration"));
+    }
     Ok(SnapshotMeta { conf_index, conf })
 }
 

@@ -96,7 +96,8 @@ impl MessageHead {
 ///
 /// Errors: [`Error::Truncated`] or [`Error::Malformed`] when H does not fit the type (or
 /// `header` is not H bytes long); [`Error::Malformed`] for an entry type other than 1..3, an
-/// unaligned entry size (when `limits.reject_unaligned_entries`), or a bad configuration;
+/// unaligned entry size (when `limits.reject_unaligned_entries`), or a bad or empty
+/// configuration;
 /// [`Error::TooBig`] if the payload exceeds `limits.max_payload_len`.
 pub fn decode_header(preamble: &Preamble, header: &[u8], limits: &Limits) -> Result<MessageHead> {
     if header.len() as u64 != preamble.header_len {
@@ -277,6 +278,9 @@ fn install_snapshot(header: &[u8], limits: &Limits) -> Result<MessageHead> {
     let conf_bytes = c.take(conf_len as usize)?;
     let conf = configuration::decode(conf_bytes)
         .map_err(|source| Error::Configuration { what: "InstallSnapshot", source })?;
+    if conf.is_empty() {
+        return Err(Error::malformed(WHAT, "empty configuration"));
+    }
     let data_len = c.u64()?;
     if data_len > limits.max_payload_len {
         return Err(Error::too_big("InstallSnapshot data", data_len, limits.max_payload_len));
