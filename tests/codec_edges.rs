@@ -158,7 +158,7 @@ fn garbage_in_handshake_padding_is_ignored() {
 #[test]
 fn unaligned_or_empty_batches_are_never_encoded() {
     let odd = Entry::new(1, EntryType::Command, &b"hello"[..]);
-    assert_eq!(encode_batch(&[odd.clone()]).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(encode_batch(std::slice::from_ref(&odd)).unwrap_err().kind(), ErrorKind::Invalid);
     assert_eq!(encode_batch(&[]).unwrap_err().kind(), ErrorKind::Invalid);
     let ae = WireMessage::AppendEntries(AppendEntries {
         version: 0,

@@ -27,23 +27,57 @@ pub enum ErrorKind {
 pub enum Error {
     /// The input ends before a structure that it announces.
     #[error("{what} truncated: {needed} bytes needed, {available} available")]
-    Truncated { what: &'static str, needed: u64, available: u64 },
+    Truncated {
+        /// The structure being read.
+        what: &'static str,
+        /// Bytes it needs from its start.
+        needed: u64,
+        /// Bytes there were.
+        available: u64,
+    },
     /// A length announced by the input (or given to an encoder) is above the limit.
     #[error("{what} of {len} bytes exceeds the limit of {limit} bytes")]
-    TooBig { what: &'static str, len: u64, limit: u64 },
+    TooBig {
+        /// What is too big.
+        what: &'static str,
+        /// Its length.
+        len: u64,
+        /// The limit in force.
+        limit: u64,
+    },
     /// The input does not follow the format.
     #[error("malformed {what}: {detail}")]
-    Malformed { what: &'static str, detail: String },
+    Malformed {
+        /// The structure that does not follow the format.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// A checksum or consistency check failed.
     #[error("corrupt {what}: {detail}")]
-    Corrupt { what: &'static str, detail: String },
+    Corrupt {
+        /// The structure that failed the check.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// An embedded configuration failed to decode.
     #[error("bad configuration in {what}: {source}")]
-    Configuration { what: &'static str, source: ConfigurationError },
+    Configuration {
+        /// The structure that embeds the configuration.
+        what: &'static str,
+        /// Why the configuration was refused.
+        source: ConfigurationError,
+    },
     /// A value cannot be encoded (or must never be sent, like an entry whose size is not a
     /// multiple of 8).
     #[error("cannot encode {what}: {detail}")]
-    Invalid { what: &'static str, detail: String },
+    Invalid {
+        /// What could not be encoded.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl Error {

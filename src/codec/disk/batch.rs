@@ -37,11 +37,26 @@ pub enum Damage {
     /// The entry count is above [`MAX_BATCH_ENTRIES`].
     TooManyEntries(u64),
     /// The input ends inside the batch: `needed` bytes from the batch start, `available` left.
-    Short { needed: u64, available: u64 },
+    Short {
+        /// Bytes the batch needs from its start.
+        needed: u64,
+        /// Bytes left in the input.
+        available: u64,
+    },
     /// The header CRC does not match the count and descriptors.
-    HeaderChecksum { stored: u32, computed: u32 },
+    HeaderChecksum {
+        /// The CRC in the file.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
     /// The data CRC does not match the entries' data.
-    DataChecksum { stored: u32, computed: u32 },
+    DataChecksum {
+        /// The CRC in the file.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
 }
 
 impl std::fmt::Display for Damage {
@@ -66,7 +81,12 @@ impl std::fmt::Display for Damage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParsedBatch {
     /// A valid batch of `len` bytes.
-    Valid { entries: Vec<Entry>, len: usize },
+    Valid {
+        /// The batch's entries, slices of the input.
+        entries: Vec<Entry>,
+        /// Bytes of the batch.
+        len: usize,
+    },
     /// Not a valid batch.
     Damaged(Damage),
 }

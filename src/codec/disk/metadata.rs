@@ -22,6 +22,7 @@ const WHAT: &str = "metadata file";
 pub struct Metadata {
     /// Write counter; 0 only for "never written".
     pub version: u64,
+    /// The current term.
     pub term: Term,
     /// The server voted for in `term`; 0 for none.
     pub voted_for: Id,

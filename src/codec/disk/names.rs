@@ -36,9 +36,17 @@ pub enum FileName {
     /// `metadata1` or `metadata2` (the number is 1 or 2).
     Metadata(u8),
     /// `FIRST-LAST`: a closed segment holding entries `first..=last`.
-    ClosedSegment { first: Index, last: Index },
+    ClosedSegment {
+        /// Index of the first entry.
+        first: Index,
+        /// Index of the last entry.
+        last: Index,
+    },
     /// `open-N`: an open segment.
-    OpenSegment { counter: u64 },
+    OpenSegment {
+        /// The order in which open segments were created.
+        counter: u64,
+    },
     /// `snapshot-T-I-TS`: snapshot data.
     SnapshotData(SnapshotName),
     /// `snapshot-T-I-TS.meta`: snapshot metadata.

@@ -91,11 +91,21 @@ pub enum SegmentEnd {
     /// The last valid batch ends exactly at the end of the file.
     Exact,
     /// Only zeros follow `offset`: pre-allocated space never written. Nothing was lost.
-    ZeroFilled { offset: usize },
+    ZeroFilled {
+        /// Where the zeros start.
+        offset: usize,
+    },
     /// The bytes from `offset` to the end of the file (`discarded` bytes, not all zero) do not
     /// form a valid batch, for the reason given: a torn or damaged write. They are dropped, even
     /// if valid batches follow them.
-    Damaged { offset: usize, damage: Damage, discarded: usize },
+    Damaged {
+        /// Where the first invalid batch starts.
+        offset: usize,
+        /// Why it is invalid.
+        damage: Damage,
+        /// Bytes dropped, up to the end of the file.
+        discarded: usize,
+    },
 }
 
 /// An open segment as recovered.

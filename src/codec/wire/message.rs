@@ -11,11 +11,17 @@ use crate::core::types::{Id, Index, Term};
 /// The message type of the preamble's byte 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageType {
+    /// Type 1: replicate entries (or heartbeat).
     AppendEntries,
+    /// Type 2: answer to AppendEntries and InstallSnapshot.
     AppendEntriesResult,
+    /// Type 3: ask for a vote or pre-vote.
     RequestVote,
+    /// Type 4: answer to RequestVote.
     RequestVoteResult,
+    /// Type 5: a whole snapshot.
     InstallSnapshot,
+    /// Type 6: start an election now (leadership transfer).
     TimeoutNow,
 }
 
@@ -50,14 +56,19 @@ impl MessageType {
 /// encoded as the 40-byte version 2 that every C-Raft release sends. Decoding yields 1 or 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestVote {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
     /// The candidate's term (its current term + 1 for a pre-vote request).
     pub term: Term,
+    /// The candidate asking for the vote.
     pub candidate_id: Id,
+    /// Index of the sender's last log entry.
     pub last_log_index: Index,
+    /// Term of the sender's last log entry.
     pub last_log_term: Term,
     /// The election was started by TimeoutNow: voters ignore their current leader.
     pub disrupt_leader: bool,
+    /// This is a pre-vote request (the candidate's term is not incremented yet).
     pub pre_vote: bool,
 }
 
@@ -66,8 +77,11 @@ pub struct RequestVote {
 /// version 2. Decoding yields 1 or 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestVoteResult {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
+    /// Sender's term.
     pub term: Term,
+    /// Whether the vote (or pre-vote) is granted.
     pub vote_granted: bool,
     /// This answers a pre-vote request (must echo the request's flag).
     pub pre_vote: bool,
@@ -81,11 +95,17 @@ pub struct RequestVoteResult {
 /// `prev_log_index + 1 + i`; an empty list is a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppendEntries {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
+    /// Sender's term.
     pub term: Term,
+    /// Index of the entry just before the new ones (0 when sending from index 1).
     pub prev_log_index: Index,
+    /// Term of that entry (0 when sending from index 1).
     pub prev_log_term: Term,
+    /// The leader's commit index.
     pub leader_commit: Index,
+    /// The entries for indexes `prev_log_index + 1 ...`, payloads sharing the received buffer.
     pub entries: Vec<Entry>,
 }
 
@@ -94,24 +114,34 @@ pub struct AppendEntries {
 /// yields 0 or 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppendEntriesResult {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
+    /// Sender's term.
     pub term: Term,
     /// 0 on success, else the index that was rejected.
     pub rejected: Index,
+    /// Index of the sender's last log entry.
     pub last_log_index: Index,
+    /// Feature bits (bit 0: capacity is reported), version 2 only.
     pub features: u16,
+    /// Free pre-allocated log space in KiB, version 2 only.
     pub capacity: u16,
 }
 
 /// InstallSnapshot (type 5), version 0: the whole snapshot, uncompressed, in one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstallSnapshot {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
+    /// Sender's term.
     pub term: Term,
+    /// Index of the last entry the snapshot covers.
     pub last_index: Index,
+    /// Term of the last entry the snapshot covers.
     pub last_term: Term,
-    /// The configuration stored in the snapshot, and the index it came from.
+    /// The configuration stored in the snapshot.
     pub conf: Configuration,
+    /// Index of the configuration entry that configuration came from.
     pub conf_index: Index,
     /// The snapshot data.
     pub data: Bytes,
@@ -120,20 +150,30 @@ pub struct InstallSnapshot {
 /// TimeoutNow (type 6), version 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeoutNow {
+    /// Message version (see the struct documentation for the layouts).
     pub version: u8,
+    /// Sender's term.
     pub term: Term,
+    /// Index of the sender's last log entry.
     pub last_log_index: Index,
+    /// Term of the sender's last log entry.
     pub last_log_term: Term,
 }
 
 /// One message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireMessage {
+    /// Type 1: replicate entries (or heartbeat).
     AppendEntries(AppendEntries),
+    /// Type 2: answer to AppendEntries and InstallSnapshot.
     AppendEntriesResult(AppendEntriesResult),
+    /// Type 3: ask for a vote or pre-vote.
     RequestVote(RequestVote),
+    /// Type 4: answer to RequestVote.
     RequestVoteResult(RequestVoteResult),
+    /// Type 5: a whole snapshot.
     InstallSnapshot(InstallSnapshot),
+    /// Type 6: start an election now (leadership transfer).
     TimeoutNow(TimeoutNow),
 }
 
