@@ -45,11 +45,7 @@ impl Configuration {
                 )));
             }
         }
-        self.servers.push(Server {
-            id,
-            address: Arc::from(address),
-            role,
-        });
+        self.servers.push(Server { id, address: Arc::from(address), role });
         Ok(())
     }
 
@@ -97,14 +93,8 @@ mod tests {
     fn add_reports_duplicate_id_before_duplicate_address() {
         let mut c = Configuration::new();
         c.add(1, "a", Role::Voter).unwrap();
-        assert!(matches!(
-            c.add(1, "a", Role::Voter),
-            Err(Error::DuplicateId(_))
-        ));
-        assert!(matches!(
-            c.add(2, "a", Role::Voter),
-            Err(Error::DuplicateAddress(_))
-        ));
+        assert!(matches!(c.add(1, "a", Role::Voter), Err(Error::DuplicateId(_))));
+        assert!(matches!(c.add(2, "a", Role::Voter), Err(Error::DuplicateAddress(_))));
         assert_eq!(c.len(), 1);
     }
 

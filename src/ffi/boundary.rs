@@ -22,10 +22,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: c_int, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-        }
+        Failure { code, message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Failure {
@@ -97,9 +94,7 @@ pub unsafe fn slice<'a, T>(ptr: *const T, n: usize, what: &str) -> Result<&'a [T
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return Err(Failure::invalid(format!(
-            "{what} is NULL but its count is {n}"
-        )));
+        return Err(Failure::invalid(format!("{what} is NULL but its count is {n}")));
     }
     // SAFETY: non-NULL and, per the caller, valid for `n` elements.
     Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
@@ -124,6 +119,5 @@ pub unsafe fn text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failur
     }
     // SAFETY: non-NULL and NUL-terminated per the caller.
     let s = unsafe { CStr::from_ptr(ptr) };
-    s.to_str()
-        .map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
+    s.to_str().map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
 }

@@ -17,9 +17,7 @@ use crate::core::{self, Configuration, Role};
 pub unsafe fn from_c(c: &raft_configuration) -> Result<Configuration, Failure> {
     // SAFETY: forwarded to the caller.
     let servers = unsafe { boundary::slice(c.servers, c.n as usize, "configuration servers") }?;
-    let mut conf = Configuration {
-        servers: Vec::with_capacity(servers.len()),
-    };
+    let mut conf = Configuration { servers: Vec::with_capacity(servers.len()) };
     for (i, s) in servers.iter().enumerate() {
         // SAFETY: forwarded to the caller.
         let address = unsafe { boundary::text(s.address, &format!("address of server {i}")) }?;
@@ -33,10 +31,7 @@ pub unsafe fn from_c(c: &raft_configuration) -> Result<Configuration, Failure> {
 /// Fills `out` with a copy of `conf` allocated with the raft heap (the receiver closes it with
 /// `raft_configuration_close`). On failure `out` is left empty.
 pub fn to_c(conf: &Configuration, out: &mut raft_configuration) -> Result<(), Failure> {
-    *out = raft_configuration {
-        servers: ptr::null_mut(),
-        n: 0,
-    };
+    *out = raft_configuration { servers: ptr::null_mut(), n: 0 };
     if conf.servers.is_empty() {
         return Ok(());
     }
@@ -53,11 +48,7 @@ pub fn to_c(conf: &Configuration, out: &mut raft_configuration) -> Result<(), Fa
         }
         // SAFETY: `servers` has room for every server of `conf`; `i` is in range.
         unsafe {
-            servers.add(i).write(raft_server {
-                id: s.id,
-                address,
-                role: s.role.code().into(),
-            })
+            servers.add(i).write(raft_server { id: s.id, address, role: s.role.code().into() })
         };
         out.n = (i + 1) as c_uint;
     }
@@ -74,10 +65,7 @@ pub fn close(c: &mut raft_configuration) {
         }
         heap::free(c.servers as *mut c_void);
     }
-    *c = raft_configuration {
-        servers: ptr::null_mut(),
-        n: 0,
-    };
+    *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
 }
 
 /// Makes `c` an empty configuration. Allocates nothing. NULL is ignored.
@@ -86,10 +74,7 @@ pub extern "C" fn raft_configuration_init(c: *mut raft_configuration) {
     guard((), || {
         // SAFETY: a non-NULL `c` points to the caller's struct.
         if let Some(c) = unsafe { c.as_mut() } {
-            *c = raft_configuration {
-                servers: ptr::null_mut(),
-                n: 0,
-            };
+            *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
         }
     })
 }
@@ -150,10 +135,7 @@ unsafe fn add(
         if !s.address.is_null()
             && unsafe { std::ffi::CStr::from_ptr(s.address) }.to_bytes() == address.as_bytes()
         {
-            return Err(Failure::new(
-                RAFT_DUPLICATEADDRESS,
-                "server address already in use",
-            ));
+            return Err(Failure::new(RAFT_DUPLICATEADDRESS, "server address already in use"));
         }
     }
     let copy = heap::strdup(address.as_bytes());
@@ -168,13 +150,7 @@ unsafe fn add(
         return Err(Failure::nomem());
     }
     // SAFETY: `grown` has room for `n` servers.
-    unsafe {
-        grown.add(n - 1).write(raft_server {
-            id,
-            address: copy,
-            role,
-        })
-    };
+    unsafe { grown.add(n - 1).write(raft_server { id, address: copy, role }) };
     c.servers = grown;
     c.n = n as c_uint;
     Ok(())
@@ -219,10 +195,7 @@ pub fn copy_to_heap(bytes: &[u8]) -> Result<raft_buffer, Failure> {
     }
     // SAFETY: `base` has room for `bytes.len()` bytes.
     unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base as *mut u8, bytes.len()) };
-    Ok(raft_buffer {
-        base,
-        len: bytes.len(),
-    })
+    Ok(raft_buffer { base, len: bytes.len() })
 }
 
 /// Decodes `buf` into `c`, which is initialised first. On success the caller owns `*c` and
@@ -244,10 +217,7 @@ pub extern "C" fn raft_configuration_decode(
 unsafe fn decode(buf: *const raft_buffer, c: *mut raft_configuration) -> Result<(), Failure> {
     // SAFETY: forwarded to the caller.
     let c = unsafe { boundary::non_null_mut(c, "configuration") }?;
-    *c = raft_configuration {
-        servers: ptr::null_mut(),
-        n: 0,
-    };
+    *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
     // SAFETY: forwarded to the caller.
     let buf = unsafe { boundary::non_null(buf, "buffer") }?;
     // SAFETY: forwarded to the caller.

@@ -203,7 +203,5 @@ pub extern "C" fn raft_heap_set_default() {
 /// The heap currently installed. The built-in one must not be modified through this pointer.
 #[no_mangle]
 pub extern "C" fn raft_heap_get() -> *const raft_heap {
-    guard(&DEFAULT.0 as *const raft_heap, || {
-        current() as *const raft_heap
-    })
+    guard(&DEFAULT.0 as *const raft_heap, || current() as *const raft_heap)
 }

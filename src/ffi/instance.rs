@@ -59,10 +59,7 @@ pub struct AddressBook {
 impl AddressBook {
     /// A pointer to a NUL-terminated copy of `address`, valid until the next step.
     pub fn pointer(&mut self, id: core::Id, address: &Arc<str>) -> *const c_char {
-        let entry = self
-            .by_id
-            .entry(id)
-            .or_insert_with(|| (address.clone(), c_string(address)));
+        let entry = self.by_id.entry(id).or_insert_with(|| (address.clone(), c_string(address)));
         if !Arc::ptr_eq(&entry.0, address) && *entry.0 != **address {
             *entry = (address.clone(), c_string(address));
         }
@@ -117,9 +114,7 @@ pub unsafe fn instance_mut<'a>(r: *mut raft) -> Result<&'a mut Instance, Failure
 /// As [`instance_mut`].
 pub unsafe fn instance_ref<'a>(r: *const raft) -> Option<&'a Instance> {
     // SAFETY: forwarded to the caller; only read access is created.
-    unsafe { instance_ptr(r as *mut raft) }
-        .ok()
-        .map(|p| unsafe { &*p })
+    unsafe { instance_ptr(r as *mut raft) }.ok().map(|p| unsafe { &*p })
 }
 
 unsafe fn instance_ptr(r: *mut raft) -> Result<*mut Instance, Failure> {
@@ -135,15 +130,10 @@ unsafe fn instance_ptr(r: *mut raft) -> Result<*mut Instance, Failure> {
         )
     };
     if magic != MAGIC || inst.is_null() {
-        return Err(Failure::invalid(
-            "raft instance is not initialised (call raft_init)",
-        ));
+        return Err(Failure::invalid("raft instance is not initialised (call raft_init)"));
     }
     if busy != 0 {
-        return Err(Failure::new(
-            RAFT_BUSY,
-            "called from inside raft_step on the same instance",
-        ));
+        return Err(Failure::new(RAFT_BUSY, "called from inside raft_step on the same instance"));
     }
     Ok(inst as *mut Instance)
 }
@@ -434,9 +424,7 @@ pub extern "C" fn raft_state(r: *mut raft) -> raft_state {
 /// This server's role in the current configuration, or -1 if it is not in it.
 #[no_mangle]
 pub extern "C" fn raft_role(r: *mut raft) -> c_int {
-    read(r, -1, |i| {
-        i.core.role().map_or(-1, |role: Role| role.code().into())
-    })
+    read(r, -1, |i| i.core.role().map_or(-1, |role: Role| role.code().into()))
 }
 
 /// The known leader: its ID and address (the library's copy, valid until the next step), or

@@ -61,11 +61,7 @@ pub unsafe fn entry_views<'a>(
         // SAFETY: forwarded to the caller.
         let payload = unsafe { boundary::buffer_bytes(&e.buf, what) }
             .map_err(|f| origin.failure(f.message))?;
-        views.push(EntryView {
-            term: e.term,
-            kind,
-            payload,
-        });
+        views.push(EntryView { term: e.term, kind, payload });
     }
     Ok(views)
 }
@@ -158,19 +154,15 @@ pub unsafe fn received<'a>(
             other => return Err(Failure::malformed(format!("unknown message type {other}"))),
         }
     };
-    Ok(Received {
-        from: m.server_id,
-        from_address,
-        body,
-    })
+    Ok(Received { from: m.server_id, from_address, body })
 }
 
 /// All entries of one AppendEntries share one batch, which the library may free at once.
 fn check_single_batch(entries: &[raft_entry]) -> Result<(), Failure> {
     match entries.first() {
-        Some(first) if entries.iter().any(|e| e.batch != first.batch) => Err(Failure::malformed(
-            "received entries do not share a single batch",
-        )),
+        Some(first) if entries.iter().any(|e| e.batch != first.batch) => {
+            Err(Failure::malformed("received entries do not share a single batch"))
+        }
         _ => Ok(()),
     }
 }
@@ -258,27 +250,16 @@ pub fn emitted(m: &Message, addresses: &mut AddressBook) -> raft_message {
                 capacity: r.capacity,
             };
         }
-        Outgoing::InstallSnapshot {
-            term,
-            last_index,
-            last_term,
-            conf_index,
-        } => {
+        Outgoing::InstallSnapshot { term, last_index, last_term, conf_index } => {
             out.r#type = raft_message_type::RAFT_INSTALL_SNAPSHOT as _;
             out.body.install_snapshot = raft_install_snapshot {
                 version: VERSION_INSTALL_SNAPSHOT,
                 term: *term,
                 last_index: *last_index,
                 last_term: *last_term,
-                conf: raft_configuration {
-                    servers: std::ptr::null_mut(),
-                    n: 0,
-                },
+                conf: raft_configuration { servers: std::ptr::null_mut(), n: 0 },
                 conf_index: *conf_index,
-                data: raft_buffer {
-                    base: std::ptr::null_mut(),
-                    len: 0,
-                },
+                data: raft_buffer { base: std::ptr::null_mut(), len: 0 },
             };
         }
         Outgoing::TimeoutNow(tn) => {

@@ -72,17 +72,11 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         // SAFETY: the host's update struct; it need not be initialised.
         let update = unsafe { boundary::non_null_mut(update, "update") }?;
         update.flags = 0;
-        update.messages = raft_update_messages {
-            batch: inst.messages.as_mut_ptr(),
-            n: 0,
-        };
+        update.messages = raft_update_messages { batch: inst.messages.as_mut_ptr(), n: 0 };
         // SAFETY: the host's event, read-only.
         let event = unsafe { boundary::non_null(event, "event") }?;
         if inst.poisoned {
-            return Err(Failure::new(
-                RAFT_SHUTDOWN,
-                "instance failed earlier: close it",
-            ));
+            return Err(Failure::new(RAFT_SHUTDOWN, "instance failed earlier: close it"));
         }
         // SAFETY: reading the tracer member of the initialised struct.
         let installed_tracer = unsafe { (*r).tracer };
@@ -96,10 +90,7 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         unsafe { instance::set_busy(r, false) };
         run.unwrap_or_else(|_| {
             inst.poisoned = true;
-            Err(Failure::new(
-                RAFT_SHUTDOWN,
-                "internal error in raft_step: close the instance",
-            ))
+            Err(Failure::new(RAFT_SHUTDOWN, "internal error in raft_step: close the instance"))
         })
     })();
     match outcome {
@@ -150,20 +141,14 @@ impl Reserved {
     }
 
     fn reserve_configuration(&mut self, conf: &core::Configuration) -> Result<(), Failure> {
-        let mut copy = raft_configuration {
-            servers: ptr::null_mut(),
-            n: 0,
-        };
+        let mut copy = raft_configuration { servers: ptr::null_mut(), n: 0 };
         configuration::to_c(conf, &mut copy)?;
         self.configuration = Some(copy);
         Ok(())
     }
 
     fn take_entries(&mut self, n: usize) -> *mut raft_entry {
-        assert!(
-            n <= self.entries_capacity,
-            "entries array reserved too small"
-        );
+        assert!(n <= self.entries_capacity, "entries array reserved too small");
         std::mem::replace(&mut self.entries, ptr::null_mut())
     }
 }
@@ -221,10 +206,7 @@ unsafe fn run(
                 let barrier = raft_entry {
                     term,
                     r#type: raft_entry_type::RAFT_BARRIER as _,
-                    buf: raft_buffer {
-                        base: payload,
-                        len: BARRIER_PAYLOAD_LEN,
-                    },
+                    buf: raft_buffer { base: payload, len: BARRIER_PAYLOAD_LEN },
                     batch: payload,
                 };
                 // SAFETY: the reserved array holds at least one entry.
@@ -232,21 +214,14 @@ unsafe fn run(
                 (batch, 1)
             }
         };
-        update.entries = raft_update_entries {
-            index: new.index,
-            batch,
-            n: n as _,
-        };
+        update.entries = raft_update_entries { index: new.index, batch, n: n as _ };
         flags |= RAFT_UPDATE_ENTRIES;
     }
     let mut snapshot_handed_back = false;
     if let Some(meta) = &result.snapshot {
         let data = received.and_then(message::received_snapshot_data);
         let data = data.expect("a snapshot update answers a received InstallSnapshot");
-        let configuration = reserved
-            .configuration
-            .take()
-            .expect("configuration reserved");
+        let configuration = reserved.configuration.take().expect("configuration reserved");
         update.snapshot = raft_update_snapshot {
             metadata: raft_snapshot_metadata {
                 index: meta.index,
@@ -265,10 +240,8 @@ unsafe fn run(
     for m in &result.messages {
         inst.messages.push(message::emitted(m, &mut inst.addresses));
     }
-    update.messages = raft_update_messages {
-        batch: inst.messages.as_mut_ptr(),
-        n: inst.messages.len() as _,
-    };
+    update.messages =
+        raft_update_messages { batch: inst.messages.as_mut_ptr(), n: inst.messages.len() as _ };
     if !inst.messages.is_empty() {
         flags |= RAFT_UPDATE_MESSAGES;
     }
@@ -398,9 +371,7 @@ unsafe fn read_event<'a>(
                 }
                 Event::Receive(received)
             }
-            PERSISTED_ENTRIES => Event::PersistedEntries {
-                index: ev.body.persisted_entries.index,
-            },
+            PERSISTED_ENTRIES => Event::PersistedEntries { index: ev.body.persisted_entries.index },
             PERSISTED_SNAPSHOT => {
                 let p = &ev.body.persisted_snapshot;
                 Event::PersistedSnapshot {
@@ -411,17 +382,11 @@ unsafe fn read_event<'a>(
             }
             CONFIGURATION => {
                 let c = &ev.body.configuration;
-                Event::Configuration {
-                    index: c.index,
-                    conf: configuration::from_c(&c.conf)?,
-                }
+                Event::Configuration { index: c.index, conf: configuration::from_c(&c.conf)? }
             }
             SNAPSHOT => {
                 let s = &ev.body.snapshot;
-                Event::Snapshot {
-                    metadata: metadata(&s.metadata)?,
-                    trailing: s.trailing,
-                }
+                Event::Snapshot { metadata: metadata(&s.metadata)?, trailing: s.trailing }
             }
             TIMEOUT => Event::Timeout,
             SUBMIT => {
@@ -434,12 +399,8 @@ unsafe fn read_event<'a>(
                 reserved.reserve_entries(entries.len())?;
                 Event::Submit { entries: views }
             }
-            CATCH_UP => Event::CatchUp {
-                server_id: ev.body.catch_up.server_id,
-            },
-            TRANSFER => Event::Transfer {
-                server_id: ev.body.transfer.server_id,
-            },
+            CATCH_UP => Event::CatchUp { server_id: ev.body.catch_up.server_id },
+            TRANSFER => Event::Transfer { server_id: ev.body.transfer.server_id },
             other => return Err(Failure::invalid(format!("unknown event type {other}"))),
         })
     }

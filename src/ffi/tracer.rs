@@ -63,11 +63,7 @@ impl core::Tracer for HostTracer<'_> {
         // SAFETY: the host's callback with its own tracer pointer and an info struct that
         // lives for the call, as the header documents.
         unsafe {
-            (self.emit)(
-                self.tracer,
-                RAFT_TRACER_DIAGNOSTIC,
-                &info as *const _ as *const c_void,
-            )
+            (self.emit)(self.tracer, RAFT_TRACER_DIAGNOSTIC, &info as *const _ as *const c_void)
         };
     }
 }
@@ -84,19 +80,10 @@ pub unsafe extern "C" fn default_emit(_t: *mut raft_tracer, kind: c_int, info: *
     }
     // SAFETY: NUL-terminated strings valid during the call.
     let (message, file) = unsafe { (CStr::from_ptr(d.message), CStr::from_ptr(d.file)) };
-    eprintln!(
-        "LIBRAFT {}:{} {}",
-        file.to_string_lossy(),
-        d.line,
-        message.to_string_lossy()
-    );
+    eprintln!("LIBRAFT {}:{} {}", file.to_string_lossy(), d.line, message.to_string_lossy());
 }
 
 /// The built-in tracer installed by `raft_init()`.
 pub fn default_tracer() -> raft_tracer {
-    raft_tracer {
-        r#impl: std::ptr::null_mut(),
-        version: TRACER_VERSION,
-        emit: Some(default_emit),
-    }
+    raft_tracer { r#impl: std::ptr::null_mut(), version: TRACER_VERSION, emit: Some(default_emit) }
 }

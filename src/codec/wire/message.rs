@@ -1,0 +1,204 @@
+//! The owned messages of the wire codec, one struct per C-Raft message struct (c-api.md §9),
+//! with payloads as [`Bytes`] so that decoded entries and snapshot data share the receive
+//! buffer.
+
+use bytes::Bytes;
+
+use crate::codec::entry::Entry;
+use crate::core::configuration::Configuration;
+use crate::core::types::{Id, Index, Term};
+
+/// The message type of the preamble's byte 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// Type 1: replicate entries (or heartbeat).
+    AppendEntries,
+    /// Type 2: answer to AppendEntries and InstallSnapshot.
+    AppendEntriesResult,
+    /// Type 3: ask for a vote or pre-vote.
+    RequestVote,
+    /// Type 4: answer to RequestVote.
+    RequestVoteResult,
+    /// Type 5: a whole snapshot.
+    InstallSnapshot,
+    /// Type 6: start an election now (leadership transfer).
+    TimeoutNow,
+}
+
+impl MessageType {
+    /// C-Raft's number for this type (`RAFT_APPEND_ENTRIES` = 1 … `RAFT_TIMEOUT_NOW` = 6).
+    pub fn code(self) -> u8 {
+        match self {
+            MessageType::AppendEntries => 1,
+            MessageType::AppendEntriesResult => 2,
+            MessageType::RequestVote => 3,
+            MessageType::RequestVoteResult => 4,
+            MessageType::InstallSnapshot => 5,
+            MessageType::TimeoutNow => 6,
+        }
+    }
+
+    /// The type with C-Raft's number `code`, if there is one.
+    pub fn from_code(code: u8) -> Option<MessageType> {
+        Some(match code {
+            1 => MessageType::AppendEntries,
+            2 => MessageType::AppendEntriesResult,
+            3 => MessageType::RequestVote,
+            4 => MessageType::RequestVoteResult,
+            5 => MessageType::InstallSnapshot,
+            6 => MessageType::TimeoutNow,
+            _ => return None,
+        })
+    }
+}
+
+/// RequestVote (type 3). `version` 1 is the 32-byte header without flags; any other version is
+/// encoded as the 40-byte version 2 that every C-Raft release sends. Decoding yields 1 or 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestVote {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// The candidate's term (its current term + 1 for a pre-vote request).
+    pub term: Term,
+    /// The candidate asking for the vote.
+    pub candidate_id: Id,
+    /// Index of the sender's last log entry.
+    pub last_log_index: Index,
+    /// Term of the sender's last log entry.
+    pub last_log_term: Term,
+    /// The election was started by TimeoutNow: voters ignore their current leader.
+    pub disrupt_leader: bool,
+    /// This is a pre-vote request (the candidate's term is not incremented yet).
+    pub pre_vote: bool,
+}
+
+/// RequestVoteResult (type 4). `version` 1 is the 16-byte header (pre-vote status unknown,
+/// `pre_vote`, `features` and `capacity` not sent); any other version is encoded as the 24-byte
+/// version 2. Decoding yields 1 or 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestVoteResult {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// Sender's term.
+    pub term: Term,
+    /// Whether the vote (or pre-vote) is granted.
+    pub vote_granted: bool,
+    /// This answers a pre-vote request (must echo the request's flag).
+    pub pre_vote: bool,
+    /// Feature bits (bit 0: capacity is reported), cowsql ≥ 0.20; 0 from C-Raft 0.15.
+    pub features: u16,
+    /// Free pre-allocated log space in KiB, cowsql ≥ 0.20; 0 from C-Raft 0.15.
+    pub capacity: u16,
+}
+
+/// AppendEntries (type 1). There is only version 0. Entry `i` has index
+/// `prev_log_index + 1 + i`; an empty list is a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendEntries {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// Sender's term.
+    pub term: Term,
+    /// Index of the entry just before the new ones (0 when sending from index 1).
+    pub prev_log_index: Index,
+    /// Term of that entry (0 when sending from index 1).
+    pub prev_log_term: Term,
+    /// The leader's commit index.
+    pub leader_commit: Index,
+    /// The entries for indexes `prev_log_index + 1 ...`, payloads sharing the received buffer.
+    pub entries: Vec<Entry>,
+}
+
+/// AppendEntriesResult (type 2). `version` 0 is the 24-byte header C-Raft 0.15 sends (no
+/// `features`/`capacity`); any other version is encoded as the 32-byte version 2. Decoding
+/// yields 0 or 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendEntriesResult {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// Sender's term.
+    pub term: Term,
+    /// 0 on success, else the index that was rejected.
+    pub rejected: Index,
+    /// Index of the sender's last log entry.
+    pub last_log_index: Index,
+    /// Feature bits (bit 0: capacity is reported), version 2 only.
+    pub features: u16,
+    /// Free pre-allocated log space in KiB, version 2 only.
+    pub capacity: u16,
+}
+
+/// InstallSnapshot (type 5), version 0: the whole snapshot, uncompressed, in one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallSnapshot {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// Sender's term.
+    pub term: Term,
+    /// Index of the last entry the snapshot covers.
+    pub last_index: Index,
+    /// Term of the last entry the snapshot covers.
+    pub last_term: Term,
+    /// The configuration stored in the snapshot.
+    pub conf: Configuration,
+    /// Index of the configuration entry that configuration came from.
+    pub conf_index: Index,
+    /// The snapshot data.
+    pub data: Bytes,
+}
+
+/// TimeoutNow (type 6), version 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeoutNow {
+    /// Message version (see the struct documentation for the layouts).
+    pub version: u8,
+    /// Sender's term.
+    pub term: Term,
+    /// Index of the sender's last log entry.
+    pub last_log_index: Index,
+    /// Term of the sender's last log entry.
+    pub last_log_term: Term,
+}
+
+/// One message of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireMessage {
+    /// Type 1: replicate entries (or heartbeat).
+    AppendEntries(AppendEntries),
+    /// Type 2: answer to AppendEntries and InstallSnapshot.
+    AppendEntriesResult(AppendEntriesResult),
+    /// Type 3: ask for a vote or pre-vote.
+    RequestVote(RequestVote),
+    /// Type 4: answer to RequestVote.
+    RequestVoteResult(RequestVoteResult),
+    /// Type 5: a whole snapshot.
+    InstallSnapshot(InstallSnapshot),
+    /// Type 6: start an election now (leadership transfer).
+    TimeoutNow(TimeoutNow),
+}
+
+impl WireMessage {
+    /// The message's type.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            WireMessage::AppendEntries(_) => MessageType::AppendEntries,
+            WireMessage::AppendEntriesResult(_) => MessageType::AppendEntriesResult,
+            WireMessage::RequestVote(_) => MessageType::RequestVote,
+            WireMessage::RequestVoteResult(_) => MessageType::RequestVoteResult,
+            WireMessage::InstallSnapshot(_) => MessageType::InstallSnapshot,
+            WireMessage::TimeoutNow(_) => MessageType::TimeoutNow,
+        }
+    }
+
+    /// The message's version (as given to the encoder, or as inferred by the decoder).
+    pub fn version(&self) -> u8 {
+        match self {
+            WireMessage::AppendEntries(m) => m.version,
+            WireMessage::AppendEntriesResult(m) => m.version,
+            WireMessage::RequestVote(m) => m.version,
+            WireMessage::RequestVoteResult(m) => m.version,
+            WireMessage::InstallSnapshot(m) => m.version,
+            WireMessage::TimeoutNow(m) => m.version,
+        }
+    }
+}
