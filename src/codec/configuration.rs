@@ -38,7 +38,13 @@ pub enum DecodeError {
 
 /// Size of the encoding of `conf`, padding included.
 pub fn encoded_len(conf: &Configuration) -> usize {
-    let raw: usize = 1 + 8 + conf.servers.iter().map(|s| 8 + s.address.len() + 1 + 1).sum::<usize>();
+    let raw: usize = 1
+        + 8
+        + conf
+            .servers
+            .iter()
+            .map(|s| 8 + s.address.len() + 1 + 1)
+            .sum::<usize>();
     raw.div_ceil(8) * 8
 }
 
@@ -79,13 +85,18 @@ pub fn decode(buf: &[u8]) -> Result<Configuration, DecodeError> {
     if n > (buf.len() as u64) / 10 {
         return Err(DecodeError::TooManyServers(n, buf.len()));
     }
-    let mut conf = Configuration { servers: Vec::with_capacity(n as usize) };
+    let mut conf = Configuration {
+        servers: Vec::with_capacity(n as usize),
+    };
     for index in 0..n as usize {
         let id = reader.u64()?;
         let address = reader.c_string()?;
         let address = std::str::from_utf8(address).map_err(|_| DecodeError::Address { index })?;
         let role_code = reader.u8()?;
-        let role = Role::from_code(role_code.into()).ok_or(DecodeError::Role { index, role: role_code })?;
+        let role = Role::from_code(role_code.into()).ok_or(DecodeError::Role {
+            index,
+            role: role_code,
+        })?;
         if id == 0 {
             return Err(DecodeError::ZeroId { index });
         }
@@ -93,9 +104,16 @@ pub fn decode(buf: &[u8]) -> Result<Configuration, DecodeError> {
             return Err(DecodeError::DuplicateId { index, id });
         }
         if conf.servers.iter().any(|s| &*s.address == address) {
-            return Err(DecodeError::DuplicateAddress { index, address: address.to_owned() });
+            return Err(DecodeError::DuplicateAddress {
+                index,
+                address: address.to_owned(),
+            });
         }
-        conf.servers.push(crate::core::configuration::Server { id, address: address.into(), role });
+        conf.servers.push(crate::core::configuration::Server {
+            id,
+            address: address.into(),
+            role,
+        });
     }
     Ok(conf)
 }
@@ -126,7 +144,10 @@ impl<'a> Reader<'a> {
     /// The bytes up to the next NUL, which is consumed.
     fn c_string(&mut self) -> Result<&'a [u8], DecodeError> {
         let rest = &self.buf[self.pos..];
-        let len = rest.iter().position(|&b| b == 0).ok_or(DecodeError::Truncated(self.buf.len()))?;
+        let len = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(DecodeError::Truncated(self.buf.len()))?;
         let s = &rest[..len];
         self.pos += len + 1;
         Ok(s)
@@ -157,7 +178,11 @@ mod tests {
 
     #[test]
     fn pads_to_a_multiple_of_eight() {
-        let c = conf(&[(1, "a", Role::Voter), (2, "bb", Role::Spare), (3, "ccc", Role::Standby)]);
+        let c = conf(&[
+            (1, "a", Role::Voter),
+            (2, "bb", Role::Spare),
+            (3, "ccc", Role::Standby),
+        ]);
         let bytes = encode(&c);
         assert_eq!(bytes.len() % 8, 0);
         assert_eq!(bytes.len(), encoded_len(&c));
@@ -194,13 +219,19 @@ mod tests {
             dup.extend_from_slice(address.as_bytes());
             dup.extend_from_slice(&[0, 1]);
         }
-        assert_eq!(decode(&dup), Err(DecodeError::DuplicateId { index: 1, id: 1 }));
+        assert_eq!(
+            decode(&dup),
+            Err(DecodeError::DuplicateId { index: 1, id: 1 })
+        );
     }
 
     #[test]
     fn huge_server_count_is_refused_before_allocating() {
         let mut bytes = vec![1u8];
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decode(&bytes), Err(DecodeError::TooManyServers(..))));
+        assert!(matches!(
+            decode(&bytes),
+            Err(DecodeError::TooManyServers(..))
+        ));
     }
 }

@@ -34,7 +34,9 @@ impl Configuration {
         }
         for server in &self.servers {
             if server.id == id {
-                return Err(Error::DuplicateId(format!("server ID {id} is already in the configuration")));
+                return Err(Error::DuplicateId(format!(
+                    "server ID {id} is already in the configuration"
+                )));
             }
             if &*server.address == address {
                 return Err(Error::DuplicateAddress(format!(
@@ -43,7 +45,11 @@ impl Configuration {
                 )));
             }
         }
-        self.servers.push(Server { id, address: Arc::from(address), role });
+        self.servers.push(Server {
+            id,
+            address: Arc::from(address),
+            role,
+        });
         Ok(())
     }
 
@@ -91,8 +97,14 @@ mod tests {
     fn add_reports_duplicate_id_before_duplicate_address() {
         let mut c = Configuration::new();
         c.add(1, "a", Role::Voter).unwrap();
-        assert!(matches!(c.add(1, "a", Role::Voter), Err(Error::DuplicateId(_))));
-        assert!(matches!(c.add(2, "a", Role::Voter), Err(Error::DuplicateAddress(_))));
+        assert!(matches!(
+            c.add(1, "a", Role::Voter),
+            Err(Error::DuplicateId(_))
+        ));
+        assert!(matches!(
+            c.add(2, "a", Role::Voter),
+            Err(Error::DuplicateAddress(_))
+        ));
         assert_eq!(c.len(), 1);
     }
 

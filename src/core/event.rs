@@ -27,18 +27,36 @@ pub enum Event<'a> {
     },
     Receive(Received<'a>),
     /// Every entry up to `index`, as last handed out, is durable.
-    PersistedEntries { index: Index },
+    PersistedEntries {
+        index: Index,
+    },
     /// The snapshot handed out by the last `Update::snapshot` is durable.
-    PersistedSnapshot { metadata: SnapshotMetadata, offset: u64, last: bool },
+    PersistedSnapshot {
+        metadata: SnapshotMetadata,
+        offset: u64,
+        last: bool,
+    },
     /// The `Change` entry at `index` is committed (and carries `conf`).
-    Configuration { index: Index, conf: Configuration },
+    Configuration {
+        index: Index,
+        conf: Configuration,
+    },
     /// The host stored a snapshot up to `metadata.index`; keep `trailing` entries before it.
-    Snapshot { metadata: SnapshotMetadata, trailing: u32 },
+    Snapshot {
+        metadata: SnapshotMetadata,
+        trailing: u32,
+    },
     Timeout,
-    Submit { entries: &'a [EntryView<'a>] },
-    CatchUp { server_id: Id },
+    Submit {
+        entries: &'a [EntryView<'a>],
+    },
+    CatchUp {
+        server_id: Id,
+    },
     /// Transfer leadership to `server_id` (0: let the library choose).
-    Transfer { server_id: Id },
+    Transfer {
+        server_id: Id,
+    },
 }
 
 /// Where the entries of [`NewEntries`] come from. The core never holds payloads, so it points

@@ -1,0 +1,299 @@
+//! Elections: when a follower stands, how votes (and pre-votes) are granted and counted, and
+//! how a candidate becomes leader.
+
+use super::event::{EntrySource, NewEntries};
+use super::message::{Outgoing, RequestVote, RequestVoteResult, TimeoutNow, FEATURE_CAPACITY};
+use super::progress::Progress;
+use super::raft::{Candidate, Ctx, Leader, Raft, Status};
+use super::trace::LEVEL_INFO;
+use super::types::{Id, Role, Term};
+use crate::raft_trace;
+
+impl Raft {
+    /// Whether `id` needs a majority of this many voters' votes.
+    pub(super) fn has_majority(&self, votes: usize) -> bool {
+        votes > self.membership.current.voter_count() / 2
+    }
+
+    /// Whether a candidate whose last entry is (`index`, `term`) has a log at least as
+    /// up-to-date as ours (compared with everything we hold, durable or not).
+    pub(super) fn is_up_to_date(&self, index: u64, term: Term) -> bool {
+        let (our_index, our_term) = (self.log.last_index(), self.log.last_term());
+        term > our_term || (term == our_term && index >= our_index)
+    }
+
+    /// Whether a follower whose election timer expired may stand: it must be a voter, not be
+    /// installing a snapshot, and have persisted its whole log (RequestVote advertises it).
+    fn may_stand(&self) -> bool {
+        self.membership.current.is_voter(self.id)
+            && self.installing.is_none()
+            && self.durable == self.log.last_index()
+    }
+
+    /// RAFT_TIMEOUT on a follower or candidate.
+    pub(super) fn election_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.election_timer_expired(cx.now) {
+            return;
+        }
+        match &self.status {
+            Status::Candidate(c) => {
+                let pre_vote = c.pre_vote;
+                raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
+                self.start_election(cx, pre_vote, false);
+            }
+            _ if !self.may_stand() => {
+                raft_trace!(
+                    cx.tracer,
+                    LEVEL_INFO,
+                    "  election timer expired, cannot stand"
+                );
+                self.restart_election_timer(cx, true);
+            }
+            _ => {
+                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
+                self.start_election(cx, self.settings.pre_vote, false);
+            }
+        }
+    }
+
+    /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).
+    pub(super) fn start_election(&mut self, cx: &mut Ctx<'_>, pre_vote: bool, disrupt: bool) {
+        if !pre_vote {
+            self.term += 1;
+            self.voted_for = self.id;
+            cx.update.term_changed = true;
+            cx.update.vote_changed = true;
+        }
+        if !matches!(self.status, Status::Candidate(_)) {
+            cx.update.state_changed = true;
+        }
+        self.status = Status::Candidate(Candidate {
+            pre_vote,
+            votes: vec![self.id],
+        });
+        self.restart_election_timer(cx, true);
+        let phase = if pre_vote { "pre-vote" } else { "election" };
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "  start {phase} for term {}",
+            self.term + pre_vote as u64
+        );
+        if self.has_majority(1) {
+            self.win_round(cx, pre_vote);
+            return;
+        }
+        let request = RequestVote {
+            term: self.term + u64::from(pre_vote),
+            candidate_id: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            disrupt_leader: disrupt,
+            pre_vote,
+        };
+        for server in self.membership.current.voters() {
+            if server.id != self.id {
+                cx.send(
+                    server.id,
+                    server.address.clone(),
+                    Outgoing::RequestVote(request),
+                );
+            }
+        }
+    }
+
+    /// A majority granted: a pre-vote leads to the real election, an election to leadership.
+    fn win_round(&mut self, cx: &mut Ctx<'_>, pre_vote: bool) {
+        if pre_vote {
+            self.start_election(cx, false, false);
+        } else {
+            raft_trace!(
+                cx.tracer,
+                LEVEL_INFO,
+                "  won election for term {}",
+                self.term
+            );
+            self.become_leader(cx, true);
+        }
+    }
+
+    /// Takes the lead. With `barrier`, entries of earlier terms beyond the commit index get a
+    /// barrier of this term appended, since only current-term entries are committed by count.
+    pub(super) fn become_leader(&mut self, cx: &mut Ctx<'_>, barrier: bool) {
+        let last = self.log.last_index();
+        let progress = self
+            .membership
+            .current
+            .servers
+            .iter()
+            .map(|s| Progress::new(s.id, s.address.clone(), last))
+            .collect();
+        self.status = Status::Leader(Leader {
+            progress,
+            quorum_start: cx.now,
+            transfer: None,
+            scratch: Vec::new(),
+        });
+        cx.update.state_changed = true;
+        cx.update.timeout_changed = true;
+        if barrier && last > self.commit {
+            self.log.append(self.term, 1);
+            let source = EntrySource::Barrier { term: self.term };
+            cx.update.entries = Some(NewEntries {
+                index: last + 1,
+                source,
+            });
+            raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
+        }
+        self.replicate_to_all(cx, true);
+        self.maybe_commit(cx);
+    }
+
+    /// RequestVote: grant when we have no leader to protect (or the candidate was told to
+    /// disrupt it), the term is current, we vote, have not voted for another, and the
+    /// candidate's log is at least as up-to-date as ours.
+    pub(super) fn on_request_vote(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        from_address: &str,
+        rv: RequestVote,
+    ) {
+        let kind = if rv.pre_vote { "pre-vote" } else { "vote" };
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "> {kind} request from {from} for term {}",
+            rv.term
+        );
+        let granted = self.decide_vote(cx, &rv);
+        if granted && !rv.pre_vote {
+            self.voted_for = rv.candidate_id;
+            cx.update.term_changed = true;
+            cx.update.vote_changed = true;
+            self.restart_election_timer(cx, false);
+        }
+        let term = if rv.pre_vote && granted {
+            rv.term
+        } else {
+            self.term
+        };
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "  {} {kind}",
+            if granted { "grant" } else { "deny" }
+        );
+        let result = RequestVoteResult {
+            term,
+            vote_granted: granted,
+            pre_vote: rv.pre_vote,
+            features: FEATURE_CAPACITY,
+            capacity: self.capacity,
+        };
+        let address = self.reply_address(from, from_address);
+        cx.send(from, address, Outgoing::RequestVoteResult(result));
+    }
+
+    fn decide_vote(&mut self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+        let has_leader = match &self.status {
+            Status::Leader(_) => true,
+            Status::Follower(f) => f.leader.is_some(),
+            Status::Candidate(_) => false,
+        };
+        if has_leader && !rv.disrupt_leader {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  we have a leader");
+            return false;
+        }
+        if !rv.pre_vote && rv.term > self.term {
+            self.adopt_term(cx, rv.term);
+        }
+        if rv.term < self.term {
+            raft_trace!(
+                cx.tracer,
+                LEVEL_INFO,
+                "  stale term (ours is {})",
+                self.term
+            );
+            return false;
+        }
+        if self.installing.is_some() || self.role() != Some(Role::Voter) {
+            return false;
+        }
+        if !rv.pre_vote && self.voted_for != 0 && self.voted_for != rv.candidate_id {
+            raft_trace!(
+                cx.tracer,
+                LEVEL_INFO,
+                "  already voted for {}",
+                self.voted_for
+            );
+            return false;
+        }
+        if !self.is_up_to_date(rv.last_log_index, rv.last_log_term) {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  candidate log is behind ours");
+            return false;
+        }
+        true
+    }
+
+    /// RequestVote result: count it if it answers our current round.
+    pub(super) fn on_vote_result(&mut self, cx: &mut Ctx<'_>, from: Id, r: RequestVoteResult) {
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "> vote result from {from}: term {}, granted {}, pre-vote {}",
+            r.term,
+            r.vote_granted,
+            r.pre_vote
+        );
+        self.record_capacity(from, r.features, r.capacity);
+        let pre_vote_grant = r.vote_granted && r.term == self.term + 1;
+        if r.term > self.term && !pre_vote_grant {
+            self.adopt_term(cx, r.term);
+            return;
+        }
+        let Status::Candidate(c) = &mut self.status else {
+            return;
+        };
+        let counts = if c.pre_vote {
+            pre_vote_grant
+        } else {
+            r.vote_granted && r.term == self.term && !r.pre_vote
+        };
+        if !counts || !self.membership.current.is_voter(from) || c.votes.contains(&from) {
+            return;
+        }
+        c.votes.push(from);
+        let (votes, pre_vote) = (c.votes.len(), c.pre_vote);
+        if self.has_majority(votes) {
+            self.win_round(cx, pre_vote);
+        }
+    }
+
+    /// TimeoutNow: our leader hands over; stand at once if we are as up to date as it is.
+    pub(super) fn on_timeout_now(&mut self, cx: &mut Ctx<'_>, from: Id, t: TimeoutNow) {
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "> timeout now from {from} in term {}",
+            t.term
+        );
+        if t.term > self.term {
+            // A leader we did not know: we cannot vouch for its log.
+            self.adopt_term(cx, t.term);
+            return;
+        }
+        let from_leader = matches!(&self.status,
+            Status::Follower(f) if f.leader.as_ref().is_some_and(|(id, _)| *id == from));
+        let ready = t.term == self.term
+            && from_leader
+            && self.may_stand()
+            && t.last_log_index == self.log.last_index()
+            && t.last_log_term == self.log.last_term();
+        if !ready {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  not ready to take over: ignored");
+            return;
+        }
+        self.start_election(cx, false, true);
+    }
+}
