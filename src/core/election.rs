@@ -6,7 +6,7 @@ use super::message::{Outgoing, RequestVote, RequestVoteResult, TimeoutNow, FEATU
 use super::progress::Progress;
 use super::raft::{Candidate, Ctx, Leader, Raft, Status};
 use super::trace::LEVEL_INFO;
-use super::types::{Id, Role, Term};
+use super::types::{Id, Term};
 use crate::raft_trace;
 
 impl Raft {
@@ -217,7 +217,11 @@ impl Raft {
             );
             return false;
         }
-        if self.installing.is_some() || self.role() != Some(Role::Voter) {
+        // Unlike C-Raft, a server votes even when its own (possibly stale) configuration does
+        // not list it as a voter: only the candidate's configuration decides whose votes
+        // count, and refusing can deadlock a cluster whose newest voter has not yet received
+        // the change that promoted it.
+        if self.installing.is_some() {
             return false;
         }
         if !rv.pre_vote && self.voted_for != 0 && self.voted_for != rv.candidate_id {

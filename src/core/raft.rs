@@ -306,8 +306,9 @@ impl Raft {
                 leader
                     .progress
                     .iter()
-                    .filter(|p| p.id != self.id)
-                    .filter_map(|p| p.last_send)
+                    .enumerate()
+                    .filter(|(i, _)| self.replicates_to(*i))
+                    .filter_map(|(_, p)| p.last_send)
                     .map(|t| t + heartbeat)
                     .fold(quorum, Time::min)
             }

@@ -308,7 +308,12 @@ impl Raft {
         }
         match self.membership.current.role_of(p.id) {
             Some(Role::Voter | Role::Standby) => true,
-            Some(Role::Spare) => p.catch_up.status != CatchUpStatus::None,
+            Some(Role::Spare) => {
+                matches!(
+                    p.catch_up.status,
+                    CatchUpStatus::Running | CatchUpStatus::Finished
+                )
+            }
             None => false,
         }
     }
@@ -376,9 +381,12 @@ impl Raft {
                 self.log.snapshot_index()
             };
         }
-        let Some(prev_term) = self.log.term_of(prev) else {
-            self.send_snapshot(cx, i);
-            return;
+        let prev_term = match self.log.term_of(prev) {
+            Some(term) if !self.log.is_compacted(prev + 1) => term,
+            _ => {
+                self.send_snapshot(cx, i);
+                return;
+            }
         };
         let available = last.saturating_sub(prev);
         let n = match p.mode {

@@ -68,7 +68,7 @@ impl Raft {
             if last < s.index {
                 return Err(invalid("entries end before the snapshot"));
             }
-            if entries[(s.index - start_index) as usize].term != s.term {
+            if start_index <= s.index && entries[(s.index - start_index) as usize].term != s.term {
                 return Err(invalid("entry at the snapshot index has another term"));
             }
         }
