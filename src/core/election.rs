@@ -4,7 +4,7 @@
 use super::event::{EntrySource, NewEntries};
 use super::message::{Outgoing, RequestVote, RequestVoteResult, TimeoutNow, FEATURE_CAPACITY};
 use super::progress::Progress;
-use super::raft::{Candidate, Ctx, Leader, Raft, Status};
+use super::raft::{Candidate, Ctx, Follower, Leader, Raft, Status};
 use super::trace::LEVEL_INFO;
 use super::types::{Id, Term};
 use crate::raft_trace;
@@ -47,6 +47,12 @@ impl Raft {
                     LEVEL_INFO,
                     "  election timer expired, cannot stand"
                 );
+                // Nothing heard from the leader for an election timeout: stop protecting it
+                // from candidates, or a non-voter could refuse votes forever. A snapshot
+                // being installed still needs its leader for the acknowledgement.
+                if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
+                    *f = Follower::default();
+                }
                 self.restart_election_timer(cx, true);
             }
             _ => {
