@@ -307,3 +307,190 @@ impl Raft {
         self.start_election(cx, false, true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::event::Event;
+    use crate::core::message::{Incoming, Outgoing, RequestVote};
+    use crate::core::testing::*;
+    use crate::core::types::State;
+
+    fn request(term: u64, last_index: u64, last_term: u64) -> Incoming<'static> {
+        Incoming::RequestVote(RequestVote {
+            term,
+            candidate_id: 3,
+            last_log_index: last_index,
+            last_log_term: last_term,
+            disrupt_leader: false,
+            pre_vote: false,
+        })
+    }
+
+    fn granted(out: &Out) -> bool {
+        match out.messages[0].body {
+            Outgoing::RequestVoteResult(r) => r.vote_granted,
+            _ => panic!("no vote result"),
+        }
+    }
+
+    #[test]
+    fn follower_stands_when_election_timer_expires() {
+        let mut r = started(1, &[1, 2, 3]);
+        let deadline = r.timeout();
+        assert!((1000..=2000).contains(&deadline));
+        let out = step(&mut r, deadline - 1, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower, "not before the deadline");
+        assert!(out.messages.is_empty());
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (2, 1));
+        assert!(out.term_changed && out.vote_changed && out.state_changed);
+        assert_eq!(out.messages.len(), 2);
+        assert!(matches!(out.to(2)[0], Outgoing::RequestVote(rv) if rv.term == 2 && !rv.pre_vote));
+    }
+
+    #[test]
+    fn pre_vote_does_not_change_term() {
+        let mut r = started(1, &[1, 2, 3]);
+        r.set_pre_vote(true);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (1, 0));
+        assert!(!out.term_changed);
+        assert!(matches!(out.to(2)[0], Outgoing::RequestVote(rv) if rv.term == 2 && rv.pre_vote));
+    }
+
+    #[test]
+    fn pre_vote_majority_starts_real_election() {
+        let mut r = started(1, &[1, 2, 3]);
+        r.set_pre_vote(true);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let grant = Incoming::RequestVoteResult(crate::core::message::RequestVoteResult {
+            term: 2,
+            vote_granted: true,
+            pre_vote: true,
+            features: 0,
+            capacity: 0,
+        });
+        let out = receive(&mut r, now, 2, grant).unwrap();
+        assert_eq!((r.current_term(), r.voted_for()), (2, 1));
+        assert!(out.term_changed);
+        assert!(matches!(out.to(3)[0], Outgoing::RequestVote(rv) if !rv.pre_vote));
+    }
+
+    #[test]
+    fn rejects_vote_for_stale_log() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        // Forget the leader so that only the log comparison decides.
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let mut r2 = follower(&[entry(2), entry(2)]);
+        let out = receive(&mut r2, 20, 3, request(3, 2, 2)).unwrap();
+        assert!(
+            !granted(&out),
+            "a follower with a leader ignores the request"
+        );
+        let mut r = started(2, &[1, 2, 3]);
+        let out = receive(&mut r, 20, 3, request(2, 0, 0)).unwrap();
+        assert!(!granted(&out), "candidate log shorter than ours");
+        let out = receive(&mut r, 20, 3, request(2, 1, 1)).unwrap();
+        assert!(granted(&out));
+    }
+
+    #[test]
+    fn grants_one_vote_per_term() {
+        let mut r = started(2, &[1, 2, 3]);
+        let out = receive(&mut r, 5, 3, request(2, 1, 1)).unwrap();
+        assert!(granted(&out) && out.term_changed && out.vote_changed);
+        assert_eq!(r.voted_for(), 3);
+        let mut other = request(2, 5, 1);
+        if let Incoming::RequestVote(rv) = &mut other {
+            rv.candidate_id = 1;
+        }
+        let out = receive(&mut r, 6, 1, other).unwrap();
+        assert!(!granted(&out));
+        assert_eq!(r.voted_for(), 3);
+    }
+
+    #[test]
+    fn leader_ignores_vote_request_unless_disrupting() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let out = receive(&mut r, now, 3, request(5, 9, 2)).unwrap();
+        assert!(!granted(&out));
+        assert_eq!((r.state(), r.current_term()), (State::Leader, 2));
+        let mut disrupt = request(5, 9, 2);
+        if let Incoming::RequestVote(rv) = &mut disrupt {
+            rv.disrupt_leader = true;
+        }
+        let out = receive(&mut r, now, 3, disrupt).unwrap();
+        assert!(granted(&out));
+        assert_eq!((r.state(), r.current_term()), (State::Follower, 5));
+    }
+
+    #[test]
+    fn majority_of_votes_makes_leader_and_heartbeats() {
+        let mut r = started(1, &[1, 2, 3]);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        assert!(out.state_changed);
+        assert!(out.entries.is_none(), "nothing uncommitted: no barrier");
+        assert!(matches!(
+            out.to(3)[0],
+            Outgoing::AppendEntries { n_entries: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn new_leader_appends_barrier_for_uncommitted_entries() {
+        let mut r = follower(&[entry(2)]);
+        let now = r.timeout() + 1;
+        step(&mut r, now, Event::Timeout).unwrap();
+        let out = receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        let new = out.entries.expect("barrier");
+        assert_eq!(new.index, 3);
+        assert_eq!(
+            new.source,
+            crate::core::event::EntrySource::Barrier { term: 3 }
+        );
+    }
+
+    #[test]
+    fn single_voter_becomes_leader_at_start_without_term_change() {
+        let r = started(1, &[1]);
+        assert_eq!(r.state(), State::Leader);
+        assert_eq!(r.current_term(), 1);
+        assert_eq!(r.commit_index(), 1);
+    }
+
+    #[test]
+    fn non_voter_does_not_stand() {
+        let mut r = started(4, &[1, 2, 3]);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+        assert!(out.messages.is_empty());
+        assert_eq!(r.current_term(), 1);
+    }
+
+    #[test]
+    fn follower_with_unpersisted_entries_does_not_stand() {
+        let mut r = started(2, &[1, 2, 3]);
+        let entries = [entry(2)];
+        let ae = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            leader_commit: 1,
+            entries: &entries,
+        };
+        receive(&mut r, 10, 1, ae).unwrap();
+        let deadline = r.timeout();
+        step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+    }
+}

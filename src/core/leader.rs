@@ -210,3 +210,149 @@ impl Raft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::configuration as codec;
+    use crate::core::error::Error;
+    use crate::core::event::Event;
+    use crate::core::message::EntryView;
+    use crate::core::testing::*;
+    use crate::core::types::{EntryType, State};
+
+    #[test]
+    fn commits_only_current_term_entries_acknowledged_by_a_majority() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
+        assert!(
+            !out.commit_index_changed,
+            "the leader's own copy is not durable yet"
+        );
+        let out = step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
+        assert!(out.commit_index_changed);
+        assert_eq!(r.commit_index(), 2);
+    }
+
+    #[test]
+    fn does_not_commit_earlier_term_entries_by_counting() {
+        let mut r = follower(&[entry(2)]);
+        let now = r.timeout() + 1;
+        step(&mut r, now, Event::Timeout).unwrap();
+        receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
+        receive(&mut r, now, 1, append_result(3, 0, 2)).unwrap();
+        assert_eq!(
+            r.commit_index(),
+            1,
+            "entry 2 is of term 2: a majority is not enough"
+        );
+        receive(&mut r, now, 1, append_result(3, 0, 3)).unwrap();
+        assert_eq!(r.commit_index(), 3, "the barrier commits it");
+    }
+
+    #[test]
+    fn submit_requires_leadership_and_current_term() {
+        let mut r = started(2, &[1, 2, 3]);
+        let entries = [entry(1)];
+        let err = step(&mut r, 1, Event::Submit { entries: &entries }).unwrap_err();
+        assert_eq!(err, Error::NotLeader);
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let err = step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        let err = step(&mut r, now, Event::Submit { entries: &[] }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        let odd = [EntryView {
+            term: 2,
+            kind: EntryType::Command,
+            payload: &[1, 2, 3],
+        }];
+        let err = step(&mut r, now, Event::Submit { entries: &odd }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        assert_eq!(r.last_index(), 1);
+    }
+
+    #[test]
+    fn one_configuration_change_at_a_time() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let payload = codec::encode(&conf(&[1, 2, 3, 4]));
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        assert_eq!(r.configuration().len(), 4, "takes effect when appended");
+        let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
+        assert_eq!(err, Error::CantChange);
+        let conf4 = crate::core::testing::conf(&[1, 2, 3, 4]);
+        step(
+            &mut r,
+            now,
+            Event::Configuration {
+                index: 2,
+                conf: conf4,
+            },
+        )
+        .unwrap();
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+    }
+
+    #[test]
+    fn undecodable_change_is_malformed() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &[9; 8],
+        }];
+        let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+    }
+
+    #[test]
+    fn capacity_threshold_blocks_submissions() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        r.set_capacity_threshold(500);
+        let entries = [entry(2)];
+        // Our own capacity (100) and both peers' (100, from their votes and results).
+        receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+        receive(&mut r, now, 3, append_result(2, 0, 1)).unwrap();
+        let err = step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err();
+        assert_eq!(err, Error::NoSpace);
+        r.set_capacity_threshold(50);
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+    }
+
+    #[test]
+    fn leader_steps_down_without_hearing_from_a_majority() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let mut t = now;
+        while r.state() == State::Leader {
+            t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            assert!(t <= now + 1000, "stepped down late");
+        }
+        assert!(t >= now + 1000, "stepped down early");
+    }
+
+    #[test]
+    fn leader_stays_while_a_majority_answers() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        for _ in 0..50 {
+            let t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            receive(&mut r, t, 2, append_result(2, 0, 1)).unwrap();
+        }
+        assert_eq!(r.state(), State::Leader);
+        assert!(r.timeout() > now + 1000);
+    }
+
+    #[test]
+    fn leader_timeout_is_next_heartbeat() {
+        let (r, now) = leader(&[1, 2, 3]);
+        assert_eq!(r.timeout(), now + 100);
+    }
+}

@@ -111,7 +111,7 @@ impl Log {
         if count == 0 {
             return;
         }
-        debug_assert!(self.runs.back().is_none_or(|run| term >= run.term));
+        debug_assert!(self.runs.back().map_or(true, |run| term >= run.term));
         match self.runs.back() {
             Some(run) if run.term == term => {}
             _ => self.runs.push_back(Run {

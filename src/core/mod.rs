@@ -24,6 +24,8 @@ mod receive;
 mod replication;
 mod snapshot;
 mod start;
+#[cfg(test)]
+mod testing;
 mod transfer;
 
 pub use configuration::{Configuration, Server};

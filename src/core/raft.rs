@@ -207,7 +207,7 @@ impl Raft {
             } else {
                 "not started"
             };
-            return Err(Error::Invalid(format!("{why}")));
+            return Err(Error::Invalid(why.to_string()));
         }
         if cx.now < self.now {
             return Err(Error::Invalid(format!(

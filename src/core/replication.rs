@@ -471,3 +471,231 @@ impl Raft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::error::Error;
+    use crate::core::event::{EntrySource, Event, NewEntries};
+    use crate::core::message::{EntryView, Incoming, Outgoing};
+    use crate::core::testing::*;
+    use crate::core::types::State;
+
+    fn ae<'a>(
+        term: u64,
+        prev: u64,
+        prev_term: u64,
+        commit: u64,
+        e: &'a [EntryView<'a>],
+    ) -> Incoming<'a> {
+        Incoming::AppendEntries {
+            term,
+            prev_log_index: prev,
+            prev_log_term: prev_term,
+            leader_commit: commit,
+            entries: e,
+        }
+    }
+
+    fn result(out: &Out) -> (u64, u64) {
+        match out.to(1).first() {
+            Some(Outgoing::AppendEntriesResult(r)) => (r.rejected, r.last_log_index),
+            other => panic!("expected a result, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn follower_acknowledges_only_persisted_entries() {
+        let mut r = started(2, &[1, 2, 3]);
+        let entries = [entry(2), entry(2)];
+        let out = receive(&mut r, 10, 1, ae(2, 1, 1, 1, &entries)).unwrap();
+        assert_eq!(
+            out.entries,
+            Some(NewEntries {
+                index: 2,
+                source: EntrySource::Event { skip: 0 }
+            })
+        );
+        assert!(
+            out.messages.is_empty(),
+            "no acknowledgement before the entries are durable"
+        );
+        assert_eq!(r.last_index(), 3);
+        let out = step(&mut r, 11, Event::PersistedEntries { index: 2 }).unwrap();
+        assert_eq!(result(&out), (0, 2));
+        let out = step(&mut r, 12, Event::PersistedEntries { index: 3 }).unwrap();
+        assert_eq!(result(&out), (0, 3));
+    }
+
+    #[test]
+    fn duplicate_append_entries_are_acknowledged_at_once() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let entries = [entry(2)];
+        let out = receive(&mut r, 20, 1, ae(2, 1, 1, 1, &entries)).unwrap();
+        assert!(out.entries.is_none());
+        assert_eq!(
+            result(&out),
+            (0, 2),
+            "acknowledges what this message vouched for"
+        );
+    }
+
+    #[test]
+    fn rejects_append_entries_with_mismatched_previous_entry() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let out = receive(&mut r, 20, 1, ae(2, 7, 2, 1, &[])).unwrap();
+        assert_eq!(result(&out), (7, 3), "hint is our last index");
+        let out = receive(&mut r, 20, 1, ae(3, 3, 1, 1, &[])).unwrap();
+        assert_eq!(
+            result(&out),
+            (3, 1),
+            "hint skips the whole conflicting term"
+        );
+    }
+
+    #[test]
+    fn truncates_conflicting_suffix() {
+        let mut r = follower(&[entry(2), entry(2), entry(2)]);
+        let entries = [entry(2), entry(3)];
+        let out = receive(&mut r, 20, 1, ae(3, 1, 1, 1, &entries)).unwrap();
+        assert_eq!(
+            out.entries,
+            Some(NewEntries {
+                index: 3,
+                source: EntrySource::Event { skip: 1 }
+            })
+        );
+        assert_eq!(r.last_index(), 3);
+        assert_eq!(r.term_of(3), Some(3));
+        assert_eq!(
+            r.persisted_index(),
+            2,
+            "the replaced entries no longer count as durable"
+        );
+    }
+
+    #[test]
+    fn conflict_with_committed_entry_is_shutdown() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        receive(&mut r, 20, 1, ae(2, 3, 2, 3, &[])).unwrap();
+        assert_eq!(r.commit_index(), 3);
+        let entries = [entry(3)];
+        let err = receive(&mut r, 21, 1, ae(3, 1, 1, 3, &entries)).unwrap_err();
+        assert!(matches!(err, Error::Shutdown(_)));
+        assert_eq!(r.current_term(), 2, "nothing changed");
+        assert_eq!(r.last_index(), 3);
+    }
+
+    #[test]
+    fn follower_commit_never_decreases() {
+        let mut r = follower(&[entry(2), entry(2), entry(2)]);
+        receive(&mut r, 20, 1, ae(2, 4, 2, 4, &[])).unwrap();
+        assert_eq!(r.commit_index(), 4);
+        let out = receive(&mut r, 21, 1, ae(2, 2, 2, 6, &[])).unwrap();
+        assert_eq!(r.commit_index(), 4);
+        assert!(!out.commit_index_changed);
+    }
+
+    #[test]
+    fn follower_commit_stops_at_what_the_leader_vouched_for() {
+        let mut r = follower(&[entry(2), entry(2), entry(2)]);
+        receive(&mut r, 20, 1, ae(2, 2, 2, 9, &[])).unwrap();
+        assert_eq!(r.commit_index(), 2);
+    }
+
+    #[test]
+    fn malformed_append_entries_change_nothing() {
+        let mut r = started(2, &[1, 2, 3]);
+        let err = receive(&mut r, 5, 1, ae(7, 1, 0, 0, &[])).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        let bad = [entry(2), entry(1)];
+        let err = receive(&mut r, 5, 1, ae(7, 1, 1, 0, &bad)).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        let err = receive(&mut r, 5, 0, ae(7, 1, 1, 0, &[])).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        assert_eq!(r.current_term(), 1, "term not adopted");
+        assert_eq!(r.leader(), None);
+    }
+
+    #[test]
+    fn append_entries_of_our_term_reaching_a_leader_is_malformed() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let err = receive(&mut r, now, 2, ae(2, 1, 1, 1, &[])).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        assert_eq!(r.state(), State::Leader);
+    }
+
+    #[test]
+    fn persisted_entries_must_advance_within_the_log() {
+        let mut r = follower(&[entry(2)]);
+        let err = step(&mut r, 20, Event::PersistedEntries { index: 2 }).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid(_)),
+            "not above the durable index"
+        );
+        let err = step(&mut r, 20, Event::PersistedEntries { index: 5 }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "beyond the log");
+    }
+
+    #[test]
+    fn leader_backs_off_to_follower_hint_and_retries_at_once() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2), entry(2), entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
+        match out.to(2)[0] {
+            Outgoing::AppendEntries {
+                prev_log_index,
+                n_entries,
+                ..
+            } => {
+                assert_eq!((*prev_log_index, *n_entries), (0, 4));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_results_are_ignored() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
+        assert_eq!(r.match_index(2), Ok(2));
+        let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
+        assert!(
+            out.messages.is_empty(),
+            "a late rejection below the match index"
+        );
+        let out = receive(&mut r, now, 2, append_result(1, 0, 1)).unwrap();
+        assert!(out.messages.is_empty());
+        assert_eq!(r.match_index(2), Ok(2));
+    }
+
+    #[test]
+    fn pipeline_respects_max_inflight_entries() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        r.set_max_inflight_entries(2);
+        receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+        let entries = [entry(2), entry(2), entry(2), entry(2)];
+        let out = step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        match out.to(2)[0] {
+            Outgoing::AppendEntries {
+                prev_log_index,
+                n_entries,
+                ..
+            } => {
+                assert_eq!((*prev_log_index, *n_entries), (1, 2));
+            }
+            other => panic!("{other:?}"),
+        }
+        let out = receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
+        assert!(matches!(
+            out.to(2)[0],
+            Outgoing::AppendEntries {
+                prev_log_index: 3,
+                n_entries: 2,
+                ..
+            }
+        ));
+    }
+}

@@ -242,7 +242,7 @@ impl Cluster {
         match r {
             0..=4 => {
                 let i = self.rng.below(n as u64) as usize;
-                if self.hosts[i].alive && self.hosts[i].raft.configuration().servers.len() > 0 {
+                if self.hosts[i].alive && !self.hosts[i].raft.configuration().is_empty() {
                     let trailing = self.rng.below(6) as u32;
                     let mut out = Vec::new();
                     self.hosts[i].take_snapshot(now, trailing, &mut out);
