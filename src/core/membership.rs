@@ -282,3 +282,183 @@ mod tests {
         assert!(!m.has_pending_change());
     }
 }
+
+#[cfg(test)]
+mod raft_tests {
+    use crate::codec::configuration as codec;
+    use crate::core::error::Error;
+    use crate::core::event::Event;
+    use crate::core::message::{EntryView, Incoming};
+    use crate::core::testing::{self, append_result, leader, receive, step};
+    use crate::core::types::{CatchUpStatus, EntryType, Role, State};
+
+    use super::Configuration;
+
+    fn with(base: &[u64], extra: u64, role: Role) -> Configuration {
+        let mut c = testing::conf(base);
+        c.add(extra, &testing::address(extra), role).unwrap();
+        c
+    }
+
+    #[test]
+    fn leader_removed_steps_down_once_committed() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let c = testing::conf(&[2, 3]);
+        let payload = codec::encode(&c);
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        assert_eq!(r.role(), None);
+        assert_eq!(
+            r.state(),
+            State::Leader,
+            "keeps leading until the change commits"
+        );
+        step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
+        receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
+        assert_eq!(
+            r.commit_index(),
+            1,
+            "the leader is not a voter of the new configuration"
+        );
+        receive(&mut r, now, 3, append_result(2, 0, 2)).unwrap();
+        assert_eq!(r.commit_index(), 2);
+        let out = step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        assert!(out.state_changed);
+        assert_eq!(r.state(), State::Follower);
+    }
+
+    #[test]
+    fn follower_records_change_at_its_own_index_and_rolls_back() {
+        let mut r = testing::started(2, &[1, 2, 3]);
+        let c = testing::conf(&[1, 2]);
+        let payload = codec::encode(&c);
+        let entries = [
+            testing::entry(2),
+            EntryView {
+                term: 2,
+                kind: EntryType::Change,
+                payload: &payload,
+            },
+        ];
+        let ae = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            leader_commit: 1,
+            entries: &entries,
+        };
+        receive(&mut r, 10, 1, ae).unwrap();
+        assert_eq!(r.configuration(), &c);
+        // The configuration event for the entry's own index (§24.4) commits it.
+        step(
+            &mut r,
+            11,
+            Event::Configuration {
+                index: 2,
+                conf: c.clone(),
+            },
+        )
+        .unwrap();
+        assert!(
+            r.membership.has_pending_change(),
+            "index 2 is a command, not the change"
+        );
+        // A new leader overwrites the uncommitted change: roll back.
+        let other = [testing::entry(3)];
+        let ae = Incoming::AppendEntries {
+            term: 3,
+            prev_log_index: 2,
+            prev_log_term: 2,
+            leader_commit: 1,
+            entries: &other,
+        };
+        receive(&mut r, 12, 3, ae).unwrap();
+        assert_eq!(r.configuration(), &testing::conf(&[1, 2, 3]));
+    }
+
+    #[test]
+    fn catch_up_finishes_at_once_for_up_to_date_server() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let c = with(&[1, 2, 3], 4, Role::Spare);
+        let payload = codec::encode(&c);
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::None));
+        receive(&mut r, now, 4, append_result(2, 0, 2)).unwrap();
+        step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished), "§24.19");
+    }
+
+    #[test]
+    fn catch_up_rounds_finish_when_target_reached() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let c = with(&[1, 2, 3], 4, Role::Standby);
+        let payload = codec::encode(&c);
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Running));
+        let err = step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "twice");
+        assert!(matches!(
+            step(&mut r, now, Event::CatchUp { server_id: 2 }),
+            Err(Error::BadId(_))
+        ));
+        assert!(matches!(
+            step(&mut r, now, Event::CatchUp { server_id: 9 }),
+            Err(Error::BadId(_))
+        ));
+        let entries = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        assert_eq!(
+            step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err(),
+            Error::CantChange
+        );
+        receive(&mut r, now + 10, 4, append_result(2, 0, 2)).unwrap();
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished));
+    }
+
+    #[test]
+    fn slow_catch_up_is_aborted() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        r.set_max_catch_up_round_duration(500);
+        let c = with(&[1, 2, 3], 4, Role::Standby);
+        let payload = codec::encode(&c);
+        let change = [EntryView {
+            term: 2,
+            kind: EntryType::Change,
+            payload: &payload,
+        }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
+        let mut t = now;
+        while r.catch_up(4) == Ok(CatchUpStatus::Running) {
+            t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            receive(&mut r, t, 2, append_result(2, 0, 1)).unwrap();
+        }
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Aborted));
+        assert!(t > now + 500);
+        assert!(matches!(
+            testing::started(2, &[1, 2]).catch_up(1),
+            Err(Error::NotLeader)
+        ));
+    }
+}

@@ -244,3 +244,242 @@ impl Raft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::error::Error;
+    use crate::core::event::{Event, SnapshotMetadata};
+    use crate::core::message::{EntryView, Incoming, Outgoing};
+    use crate::core::testing::*;
+
+    fn metadata(index: u64, term: u64) -> SnapshotMetadata {
+        SnapshotMetadata {
+            index,
+            term,
+            configuration: conf(&[1, 2, 3]),
+            configuration_index: 1,
+        }
+    }
+
+    fn install(term: u64, index: u64, last_term: u64) -> Incoming<'static> {
+        Incoming::InstallSnapshot {
+            term,
+            last_index: index,
+            last_term,
+            conf: conf(&[1, 2, 3]),
+            conf_index: 1,
+        }
+    }
+
+    fn committed_follower(n: usize) -> crate::core::raft::Raft {
+        let entries: Vec<EntryView> = (0..n).map(|_| entry(2)).collect();
+        let mut r = follower(&entries);
+        let last = r.last_index();
+        let heartbeat = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: last,
+            prev_log_term: 2,
+            leader_commit: last,
+            entries: &[],
+        };
+        receive(&mut r, 20, 1, heartbeat).unwrap();
+        r
+    }
+
+    #[test]
+    fn snapshot_must_be_committed_and_in_the_log() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let err = step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(3, 2),
+                trailing: 0,
+            },
+        );
+        assert!(matches!(err, Err(Error::Invalid(_))), "not committed");
+        let mut r = committed_follower(2);
+        step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(3, 2),
+                trailing: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.snapshot_index(), 3);
+        assert_eq!(
+            r.term_of(2),
+            None,
+            "entries up to index - trailing are forgotten"
+        );
+        step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(3, 2),
+                trailing: 1,
+            },
+        )
+        .unwrap_err();
+        let mut r = committed_follower(4);
+        step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(4, 2),
+                trailing: 2,
+            },
+        )
+        .unwrap();
+        assert_eq!((r.term_of(2), r.term_of(3)), (None, Some(2)));
+        let err = step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(4, 2),
+                trailing: 1,
+            },
+        );
+        assert!(matches!(err, Err(Error::Invalid(_))), "same snapshot twice");
+    }
+
+    #[test]
+    fn leader_sends_snapshot_when_entries_were_compacted() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2), entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
+        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
+        step(
+            &mut r,
+            now,
+            Event::Snapshot {
+                metadata: metadata(3, 2),
+                trailing: 0,
+            },
+        )
+        .unwrap();
+        let out = receive(&mut r, now, 3, append_result(2, 1, 0)).unwrap();
+        assert!(matches!(
+            out.to(3)[0],
+            Outgoing::InstallSnapshot {
+                last_index: 3,
+                last_term: 2,
+                conf_index: 1,
+                ..
+            }
+        ));
+        let out = receive(&mut r, now + 5, 3, append_result(2, 0, 3)).unwrap();
+        assert_eq!(r.match_index(3), Ok(3));
+        assert!(out.messages.is_empty() || matches!(out.to(3)[0], Outgoing::AppendEntries { .. }));
+    }
+
+    #[test]
+    fn follower_installs_snapshot_and_acknowledges_once_persisted() {
+        let mut r = follower(&[entry(2)]);
+        let out = receive(&mut r, 20, 1, install(2, 10, 2)).unwrap();
+        assert_eq!(out.snapshot, Some(metadata(10, 2)));
+        assert!(out.messages.is_empty());
+        assert_eq!(r.last_index(), 10);
+        let entries = [entry(2)];
+        let busy = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 10,
+            prev_log_term: 2,
+            leader_commit: 10,
+            entries: &entries,
+        };
+        let out = receive(&mut r, 21, 1, busy).unwrap();
+        assert!(
+            out.entries.is_none() && out.messages.is_empty(),
+            "dropped while installing"
+        );
+        let again = receive(&mut r, 21, 1, install(2, 10, 2)).unwrap();
+        assert!(
+            again.snapshot.is_none(),
+            "a second install is dropped (payload freed)"
+        );
+        let event = Event::PersistedSnapshot {
+            metadata: metadata(10, 2),
+            offset: 0,
+            last: true,
+        };
+        let out = step(&mut r, 22, event).unwrap();
+        assert_eq!(r.commit_index(), 10);
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 10
+        ));
+    }
+
+    #[test]
+    fn persisted_snapshot_without_install_is_invalid() {
+        let mut r = follower(&[entry(2)]);
+        let event = Event::PersistedSnapshot {
+            metadata: metadata(10, 2),
+            offset: 0,
+            last: true,
+        };
+        assert!(matches!(step(&mut r, 22, event), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn snapshot_we_already_cover_is_acknowledged() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let out = receive(&mut r, 20, 1, install(2, 2, 2)).unwrap();
+        assert!(out.snapshot.is_none());
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 2
+        ));
+    }
+
+    #[test]
+    fn probe_inside_our_snapshot_is_accepted_so_leader_resumes_past_it() {
+        // §24.18: a follower whose snapshot is ahead of what the leader knows.
+        let mut r = committed_follower(5);
+        step(
+            &mut r,
+            20,
+            Event::Snapshot {
+                metadata: metadata(6, 2),
+                trailing: 0,
+            },
+        )
+        .unwrap();
+        let probe = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 3,
+            prev_log_term: 2,
+            leader_commit: 6,
+            entries: &[],
+        };
+        let out = receive(&mut r, 21, 1, probe).unwrap();
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 3
+        ));
+        let beyond = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 9,
+            prev_log_term: 2,
+            leader_commit: 6,
+            entries: &[],
+        };
+        let out = receive(&mut r, 21, 1, beyond).unwrap();
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 9 && res.last_log_index == 6
+        ));
+    }
+
+    #[test]
+    fn malformed_install_snapshot_is_refused() {
+        let mut r = follower(&[entry(2)]);
+        let err = receive(&mut r, 20, 1, install(3, 0, 2)).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        assert_eq!(r.current_term(), 2);
+    }
+}

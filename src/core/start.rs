@@ -163,3 +163,127 @@ impl Raft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::configuration as codec;
+    use crate::core::error::Error;
+    use crate::core::event::{Event, SnapshotMetadata};
+    use crate::core::message::EntryView;
+    use crate::core::raft::Raft;
+    use crate::core::testing::*;
+    use crate::core::types::{EntryType, Role, State};
+
+    fn start(r: &mut Raft, term: u64, entries: &[EntryView<'_>]) -> Result<Out, Error> {
+        let event = Event::Start {
+            term,
+            voted_for: 0,
+            snapshot: None,
+            start_index: 1,
+            entries,
+        };
+        step(r, 0, event)
+    }
+
+    #[test]
+    fn events_before_start_are_invalid() {
+        let mut r = Raft::new(1, "a");
+        assert!(matches!(
+            step(&mut r, 0, Event::Timeout),
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn second_start_is_invalid() {
+        let mut r = started(1, &[1, 2]);
+        assert!(matches!(start(&mut r, 1, &[]), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn time_going_backwards_is_invalid() {
+        let mut r = started(1, &[1, 2]);
+        step(&mut r, 50, Event::Timeout).unwrap();
+        assert!(matches!(
+            step(&mut r, 49, Event::Timeout),
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn log_must_start_with_a_configuration() {
+        let mut r = Raft::new(1, "a");
+        assert!(matches!(
+            start(&mut r, 1, &[entry(1)]),
+            Err(Error::Invalid(_))
+        ));
+        let bad = [EntryView {
+            term: 1,
+            kind: EntryType::Change,
+            payload: &[7; 8],
+        }];
+        assert!(matches!(start(&mut r, 1, &bad), Err(Error::Malformed(_))));
+        assert!(matches!(start(&mut r, 0, &bad), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn fresh_server_has_no_configuration() {
+        let mut r = Raft::new(4, "d");
+        start(&mut r, 0, &[]).unwrap();
+        assert_eq!(r.role(), None);
+        assert_eq!((r.commit_index(), r.last_index()), (0, 0));
+        assert!(r.timeout() >= 1000);
+    }
+
+    #[test]
+    fn restart_takes_last_configuration_as_uncommitted() {
+        let one = codec::encode(&conf(&[1, 2, 3]));
+        let two = codec::encode(&conf(&[1, 2]));
+        let entries = [
+            EntryView {
+                term: 1,
+                kind: EntryType::Change,
+                payload: &one,
+            },
+            entry(2),
+            EntryView {
+                term: 2,
+                kind: EntryType::Change,
+                payload: &two,
+            },
+        ];
+        let mut r = Raft::new(3, "node-3");
+        start(&mut r, 2, &entries).unwrap();
+        assert_eq!(r.role(), None, "the change at 3 is in effect");
+        assert_eq!(r.commit_index(), 1);
+        assert_eq!(r.last_index(), 3);
+    }
+
+    #[test]
+    fn starts_from_snapshot_with_trailing_entries() {
+        let metadata = SnapshotMetadata {
+            index: 5,
+            term: 2,
+            configuration: conf(&[1, 2]),
+            configuration_index: 1,
+        };
+        let entries = [entry(2), entry(2), entry(3)];
+        let event = Event::Start {
+            term: 3,
+            voted_for: 0,
+            snapshot: Some(metadata),
+            start_index: 4,
+            entries: &entries,
+        };
+        let mut r = Raft::new(2, "node-2");
+        let out = step(&mut r, 0, event).unwrap();
+        assert!(out.commit_index_changed);
+        assert_eq!(
+            (r.commit_index(), r.last_index(), r.snapshot_index()),
+            (5, 6, 5)
+        );
+        assert_eq!(r.term_of(4), Some(2));
+        assert_eq!(r.role(), Some(Role::Voter));
+        assert_eq!(r.state(), State::Follower);
+    }
+}

@@ -109,3 +109,94 @@ impl Raft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::error::Error;
+    use crate::core::event::Event;
+    use crate::core::message::{Incoming, Outgoing, TimeoutNow};
+    use crate::core::testing::*;
+    use crate::core::types::State;
+
+    #[test]
+    fn transfer_to_up_to_date_voter_sends_timeout_now() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        receive(&mut r, now, 3, append_result(2, 0, 1)).unwrap();
+        let out = step(&mut r, now, Event::Transfer { server_id: 0 }).unwrap();
+        assert_eq!(r.transferee(), 3);
+        assert_eq!(r.leader(), None);
+        assert!(
+            matches!(out.to(3)[0], Outgoing::TimeoutNow(t) if t.term == 2 && t.last_log_index == 1)
+        );
+        let entries = [entry(2)];
+        assert_eq!(
+            step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err(),
+            Error::NotLeader
+        );
+        assert_eq!(
+            step(&mut r, now, Event::Transfer { server_id: 2 }).unwrap_err(),
+            Error::NotLeader
+        );
+    }
+
+    #[test]
+    fn transfer_waits_for_target_to_catch_up_then_gives_up() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let out = step(&mut r, now, Event::Transfer { server_id: 2 }).unwrap();
+        assert!(out.messages.is_empty());
+        let out = receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+        assert!(matches!(out.to(2)[0], Outgoing::TimeoutNow(_)));
+        let mut t = now;
+        while r.transferee() != 0 {
+            t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            receive(&mut r, t, 3, append_result(2, 0, 1)).unwrap();
+        }
+        assert!(t >= now + 1000);
+        assert_eq!(r.state(), State::Leader);
+    }
+
+    #[test]
+    fn transfer_target_must_be_another_voter() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        assert!(matches!(
+            step(&mut r, now, Event::Transfer { server_id: 1 }),
+            Err(Error::BadId(_))
+        ));
+        assert!(matches!(
+            step(&mut r, now, Event::Transfer { server_id: 9 }),
+            Err(Error::BadId(_))
+        ));
+        let (mut alone, now) = leader(&[1]);
+        assert!(matches!(
+            step(&mut alone, now, Event::Transfer { server_id: 0 }),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn timeout_now_starts_disruptive_election() {
+        let mut r = follower(&[entry(2)]);
+        let t = TimeoutNow {
+            term: 2,
+            last_log_index: 2,
+            last_log_term: 2,
+        };
+        let out = receive(&mut r, 30, 1, Incoming::TimeoutNow(t)).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!(r.current_term(), 3);
+        assert!(matches!(out.to(3)[0], Outgoing::RequestVote(rv) if rv.disrupt_leader));
+    }
+
+    #[test]
+    fn timeout_now_from_lagging_leader_is_ignored() {
+        let mut r = follower(&[entry(2)]);
+        let t = TimeoutNow {
+            term: 2,
+            last_log_index: 5,
+            last_log_term: 2,
+        };
+        receive(&mut r, 30, 1, Incoming::TimeoutNow(t)).unwrap();
+        assert_eq!(r.state(), State::Follower);
+    }
+}
