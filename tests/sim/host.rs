@@ -152,6 +152,14 @@ impl Host {
 
     /// Loads the durable state and steps RAFT_START.
     pub fn start(&mut self, now: u64, out: &mut Vec<Packet>) {
+        // Entries that all precede the snapshot are covered by it (the snapshot may have been
+        // taken of entries applied before they were durable here): load the snapshot alone.
+        if let Some((meta, _)) = &self.disk.snapshot {
+            if self.disk.start + self.disk.entries.len() as u64 <= meta.index {
+                self.disk.entries.clear();
+                self.disk.start = meta.index + 1;
+            }
+        }
         self.mem_start = self.disk.start;
         self.mem = self.disk.entries.clone();
         self.writes.clear();

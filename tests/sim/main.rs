@@ -4,7 +4,7 @@
 //! properties are checked after every step (see `invariants.rs`), and at the end the healed
 //! cluster must commit again.
 //!
-//! `RAFT_SIM_SEEDS=n` runs n seeds per cluster size (default 40); `RAFT_SIM_SEED=s` runs one.
+//! `RAFT_SIM_SEEDS=n` runs n seeds per cluster size (default 150); `RAFT_SIM_SEED=s` runs one.
 
 mod host;
 mod invariants;
@@ -408,7 +408,7 @@ fn seeds() -> Vec<u64> {
     let n = std::env::var("RAFT_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
+        .unwrap_or(150);
     (0..n).collect()
 }
 
