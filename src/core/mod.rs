@@ -13,7 +13,20 @@ pub mod settings;
 pub mod trace;
 pub mod types;
 
+mod commit;
+mod election;
+mod leader;
+mod log;
+mod membership;
+mod progress;
 mod raft;
+mod receive;
+mod replication;
+mod snapshot;
+mod start;
+#[cfg(test)]
+mod testing;
+mod transfer;
 
 pub use configuration::{Configuration, Server};
 pub use error::Error;
