@@ -10,7 +10,7 @@ use super::types::{Id, Term};
 use crate::raft_trace;
 
 impl Raft {
-    /// Whether `id` needs a majority of this many voters' votes.
+    /// Whether `votes` voters form a majority of the current configuration's voters.
     pub(super) fn has_majority(&self, votes: usize) -> bool {
         votes > self.membership.current.voter_count() / 2
     }

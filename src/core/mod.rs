@@ -4,6 +4,8 @@
 //! host what to persist, send and apply. The core does no I/O, reads no clock, keeps no entry
 //! payloads, and knows nothing of C.
 
+#![forbid(unsafe_code)]
+
 pub mod configuration;
 pub mod error;
 pub mod event;
