@@ -21,6 +21,7 @@ import heapq
 import json
 import os
 import random
+import signal
 import sys
 from collections import deque
 from dataclasses import dataclass, replace
@@ -236,7 +237,8 @@ class Node:
         for m in u.messages:
             self._send(m)
         if u.state_changed:
-            c.note(f"node {self.id} is now {self.raft.state.name.lower()} (term {self.raft.current_term})")
+            state = raft.state_name(self.raft.state)
+            c.note(f"node {self.id} is now {state} (term {self.raft.current_term})")
             if self.raft.state == LEADER:
                 c.elections.append((c.now, self.id, self.raft.current_term))
         if u.commit_index_changed:
@@ -471,15 +473,13 @@ class Cluster:
 
     def check_applied(self, node: Node, index: int, entry: Entry) -> None:
         """Safety: every node applies the same entry at each index."""
+        first = index not in self.applied
         known = self.applied.setdefault(index, entry)
         if known != entry:
             raise AssertionError(f"node {node.id} applies {entry} at {index}, others {known}")
-        if entry.type == COMMAND:
-            self.note(f"commit {index}: {'%s = %s' % decode_command(entry.data)} (node {node.id})",
-                      verbose=not self._first_to_apply(node, index))  # fmt: skip
-
-    def _first_to_apply(self, node: Node, index: int) -> bool:
-        return not any(n.last_applied >= index for n in self.nodes.values() if n is not node)
+        if first and entry.type == COMMAND:
+            key, value = decode_command(entry.data)
+            self.note(f"commit {index}: {key} = {value} (first applied by node {node.id})")
 
 
 def main() -> int:
@@ -492,6 +492,7 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="also print every apply")
     parser.add_argument("--trace", action="store_true", help="print the library's trace")
     args = parser.parse_args()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet exit when piped into `head`
 
     def tracer(node_id: int, d: raft.Diagnostic) -> None:
         print(f"           node {node_id}: {d.message}")
@@ -521,8 +522,8 @@ def main() -> int:
         cluster.run_until(lambda: cluster.applied_everywhere(last))
         stores = {n.id: n.kv for n in cluster.nodes.values()}
         same = all(kv == stores[first.id] for kv in stores.values())
-        print(f"--- {len(cluster.elections)} elections, {last} entries, "
-              f"{cluster.messages_sent} messages; stores identical: {same}")  # fmt: skip
+        summary = f"{len(cluster.elections)} elections, {last} entries"
+        print(f"--- {summary}, {cluster.messages_sent} messages; stores identical: {same}")
         return 0 if same else 1
 
 

@@ -29,7 +29,8 @@ class Configuration:
         lib.raft_configuration_init(ctypes.byref(conf))
         try:
             for s in self.servers:
-                check(lib.raft_configuration_add(ctypes.byref(conf), s.id, s.address.encode(), s.role))
+                address = s.address.encode()
+                check(lib.raft_configuration_add(ctypes.byref(conf), s.id, address, s.role))
         except BaseException:
             lib.raft_configuration_close(ctypes.byref(conf))
             raise
@@ -38,10 +39,8 @@ class Configuration:
     @classmethod
     def from_c(cls, conf: RaftConfiguration) -> "Configuration":
         """A copy of a C configuration (which stays owned by whoever owned it)."""
-        return cls(
-            Server(conf.servers[i].id, (conf.servers[i].address or b"").decode(), conf.servers[i].role)
-            for i in range(conf.n)
-        )
+        servers = conf.servers[: conf.n] if conf.n else []
+        return cls(Server(s.id, (s.address or b"").decode(), s.role) for s in servers)
 
     def encode(self) -> bytes:
         """C-Raft's byte encoding (the payload of a RAFT_CHANGE entry)."""

@@ -96,6 +96,11 @@ def _text(raw: Optional[bytes]) -> str:
     return raw.decode(errors="replace") if raw else ""
 
 
+def _bytes_at(address: Optional[int], length: int) -> bytes:
+    """A copy of C memory; an empty buffer may have a NULL base."""
+    return string_at(address, length) if length else b""
+
+
 def _entry_type(value: int):
     try:
         return EntryType(value)
@@ -198,7 +203,8 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
         v.disrupt_leader, v.pre_vote = m.disrupt_leader, m.pre_vote
     elif isinstance(m, msgs.RequestVoteResult):
         r = c.request_vote_result
-        r.version, r.term, r.vote_granted, r.pre_vote = m.version, m.term, m.vote_granted, m.pre_vote
+        r.version, r.term = m.version, m.term
+        r.vote_granted, r.pre_vote = m.vote_granted, m.pre_vote
         r.features, r.capacity = m.features, m.capacity
     elif isinstance(m, msgs.InstallSnapshot):
         s = c.install_snapshot
@@ -226,38 +232,38 @@ def _message_from_c(c: RaftMessage) -> msgs.Message:
         return msgs.AppendEntries(
             **common, term=a.term, prev_log_index=a.prev_log_index, prev_log_term=a.prev_log_term,
             leader_commit=a.leader_commit, n_entries=a.n_entries, version=a.version,
-        )  # fmt: skip
+        )
     if c.type == msgs.APPEND_ENTRIES_RESULT:
         r = c.append_entries_result
         return msgs.AppendEntriesResult(
             **common, term=r.term, rejected=r.rejected, last_log_index=r.last_log_index,
             features=r.features, capacity=r.capacity, version=r.version,
-        )  # fmt: skip
+        )
     if c.type == msgs.REQUEST_VOTE:
         v = c.request_vote
         return msgs.RequestVote(
             **common, term=v.term, candidate_id=v.candidate_id, last_log_index=v.last_log_index,
             last_log_term=v.last_log_term, disrupt_leader=v.disrupt_leader, pre_vote=v.pre_vote,
             version=v.version,
-        )  # fmt: skip
+        )
     if c.type == msgs.REQUEST_VOTE_RESULT:
         r = c.request_vote_result
         return msgs.RequestVoteResult(
             **common, term=r.term, vote_granted=r.vote_granted, pre_vote=r.pre_vote,
             features=r.features, capacity=r.capacity, version=r.version,
-        )  # fmt: skip
+        )
     if c.type == msgs.INSTALL_SNAPSHOT:
         s = c.install_snapshot
         return msgs.InstallSnapshot(
             **common, term=s.term, last_index=s.last_index, last_term=s.last_term,
             conf_index=s.conf_index, version=s.version,
-        )  # fmt: skip
+        )
     if c.type == msgs.TIMEOUT_NOW:
         t = c.timeout_now
         return msgs.TimeoutNow(
             **common, term=t.term, last_log_index=t.last_log_index, last_log_term=t.last_log_term,
             version=t.version,
-        )  # fmt: skip
+        )
     raise ValueError(f"unknown message type {c.type}")
 
 
@@ -276,7 +282,7 @@ def _update_from_c(u: RaftUpdate) -> Update:
         if flags & UPDATE_ENTRIES:
             out.entries_index = u.entries.index
             out.entries = [
-                Entry(e.term, _entry_type(e.type), string_at(e.buf.base, e.buf.len) if e.buf.len else b"")
+                Entry(e.term, _entry_type(e.type), _bytes_at(e.buf.base, e.buf.len))
                 for e in u.entries.batch[: u.entries.n]
             ]
         if flags & UPDATE_SNAPSHOT:
@@ -287,7 +293,7 @@ def _update_from_c(u: RaftUpdate) -> Update:
                 Configuration.from_c(s.metadata.configuration),
                 s.metadata.configuration_index,
             )
-            chunk = string_at(s.chunk.base, s.chunk.len) if s.chunk.len else b""
+            chunk = _bytes_at(s.chunk.base, s.chunk.len)
             out.snapshot = SnapshotUpdate(meta, s.offset, chunk, s.last)
         # `messages` is always written (n may be 0), whether or not its flag is set.
         out.messages = [_message_from_c(u.messages.batch[i]) for i in range(u.messages.n)]

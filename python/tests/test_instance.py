@@ -145,7 +145,7 @@ def test_leader_replicates_and_commits(heap):
 
         def ack(index):
             return Receive(m.AppendEntriesResult(server_id=2, server_address="s2", term=2,
-                                                 rejected=0, last_log_index=index))  # fmt: skip
+                                                 rejected=0, last_log_index=index))
 
         r.step(ack(1), now + 1)  # the follower matches: replication pipelines from now on
         u = r.step(Submit([Entry(2, COMMAND, CMD)]), now + 2)
@@ -168,7 +168,7 @@ def test_follower_receives_entries_ownership(heap):
         r.step(bootstrap((1, VOTER), (2, VOTER)), 0)
         entries = [Entry(2, BARRIER, bytes(8)), Entry(2, COMMAND, CMD)]
         ae = m.AppendEntries(server_id=1, server_address="s1", term=2, prev_log_index=1,
-                             prev_log_term=1, leader_commit=1, entries=entries)  # fmt: skip
+                             prev_log_term=1, leader_commit=1, entries=entries)
         u = r.step(Receive(ae), 10)
         assert u.term_changed and u.vote_changed and r.current_term == 2
         assert (u.entries_index, u.entries) == (2, entries)
@@ -203,12 +203,13 @@ def test_receive_errors_release_payloads(heap):
             r.step(Receive(ae), 1)  # sender ID 0
         snap = m.InstallSnapshot(server_id=1, server_address="s1", term=2, last_index=0,
                                  last_term=0, conf_index=1, conf=Configuration([Server(1, "s1")]),
-                                 data=b"12345678")  # fmt: skip
+                                 data=b"12345678")
         with pytest.raises(RaftError):
             r.step(Receive(snap), 2)  # last_index 0
         with pytest.raises(ValueError):
-            r.step(Receive(m.AppendEntries(server_id=1, server_address="s1", term=2, prev_log_index=1,
-                                           prev_log_term=1, leader_commit=1, n_entries=2)), 3)
+            unattached = m.AppendEntries(server_id=1, server_address="s1", term=2, prev_log_index=1,
+                                         prev_log_term=1, leader_commit=1, n_entries=2)
+            r.step(Receive(unattached), 3)
         assert r.current_term == 1  # nothing changed
 
 
@@ -223,7 +224,8 @@ def test_install_snapshot_round_trip(heap):
         meta = u.snapshot.metadata
         assert (meta.index, meta.term, meta.configuration_index) == (10, 2, 1)
         assert meta.configuration == conf
-        assert (u.snapshot.offset, u.snapshot.chunk, u.snapshot.last) == (0, b"snapshot-data!!!", True)
+        assert u.snapshot.chunk == b"snapshot-data!!!"
+        assert (u.snapshot.offset, u.snapshot.last) == (0, True)
         assert r.last_index == 10
 
         u = r.step(PersistedSnapshot(meta), 6)
@@ -267,7 +269,7 @@ def test_catch_up_and_transfer(heap):
     r, now = leader_of_two()
     with r:
         ack = m.AppendEntriesResult(server_id=2, server_address="s2", term=2, rejected=0,
-                                    last_log_index=r.last_index)  # fmt: skip
+                                    last_log_index=r.last_index)
         r.step(Receive(ack), now + 1)
         u = r.step(Transfer(2), now + 2)
         assert r.transferee == 2 and r.leader == (0, None)

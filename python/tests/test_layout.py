@@ -63,7 +63,8 @@ OFFSETS = [
     (L.RaftServer, {"id": 0, "address": 8, "role": 16}),
     (L.RaftConfiguration, {"servers": 0, "n": 8}),
     (L.RaftEntry, {"term": 0, "type": 8, "buf": 16, "buf.base": 16, "buf.len": 24, "batch": 32}),
-    (L.RaftSnapshotMetadata, {"index": 0, "term": 8, "configuration": 16, "configuration_index": 32}),
+    (L.RaftSnapshotMetadata, {"index": 0, "term": 8, "configuration": 16,
+                              "configuration_index": 32}),
     (L.RaftRequestVote, {"version": 0, "term": 8, "candidate_id": 16, "last_log_index": 24,
                          "last_log_term": 32, "disrupt_leader": 40, "pre_vote": 41}),
     (L.RaftRequestVoteResult, {"version": 0, "term": 8, "vote_granted": 16, "pre_vote": 17,
@@ -105,7 +106,7 @@ OFFSETS = [
     # struct raft, default layout: the public members and the error buffer.
     (L.RaftStruct, {"data": 0, "tracer": 8, "io": 16, "fsm": 24, "id": 32, "address": 40,
                     "errmsg": 464}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("struct,size", SIZES.items(), ids=lambda x: getattr(x, "__name__", ""))
