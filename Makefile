@@ -88,6 +88,7 @@ test-c-valgrind: $(addprefix $(BUILD)/plain/,$(C_TESTS))
 
 test-python: $(LIBDIR)/libraft.so
 	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) -m pytest -q python/tests
+	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) examples/python_cluster.py >/dev/null
 
 # --- Long runs -------------------------------------------------------------------------------
 

@@ -2,10 +2,43 @@
 
 The library is found through the ``RAFT_LIBRARY`` environment variable (a path to
 ``libraft.so``), else the system's ``libraft.so.0``.
+
+A host creates one ``Raft`` per server, feeds it events (``raft.events``) with
+``Raft.step(event, time)`` and acts on the returned ``Update``: persist term and vote, store
+entries, send messages (``raft.messages``), apply committed entries. See
+``examples/python_cluster.py`` for a complete in-process host.
 """
 
-from ._lib import lib, RaftError, check
-from .configuration import Configuration, Server, STANDBY, VOTER, SPARE
+from . import events, messages
+from ._lib import RaftError, check, lib
+from .configuration import SPARE, STANDBY, VOTER, Configuration, Server
+from .events import (
+    CatchUp,
+    PersistedEntries,
+    PersistedSnapshot,
+    Receive,
+    Snapshot,
+    Start,
+    Submit,
+    Timeout,
+    Transfer,
+)
+from .events import Configuration as ConfigurationCommitted
+from .heap import CountingHeap
+from .instance import Diagnostic, Raft, SnapshotUpdate, Update
+from .types import (
+    BARRIER,
+    CANDIDATE,
+    CHANGE,
+    COMMAND,
+    FOLLOWER,
+    LEADER,
+    CatchUpStatus,
+    Entry,
+    EntryType,
+    SnapshotMetadata,
+    State,
+)
 
 __all__ = [
     "lib",
@@ -13,11 +46,41 @@ __all__ = [
     "check",
     "strerror",
     "version_number",
+    "state_name",
+    "role_name",
     "Configuration",
     "Server",
     "STANDBY",
     "VOTER",
     "SPARE",
+    "events",
+    "messages",
+    "Start",
+    "Receive",
+    "PersistedEntries",
+    "PersistedSnapshot",
+    "ConfigurationCommitted",
+    "Snapshot",
+    "Timeout",
+    "Submit",
+    "CatchUp",
+    "Transfer",
+    "Raft",
+    "Update",
+    "SnapshotUpdate",
+    "Diagnostic",
+    "CountingHeap",
+    "Entry",
+    "EntryType",
+    "SnapshotMetadata",
+    "State",
+    "CatchUpStatus",
+    "COMMAND",
+    "BARRIER",
+    "CHANGE",
+    "FOLLOWER",
+    "CANDIDATE",
+    "LEADER",
 ]
 
 
@@ -28,3 +91,15 @@ def strerror(code: int) -> str:
 
 def version_number() -> int:
     return lib.raft_version_number()
+
+
+def state_name(state: int):
+    """"follower", "candidate", "leader", or None."""
+    name = lib.raft_state_name(state)
+    return name.decode() if name is not None else None
+
+
+def role_name(role: int):
+    """"stand-by", "voter", "spare", or None."""
+    name = lib.raft_role_name(role)
+    return name.decode() if name is not None else None

@@ -1,19 +1,41 @@
-"""Loading libraft.so and declaring the C types and signatures used by the binding."""
+"""Loading libraft.so and declaring the C types and signatures used by the binding.
+
+Every Structure below mirrors a struct of ``include/raft.h`` field for field, so that its size
+and offsets equal those of spec section 22 (x86-64 Linux); ``tests/test_layout.py`` checks them.
+Anonymous C11 unions are declared as named ctypes Unions listed in ``_anonymous_``, so Python
+code reads ``msg.append_entries`` exactly like C does.
+"""
 
 import ctypes
 import os
 from ctypes import (
+    CFUNCTYPE,
     POINTER,
     Structure,
+    Union,
+    c_bool,
+    c_char,
     c_char_p,
     c_int,
     c_size_t,
+    c_ubyte,
     c_uint,
+    c_uint64,
     c_ulonglong,
+    c_ushort,
     c_void_p,
 )
 
 raft_id = c_ulonglong
+raft_term = c_ulonglong
+raft_index = c_ulonglong
+raft_time = c_ulonglong
+
+RAFT_ERRMSG_BUF_SIZE = 256
+RAFT_STRUCT_SIZE = 992  # C-Raft's default layout, the one our header ships
+
+
+# --- Basic structs (spec sections 4, 6, 8, 10) -------------------------------------------------
 
 
 class RaftBuffer(Structure):
@@ -28,6 +50,283 @@ class RaftConfiguration(Structure):
     _fields_ = [("servers", POINTER(RaftServer)), ("n", c_uint)]
 
 
+class RaftEntry(Structure):
+    # `type` is a 4-byte enum in the real header (spec section 8), not C-Raft's documented short.
+    _fields_ = [("term", raft_term), ("type", c_int), ("buf", RaftBuffer), ("batch", c_void_p)]
+
+
+class RaftSnapshotMetadata(Structure):
+    _fields_ = [
+        ("index", raft_index),
+        ("term", raft_term),
+        ("configuration", RaftConfiguration),
+        ("configuration_index", raft_index),
+    ]
+
+
+# --- Messages (spec section 9) -----------------------------------------------------------------
+
+
+class RaftRequestVote(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("candidate_id", raft_id),
+        ("last_log_index", raft_index),
+        ("last_log_term", raft_index),
+        ("disrupt_leader", c_bool),
+        ("pre_vote", c_bool),
+    ]
+
+
+class RaftRequestVoteResult(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("vote_granted", c_bool),
+        ("pre_vote", c_bool),
+        ("features", c_ushort),
+        ("capacity", c_ushort),
+    ]
+
+
+class RaftAppendEntries(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("prev_log_index", raft_index),
+        ("prev_log_term", raft_term),
+        ("leader_commit", raft_index),
+        ("entries", POINTER(RaftEntry)),
+        ("n_entries", c_uint),
+    ]
+
+
+class RaftAppendEntriesResult(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("rejected", raft_index),
+        ("last_log_index", raft_index),
+        ("features", c_ushort),
+        ("capacity", c_ushort),
+    ]
+
+
+class RaftInstallSnapshot(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("last_index", raft_index),
+        ("last_term", raft_term),
+        ("conf", RaftConfiguration),
+        ("conf_index", raft_index),
+        ("data", RaftBuffer),
+    ]
+
+
+class RaftTimeoutNow(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("last_log_index", raft_index),
+        ("last_log_term", raft_index),
+    ]
+
+
+class _RaftMessageUnion(Union):
+    _fields_ = [
+        ("request_vote", RaftRequestVote),
+        ("request_vote_result", RaftRequestVoteResult),
+        ("append_entries", RaftAppendEntries),
+        ("append_entries_result", RaftAppendEntriesResult),
+        ("install_snapshot", RaftInstallSnapshot),
+        ("timeout_now", RaftTimeoutNow),
+    ]
+
+
+class RaftMessage(Structure):
+    _anonymous_ = ("u",)
+    _fields_ = [
+        ("type", c_int),
+        ("server_id", raft_id),
+        ("server_address", c_char_p),
+        ("u", _RaftMessageUnion),
+    ]
+
+
+# --- Events (spec section 11) ------------------------------------------------------------------
+
+
+class RaftEventStart(Structure):
+    _fields_ = [
+        ("term", raft_term),
+        ("voted_for", raft_id),
+        ("metadata", POINTER(RaftSnapshotMetadata)),
+        ("start_index", raft_index),
+        ("entries", POINTER(RaftEntry)),
+        ("n_entries", c_uint),
+    ]
+
+
+class RaftEventReceive(Structure):
+    _fields_ = [("message", POINTER(RaftMessage))]
+
+
+class RaftEventPersistedEntries(Structure):
+    _fields_ = [("index", raft_index)]
+
+
+class RaftEventPersistedSnapshot(Structure):
+    _fields_ = [("metadata", RaftSnapshotMetadata), ("offset", c_size_t), ("last", c_bool)]
+
+
+class RaftEventConfiguration(Structure):
+    _fields_ = [("index", raft_index), ("conf", RaftConfiguration)]
+
+
+class RaftEventSnapshot(Structure):
+    _fields_ = [("metadata", RaftSnapshotMetadata), ("trailing", c_uint)]
+
+
+class RaftEventSubmit(Structure):
+    _fields_ = [("entries", POINTER(RaftEntry)), ("n", c_uint)]
+
+
+class RaftEventCatchUp(Structure):
+    _fields_ = [("server_id", raft_id)]
+
+
+class RaftEventTransfer(Structure):
+    _fields_ = [("server_id", raft_id)]
+
+
+class _RaftEventUnion(Union):
+    _fields_ = [
+        ("start", RaftEventStart),
+        ("receive", RaftEventReceive),
+        ("persisted_entries", RaftEventPersistedEntries),
+        ("persisted_snapshot", RaftEventPersistedSnapshot),
+        ("configuration", RaftEventConfiguration),
+        ("snapshot", RaftEventSnapshot),
+        ("submit", RaftEventSubmit),
+        ("catch_up", RaftEventCatchUp),
+        ("transfer", RaftEventTransfer),
+    ]
+
+
+class RaftEvent(Structure):
+    _anonymous_ = ("u",)
+    _fields_ = [
+        ("time", raft_time),
+        ("type", c_int),
+        ("unused", c_ubyte),
+        ("capacity", c_ushort),
+        ("reserved", c_ubyte * 4),
+        ("u", _RaftEventUnion),
+    ]
+
+
+# --- Updates (spec section 12) -----------------------------------------------------------------
+
+
+class RaftUpdateEntries(Structure):
+    _fields_ = [("index", raft_index), ("batch", POINTER(RaftEntry)), ("n", c_uint)]
+
+
+class RaftUpdateSnapshot(Structure):
+    _fields_ = [
+        ("metadata", RaftSnapshotMetadata),
+        ("offset", c_size_t),
+        ("chunk", RaftBuffer),
+        ("last", c_bool),
+    ]
+
+
+class RaftUpdateMessages(Structure):
+    _fields_ = [("batch", POINTER(RaftMessage)), ("n", c_uint)]
+
+
+class RaftUpdate(Structure):
+    _fields_ = [
+        ("flags", c_uint),
+        ("entries", RaftUpdateEntries),
+        ("snapshot", RaftUpdateSnapshot),
+        ("messages", RaftUpdateMessages),
+    ]
+
+
+# --- Tracing and heap (spec sections 15, 16) ---------------------------------------------------
+
+
+class RaftTracer(Structure):
+    pass
+
+
+TRACER_EMIT = CFUNCTYPE(None, POINTER(RaftTracer), c_int, c_void_p)
+RaftTracer._fields_ = [("impl", c_void_p), ("version", c_int), ("emit", TRACER_EMIT)]
+
+
+class RaftTracerDiagnostic(Structure):
+    _fields_ = [("level", c_int), ("message", c_char_p), ("file", c_char_p), ("line", c_int)]
+
+
+class _RaftTracerInfoUnion(Union):
+    _fields_ = [("diagnostic", RaftTracerDiagnostic)]
+
+
+class RaftTracerInfo(Structure):
+    _anonymous_ = ("u",)
+    _fields_ = [("version", c_int), ("u", _RaftTracerInfoUnion)]
+
+
+HEAP_MALLOC = CFUNCTYPE(c_void_p, c_void_p, c_size_t)
+HEAP_FREE = CFUNCTYPE(None, c_void_p, c_void_p)
+HEAP_CALLOC = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
+HEAP_REALLOC = CFUNCTYPE(c_void_p, c_void_p, c_void_p, c_size_t)
+HEAP_ALIGNED_ALLOC = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
+HEAP_ALIGNED_FREE = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
+
+
+class RaftHeap(Structure):
+    _fields_ = [
+        ("data", c_void_p),
+        ("malloc", HEAP_MALLOC),
+        ("free", HEAP_FREE),
+        ("calloc", HEAP_CALLOC),
+        ("realloc", HEAP_REALLOC),
+        ("aligned_alloc", HEAP_ALIGNED_ALLOC),
+        ("aligned_free", HEAP_ALIGNED_FREE),
+    ]
+
+
+# --- The instance (spec section 14) ------------------------------------------------------------
+
+
+class RaftStruct(Structure):
+    """``struct raft`` as our header declares it (C-Raft's default 992-byte layout).
+
+    Only ``tracer``, ``id`` and ``address`` are public; the rest is opaque storage that the
+    library owns. ctypes objects never move, which satisfies "do not move an instance".
+    """
+
+    _fields_ = [
+        ("data", c_void_p),
+        ("tracer", POINTER(RaftTracer)),
+        ("io", c_void_p),
+        ("fsm", c_void_p),
+        ("id", raft_id),
+        ("address", c_char_p),
+        ("private_state", c_uint64 * 52),
+        ("errmsg", c_char * RAFT_ERRMSG_BUF_SIZE),
+        ("private_extension", c_uint64 * 7),
+        ("private_instance", c_void_p),
+        ("private_magic", c_uint64),
+        ("private_busy", c_uint64),
+        ("private_tail", c_uint64 * 24),
+    ]
+
+
 def _load() -> ctypes.CDLL:
     path = os.environ.get("RAFT_LIBRARY", "libraft.so.0")
     return ctypes.CDLL(path)
@@ -35,17 +334,50 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 
+_R = POINTER(RaftStruct)
+
 _SIGNATURES = {
     "raft_strerror": (c_char_p, [c_int]),
     "raft_version_number": (c_int, []),
+    "raft_state_name": (c_char_p, [c_int]),
+    "raft_role_name": (c_char_p, [c_int]),
     "raft_malloc": (c_void_p, [c_size_t]),
     "raft_free": (None, [c_void_p]),
+    "raft_heap_set": (None, [POINTER(RaftHeap)]),
+    "raft_heap_set_default": (None, []),
+    "raft_heap_get": (POINTER(RaftHeap), []),
     "raft_configuration_init": (None, [POINTER(RaftConfiguration)]),
     "raft_configuration_close": (None, [POINTER(RaftConfiguration)]),
     "raft_configuration_add": (c_int, [POINTER(RaftConfiguration), raft_id, c_char_p, c_int]),
     "raft_configuration_encode": (c_int, [POINTER(RaftConfiguration), POINTER(RaftBuffer)]),
     "raft_configuration_decode": (c_int, [POINTER(RaftBuffer), POINTER(RaftConfiguration)]),
     "raft_digest": (c_ulonglong, [c_char_p, c_ulonglong]),
+    "raft_random": (c_uint, [POINTER(c_uint), c_uint, c_uint]),
+    # Instances.
+    "raft_init": (c_int, [_R, c_void_p, c_void_p, raft_id, c_char_p]),
+    "raft_close": (None, [_R, c_void_p]),
+    "raft_seed": (None, [_R, c_uint]),
+    "raft_step": (c_int, [_R, POINTER(RaftEvent), POINTER(RaftUpdate)]),
+    "raft_set_election_timeout": (None, [_R, c_uint]),
+    "raft_set_heartbeat_timeout": (None, [_R, c_uint]),
+    "raft_set_install_snapshot_timeout": (None, [_R, c_uint]),
+    "raft_set_pre_vote": (None, [_R, c_bool]),
+    "raft_set_max_catch_up_rounds": (None, [_R, c_uint]),
+    "raft_set_max_catch_up_round_duration": (None, [_R, c_uint]),
+    "raft_set_max_inflight_entries": (None, [_R, c_uint]),
+    "raft_set_capacity_threshold": (None, [_R, c_ushort]),
+    "raft_current_term": (raft_term, [_R]),
+    "raft_voted_for": (raft_id, [_R]),
+    "raft_commit_index": (raft_index, [_R]),
+    "raft_timeout": (raft_time, [_R]),
+    "raft_match_index": (c_int, [_R, raft_id, POINTER(raft_index)]),
+    "raft_catch_up": (c_int, [_R, raft_id, POINTER(c_int)]),
+    "raft_transferee": (raft_id, [_R]),
+    "raft_state": (c_int, [_R]),
+    "raft_role": (c_int, [_R]),
+    "raft_leader": (None, [_R, POINTER(raft_id), POINTER(c_char_p)]),
+    "raft_last_index": (raft_index, [_R]),
+    "raft_errmsg": (c_char_p, [_R]),
 }
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():

@@ -22,13 +22,30 @@ class Configuration:
     def __init__(self, servers: List[Server] = ()):
         self.servers = list(servers)
 
-    def encode(self) -> bytes:
-        """C-Raft's byte encoding (the payload of a RAFT_CHANGE entry)."""
+    def to_c(self) -> RaftConfiguration:
+        """A C configuration filled through the library (so its addresses and array live on the
+        raft heap). The caller owns it and must release it with ``raft_configuration_close``."""
         conf = RaftConfiguration()
         lib.raft_configuration_init(ctypes.byref(conf))
         try:
             for s in self.servers:
-                check(lib.raft_configuration_add(ctypes.byref(conf), s.id, s.address.encode(), s.role))
+                address = s.address.encode()
+                check(lib.raft_configuration_add(ctypes.byref(conf), s.id, address, s.role))
+        except BaseException:
+            lib.raft_configuration_close(ctypes.byref(conf))
+            raise
+        return conf
+
+    @classmethod
+    def from_c(cls, conf: RaftConfiguration) -> "Configuration":
+        """A copy of a C configuration (which stays owned by whoever owned it)."""
+        servers = conf.servers[: conf.n] if conf.n else []
+        return cls(Server(s.id, (s.address or b"").decode(), s.role) for s in servers)
+
+    def encode(self) -> bytes:
+        """C-Raft's byte encoding (the payload of a RAFT_CHANGE entry)."""
+        conf = self.to_c()
+        try:
             buf = RaftBuffer()
             check(lib.raft_configuration_encode(ctypes.byref(conf), ctypes.byref(buf)))
             try:
@@ -46,12 +63,12 @@ class Configuration:
         conf = RaftConfiguration()
         check(lib.raft_configuration_decode(ctypes.byref(buf), ctypes.byref(conf)))
         try:
-            return cls(
-                Server(conf.servers[i].id, conf.servers[i].address.decode(), conf.servers[i].role)
-                for i in range(conf.n)
-            )
+            return cls.from_c(conf)
         finally:
             lib.raft_configuration_close(ctypes.byref(conf))
+
+    def voters(self) -> List[int]:
+        return [s.id for s in self.servers if s.role == VOTER]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Configuration) and self.servers == other.servers

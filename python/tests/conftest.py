@@ -1,4 +1,7 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+# The cluster tests reuse the example's host.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))

@@ -1,0 +1,96 @@
+"""RPC messages as Python objects (spec section 9).
+
+``server_id``/``server_address`` name the destination in a message taken from an update, and
+MUST name the sender in a message passed to ``Receive``: a host routing a message rewrites
+them, e.g. ``dataclasses.replace(msg, server_id=src.id, server_address=src.address)``.
+
+Emitted AppendEntries carry ``n_entries`` but no entries: the host attaches the entries at
+``prev_log_index + 1 .. prev_log_index + n_entries`` from its own log (the library keeps no
+payloads). Emitted InstallSnapshot messages likewise carry no ``conf``/``data``: the host
+attaches its latest snapshot. ``version`` defaults to what C-Raft writes; a host decoding a
+wire message sets it from the encoding.
+"""
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .configuration import Configuration
+from .types import Entry
+
+APPEND_ENTRIES = 1
+APPEND_ENTRIES_RESULT = 2
+REQUEST_VOTE = 3
+REQUEST_VOTE_RESULT = 4
+INSTALL_SNAPSHOT = 5
+TIMEOUT_NOW = 6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    server_id: int
+    server_address: str
+    term: int
+    TYPE = 0  # the RAFT_* message type, set by each subclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestVote(Message):
+    candidate_id: int
+    last_log_index: int
+    last_log_term: int
+    disrupt_leader: bool = False
+    pre_vote: bool = False
+    version: int = 2
+    TYPE = REQUEST_VOTE
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestVoteResult(Message):
+    vote_granted: bool
+    pre_vote: bool = False
+    features: int = 0
+    capacity: int = 0
+    version: int = 2
+    TYPE = REQUEST_VOTE_RESULT
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppendEntries(Message):
+    prev_log_index: int
+    prev_log_term: int
+    leader_commit: int
+    n_entries: int = 0
+    # Empty in emitted messages; the host fills it (n_entries long) before delivery.
+    entries: List[Entry] = field(default_factory=list)
+    version: int = 0
+    TYPE = APPEND_ENTRIES
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppendEntriesResult(Message):
+    rejected: int
+    last_log_index: int
+    features: int = 0
+    capacity: int = 0
+    version: int = 2
+    TYPE = APPEND_ENTRIES_RESULT
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallSnapshot(Message):
+    last_index: int
+    last_term: int
+    conf_index: int
+    # None in emitted messages; the host attaches its latest snapshot's configuration and data.
+    conf: Optional[Configuration] = None
+    data: Optional[bytes] = None
+    version: int = 0
+    TYPE = INSTALL_SNAPSHOT
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeoutNow(Message):
+    last_log_index: int
+    last_log_term: int
+    version: int = 0
+    TYPE = TIMEOUT_NOW
