@@ -25,7 +25,7 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
-        test-c-valgrind test-python install clean soak
+        test-c-valgrind test-python test-wolf wolf-node install clean soak
 
 all: lib header
 
@@ -47,7 +47,7 @@ check-header:
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-python
+test: deps test-rust lint check-header test-c test-python test-wolf
 	@echo "make test: all passed"
 
 test-rust:
@@ -89,6 +89,22 @@ test-c-valgrind: $(addprefix $(BUILD)/plain/,$(C_TESTS))
 test-python: $(LIBDIR)/libraft.so
 	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) -m pytest -q python/tests
 	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) examples/python_cluster.py >/dev/null
+
+# --- The wolf.raft gRPC node (examples/wolf-grpc, its own Cargo package) ---------------------
+
+WOLF        := examples/wolf-grpc
+WOLF_TARGET := $(abspath target/wolf-grpc)
+WOLF_CARGO  := --manifest-path $(WOLF)/Cargo.toml --target-dir $(WOLF_TARGET)
+
+wolf-node:
+	$(CARGO) build --quiet $(WOLF_CARGO)
+
+# Lint and unit tests of the node, then three nodes on loopback driven by a Python gRPC client.
+test-wolf: wolf-node
+	$(CARGO) fmt --check --manifest-path $(WOLF)/Cargo.toml
+	$(CARGO) clippy --all-targets --quiet $(WOLF_CARGO) -- -D warnings
+	$(CARGO) test --quiet $(WOLF_CARGO)
+	WOLF_GRPC_BIN=$(WOLF_TARGET)/debug/wolf-grpc $(PYTHON) -m pytest -q $(WOLF)/tests
 
 # --- Long runs -------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cbindgen_version="${1:-0.29.4}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest)
+apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +21,12 @@ fi
 if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "deps: installing pytest for $(python3 --version)"
   python3 -m pip install --quiet pytest
+fi
+
+# The wolf-grpc test generates its Python client from the .proto files with grpcio-tools.
+if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
+  echo "deps: installing grpcio and grpcio-tools for $(python3 --version)"
+  python3 -m pip install --quiet grpcio grpcio-tools
 fi
 
 if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$cbindgen_version" ]; then

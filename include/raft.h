@@ -350,6 +350,18 @@ typedef unsigned long long raft_index;
 typedef unsigned long long raft_time;
 
 /**
+ * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
+ * holds it (several entries may share one batch). Whoever owns the entry releases its memory
+ * with one `raft_free(batch)` per distinct batch.
+ */
+struct raft_entry {
+  raft_term term;
+  enum raft_entry_type type;
+  struct raft_buffer buf;
+  void *batch;
+};
+
+/**
  * Metadata of a snapshot. Ownership of `configuration` is stated at each use.
  */
 struct raft_snapshot_metadata {
@@ -369,18 +381,6 @@ struct raft_snapshot_metadata {
    * Log index of that configuration.
    */
   raft_index configuration_index;
-};
-
-/**
- * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
- * holds it (several entries may share one batch). Whoever owns the entry releases its memory
- * with one `raft_free(batch)` per distinct batch.
- */
-struct raft_entry {
-  raft_term term;
-  enum raft_entry_type type;
-  struct raft_buffer buf;
-  void *batch;
 };
 
 /**
@@ -904,6 +904,28 @@ RAFT_API raft_index raft_last_index(struct raft *r);
  * `r`; valid until the next call on it. Never NULL.
  */
 RAFT_API const char *raft_errmsg(struct raft *r);
+
+/**
+ * Writes the metrics of `r` as one line of JSON (shape in the README) into `out`:
+ * `out->base` is a new raft-heap allocation holding `out->len` bytes followed by a NUL (not
+ * counted), which the caller frees with `raft_free`. `last_applied` is the host's last applied
+ * index, reported as is. Works in any state, before `RAFT_START` too. Errors: `RAFT_INVALID`
+ * (NULL argument, uninitialised instance), `RAFT_BUSY` (called from inside `raft_step`),
+ * `RAFT_NOMEM`; on error `out` is untouched.
+ */
+RAFT_API int raft_metrics_json(struct raft *r, raft_index last_applied, struct raft_buffer *out);
+
+/**
+ * Builds the bootstrap entry of a new cluster whose initial servers are `conf` (at least one
+ * voter): `out->term` = 1, `out->type` = `RAFT_CHANGE`, `out->buf` = the encoded
+ * configuration in a new raft-heap allocation, `out->batch` = `out->buf.base` (free it with
+ * `raft_free`). To bootstrap, every initial server stores term 1, vote 0 and this entry at
+ * index 1 (same `conf` everywhere, same order), then starts with `RAFT_START` {term 1,
+ * voted_for 0, start_index 1, entries = out, n_entries = 1}. Errors: `RAFT_INVALID` (NULL
+ * argument, no voter, NULL or non-UTF-8 address), `RAFT_BADID`, `RAFT_BADROLE`,
+ * `RAFT_DUPLICATEID`, `RAFT_DUPLICATEADDRESS`, `RAFT_NOMEM`; on error `out` is untouched.
+ */
+RAFT_API int raft_bootstrap_entry(const struct raft_configuration *conf, struct raft_entry *out);
 
 /**
  * Feeds one event to the instance and fills `update`. Returns 0 or a `RAFT_*` code; after an

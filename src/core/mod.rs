@@ -6,10 +6,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod configuration;
 pub mod error;
 pub mod event;
 pub mod message;
+pub mod metrics;
+mod metrics_json;
 pub mod random;
 pub mod settings;
 pub mod trace;
@@ -30,10 +33,12 @@ mod start;
 mod testing;
 mod transfer;
 
+pub use bootstrap::Bootstrap;
 pub use configuration::{Configuration, Server};
 pub use error::Error;
 pub use event::{EntrySource, Event, NewEntries, SnapshotMetadata, Update};
 pub use message::{EntryView, Incoming, Message, Outgoing, Received};
+pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
 pub use raft::Raft;
 pub use settings::Settings;
 pub use trace::Tracer;

@@ -7,6 +7,7 @@ mod configuration;
 mod heap;
 mod instance;
 mod message;
+mod metrics;
 mod step;
 mod tracer;
 pub mod types;
