@@ -33,7 +33,7 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("not enough disk space")]
+    #[error("Not enough disk space")]
     NoSpace,
 }
 

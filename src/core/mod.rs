@@ -4,6 +4,8 @@
 //! host what to persist, send and apply. The core does no I/O, reads no clock, keeps no entry
 //! payloads, and knows nothing of C.
 
+#![forbid(unsafe_code)]
+
 pub mod configuration;
 pub mod error;
 pub mod event;
@@ -13,7 +15,20 @@ pub mod settings;
 pub mod trace;
 pub mod types;
 
+mod commit;
+mod election;
+mod leader;
+mod log;
+mod membership;
+mod progress;
 mod raft;
+mod receive;
+mod replication;
+mod snapshot;
+mod start;
+#[cfg(test)]
+mod testing;
+mod transfer;
 
 pub use configuration::{Configuration, Server};
 pub use error::Error;

@@ -1,29 +1,125 @@
-//! The server instance: its persistent and volatile state, and the step entry point.
-//! PLACEHOLDER: the protocol is being implemented; this skeleton only holds settings.
+//! The server instance: its persistent and volatile state, the step entry point and the
+//! accessors. Each protocol rule lives in the module named after it; this file only routes
+//! events and holds what every rule shares.
 
 use std::sync::Arc;
 
 use super::error::Error;
-use super::event::{Event, Update};
+use super::event::{Event, SnapshotMetadata, Update};
+use super::log::Log;
+use super::membership::Membership;
+use super::message::{Message, Outgoing};
+use super::progress::Progress;
+use super::random;
 use super::settings::Settings;
-use super::trace::Tracer;
+use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time};
+use crate::raft_trace;
+
+/// What a step carries through the rules: the time, the tracer and the update being built.
+pub(crate) struct Ctx<'t> {
+    pub now: Time,
+    pub tracer: Option<&'t mut dyn Tracer>,
+    pub update: Update,
+}
+
+impl Ctx<'_> {
+    pub fn send(&mut self, to: Id, address: Arc<str>, body: Outgoing) {
+        self.update.messages.push(Message { to, address, body });
+    }
+}
+
+/// Follower state: who leads this term, and how much of our log it has vouched for.
+#[derive(Debug, Default)]
+pub(crate) struct Follower {
+    pub leader: Option<(Id, Arc<str>)>,
+    /// Highest index verified against the leader of this term (None: no AppendEntries accepted
+    /// from it yet). Acknowledgements never go beyond it.
+    pub verified: Option<Index>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    pub pre_vote: bool,
+    pub votes: Vec<Id>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Transfer {
+    pub target: Id,
+    pub start: Time,
+}
+
+#[derive(Debug)]
+pub(crate) struct Leader {
+    /// One entry per server of the current configuration, this server's included (unused).
+    pub progress: Vec<Progress>,
+    /// Start of the current check-quorum period.
+    pub quorum_start: Time,
+    pub transfer: Option<Transfer>,
+    /// Reused buffer for the commit computation.
+    pub scratch: Vec<Index>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Status {
+    Follower(Follower),
+    Candidate(Candidate),
+    Leader(Leader),
+}
 
 pub struct Raft {
-    id: Id,
-    address: Arc<str>,
-    settings: Settings,
-    random: u32,
+    pub(crate) id: Id,
+    pub(crate) address: Arc<str>,
+    pub(crate) settings: Settings,
+    pub(crate) random: u32,
+    pub(crate) started: bool,
+    pub(crate) now: Time,
+    /// This server's disk capacity, as last reported by the host.
+    pub(crate) capacity: u16,
+    pub(crate) term: Term,
+    pub(crate) voted_for: Id,
+    pub(crate) log: Log,
+    /// Every entry up to here is durable.
+    pub(crate) durable: Index,
+    pub(crate) commit: Index,
+    pub(crate) membership: Membership,
+    /// Configuration index of our latest snapshot (what InstallSnapshot advertises).
+    pub(crate) snapshot_conf_index: Index,
+    /// A snapshot received from the leader that the host is storing.
+    pub(crate) installing: Option<SnapshotMetadata>,
+    pub(crate) status: Status,
+    pub(crate) timer_start: Time,
+    /// The current randomized election timeout, in [T, 2T].
+    pub(crate) timer_length: u32,
+    /// Disk capacity reported by peers that report it.
+    pub(crate) peer_capacity: Vec<(Id, u16)>,
     update: Update,
 }
 
 impl Raft {
     pub fn new(id: Id, address: &str) -> Raft {
+        let settings = Settings::default();
         Raft {
             id,
             address: Arc::from(address),
-            settings: Settings::default(),
+            timer_length: settings.election_timeout,
+            settings,
             random: 0,
+            started: false,
+            now: 0,
+            capacity: 0,
+            term: 0,
+            voted_for: 0,
+            log: Log::new(),
+            durable: 0,
+            commit: 0,
+            membership: Membership::default(),
+            snapshot_conf_index: 0,
+            installing: None,
+            status: Status::Follower(Follower::default()),
+            timer_start: 0,
+            peer_capacity: Vec::new(),
             update: Update::default(),
         }
     }
@@ -44,8 +140,16 @@ impl Raft {
         &self.settings
     }
 
-    pub fn set_election_timeout(&mut self, msecs: u32, _tracer: Option<&mut dyn Tracer>) {
+    /// Sets the base election timeout. 0 is clamped to 1 ms (C-Raft divides by zero). A
+    /// follower or candidate draws a new randomized timeout at once.
+    pub fn set_election_timeout(&mut self, msecs: u32, mut tracer: Option<&mut dyn Tracer>) {
+        if msecs == 0 {
+            raft_trace!(tracer, LEVEL_INFO, "election timeout 0 clamped to 1 ms");
+        }
         self.settings.election_timeout = msecs.max(1);
+        if !matches!(self.status, Status::Leader(_)) {
+            self.draw_timer_length();
+        }
     }
     pub fn set_heartbeat_timeout(&mut self, msecs: u32) {
         self.settings.heartbeat_timeout = msecs;
@@ -69,48 +173,282 @@ impl Raft {
         self.settings.capacity_threshold = min;
     }
 
+    /// Feeds one event. On error nothing observable changed and the update must be ignored.
     pub fn step(
         &mut self,
-        _now: Time,
-        _capacity: u16,
-        _event: Event<'_>,
-        _tracer: Option<&mut dyn Tracer>,
+        now: Time,
+        capacity: u16,
+        event: Event<'_>,
+        tracer: Option<&mut dyn Tracer>,
     ) -> Result<&Update, Error> {
         self.update.clear();
-        Err(Error::Invalid("raft_step is not implemented yet".into()))
+        let mut cx = Ctx { now, tracer, update: std::mem::take(&mut self.update) };
+        let result = self.dispatch(&mut cx, capacity, event);
+        self.update = cx.update;
+        match result {
+            Ok(()) => Ok(&self.update),
+            Err(e) => {
+                self.update.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks the event against the current state, then applies it. Every `check_*` is free
+    /// of side effects; every `on_*` is infallible.
+    fn dispatch(&mut self, cx: &mut Ctx<'_>, capacity: u16, event: Event<'_>) -> Result<(), Error> {
+        if self.started == matches!(event, Event::Start { .. }) {
+            let why = if self.started { "already started" } else { "not started" };
+            return Err(Error::Invalid(why.to_string()));
+        }
+        if cx.now < self.now {
+            return Err(Error::Invalid(format!("time went back from {} to {}", self.now, cx.now)));
+        }
+        match event {
+            Event::Start { term, voted_for, snapshot, start_index, entries } => {
+                let plan =
+                    self.check_start(term, voted_for, snapshot.as_ref(), start_index, entries)?;
+                self.accept_time(cx, capacity);
+                self.on_start(cx, term, voted_for, snapshot, start_index, entries, plan);
+            }
+            Event::Receive(received) => {
+                let plan = self.check_receive(&received)?;
+                self.accept_time(cx, capacity);
+                self.on_receive(cx, received, plan);
+            }
+            Event::PersistedEntries { index } => {
+                self.check_persisted_entries(index)?;
+                self.accept_time(cx, capacity);
+                self.on_persisted_entries(cx, index);
+            }
+            Event::PersistedSnapshot { metadata, .. } => {
+                self.check_persisted_snapshot(&metadata)?;
+                self.accept_time(cx, capacity);
+                self.on_persisted_snapshot(cx);
+            }
+            Event::Configuration { index, .. } => {
+                self.accept_time(cx, capacity);
+                raft_trace!(cx.tracer, LEVEL_INFO, "> configuration at {index} committed");
+                self.on_configuration(cx, index);
+            }
+            Event::Snapshot { metadata, trailing } => {
+                self.check_snapshot(&metadata)?;
+                self.accept_time(cx, capacity);
+                self.on_snapshot(cx, &metadata, trailing);
+            }
+            Event::Timeout => {
+                self.accept_time(cx, capacity);
+                self.on_timeout(cx);
+            }
+            Event::Submit { entries } => {
+                let confs = self.check_submit(entries)?;
+                self.accept_time(cx, capacity);
+                self.on_submit(cx, entries, confs);
+            }
+            Event::CatchUp { server_id } => {
+                self.check_catch_up(server_id)?;
+                self.accept_time(cx, capacity);
+                raft_trace!(cx.tracer, LEVEL_INFO, "> catch up server {server_id}");
+                self.on_catch_up(cx, server_id);
+            }
+            Event::Transfer { server_id } => {
+                let target = self.check_transfer(server_id)?;
+                self.accept_time(cx, capacity);
+                self.on_transfer(cx, target);
+            }
+        }
+        Ok(())
+    }
+
+    /// The event is valid: from here on the step changes state.
+    fn accept_time(&mut self, cx: &Ctx<'_>, capacity: u16) {
+        self.now = cx.now;
+        self.capacity = capacity;
     }
 
     pub fn current_term(&self) -> Term {
-        0
+        self.term
     }
     pub fn voted_for(&self) -> Id {
-        0
+        self.voted_for
     }
     pub fn commit_index(&self) -> Index {
-        0
+        self.commit
     }
+
+    /// Absolute time of the next RAFT_TIMEOUT (spec §17).
     pub fn timeout(&self) -> Time {
-        0
+        match &self.status {
+            Status::Leader(leader) => {
+                let quorum = leader.quorum_start + u64::from(self.settings.election_timeout);
+                let heartbeat = u64::from(self.settings.heartbeat_timeout);
+                leader
+                    .progress
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| self.replicates_to(*i))
+                    .filter_map(|(_, p)| p.last_send)
+                    .map(|t| t + heartbeat)
+                    .fold(quorum, Time::min)
+            }
+            _ => self.timer_start + u64::from(self.timer_length),
+        }
     }
-    pub fn match_index(&self, _id: Id) -> Result<Index, Error> {
-        Err(Error::NotLeader)
+
+    pub fn match_index(&self, id: Id) -> Result<Index, Error> {
+        let Status::Leader(leader) = &self.status else {
+            return Err(Error::NotLeader);
+        };
+        if id == self.id && self.membership.current.get(id).is_some() {
+            return Ok(self.durable);
+        }
+        match leader.progress.iter().find(|p| p.id == id) {
+            Some(p) => Ok(p.matched),
+            None => Err(Error::BadId(format!("server {id} is not in the configuration"))),
+        }
     }
-    pub fn catch_up(&self, _id: Id) -> Result<CatchUpStatus, Error> {
-        Err(Error::NotLeader)
+
+    pub fn catch_up(&self, id: Id) -> Result<CatchUpStatus, Error> {
+        let Status::Leader(leader) = &self.status else {
+            return Err(Error::NotLeader);
+        };
+        match leader.progress.iter().find(|p| p.id == id) {
+            Some(p) => Ok(p.catch_up.status),
+            None => Err(Error::BadId(format!("server {id} is not in the configuration"))),
+        }
     }
+
     pub fn transferee(&self) -> Id {
-        0
+        match &self.status {
+            Status::Leader(Leader { transfer: Some(t), .. }) => t.target,
+            _ => 0,
+        }
     }
+
     pub fn state(&self) -> State {
-        State::Follower
+        match self.status {
+            Status::Follower(_) => State::Follower,
+            Status::Candidate(_) => State::Candidate,
+            Status::Leader(_) => State::Leader,
+        }
     }
+
     pub fn role(&self) -> Option<Role> {
-        None
+        self.membership.current.role_of(self.id)
     }
+
     pub fn leader(&self) -> Option<(Id, &Arc<str>)> {
-        None
+        match &self.status {
+            Status::Follower(f) => f.leader.as_ref().map(|(id, address)| (*id, address)),
+            Status::Candidate(_) => None,
+            Status::Leader(l) if l.transfer.is_some() => None,
+            Status::Leader(_) => Some((self.id, &self.address)),
+        }
     }
+
     pub fn last_index(&self) -> Index {
-        0
+        self.log.last_index()
+    }
+
+    /// Index of the most recent snapshot (0 if none).
+    pub fn snapshot_index(&self) -> Index {
+        self.log.snapshot_index()
+    }
+
+    /// Highest index known durable on this server.
+    pub fn persisted_index(&self) -> Index {
+        self.durable
+    }
+
+    /// The configuration in effect (possibly uncommitted).
+    pub fn configuration(&self) -> &super::configuration::Configuration {
+        &self.membership.current
+    }
+
+    /// The term of the entry at `index`, if the log holds it or it is the snapshot's last entry.
+    pub fn term_of(&self, index: Index) -> Option<Term> {
+        self.log.term_of(index)
+    }
+
+    // ---- helpers shared by the rules ----
+
+    pub(crate) fn draw_timer_length(&mut self) {
+        let t = self.settings.election_timeout;
+        self.timer_length = random::random(&mut self.random, t, t.saturating_mul(2));
+    }
+
+    /// Restarts the election timer; `redraw` picks a new randomized length.
+    pub(crate) fn restart_election_timer(&mut self, cx: &mut Ctx<'_>, redraw: bool) {
+        if redraw {
+            self.draw_timer_length();
+        }
+        self.timer_start = cx.now;
+        cx.update.timeout_changed = true;
+    }
+
+    pub(crate) fn election_timer_expired(&self, now: Time) -> bool {
+        now >= self.timer_start + u64::from(self.timer_length)
+    }
+
+    /// Moves to a higher term: no vote yet, and no longer leader or candidate of the old one.
+    pub(crate) fn adopt_term(&mut self, cx: &mut Ctx<'_>, term: Term) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "  adopt term {term} (was {})", self.term);
+        self.term = term;
+        self.voted_for = 0;
+        cx.update.term_changed = true;
+        cx.update.vote_changed = true;
+        match &mut self.status {
+            Status::Follower(f) => *f = Follower::default(),
+            _ => self.become_follower(cx),
+        }
+    }
+
+    pub(crate) fn become_follower(&mut self, cx: &mut Ctx<'_>) {
+        if !matches!(self.status, Status::Follower(_)) {
+            cx.update.state_changed = true;
+        }
+        self.status = Status::Follower(Follower::default());
+        self.restart_election_timer(cx, true);
+    }
+
+    pub(crate) fn set_commit(&mut self, cx: &mut Ctx<'_>, index: Index) {
+        if index > self.commit {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  commit index {} -> {index}", self.commit);
+            self.commit = index;
+            cx.update.commit_index_changed = true;
+        }
+    }
+
+    /// The address to reply to `id`: the configuration's copy when it matches (no allocation).
+    pub(crate) fn reply_address(&self, id: Id, given: &str) -> Arc<str> {
+        if let Some(server) = self.membership.current.get(id) {
+            if &*server.address == given {
+                return server.address.clone();
+            }
+        }
+        if let Status::Follower(Follower { leader: Some((leader, address)), .. }) = &self.status {
+            if *leader == id && &**address == given {
+                return address.clone();
+            }
+        }
+        Arc::from(given)
+    }
+
+    pub(crate) fn progress_position(&self, id: Id) -> Option<usize> {
+        match &self.status {
+            Status::Leader(l) => l.progress.iter().position(|p| p.id == id),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn record_capacity(&mut self, id: Id, features: u16, capacity: u16) {
+        if features & super::message::FEATURE_CAPACITY == 0 {
+            self.peer_capacity.retain(|(peer, _)| *peer != id);
+            return;
+        }
+        match self.peer_capacity.iter_mut().find(|(peer, _)| *peer == id) {
+            Some(entry) => entry.1 = capacity,
+            None => self.peer_capacity.push((id, capacity)),
+        }
     }
 }

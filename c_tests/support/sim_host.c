@@ -1,0 +1,438 @@
+/* The simulated host of one server: processing updates as spec section 12.8 orders, disk
+ * writes and their completions, applying committed entries, snapshots, and the safety checks
+ * that concern one server. */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+
+/* --- Steps and updates ------------------------------------------------------------------- */
+
+void handle_update(struct sim *s, struct server *srv, struct raft_update *u);
+
+void trace_emit(struct raft_tracer *t, int type, const void *data)
+{
+    struct server *srv = t->impl;
+    const struct raft_tracer_info *info = data;
+    if (type != RAFT_TRACER_DIAGNOSTIC) {
+        return;
+    }
+    fprintf(stderr, "[%6llu] %llu: %s\n", srv->sim->now, srv->id, info->diagnostic.message);
+}
+
+int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
+{
+    struct server *srv = &s->servers[i];
+    struct raft_update update;
+    event->time = s->now;
+    event->capacity = srv->capacity;
+    s->stats.steps++;
+    int rv = raft_step(&srv->raft, event, &update);
+    if (rv != 0) {
+        note(s, "s%u: step type %d failed: %s (%s)", i, event->type, raft_strerror(rv),
+             raft_errmsg(&srv->raft));
+        return rv;
+    }
+    handle_update(s, srv, &update);
+    check_server(s, srv);
+    /* Events the update queued (configurations, snapshots) run after it is fully handled. */
+    while (srv->n_queue > 0 && srv->alive && !s->failed) {
+        struct queued_event q = srv->queue[0];
+        memmove(srv->queue, srv->queue + 1, --srv->n_queue * sizeof *srv->queue);
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = (enum raft_event_type)q.type;
+        if (q.type == RAFT_CONFIGURATION) {
+            struct sim_entry *e = sim_log_get(&srv->mem, q.index);
+            if (e == NULL || e->type != RAFT_CHANGE ||
+                decode_conf(e->data, e->len, &ev.configuration.conf) != 0) {
+                continue; /* replaced since it was applied: nothing to confirm */
+            }
+            ev.configuration.index = q.index;
+            rv = sim_step_event(s, i, &ev);
+            raft_configuration_close(&ev.configuration.conf);
+            if (rv != 0) {
+                fail(s, "server %u: RAFT_CONFIGURATION %llu failed: %s", i, q.index,
+                     raft_errmsg(&srv->raft));
+            }
+        } else if (q.type == RAFT_SNAPSHOT) {
+            rv = sim_snapshot(s, i, q.trailing);
+            if (rv != 0 && rv != RAFT_BUSY) {
+                fail(s, "server %u: RAFT_SNAPSHOT failed: %s", i, raft_errmsg(&srv->raft));
+            }
+        }
+    }
+    return 0;
+}
+
+void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *what)
+{
+    int rv = sim_step_event(s, i, ev);
+    if (rv != 0) {
+        fail(s, "server %u: %s failed: %s (%s)", i, what, raft_strerror(rv),
+             raft_errmsg(&s->servers[i].raft));
+    }
+}
+
+/* Frees each distinct batch of entries the library handed over (after they were copied). */
+static void free_batches(struct raft_entry *entries, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++) {
+            seen = entries[j].batch == entries[k].batch;
+        }
+        if (!seen) {
+            raft_free(entries[k].batch);
+        }
+    }
+}
+
+static void enqueue_write(struct server *srv, struct write *w)
+{
+    struct sim *s = srv->sim;
+    raft_time delay = draw(s, s->o.disk_min, s->o.disk_max);
+    raft_time after = srv->writes_tail ? srv->writes_tail->due : 0;
+    w->due = s->now + delay > after ? s->now + delay : after;
+    w->next = NULL;
+    if (srv->writes_tail) {
+        srv->writes_tail->next = w;
+    } else {
+        srv->writes = w;
+    }
+    srv->writes_tail = w;
+}
+
+static void handle_snapshot_update(struct sim *s, struct server *srv, struct raft_update *u)
+{
+    struct write *w = xmalloc(sizeof *w);
+    memset(w, 0, sizeof *w);
+    w->snapshot = true;
+    sim_log_init(&w->entries, 1);
+    struct raft_snapshot_metadata *meta = &u->snapshot.metadata;
+    w->snap.present = true;
+    w->snap.index = meta->index;
+    w->snap.term = meta->term;
+    w->snap.conf_index = meta->configuration_index;
+    encode_conf(&meta->configuration, &w->snap.conf, &w->snap.conf_len);
+    raft_configuration_close(&meta->configuration);
+    if (u->snapshot.chunk.len != 16 || u->snapshot.offset != 0 || !u->snapshot.last) {
+        fail(s, "server %u: unexpected snapshot chunk (len %zu offset %zu)", srv->i,
+             u->snapshot.chunk.len, u->snapshot.offset);
+    } else {
+        const uint64_t *data = u->snapshot.chunk.base;
+        w->snap.sm_hash = data[0];
+        w->snap.sm_count = data[1];
+    }
+    raft_free(u->snapshot.chunk.base);
+    /* The log is replaced by the snapshot; writes in flight are no longer reported. */
+    sim_log_clear(&srv->mem, meta->index + 1);
+    for (struct write *p = srv->writes; p != NULL; p = p->next) {
+        p->dropped = true;
+    }
+    srv->installing = true;
+    note(s, "s%u: installing snapshot %llu/%llu", srv->i, meta->index, meta->term);
+    enqueue_write(srv, w);
+}
+
+static void handle_entries_update(struct sim *s, struct server *srv, struct raft_update *u)
+{
+    raft_index index = u->entries.index;
+    if (index == 0 || index > sim_log_last(&srv->mem) + 1) {
+        fail(s, "server %u: entries at %llu leave a gap after %llu", srv->i, index,
+             sim_log_last(&srv->mem));
+        return;
+    }
+    if (index <= sim_log_last(&srv->mem)) {
+        sim_log_truncate(&srv->mem, index);
+        for (struct write *p = srv->writes; p != NULL; p = p->next) {
+            if (!p->snapshot && p->report_end >= index) {
+                p->report_end = index - 1;
+            }
+        }
+    }
+    struct write *w = xmalloc(sizeof *w);
+    memset(w, 0, sizeof *w);
+    sim_log_init(&w->entries, index);
+    for (unsigned k = 0; k < u->entries.n; k++) {
+        struct raft_entry *e = &u->entries.batch[k];
+        sim_log_append(&srv->mem, e->term, e->type, e->buf.base, e->buf.len);
+        sim_log_append(&w->entries, e->term, e->type, e->buf.base, e->buf.len);
+    }
+    free_batches(u->entries.batch, u->entries.n);
+    raft_free(u->entries.batch);
+    w->report_end = index + u->entries.n - 1;
+    enqueue_write(srv, w);
+}
+
+static void queue_event(struct sim *s, struct server *srv, struct queued_event q)
+{
+    if (srv->n_queue == MAX_QUEUED_EVENTS) {
+        fail(s, "server %u: too many queued events", srv->i);
+        return;
+    }
+    srv->queue[srv->n_queue++] = q;
+}
+
+/* Records newly committed entries and checks them against what others committed. */
+static void observe_commit(struct sim *s, struct server *srv, raft_index commit)
+{
+    char why[256];
+    if (commit < srv->commit) {
+        fail(s, "server %u: commit index went back from %llu to %llu", srv->i, srv->commit,
+             commit);
+        return;
+    }
+    for (raft_index k = srv->commit + 1; k <= commit; k++) {
+        struct sim_entry *e = sim_log_get(&srv->mem, k);
+        if (e == NULL) {
+            continue; /* covered by a snapshot */
+        }
+        if (!sim_record_committed(&s->record, k, e->term, e->hash, why, sizeof why)) {
+            fail(s, "server %u: %s", srv->i, why);
+            return;
+        }
+    }
+    srv->commit = commit;
+}
+
+static void apply_committed(struct sim *s, struct server *srv)
+{
+    raft_index commit = raft_commit_index(&srv->raft);
+    observe_commit(s, srv, commit);
+    if (srv->snap.present && srv->last_applied < srv->snap.index && commit >= srv->snap.index) {
+        /* Restore from the snapshot just installed or loaded. */
+        srv->last_applied = srv->snap.index;
+        srv->sm_hash = srv->snap.sm_hash;
+        srv->sm_count = srv->snap.sm_count;
+        free(srv->sm_conf);
+        srv->sm_conf = xmalloc(srv->snap.conf_len);
+        memcpy(srv->sm_conf, srv->snap.conf, srv->snap.conf_len);
+        srv->sm_conf_len = srv->snap.conf_len;
+        srv->sm_conf_index = srv->snap.conf_index;
+    }
+    while (srv->last_applied < commit) {
+        raft_index k = srv->last_applied + 1;
+        struct sim_entry *e = sim_log_get(&srv->mem, k);
+        if (e == NULL) {
+            fail(s, "server %u: committed entry %llu is not in its log (%llu..%llu)", srv->i, k,
+                 srv->mem.first, sim_log_last(&srv->mem));
+            return;
+        }
+        const struct sim_committed *c = sim_record_get_committed(&s->record, k);
+        if (c != NULL && (c->term != e->term || c->hash != e->hash)) {
+            fail(s, "server %u applies entry %llu (term %llu) unlike the committed one (term %llu)",
+                 srv->i, k, e->term, c->term);
+            return;
+        }
+        if (e->type == RAFT_COMMAND) {
+            srv->sm_hash = sim_hash((int)srv->sm_hash, e->data, e->len) ^ srv->sm_hash;
+            srv->sm_count++;
+        } else if (e->type == RAFT_CHANGE) {
+            free(srv->sm_conf);
+            srv->sm_conf = xmalloc(e->len);
+            memcpy(srv->sm_conf, e->data, e->len);
+            srv->sm_conf_len = e->len;
+            srv->sm_conf_index = k;
+            queue_event(s, srv, (struct queued_event){RAFT_CONFIGURATION, k, 0});
+        }
+        srv->last_applied = k;
+    }
+    if (s->o.snapshot_threshold > 0 && !srv->installing &&
+        srv->last_applied >= (srv->snap.present ? srv->snap.index : 0) + s->o.snapshot_threshold) {
+        queue_event(s, srv, (struct queued_event){RAFT_SNAPSHOT, 0, s->o.snapshot_trailing});
+    }
+}
+
+void handle_update(struct sim *s, struct server *srv, struct raft_update *u)
+{
+    if (u->flags & (RAFT_UPDATE_CURRENT_TERM | RAFT_UPDATE_VOTED_FOR)) {
+        srv->term = raft_current_term(&srv->raft);
+        srv->vote = raft_voted_for(&srv->raft);
+        note(s, "s%u: persisted term %llu vote %llu", srv->i, srv->term, srv->vote);
+    }
+    if (u->flags & RAFT_UPDATE_SNAPSHOT) {
+        handle_snapshot_update(s, srv, u);
+    }
+    if (u->flags & RAFT_UPDATE_ENTRIES) {
+        handle_entries_update(s, srv, u);
+    }
+    if (u->flags & RAFT_UPDATE_MESSAGES) {
+        for (unsigned k = 0; k < u->messages.n && !s->failed; k++) {
+            send_message(s, srv, &u->messages.batch[k]);
+        }
+    } else if (u->messages.n != 0) {
+        fail(s, "server %u: messages without RAFT_UPDATE_MESSAGES", srv->i);
+    }
+    if (u->flags & RAFT_UPDATE_STATE) {
+        enum raft_state st = raft_state(&srv->raft);
+        note(s, "s%u: now %s in term %llu", srv->i, raft_state_name(st),
+             raft_current_term(&srv->raft));
+        if (st == RAFT_LEADER) {
+            s->stats.elections_won++;
+        }
+    }
+    if (u->flags & RAFT_UPDATE_COMMIT_INDEX) {
+        apply_committed(s, srv);
+    }
+}
+
+/* Safety checks that concern one server after one of its steps. */
+void check_server(struct sim *s, struct server *srv)
+{
+    char why[256];
+    if (raft_state(&srv->raft) != RAFT_LEADER) {
+        return;
+    }
+    raft_term term = raft_current_term(&srv->raft);
+    if (!sim_record_leader(&s->record, term, srv->id, why, sizeof why)) {
+        fail(s, "%s", why);
+        return;
+    }
+    /* Leader completeness: every committed entry is in the leader's log. */
+    raft_index from = srv->snap.present ? srv->snap.index + 1 : 1;
+    if (from < srv->mem.first) {
+        from = srv->mem.first;
+    }
+    for (raft_index k = srv->commit + 1 > from ? srv->commit + 1 : from; k <= s->record.max_commit; k++) {
+        const struct sim_committed *c = sim_record_get_committed(&s->record, k);
+        struct sim_entry *e = sim_log_get(&srv->mem, k);
+        if (c == NULL) {
+            continue;
+        }
+        if (e == NULL || e->term != c->term || e->hash != c->hash) {
+            fail(s, "leader completeness: leader %u of term %llu lacks committed entry %llu",
+                 srv->i, term, k);
+            return;
+        }
+    }
+}
+
+/* --- Disk completions -------------------------------------------------------------------- */
+
+static raft_term durable_term_at(struct server *srv, raft_index index)
+{
+    if (index == 0) {
+        return 0;
+    }
+    struct sim_entry *e = sim_log_get(&srv->durable, index);
+    if (e != NULL) {
+        return e->term;
+    }
+    if (srv->durable_snap.present && srv->durable_snap.index == index) {
+        return srv->durable_snap.term;
+    }
+    return (raft_term)-1; /* unknown */
+}
+
+void complete_write(struct sim *s, struct server *srv)
+{
+    struct write *w = srv->writes;
+    srv->writes = w->next;
+    if (srv->writes == NULL) {
+        srv->writes_tail = NULL;
+    }
+    char why[256];
+    if (w->snapshot) {
+        sim_snapshot_copy(&srv->durable_snap, &w->snap);
+        sim_snapshot_copy(&srv->snap, &w->snap);
+        sim_log_clear(&srv->durable, w->snap.index + 1);
+        srv->installing = false;
+        s->stats.snapshots_installed++;
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_PERSISTED_SNAPSHOT;
+        ev.persisted_snapshot.metadata.index = w->snap.index;
+        ev.persisted_snapshot.metadata.term = w->snap.term;
+        ev.persisted_snapshot.metadata.configuration_index = w->snap.conf_index;
+        decode_conf(w->snap.conf, w->snap.conf_len, &ev.persisted_snapshot.metadata.configuration);
+        ev.persisted_snapshot.offset = 0;
+        ev.persisted_snapshot.last = true;
+        note(s, "s%u: snapshot %llu durable", srv->i, w->snap.index);
+        step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
+        raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
+        sim_snapshot_clear(&w->snap);
+    } else {
+        raft_index first = w->entries.first;
+        if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
+            sim_log_truncate(&srv->durable, first);
+        } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
+            /* The durable log was replaced by a snapshot meanwhile; start over from here. */
+            sim_log_clear(&srv->durable, first);
+        }
+        for (size_t k = 0; k < w->entries.n; k++) {
+            struct sim_entry *e = &w->entries.entries[k];
+            raft_index index = first + k;
+            raft_term prev = durable_term_at(srv, index - 1);
+            sim_log_append_entry(&srv->durable, e);
+            if (prev != (raft_term)-1 &&
+                !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
+                fail(s, "server %u: %s", srv->i, why);
+            }
+        }
+        if (!w->dropped && w->report_end >= first && !s->failed) {
+            struct raft_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = RAFT_PERSISTED_ENTRIES;
+            ev.persisted_entries.index = w->report_end;
+            step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
+        }
+        sim_log_clear(&w->entries, 1);
+    }
+    free(w);
+}
+
+int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)
+{
+    struct server *srv = &s->servers[i];
+    if (!srv->alive || srv->installing || srv->last_applied == 0 || srv->sm_conf == NULL) {
+        return RAFT_BUSY;
+    }
+    if (srv->snap.present && srv->snap.index >= srv->last_applied) {
+        return RAFT_BUSY;
+    }
+    struct sim_entry *e = sim_log_get(&srv->mem, srv->last_applied);
+    if (e == NULL) {
+        return RAFT_BUSY;
+    }
+    struct sim_snapshot snap;
+    memset(&snap, 0, sizeof snap);
+    snap.present = true;
+    snap.index = srv->last_applied;
+    snap.term = e->term;
+    snap.conf_index = srv->sm_conf_index;
+    snap.conf = xmalloc(srv->sm_conf_len);
+    memcpy(snap.conf, srv->sm_conf, srv->sm_conf_len);
+    snap.conf_len = srv->sm_conf_len;
+    snap.sm_hash = srv->sm_hash;
+    snap.sm_count = srv->sm_count;
+
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_SNAPSHOT;
+    ev.snapshot.metadata.index = snap.index;
+    ev.snapshot.metadata.term = snap.term;
+    ev.snapshot.metadata.configuration_index = snap.conf_index;
+    decode_conf(snap.conf, snap.conf_len, &ev.snapshot.metadata.configuration);
+    ev.snapshot.trailing = trailing;
+    /* The snapshot is durable before the library hears of it. */
+    sim_snapshot_copy(&srv->durable_snap, &snap);
+    sim_snapshot_copy(&srv->snap, &snap);
+    sim_snapshot_clear(&snap);
+    int rv = sim_step_event(s, i, &ev);
+    raft_configuration_close(&ev.snapshot.metadata.configuration);
+    if (rv == 0) {
+        s->stats.snapshots_taken++;
+        raft_index keep_from = srv->snap.index > trailing ? srv->snap.index - trailing : 0;
+        if (keep_from > 0) {
+            sim_log_drop_prefix(&srv->mem, keep_from);
+            sim_log_drop_prefix(&srv->durable, keep_from);
+        }
+        note(s, "s%u: snapshot at %llu (trailing %u)", i, srv->snap.index, trailing);
+    }
+    return rv;
+}

@@ -1,0 +1,194 @@
+/* Internals of the simulator shared by its source files. Not part of the utility's API. */
+
+#ifndef SIM_INTERNAL_H
+#define SIM_INTERNAL_H
+
+#include "sim.h"
+
+/* One log entry as the simulated host keeps it: its own copy of the payload. */
+struct sim_entry {
+    raft_term term;
+    int type;
+    void *data; /* malloc'd copy (NULL when len is 0) */
+    size_t len;
+    uint64_t hash; /* of type and payload */
+};
+
+/* Entries first .. first + n - 1. */
+struct sim_log {
+    raft_index first;
+    struct sim_entry *entries;
+    size_t n, cap;
+};
+
+uint64_t sim_hash(int type, const void *data, size_t len);
+void sim_log_init(struct sim_log *l, raft_index first);
+void sim_log_clear(struct sim_log *l, raft_index first);
+raft_index sim_log_last(const struct sim_log *l);
+struct sim_entry *sim_log_get(const struct sim_log *l, raft_index index);
+void sim_log_truncate(struct sim_log *l, raft_index from);
+void sim_log_append(struct sim_log *l, raft_term term, int type, const void *data, size_t len);
+void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e);
+void sim_log_drop_prefix(struct sim_log *l, raft_index upto);
+void sim_log_copy(struct sim_log *dst, const struct sim_log *src);
+
+/* A stored snapshot: metadata, the encoded configuration and the state machine image. */
+struct sim_snapshot {
+    bool present;
+    raft_index index;
+    raft_term term;
+    raft_index conf_index;
+    void *conf; /* encoded configuration (malloc) */
+    size_t conf_len;
+    uint64_t sm_hash;
+    uint64_t sm_count;
+};
+
+void sim_snapshot_clear(struct sim_snapshot *snap);
+void sim_snapshot_copy(struct sim_snapshot *dst, const struct sim_snapshot *src);
+
+/* Facts every server must agree on, for the safety checks. */
+struct sim_record {
+    /* Log matching: content of every persisted (index, term) pair. */
+    struct sim_pair *pairs;
+    size_t n_pairs, cap_pairs;
+    /* Committed entries: committed[i] for 1 <= i <= max_commit. */
+    struct sim_committed *committed;
+    size_t cap_committed;
+    raft_index max_commit;
+    /* Election safety: leader of each term. */
+    raft_id *leaders;
+    size_t cap_leaders;
+};
+
+struct sim_pair {
+    raft_index index;
+    raft_term term;
+    uint64_t hash;
+    raft_term prev_term;
+    bool used;
+};
+
+struct sim_committed {
+    bool known;
+    raft_term term;
+    uint64_t hash;
+};
+
+void sim_record_init(struct sim_record *r);
+void sim_record_free(struct sim_record *r);
+/* Returns false (and fills why) when (index, term) was persisted before with other content. */
+bool sim_record_persisted(struct sim_record *r, raft_index index, raft_term term, uint64_t hash,
+                          raft_term prev_term, char *why, size_t why_len);
+bool sim_record_committed(struct sim_record *r, raft_index index, raft_term term, uint64_t hash,
+                          char *why, size_t why_len);
+const struct sim_committed *sim_record_get_committed(const struct sim_record *r,
+                                                     raft_index index);
+bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *why,
+                       size_t why_len);
+
+/* --- The simulator's state ---------------------------------------------------------------- */
+
+#define TRACE_LINES 400
+#define TRACE_WIDTH 200
+#define MAX_QUEUED_EVENTS 64
+
+/* A write to a simulated disk, durable at `due`. Writes of one server complete in order. */
+struct write {
+    bool snapshot;
+    raft_time due;
+    struct sim_log entries;  /* entries write: the entries, from entries.first */
+    raft_index report_end;   /* last index still current (later writes may replace a suffix) */
+    bool dropped;            /* issued before a snapshot install: never reported */
+    struct sim_snapshot snap; /* snapshot write */
+    struct write *next;
+};
+
+/* A message in flight: a deep copy owned by the simulator until delivery. */
+struct packet {
+    raft_time due;
+    unsigned long long seq;
+    unsigned from, to;
+    struct raft_message m;
+};
+
+/* An event the host queued while processing an update, stepped once the update is done. */
+struct queued_event {
+    int type; /* RAFT_CONFIGURATION or RAFT_SNAPSHOT */
+    raft_index index;
+    unsigned trailing;
+};
+
+struct server {
+    unsigned i;
+    raft_id id;
+    char address[32];
+    bool alive;
+    unsigned incarnation;
+    struct raft raft;
+    struct raft_tracer tracer;
+    struct sim *sim;
+    /* Durable state. */
+    raft_term term;
+    raft_id vote;
+    struct sim_log durable;
+    struct sim_snapshot durable_snap;
+    /* The host's memory. */
+    struct sim_log mem;
+    struct sim_snapshot snap; /* latest snapshot, attached to InstallSnapshot */
+    struct write *writes, *writes_tail;
+    raft_index last_applied;
+    uint64_t sm_hash, sm_count;
+    raft_index sm_conf_index; /* latest applied configuration */
+    void *sm_conf;
+    size_t sm_conf_len;
+    raft_index commit; /* last commit index seen in this incarnation */
+    unsigned short capacity;
+    bool installing;
+    struct queued_event queue[MAX_QUEUED_EVENTS];
+    unsigned n_queue;
+};
+
+struct sim {
+    /* Deliberate drops: the next drop_count messages of drop_type from drop_from to drop_to. */
+    unsigned drop_from, drop_to, drop_count;
+    int drop_type;
+    struct sim_options o;
+    unsigned rng;
+    raft_time now;
+    struct server servers[SIM_MAX_SERVERS];
+    bool link_down[SIM_MAX_SERVERS][SIM_MAX_SERVERS];
+    struct packet **heap;
+    size_t n_heap, cap_heap;
+    unsigned long long seq;
+    unsigned long long next_command;
+    struct sim_record record;
+    struct sim_stats stats;
+    bool failed;
+    unsigned same_time_events;
+    char trace[TRACE_LINES][TRACE_WIDTH];
+    unsigned trace_next;
+};
+
+/* --- Shared functions of sim.c, sim_net.c and sim_host.c ----------------------------------- */
+
+void *xmalloc(size_t size);
+void note(struct sim *s, const char *fmt, ...);
+void fail(struct sim *s, const char *fmt, ...);
+unsigned draw(struct sim *s, unsigned min, unsigned max);
+void encode_conf(struct raft_configuration *c, void **out, size_t *len);
+int decode_conf(const void *data, size_t len, struct raft_configuration *c);
+struct packet *heap_pop(struct sim *s);
+void packet_release_payloads(struct packet *p);
+void packet_free(struct packet *p);
+bool link_up(struct sim *s, unsigned a, unsigned b);
+void send_message(struct sim *s, struct server *from, const struct raft_message *m);
+void purge_packets(struct sim *s, unsigned i);
+void deliver(struct sim *s, struct packet *p);
+void handle_update(struct sim *s, struct server *srv, struct raft_update *u);
+void check_server(struct sim *s, struct server *srv);
+void trace_emit(struct raft_tracer *t, int type, const void *data);
+void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *what);
+void complete_write(struct sim *s, struct server *srv);
+
+#endif

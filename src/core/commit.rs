@@ -1,0 +1,61 @@
+//! The commit rule: an entry of the leader's current term is committed once a majority of
+//! voters durably stores it; earlier entries commit with it.
+
+use super::raft::{Ctx, Raft, Status};
+
+impl Raft {
+    /// Advances the leader's commit index from the voters' match indexes, in O(voters): the
+    /// leader counts its own durable index, never what it has only appended.
+    pub(super) fn maybe_commit(&mut self, cx: &mut Ctx<'_>) {
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let mut stored = std::mem::take(&mut leader.scratch);
+        stored.clear();
+        for server in self.membership.current.voters() {
+            if server.id == self.id {
+                stored.push(self.durable);
+            } else if let Some(p) = leader.progress.iter().find(|p| p.id == server.id) {
+                stored.push(p.matched);
+            } else {
+                stored.push(0);
+            }
+        }
+        let candidate = quorum_index(&mut stored);
+        leader.scratch = stored;
+        // Only an entry of the current term is committed by counting (Raft §5.4.2): an older
+        // one could still be overwritten by a leader that never saw it.
+        if candidate > self.commit && self.log.term_of(candidate) == Some(self.term) {
+            self.set_commit(cx, candidate);
+        }
+    }
+}
+
+/// The highest index stored by a majority of `stored` (one value per voter).
+fn quorum_index(stored: &mut [u64]) -> u64 {
+    if stored.is_empty() {
+        return 0;
+    }
+    stored.sort_unstable_by(|a, b| b.cmp(a));
+    stored[stored.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quorum_index;
+
+    #[test]
+    fn majority_index_of_three_is_the_median() {
+        assert_eq!(quorum_index(&mut [5, 9, 7]), 7);
+    }
+
+    #[test]
+    fn majority_index_of_four_needs_three() {
+        assert_eq!(quorum_index(&mut [10, 9, 2, 1]), 2);
+    }
+
+    #[test]
+    fn single_voter_is_its_own_majority() {
+        assert_eq!(quorum_index(&mut [4]), 4);
+    }
+}

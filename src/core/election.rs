@@ -1,0 +1,439 @@
+//! Elections: when a follower stands, how votes (and pre-votes) are granted and counted, and
+//! how a candidate becomes leader.
+
+use super::event::{EntrySource, NewEntries};
+use super::message::{Outgoing, RequestVote, RequestVoteResult, TimeoutNow, FEATURE_CAPACITY};
+use super::progress::Progress;
+use super::raft::{Candidate, Ctx, Follower, Leader, Raft, Status};
+use super::trace::LEVEL_INFO;
+use super::types::{Id, Term};
+use crate::raft_trace;
+
+impl Raft {
+    /// Whether `votes` voters form a majority of the current configuration's voters.
+    pub(super) fn has_majority(&self, votes: usize) -> bool {
+        votes > self.membership.current.voter_count() / 2
+    }
+
+    /// Whether a candidate whose last entry is (`index`, `term`) has a log at least as
+    /// up-to-date as ours (compared with everything we hold, durable or not).
+    pub(super) fn is_up_to_date(&self, index: u64, term: Term) -> bool {
+        let (our_index, our_term) = (self.log.last_index(), self.log.last_term());
+        term > our_term || (term == our_term && index >= our_index)
+    }
+
+    /// Whether a follower whose election timer expired may stand: it must be a voter, not be
+    /// installing a snapshot, and have persisted its whole log (RequestVote advertises it).
+    fn may_stand(&self) -> bool {
+        self.membership.current.is_voter(self.id)
+            && self.installing.is_none()
+            && self.durable == self.log.last_index()
+    }
+
+    /// RAFT_TIMEOUT on a follower or candidate.
+    pub(super) fn election_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.election_timer_expired(cx.now) {
+            return;
+        }
+        match &self.status {
+            Status::Candidate(c) => {
+                let pre_vote = c.pre_vote;
+                raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
+                self.start_election(cx, pre_vote, false);
+            }
+            _ if !self.may_stand() => {
+                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
+                // Nothing heard from the leader for an election timeout: stop protecting it
+                // from candidates, or a non-voter could refuse votes forever. A snapshot
+                // being installed still needs its leader for the acknowledgement.
+                if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
+                    *f = Follower::default();
+                }
+                self.restart_election_timer(cx, true);
+            }
+            _ => {
+                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
+                self.start_election(cx, self.settings.pre_vote, false);
+            }
+        }
+    }
+
+    /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).
+    pub(super) fn start_election(&mut self, cx: &mut Ctx<'_>, pre_vote: bool, disrupt: bool) {
+        if !pre_vote {
+            self.term += 1;
+            self.voted_for = self.id;
+            cx.update.term_changed = true;
+            cx.update.vote_changed = true;
+        }
+        if !matches!(self.status, Status::Candidate(_)) {
+            cx.update.state_changed = true;
+        }
+        self.status = Status::Candidate(Candidate { pre_vote, votes: vec![self.id] });
+        self.restart_election_timer(cx, true);
+        let phase = if pre_vote { "pre-vote" } else { "election" };
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "  start {phase} for term {}",
+            self.term + pre_vote as u64
+        );
+        if self.has_majority(1) {
+            self.win_round(cx, pre_vote);
+            return;
+        }
+        let request = RequestVote {
+            term: self.term + u64::from(pre_vote),
+            candidate_id: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            disrupt_leader: disrupt,
+            pre_vote,
+        };
+        for server in self.membership.current.voters() {
+            if server.id != self.id {
+                cx.send(server.id, server.address.clone(), Outgoing::RequestVote(request));
+            }
+        }
+    }
+
+    /// A majority granted: a pre-vote leads to the real election, an election to leadership.
+    fn win_round(&mut self, cx: &mut Ctx<'_>, pre_vote: bool) {
+        if pre_vote {
+            self.start_election(cx, false, false);
+        } else {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  won election for term {}", self.term);
+            self.become_leader(cx, true);
+        }
+    }
+
+    /// Takes the lead. With `barrier`, entries of earlier terms beyond the commit index get a
+    /// barrier of this term appended, since only current-term entries are committed by count.
+    pub(super) fn become_leader(&mut self, cx: &mut Ctx<'_>, barrier: bool) {
+        let last = self.log.last_index();
+        let progress = self
+            .membership
+            .current
+            .servers
+            .iter()
+            .map(|s| Progress::new(s.id, s.address.clone(), last))
+            .collect();
+        self.status = Status::Leader(Leader {
+            progress,
+            quorum_start: cx.now,
+            transfer: None,
+            scratch: Vec::new(),
+        });
+        cx.update.state_changed = true;
+        cx.update.timeout_changed = true;
+        if barrier && last > self.commit {
+            self.log.append(self.term, 1);
+            let source = EntrySource::Barrier { term: self.term };
+            cx.update.entries = Some(NewEntries { index: last + 1, source });
+            raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
+        }
+        self.replicate_to_all(cx, true);
+        self.maybe_commit(cx);
+    }
+
+    /// RequestVote: grant when we have no leader to protect (or the candidate was told to
+    /// disrupt it), the term is current, we vote, have not voted for another, and the
+    /// candidate's log is at least as up-to-date as ours.
+    pub(super) fn on_request_vote(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        from_address: &str,
+        rv: RequestVote,
+    ) {
+        let kind = if rv.pre_vote { "pre-vote" } else { "vote" };
+        raft_trace!(cx.tracer, LEVEL_INFO, "> {kind} request from {from} for term {}", rv.term);
+        let granted = self.decide_vote(cx, &rv);
+        if granted && !rv.pre_vote {
+            self.voted_for = rv.candidate_id;
+            cx.update.term_changed = true;
+            cx.update.vote_changed = true;
+            self.restart_election_timer(cx, false);
+        }
+        let term = if rv.pre_vote && granted { rv.term } else { self.term };
+        raft_trace!(cx.tracer, LEVEL_INFO, "  {} {kind}", if granted { "grant" } else { "deny" });
+        let result = RequestVoteResult {
+            term,
+            vote_granted: granted,
+            pre_vote: rv.pre_vote,
+            features: FEATURE_CAPACITY,
+            capacity: self.capacity,
+        };
+        let address = self.reply_address(from, from_address);
+        cx.send(from, address, Outgoing::RequestVoteResult(result));
+    }
+
+    fn decide_vote(&mut self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+        let has_leader = match &self.status {
+            Status::Leader(_) => true,
+            Status::Follower(f) => f.leader.is_some(),
+            Status::Candidate(_) => false,
+        };
+        if has_leader && !rv.disrupt_leader {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  we have a leader");
+            return false;
+        }
+        if !rv.pre_vote && rv.term > self.term {
+            self.adopt_term(cx, rv.term);
+        }
+        if rv.term < self.term {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  stale term (ours is {})", self.term);
+            return false;
+        }
+        // Unlike C-Raft, a server votes even when its own (possibly stale) configuration does
+        // not list it as a voter: only the candidate's configuration decides whose votes
+        // count, and refusing can deadlock a cluster whose newest voter has not yet received
+        // the change that promoted it.
+        if self.installing.is_some() {
+            return false;
+        }
+        if !rv.pre_vote && self.voted_for != 0 && self.voted_for != rv.candidate_id {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  already voted for {}", self.voted_for);
+            return false;
+        }
+        if !self.is_up_to_date(rv.last_log_index, rv.last_log_term) {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  candidate log is behind ours");
+            return false;
+        }
+        true
+    }
+
+    /// RequestVote result: count it if it answers our current round.
+    pub(super) fn on_vote_result(&mut self, cx: &mut Ctx<'_>, from: Id, r: RequestVoteResult) {
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "> vote result from {from}: term {}, granted {}, pre-vote {}",
+            r.term,
+            r.vote_granted,
+            r.pre_vote
+        );
+        self.record_capacity(from, r.features, r.capacity);
+        let pre_vote_grant = r.vote_granted && r.term == self.term + 1;
+        if r.term > self.term && !pre_vote_grant {
+            self.adopt_term(cx, r.term);
+            return;
+        }
+        let Status::Candidate(c) = &mut self.status else {
+            return;
+        };
+        let counts = if c.pre_vote {
+            pre_vote_grant
+        } else {
+            r.vote_granted && r.term == self.term && !r.pre_vote
+        };
+        if !counts || !self.membership.current.is_voter(from) || c.votes.contains(&from) {
+            return;
+        }
+        c.votes.push(from);
+        let (votes, pre_vote) = (c.votes.len(), c.pre_vote);
+        if self.has_majority(votes) {
+            self.win_round(cx, pre_vote);
+        }
+    }
+
+    /// TimeoutNow: our leader hands over; stand at once if we are as up to date as it is.
+    pub(super) fn on_timeout_now(&mut self, cx: &mut Ctx<'_>, from: Id, t: TimeoutNow) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "> timeout now from {from} in term {}", t.term);
+        if t.term > self.term {
+            // A leader we did not know: we cannot vouch for its log.
+            self.adopt_term(cx, t.term);
+            return;
+        }
+        let from_leader = matches!(&self.status,
+            Status::Follower(f) if f.leader.as_ref().is_some_and(|(id, _)| *id == from));
+        let ready = t.term == self.term
+            && from_leader
+            && self.may_stand()
+            && t.last_log_index == self.log.last_index()
+            && t.last_log_term == self.log.last_term();
+        if !ready {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  not ready to take over: ignored");
+            return;
+        }
+        self.start_election(cx, false, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::event::Event;
+    use crate::core::message::{Incoming, Outgoing, RequestVote};
+    use crate::core::testing::*;
+    use crate::core::types::State;
+
+    fn request(term: u64, last_index: u64, last_term: u64) -> Incoming<'static> {
+        Incoming::RequestVote(RequestVote {
+            term,
+            candidate_id: 3,
+            last_log_index: last_index,
+            last_log_term: last_term,
+            disrupt_leader: false,
+            pre_vote: false,
+        })
+    }
+
+    fn granted(out: &Out) -> bool {
+        match out.messages[0].body {
+            Outgoing::RequestVoteResult(r) => r.vote_granted,
+            _ => panic!("no vote result"),
+        }
+    }
+
+    #[test]
+    fn follower_stands_when_election_timer_expires() {
+        let mut r = started(1, &[1, 2, 3]);
+        let deadline = r.timeout();
+        assert!((1000..=2000).contains(&deadline));
+        let out = step(&mut r, deadline - 1, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower, "not before the deadline");
+        assert!(out.messages.is_empty());
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (2, 1));
+        assert!(out.term_changed && out.vote_changed && out.state_changed);
+        assert_eq!(out.messages.len(), 2);
+        assert!(matches!(out.to(2)[0], Outgoing::RequestVote(rv) if rv.term == 2 && !rv.pre_vote));
+    }
+
+    #[test]
+    fn pre_vote_does_not_change_term() {
+        let mut r = started(1, &[1, 2, 3]);
+        r.set_pre_vote(true);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (1, 0));
+        assert!(!out.term_changed);
+        assert!(matches!(out.to(2)[0], Outgoing::RequestVote(rv) if rv.term == 2 && rv.pre_vote));
+    }
+
+    #[test]
+    fn pre_vote_majority_starts_real_election() {
+        let mut r = started(1, &[1, 2, 3]);
+        r.set_pre_vote(true);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let grant = Incoming::RequestVoteResult(crate::core::message::RequestVoteResult {
+            term: 2,
+            vote_granted: true,
+            pre_vote: true,
+            features: 0,
+            capacity: 0,
+        });
+        let out = receive(&mut r, now, 2, grant).unwrap();
+        assert_eq!((r.current_term(), r.voted_for()), (2, 1));
+        assert!(out.term_changed);
+        assert!(matches!(out.to(3)[0], Outgoing::RequestVote(rv) if !rv.pre_vote));
+    }
+
+    #[test]
+    fn rejects_vote_for_stale_log() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        // Forget the leader so that only the log comparison decides.
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let mut r2 = follower(&[entry(2), entry(2)]);
+        let out = receive(&mut r2, 20, 3, request(3, 2, 2)).unwrap();
+        assert!(!granted(&out), "a follower with a leader ignores the request");
+        let mut r = started(2, &[1, 2, 3]);
+        let out = receive(&mut r, 20, 3, request(2, 0, 0)).unwrap();
+        assert!(!granted(&out), "candidate log shorter than ours");
+        let out = receive(&mut r, 20, 3, request(2, 1, 1)).unwrap();
+        assert!(granted(&out));
+    }
+
+    #[test]
+    fn grants_one_vote_per_term() {
+        let mut r = started(2, &[1, 2, 3]);
+        let out = receive(&mut r, 5, 3, request(2, 1, 1)).unwrap();
+        assert!(granted(&out) && out.term_changed && out.vote_changed);
+        assert_eq!(r.voted_for(), 3);
+        let mut other = request(2, 5, 1);
+        if let Incoming::RequestVote(rv) = &mut other {
+            rv.candidate_id = 1;
+        }
+        let out = receive(&mut r, 6, 1, other).unwrap();
+        assert!(!granted(&out));
+        assert_eq!(r.voted_for(), 3);
+    }
+
+    #[test]
+    fn leader_ignores_vote_request_unless_disrupting() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let out = receive(&mut r, now, 3, request(5, 9, 2)).unwrap();
+        assert!(!granted(&out));
+        assert_eq!((r.state(), r.current_term()), (State::Leader, 2));
+        let mut disrupt = request(5, 9, 2);
+        if let Incoming::RequestVote(rv) = &mut disrupt {
+            rv.disrupt_leader = true;
+        }
+        let out = receive(&mut r, now, 3, disrupt).unwrap();
+        assert!(granted(&out));
+        assert_eq!((r.state(), r.current_term()), (State::Follower, 5));
+    }
+
+    #[test]
+    fn majority_of_votes_makes_leader_and_heartbeats() {
+        let mut r = started(1, &[1, 2, 3]);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        assert!(out.state_changed);
+        assert!(out.entries.is_none(), "nothing uncommitted: no barrier");
+        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { n_entries: 0, .. }));
+    }
+
+    #[test]
+    fn new_leader_appends_barrier_for_uncommitted_entries() {
+        let mut r = follower(&[entry(2)]);
+        let now = r.timeout() + 1;
+        step(&mut r, now, Event::Timeout).unwrap();
+        let out = receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        let new = out.entries.expect("barrier");
+        assert_eq!(new.index, 3);
+        assert_eq!(new.source, crate::core::event::EntrySource::Barrier { term: 3 });
+    }
+
+    #[test]
+    fn single_voter_becomes_leader_at_start_without_term_change() {
+        let r = started(1, &[1]);
+        assert_eq!(r.state(), State::Leader);
+        assert_eq!(r.current_term(), 1);
+        assert_eq!(r.commit_index(), 1);
+    }
+
+    #[test]
+    fn non_voter_does_not_stand() {
+        let mut r = started(4, &[1, 2, 3]);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+        assert!(out.messages.is_empty());
+        assert_eq!(r.current_term(), 1);
+    }
+
+    #[test]
+    fn follower_with_unpersisted_entries_does_not_stand() {
+        let mut r = started(2, &[1, 2, 3]);
+        let entries = [entry(2)];
+        let ae = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            leader_commit: 1,
+            entries: &entries,
+        };
+        receive(&mut r, 10, 1, ae).unwrap();
+        let deadline = r.timeout();
+        step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+    }
+}

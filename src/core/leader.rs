@@ -1,0 +1,294 @@
+//! What only a leader does: accept submissions (capacity threshold, one configuration change at
+//! a time), keep followers fed on its timer, and step down when it lost touch with a majority
+//! (check-quorum).
+
+use super::configuration::Configuration;
+use super::error::Error;
+use super::event::{EntrySource, NewEntries};
+use super::message::EntryView;
+use super::progress::Progress;
+use super::raft::{Ctx, Leader, Raft, Status};
+use super::trace::LEVEL_INFO;
+use super::types::{CatchUpStatus, EntryType};
+use crate::codec::configuration as codec;
+use crate::raft_trace;
+
+impl Raft {
+    /// RAFT_TIMEOUT, whatever the state.
+    pub(super) fn on_timeout(&mut self, cx: &mut Ctx<'_>) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "> timeout in term {} as {:?}", self.term, self.state());
+        if matches!(self.status, Status::Leader(_)) {
+            self.leader_timeout(cx);
+        } else {
+            self.election_timeout(cx);
+        }
+    }
+
+    fn leader_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.check_quorum(cx) {
+            return;
+        }
+        self.abandon_stale_transfer(cx);
+        self.abort_slow_catch_ups(cx);
+        self.replicate_to_all(cx, false);
+    }
+
+    /// Check-quorum: a leader that has not heard from a majority of voters within an election
+    /// timeout may be partitioned away, so it steps down rather than hold clients hostage.
+    /// Returns whether it is still leader.
+    fn check_quorum(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let now = cx.now;
+        let election_timeout = u64::from(self.settings.election_timeout);
+        let Status::Leader(leader) = &self.status else {
+            return false;
+        };
+        let heard = self
+            .membership
+            .current
+            .voters()
+            .filter(|s| {
+                s.id == self.id || leader.progress.iter().any(|p| p.id == s.id && p.recent_recv)
+            })
+            .count();
+        if self.has_majority(heard) {
+            let Status::Leader(leader) = &mut self.status else {
+                return false;
+            };
+            leader.quorum_start = now;
+            leader.progress.iter_mut().for_each(|p| p.recent_recv = false);
+            cx.update.timeout_changed = true;
+            return true;
+        }
+        if now - leader.quorum_start >= election_timeout {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  lost contact with a majority: step down");
+            self.become_follower(cx);
+            return false;
+        }
+        true
+    }
+
+    /// Whether the capacity threshold blocks submissions: a majority of voters reports its
+    /// capacity, and no majority of voters reports at least the threshold.
+    fn lacks_capacity(&self) -> bool {
+        let min = self.settings.capacity_threshold;
+        if min == 0 {
+            return false;
+        }
+        let mut reporting = 0;
+        let mut enough = 0;
+        for voter in self.membership.current.voters() {
+            let capacity = if voter.id == self.id {
+                Some(self.capacity)
+            } else {
+                self.peer_capacity.iter().find(|(id, _)| *id == voter.id).map(|(_, c)| *c)
+            };
+            if let Some(capacity) = capacity {
+                reporting += 1;
+                enough += usize::from(capacity >= min);
+            }
+        }
+        self.has_majority(reporting) && !self.has_majority(enough)
+    }
+
+    /// Validates RAFT_SUBMIT; returns the decoded configurations of its `Change` entries.
+    pub(super) fn check_submit(
+        &self,
+        entries: &[EntryView<'_>],
+    ) -> Result<Vec<(usize, Configuration)>, Error> {
+        if entries.is_empty() {
+            return Err(Error::Invalid("no entries to submit".into()));
+        }
+        let Status::Leader(leader) = &self.status else {
+            return Err(Error::NotLeader);
+        };
+        if leader.transfer.is_some() {
+            return Err(Error::NotLeader);
+        }
+        for entry in entries {
+            if entry.term != self.term {
+                return Err(Error::Invalid(format!(
+                    "entry term {} is not the current term {}",
+                    entry.term, self.term
+                )));
+            }
+            if entry.kind == EntryType::Command && entry.payload.len() % 8 != 0 {
+                return Err(Error::Invalid(
+                    "command payload length must be a multiple of 8".into(),
+                ));
+            }
+        }
+        if self.lacks_capacity() {
+            return Err(Error::NoSpace);
+        }
+        let mut changes = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if entry.kind != EntryType::Change {
+                continue;
+            }
+            let catching_up =
+                leader.progress.iter().any(|p| p.catch_up.status == CatchUpStatus::Running);
+            if self.membership.has_pending_change() || catching_up || !changes.is_empty() {
+                return Err(Error::CantChange);
+            }
+            changes.push((i, codec::decode(entry.payload)?));
+        }
+        Ok(changes)
+    }
+
+    pub(super) fn on_submit(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        entries: &[EntryView<'_>],
+        changes: Vec<(usize, Configuration)>,
+    ) {
+        let first = self.log.last_index() + 1;
+        raft_trace!(cx.tracer, LEVEL_INFO, "> submit {} entries at {first}", entries.len());
+        for entry in entries {
+            self.log.append(entry.term, 1);
+        }
+        cx.update.entries =
+            Some(NewEntries { index: first, source: EntrySource::Event { skip: 0 } });
+        for (i, conf) in changes {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  configuration change at {}", first + i as u64);
+            self.membership.append_change(first + i as u64, conf);
+            self.rebuild_progress();
+        }
+        self.replicate_to_all(cx, false);
+    }
+
+    /// Follows a configuration change: one progress per server, in configuration order,
+    /// keeping what we knew about servers that stay.
+    pub(super) fn rebuild_progress(&mut self) {
+        let last = self.log.last_index();
+        let Status::Leader(Leader { progress, .. }) = &mut self.status else {
+            return;
+        };
+        let mut old = std::mem::take(progress);
+        for server in &self.membership.current.servers {
+            let kept = old.iter().position(|p| p.id == server.id).map(|i| old.swap_remove(i));
+            let mut p =
+                kept.unwrap_or_else(|| Progress::new(server.id, server.address.clone(), last));
+            p.address = server.address.clone();
+            progress.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::configuration as codec;
+    use crate::core::error::Error;
+    use crate::core::event::Event;
+    use crate::core::message::EntryView;
+    use crate::core::testing::*;
+    use crate::core::types::{EntryType, State};
+
+    #[test]
+    fn commits_only_current_term_entries_acknowledged_by_a_majority() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
+        assert!(!out.commit_index_changed, "the leader's own copy is not durable yet");
+        let out = step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
+        assert!(out.commit_index_changed);
+        assert_eq!(r.commit_index(), 2);
+    }
+
+    #[test]
+    fn does_not_commit_earlier_term_entries_by_counting() {
+        let mut r = follower(&[entry(2)]);
+        let now = r.timeout() + 1;
+        step(&mut r, now, Event::Timeout).unwrap();
+        receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
+        receive(&mut r, now, 1, append_result(3, 0, 2)).unwrap();
+        assert_eq!(r.commit_index(), 1, "entry 2 is of term 2: a majority is not enough");
+        receive(&mut r, now, 1, append_result(3, 0, 3)).unwrap();
+        assert_eq!(r.commit_index(), 3, "the barrier commits it");
+    }
+
+    #[test]
+    fn submit_requires_leadership_and_current_term() {
+        let mut r = started(2, &[1, 2, 3]);
+        let entries = [entry(1)];
+        let err = step(&mut r, 1, Event::Submit { entries: &entries }).unwrap_err();
+        assert_eq!(err, Error::NotLeader);
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let err = step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        let err = step(&mut r, now, Event::Submit { entries: &[] }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        let odd = [EntryView { term: 2, kind: EntryType::Command, payload: &[1, 2, 3] }];
+        let err = step(&mut r, now, Event::Submit { entries: &odd }).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        assert_eq!(r.last_index(), 1);
+    }
+
+    #[test]
+    fn one_configuration_change_at_a_time() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let payload = codec::encode(&conf(&[1, 2, 3, 4]));
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+        assert_eq!(r.configuration().len(), 4, "takes effect when appended");
+        let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
+        assert_eq!(err, Error::CantChange);
+        let conf4 = crate::core::testing::conf(&[1, 2, 3, 4]);
+        step(&mut r, now, Event::Configuration { index: 2, conf: conf4 }).unwrap();
+        step(&mut r, now, Event::Submit { entries: &change }).unwrap();
+    }
+
+    #[test]
+    fn undecodable_change_is_malformed() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &[9; 8] }];
+        let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+    }
+
+    #[test]
+    fn capacity_threshold_blocks_submissions() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        r.set_capacity_threshold(500);
+        let entries = [entry(2)];
+        // Our own capacity (100) and both peers' (100, from their votes and results).
+        receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+        receive(&mut r, now, 3, append_result(2, 0, 1)).unwrap();
+        let err = step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err();
+        assert_eq!(err, Error::NoSpace);
+        r.set_capacity_threshold(50);
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+    }
+
+    #[test]
+    fn leader_steps_down_without_hearing_from_a_majority() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let mut t = now;
+        while r.state() == State::Leader {
+            t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            assert!(t <= now + 1000, "stepped down late");
+        }
+        assert!(t >= now + 1000, "stepped down early");
+    }
+
+    #[test]
+    fn leader_stays_while_a_majority_answers() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        for _ in 0..50 {
+            let t = r.timeout();
+            step(&mut r, t, Event::Timeout).unwrap();
+            receive(&mut r, t, 2, append_result(2, 0, 1)).unwrap();
+        }
+        assert_eq!(r.state(), State::Leader);
+        assert!(r.timeout() > now + 1000);
+    }
+
+    #[test]
+    fn leader_timeout_is_next_heartbeat() {
+        let (r, now) = leader(&[1, 2, 3]);
+        assert_eq!(r.timeout(), now + 100);
+    }
+}

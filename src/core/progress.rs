@@ -1,0 +1,156 @@
+//! What a leader knows about each follower: how far its log matches, what to send next, and in
+//! which mode (probing for the match point, pipelining entries, or installing a snapshot).
+
+use std::sync::Arc;
+
+use super::types::{CatchUpStatus, Id, Index, Time};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The match point is unknown: one AppendEntries per heartbeat interval until one succeeds.
+    Probe,
+    /// The match point is known: send entries as soon as they exist, within the in-flight limit.
+    Pipeline,
+    /// The follower needs entries the leader compacted: an InstallSnapshot is out.
+    Snapshot { index: Index, sent_at: Time },
+}
+
+/// A catch-up round of a server about to be promoted (spec §11.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CatchUp {
+    pub status: CatchUpStatus,
+    pub round: u32,
+    pub target: Index,
+    pub round_start: Time,
+}
+
+impl CatchUp {
+    pub const NONE: CatchUp =
+        CatchUp { status: CatchUpStatus::None, round: 0, target: 0, round_start: 0 };
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    pub id: Id,
+    pub address: Arc<str>,
+    pub next: Index,
+    /// Highest index known to be durably stored by the follower and matching our log.
+    pub matched: Index,
+    pub mode: Mode,
+    /// When we last sent anything (None: never in this term).
+    pub last_send: Option<Time>,
+    /// Heard from since the start of the current quorum-check period.
+    pub recent_recv: bool,
+    pub catch_up: CatchUp,
+    /// Whether a TimeoutNow was already sent for the pending transfer.
+    pub timeout_now_sent: bool,
+}
+
+impl Progress {
+    pub fn new(id: Id, address: Arc<str>, last_index: Index) -> Progress {
+        Progress {
+            id,
+            address,
+            next: last_index + 1,
+            matched: 0,
+            mode: Mode::Probe,
+            last_send: None,
+            recent_recv: false,
+            catch_up: CatchUp::NONE,
+            timeout_now_sent: false,
+        }
+    }
+
+    pub fn heartbeat_due(&self, now: Time, heartbeat: u32) -> bool {
+        match self.last_send {
+            None => true,
+            Some(t) => now.saturating_sub(t) >= u64::from(heartbeat),
+        }
+    }
+
+    /// Records an acknowledgement of `index`. Returns whether the match index moved.
+    pub fn acknowledge(&mut self, index: Index) -> bool {
+        let moved = index > self.matched;
+        if moved {
+            self.matched = index;
+        }
+        self.next = self.next.max(index + 1);
+        moved
+    }
+
+    /// Applies a rejection of `rejected` with the follower's `hint` (already below `rejected`).
+    /// Returns false when the rejection is stale (it answers a message we no longer care about),
+    /// so that duplicated and reordered results are ignored.
+    pub fn reject(&mut self, rejected: Index, hint: Index) -> bool {
+        match self.mode {
+            Mode::Snapshot { .. } => false,
+            Mode::Pipeline => {
+                if rejected <= self.matched {
+                    return false;
+                }
+                self.next = rejected.min(hint + 1).max(self.matched + 1);
+                self.mode = Mode::Probe;
+                true
+            }
+            Mode::Probe => {
+                if rejected + 1 != self.next {
+                    return false;
+                }
+                self.next = rejected.min(hint + 1).max(self.matched + 1);
+                true
+            }
+        }
+    }
+
+    /// Gives up waiting for a snapshot acknowledgement and probes again.
+    pub fn abort_snapshot(&mut self) {
+        self.mode = Mode::Probe;
+        self.next = self.matched + 1;
+        self.last_send = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress() -> Progress {
+        Progress::new(2, Arc::from("2"), 10)
+    }
+
+    #[test]
+    fn probe_backs_off_to_follower_hint() {
+        let mut p = progress();
+        assert!(p.reject(10, 4));
+        assert_eq!(p.next, 5);
+        assert_eq!(p.mode, Mode::Probe);
+    }
+
+    #[test]
+    fn probe_ignores_rejection_of_another_index() {
+        let mut p = progress();
+        assert!(!p.reject(7, 3));
+        assert_eq!(p.next, 11);
+    }
+
+    #[test]
+    fn pipeline_rejection_falls_back_to_probe_above_match() {
+        let mut p = progress();
+        p.acknowledge(8);
+        p.mode = Mode::Pipeline;
+        p.next = 20;
+        assert!(!p.reject(8, 2), "stale rejection at or below match is ignored");
+        assert!(p.reject(15, 2));
+        assert_eq!(p.next, 9, "never back off below the match index");
+        assert_eq!(p.mode, Mode::Probe);
+    }
+
+    #[test]
+    fn acknowledgement_never_moves_match_backwards() {
+        let mut p = progress();
+        assert!(p.acknowledge(9));
+        assert!(!p.acknowledge(5));
+        assert_eq!(p.matched, 9);
+        assert_eq!(p.next, 11);
+    }
+}

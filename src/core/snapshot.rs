@@ -1,0 +1,370 @@
+//! Snapshots: compacting the log after the host took one, sending one to a follower that
+//! needs compacted entries, and installing one received from the leader.
+
+use super::configuration::Configuration;
+use super::error::Error;
+use super::event::SnapshotMetadata;
+use super::message::Outgoing;
+use super::progress::Mode;
+use super::raft::{Ctx, Follower, Raft, Status};
+use super::trace::LEVEL_INFO;
+use super::types::{Id, Index, Term};
+use crate::raft_trace;
+
+/// A received InstallSnapshot, as decided during validation.
+#[derive(Debug)]
+pub(super) enum InstallPlan {
+    Stale,
+    /// Another install is in progress: drop without reply (the leader retries on its timeout).
+    Drop,
+    /// We already hold everything the snapshot covers.
+    AlreadyHave,
+    Install,
+}
+
+/// The fields of a received InstallSnapshot.
+pub(super) struct InstallSnapshot<'a> {
+    pub term: Term,
+    pub last_index: Index,
+    pub last_term: Term,
+    pub conf: &'a Configuration,
+    pub conf_index: Index,
+}
+
+fn malformed(why: &str) -> Error {
+    Error::Malformed(format!("InstallSnapshot: {why}"))
+}
+
+impl Raft {
+    pub(super) fn check_snapshot(&self, metadata: &SnapshotMetadata) -> Result<(), Error> {
+        if self.installing.is_some() {
+            return Err(Error::Invalid("a received snapshot is being installed".into()));
+        }
+        let index = metadata.index;
+        if index <= self.log.snapshot_index() || index > self.commit {
+            return Err(Error::Invalid(format!(
+                "snapshot index {index} not in ({}, commit index {}]",
+                self.log.snapshot_index(),
+                self.commit
+            )));
+        }
+        if index < self.log.first_held() || self.log.term_of(index).is_none() {
+            return Err(Error::Invalid(format!("snapshot index {index} is not in the log")));
+        }
+        if metadata.configuration_index > index || metadata.configuration.is_empty() {
+            return Err(Error::Invalid("snapshot configuration does not fit its index".into()));
+        }
+        Ok(())
+    }
+
+    /// RAFT_SNAPSHOT: the host stored a snapshot; keep `trailing` entries before it.
+    pub(super) fn on_snapshot(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        metadata: &SnapshotMetadata,
+        trailing: u32,
+    ) {
+        let index = metadata.index;
+        raft_trace!(cx.tracer, LEVEL_INFO, "> snapshot at {index}, keep {trailing} trailing");
+        let term = self.log.term_of(index).unwrap_or(metadata.term);
+        let forget = index.saturating_sub(u64::from(trailing));
+        let forget = if self.log.term_of(forget).is_some() { forget } else { 0 };
+        self.log.take_snapshot(index, term, forget);
+        self.snapshot_conf_index = metadata.configuration_index;
+        self.membership.snapshot_taken(&metadata.configuration, metadata.configuration_index);
+    }
+
+    /// Leader: sends our snapshot to follower `i`, whose next entries we no longer hold.
+    pub(super) fn send_snapshot(&mut self, cx: &mut Ctx<'_>, i: usize) {
+        let (index, term) = (self.log.snapshot_index(), self.log.snapshot_term());
+        let (our_term, conf_index, now) = (self.term, self.snapshot_conf_index, cx.now);
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let p = &mut leader.progress[i];
+        p.mode = Mode::Snapshot { index, sent_at: now };
+        p.next = index + 1;
+        p.last_send = Some(now);
+        raft_trace!(cx.tracer, LEVEL_INFO, "  send snapshot {index}/{term} to {}", p.id);
+        let body = Outgoing::InstallSnapshot {
+            term: our_term,
+            last_index: index,
+            last_term: term,
+            conf_index,
+        };
+        cx.send(p.id, p.address.clone(), body);
+    }
+
+    pub(super) fn check_install_snapshot(
+        &self,
+        s: &InstallSnapshot<'_>,
+    ) -> Result<InstallPlan, Error> {
+        if s.term == 0 || s.last_index == 0 || s.last_term == 0 {
+            return Err(malformed("term, last index and last term must be non-zero"));
+        }
+        if s.last_term > s.term || s.conf.is_empty() || s.conf_index > s.last_index {
+            return Err(malformed("inconsistent snapshot"));
+        }
+        if s.term < self.term {
+            return Ok(InstallPlan::Stale);
+        }
+        if s.term == self.term && matches!(self.status, Status::Leader(_)) {
+            return Err(malformed("another leader in our term"));
+        }
+        if self.installing.is_some() {
+            return Ok(InstallPlan::Drop);
+        }
+        if self.log.snapshot_index() >= s.last_index {
+            return Ok(InstallPlan::AlreadyHave);
+        }
+        match self.log.term_of(s.last_index) {
+            Some(term) if term == s.last_term => Ok(InstallPlan::AlreadyHave),
+            Some(_) if s.last_index <= self.commit => Err(Error::Shutdown(format!(
+                "snapshot conflicts with committed entry {}",
+                s.last_index
+            ))),
+            _ => Ok(InstallPlan::Install),
+        }
+    }
+
+    pub(super) fn on_install_snapshot(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        from_address: &str,
+        s: InstallSnapshot<'_>,
+        plan: InstallPlan,
+    ) {
+        let (index, term) = (s.last_index, s.last_term);
+        raft_trace!(cx.tracer, LEVEL_INFO, "> install snapshot {index}/{term} from {from}");
+        if let InstallPlan::Stale = plan {
+            let hint = self.log.last_index().min(index - 1);
+            self.reply_append(cx, from, from_address, index, hint);
+            return;
+        }
+        self.follow(cx, from, from_address, s.term);
+        match plan {
+            InstallPlan::Stale => {}
+            InstallPlan::Drop => {
+                raft_trace!(
+                    cx.tracer,
+                    LEVEL_INFO,
+                    "  another snapshot is being installed: dropped"
+                );
+            }
+            InstallPlan::AlreadyHave => {
+                self.mark_verified(index);
+                raft_trace!(cx.tracer, LEVEL_INFO, "  already have it");
+                self.reply_append(cx, from, from_address, 0, index);
+            }
+            InstallPlan::Install => {
+                raft_trace!(cx.tracer, LEVEL_INFO, "  replace the log with the snapshot");
+                self.log.restore(index, term);
+                self.durable = self.durable.min(index);
+                self.membership.restore(s.conf.clone(), s.conf_index);
+                self.mark_verified(index);
+                let metadata = SnapshotMetadata {
+                    index,
+                    term,
+                    configuration: s.conf.clone(),
+                    configuration_index: s.conf_index,
+                };
+                cx.update.snapshot = Some(metadata.clone());
+                self.installing = Some(metadata);
+            }
+        }
+    }
+
+    /// What the leader sent up to `index` is committed, so it matches the leader's log.
+    fn mark_verified(&mut self, index: Index) {
+        if let Status::Follower(f) = &mut self.status {
+            f.verified = Some(f.verified.unwrap_or(0).max(index));
+        }
+    }
+
+    pub(super) fn check_persisted_snapshot(
+        &self,
+        metadata: &SnapshotMetadata,
+    ) -> Result<(), Error> {
+        match &self.installing {
+            Some(pending) if pending.index == metadata.index && pending.term == metadata.term => {
+                Ok(())
+            }
+            Some(_) => Err(Error::Invalid("persisted snapshot is not the pending one".into())),
+            None => Err(Error::Invalid("no snapshot is being installed".into())),
+        }
+    }
+
+    /// RAFT_PERSISTED_SNAPSHOT: the snapshot is durable; it is committed by definition.
+    pub(super) fn on_persisted_snapshot(&mut self, cx: &mut Ctx<'_>) {
+        let Some(metadata) = self.installing.take() else {
+            return;
+        };
+        let index = metadata.index;
+        raft_trace!(cx.tracer, LEVEL_INFO, "> snapshot {index} persisted");
+        self.durable = index;
+        self.snapshot_conf_index = metadata.configuration_index;
+        self.set_commit(cx, index);
+        if let Status::Follower(Follower { leader: Some((id, address)), .. }) = &self.status {
+            let (id, address) = (*id, address.clone());
+            self.reply_append(cx, id, &address, 0, index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::error::Error;
+    use crate::core::event::{Event, SnapshotMetadata};
+    use crate::core::message::{EntryView, Incoming, Outgoing};
+    use crate::core::testing::*;
+
+    fn metadata(index: u64, term: u64) -> SnapshotMetadata {
+        SnapshotMetadata { index, term, configuration: conf(&[1, 2, 3]), configuration_index: 1 }
+    }
+
+    fn install(term: u64, index: u64, last_term: u64) -> Incoming<'static> {
+        Incoming::InstallSnapshot {
+            term,
+            last_index: index,
+            last_term,
+            conf: conf(&[1, 2, 3]),
+            conf_index: 1,
+        }
+    }
+
+    fn committed_follower(n: usize) -> crate::core::raft::Raft {
+        let entries: Vec<EntryView> = (0..n).map(|_| entry(2)).collect();
+        let mut r = follower(&entries);
+        let last = r.last_index();
+        let heartbeat = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: last,
+            prev_log_term: 2,
+            leader_commit: last,
+            entries: &[],
+        };
+        receive(&mut r, 20, 1, heartbeat).unwrap();
+        r
+    }
+
+    #[test]
+    fn snapshot_must_be_committed_and_in_the_log() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let err = step(&mut r, 20, Event::Snapshot { metadata: metadata(3, 2), trailing: 0 });
+        assert!(matches!(err, Err(Error::Invalid(_))), "not committed");
+        let mut r = committed_follower(2);
+        step(&mut r, 20, Event::Snapshot { metadata: metadata(3, 2), trailing: 1 }).unwrap();
+        assert_eq!(r.snapshot_index(), 3);
+        assert_eq!(r.term_of(2), None, "entries up to index - trailing are forgotten");
+        step(&mut r, 20, Event::Snapshot { metadata: metadata(3, 2), trailing: 1 }).unwrap_err();
+        let mut r = committed_follower(4);
+        step(&mut r, 20, Event::Snapshot { metadata: metadata(4, 2), trailing: 2 }).unwrap();
+        assert_eq!((r.term_of(2), r.term_of(3)), (None, Some(2)));
+        let err = step(&mut r, 20, Event::Snapshot { metadata: metadata(4, 2), trailing: 1 });
+        assert!(matches!(err, Err(Error::Invalid(_))), "same snapshot twice");
+    }
+
+    #[test]
+    fn leader_sends_snapshot_when_entries_were_compacted() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let entries = [entry(2), entry(2)];
+        step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
+        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
+        step(&mut r, now, Event::Snapshot { metadata: metadata(3, 2), trailing: 0 }).unwrap();
+        let out = receive(&mut r, now, 3, append_result(2, 1, 0)).unwrap();
+        assert!(matches!(
+            out.to(3)[0],
+            Outgoing::InstallSnapshot { last_index: 3, last_term: 2, conf_index: 1, .. }
+        ));
+        let out = receive(&mut r, now + 5, 3, append_result(2, 0, 3)).unwrap();
+        assert_eq!(r.match_index(3), Ok(3));
+        assert!(out.messages.is_empty() || matches!(out.to(3)[0], Outgoing::AppendEntries { .. }));
+    }
+
+    #[test]
+    fn follower_installs_snapshot_and_acknowledges_once_persisted() {
+        let mut r = follower(&[entry(2)]);
+        let out = receive(&mut r, 20, 1, install(2, 10, 2)).unwrap();
+        assert_eq!(out.snapshot, Some(metadata(10, 2)));
+        assert!(out.messages.is_empty());
+        assert_eq!(r.last_index(), 10);
+        let entries = [entry(2)];
+        let busy = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 10,
+            prev_log_term: 2,
+            leader_commit: 10,
+            entries: &entries,
+        };
+        let out = receive(&mut r, 21, 1, busy).unwrap();
+        assert!(out.entries.is_none() && out.messages.is_empty(), "dropped while installing");
+        let again = receive(&mut r, 21, 1, install(2, 10, 2)).unwrap();
+        assert!(again.snapshot.is_none(), "a second install is dropped (payload freed)");
+        let event = Event::PersistedSnapshot { metadata: metadata(10, 2), offset: 0, last: true };
+        let out = step(&mut r, 22, event).unwrap();
+        assert_eq!(r.commit_index(), 10);
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 10
+        ));
+    }
+
+    #[test]
+    fn persisted_snapshot_without_install_is_invalid() {
+        let mut r = follower(&[entry(2)]);
+        let event = Event::PersistedSnapshot { metadata: metadata(10, 2), offset: 0, last: true };
+        assert!(matches!(step(&mut r, 22, event), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn snapshot_we_already_cover_is_acknowledged() {
+        let mut r = follower(&[entry(2), entry(2)]);
+        let out = receive(&mut r, 20, 1, install(2, 2, 2)).unwrap();
+        assert!(out.snapshot.is_none());
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 2
+        ));
+    }
+
+    #[test]
+    fn probe_inside_our_snapshot_is_accepted_so_leader_resumes_past_it() {
+        // §24.18: a follower whose snapshot is ahead of what the leader knows.
+        let mut r = committed_follower(5);
+        step(&mut r, 20, Event::Snapshot { metadata: metadata(6, 2), trailing: 0 }).unwrap();
+        let probe = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 3,
+            prev_log_term: 2,
+            leader_commit: 6,
+            entries: &[],
+        };
+        let out = receive(&mut r, 21, 1, probe).unwrap();
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 0 && res.last_log_index == 3
+        ));
+        let beyond = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 9,
+            prev_log_term: 2,
+            leader_commit: 6,
+            entries: &[],
+        };
+        let out = receive(&mut r, 21, 1, beyond).unwrap();
+        assert!(matches!(
+            out.to(1)[0],
+            Outgoing::AppendEntriesResult(res) if res.rejected == 9 && res.last_log_index == 6
+        ));
+    }
+
+    #[test]
+    fn malformed_install_snapshot_is_refused() {
+        let mut r = follower(&[entry(2)]);
+        let err = receive(&mut r, 20, 1, install(3, 0, 2)).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)));
+        assert_eq!(r.current_term(), 2);
+    }
+}

@@ -1,0 +1,138 @@
+//! Helpers for the unit tests of the rules: a started server, owned copies of updates, and
+//! shorthand for the common events.
+
+use super::configuration::Configuration;
+use super::error::Error;
+use super::event::{Event, Update};
+use super::message::{
+    AppendEntriesResult, EntryView, Incoming, Message, Outgoing, Received, RequestVoteResult,
+    FEATURE_CAPACITY,
+};
+use super::raft::Raft;
+use super::types::{EntryType, Id, Index, Role, State, Term, Time};
+use crate::codec::configuration as codec;
+
+pub fn conf(voters: &[Id]) -> Configuration {
+    let mut c = Configuration::new();
+    for &id in voters {
+        c.add(id, &address(id), Role::Voter).unwrap();
+    }
+    c
+}
+
+pub fn address(id: Id) -> String {
+    format!("node-{id}")
+}
+
+/// An owned copy of an update, so that tests can keep it across steps.
+#[derive(Debug)]
+pub struct Out {
+    pub term_changed: bool,
+    pub vote_changed: bool,
+    pub entries: Option<super::event::NewEntries>,
+    pub snapshot: Option<super::event::SnapshotMetadata>,
+    pub messages: Vec<Message>,
+    pub state_changed: bool,
+    pub commit_index_changed: bool,
+}
+
+impl Out {
+    fn of(u: &Update) -> Out {
+        Out {
+            term_changed: u.term_changed,
+            vote_changed: u.vote_changed,
+            entries: u.entries,
+            snapshot: u.snapshot.clone(),
+            messages: u.messages.clone(),
+            state_changed: u.state_changed,
+            commit_index_changed: u.commit_index_changed,
+        }
+    }
+
+    pub fn to(&self, id: Id) -> Vec<&Outgoing> {
+        self.messages.iter().filter(|m| m.to == id).map(|m| &m.body).collect()
+    }
+}
+
+pub fn step(r: &mut Raft, now: Time, event: Event<'_>) -> Result<Out, Error> {
+    r.step(now, 100, event, None).map(Out::of)
+}
+
+pub fn receive(r: &mut Raft, now: Time, from: Id, body: Incoming<'_>) -> Result<Out, Error> {
+    let address = address(from);
+    step(r, now, Event::Receive(Received { from, from_address: &address, body }))
+}
+
+pub fn entry(term: Term) -> EntryView<'static> {
+    EntryView { term, kind: EntryType::Command, payload: &[0; 8] }
+}
+
+/// A server started from a bootstrap log of `voters`, at time 0.
+pub fn started(id: Id, voters: &[Id]) -> Raft {
+    let payload = codec::encode(&conf(voters));
+    let entries = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
+    let mut r = Raft::new(id, &address(id));
+    r.seed(id as u32);
+    let event =
+        Event::Start { term: 1, voted_for: 0, snapshot: None, start_index: 1, entries: &entries };
+    step(&mut r, 0, event).unwrap();
+    r
+}
+
+pub fn vote_granted(term: Term) -> Incoming<'static> {
+    Incoming::RequestVoteResult(RequestVoteResult {
+        term,
+        vote_granted: true,
+        pre_vote: false,
+        features: FEATURE_CAPACITY,
+        capacity: 100,
+    })
+}
+
+pub fn append_result(term: Term, rejected: Index, last: Index) -> Incoming<'static> {
+    Incoming::AppendEntriesResult(AppendEntriesResult {
+        term,
+        rejected,
+        last_log_index: last,
+        features: FEATURE_CAPACITY,
+        capacity: 100,
+    })
+}
+
+/// Server 1 of `voters`, elected leader of term 2 (its barrier, if any, persisted), and the time.
+pub fn leader(voters: &[Id]) -> (Raft, Time) {
+    let mut r = started(1, voters);
+    let now = r.timeout();
+    step(&mut r, now, Event::Timeout).unwrap();
+    for &id in voters.iter().filter(|&&id| id != 1) {
+        if r.state() == State::Leader {
+            break;
+        }
+        let term = r.current_term();
+        receive(&mut r, now, id, vote_granted(term)).unwrap();
+    }
+    assert_eq!(r.state(), State::Leader);
+    if r.last_index() > r.persisted_index() {
+        let last = r.last_index();
+        step(&mut r, now, Event::PersistedEntries { index: last }).unwrap();
+    }
+    (r, now)
+}
+
+/// Server 2 of {1,2,3}, following leader 1 in term 2 after accepting `entries` after index 1.
+pub fn follower(entries: &[EntryView<'_>]) -> Raft {
+    let mut r = started(2, &[1, 2, 3]);
+    let ae = Incoming::AppendEntries {
+        term: 2,
+        prev_log_index: 1,
+        prev_log_term: 1,
+        leader_commit: 1,
+        entries,
+    };
+    receive(&mut r, 10, 1, ae).unwrap();
+    if r.last_index() > r.persisted_index() {
+        let last = r.last_index();
+        step(&mut r, 10, Event::PersistedEntries { index: last }).unwrap();
+    }
+    r
+}
