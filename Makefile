@@ -27,7 +27,7 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
-        test-c-valgrind test-python test-fuzz fuzz install clean soak
+        test-c-valgrind test-python test-fuzz fuzz install clean soak examples demo
 
 all: lib header
 
@@ -133,3 +133,22 @@ install: lib header
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# --- Example host (examples/): a 3-node key-value cluster over C-Raft's TCP protocol ------
+
+EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -Iinclude
+EXAMPLE_NODE_SRCS := $(sort $(wildcard examples/node/*.c))
+
+examples: $(BUILD)/examples/node $(BUILD)/examples/client
+
+$(BUILD)/examples/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/examples/client: examples/client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+
+# Starts a 3-node cluster, writes, kills the leader, restarts it, checks the state machines.
+demo: examples
+	BUILD=$(BUILD) bash examples/demo.sh
