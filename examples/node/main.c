@@ -169,6 +169,9 @@ int main(int argc, char **argv)
     raft_seed(&h.raft, (unsigned)(o.id * 2654435761u) ^ (unsigned)time(NULL));
     raft_set_election_timeout(&h.raft, 600);
     raft_set_heartbeat_timeout(&h.raft, 60);
+    /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
+     * than after the default 30 s. */
+    raft_set_install_snapshot_timeout(&h.raft, 2000);
     h.transport = transport_new(o.id, address, host_receive, &h);
     h.clients = clients_new(&h, address);
     if (h.transport == NULL || h.clients == NULL || host_start(&h, term, vote) != 0) {
