@@ -49,7 +49,7 @@ check-header:
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-python test-fuzz
+test: deps test-rust lint check-header test-c test-python examples test-fuzz
 	@echo "make test: all passed"
 
 test-rust:

@@ -60,7 +60,9 @@ static struct listing list_directory(struct storage *s)
         l.files[l.n++] = f;
     }
     closedir(d);
-    qsort(l.files, l.n, sizeof *l.files, by_position);
+    if (l.n > 1) {
+        qsort(l.files, l.n, sizeof *l.files, by_position);
+    }
     return l;
 }
 
@@ -199,6 +201,9 @@ static void load_segments(struct storage *s, struct memlog *log)
 struct storage *storage_open(const char *dir, raft_term *term, raft_id *vote,
                              struct snapshot *snap, struct memlog *log)
 {
+    if (dir == NULL) {
+        return NULL;
+    }
     mkdir(dir, 0755);
     struct storage *s = calloc(1, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
