@@ -8,24 +8,14 @@
 
 #include "node.h"
 
-#define MAX_QUEUED 64
-
-struct queued {
-    int type;
-    raft_index index;
-};
-
-static struct queued queue[MAX_QUEUED];
-static unsigned n_queued;
-
 static void enqueue(struct host *h, int type, raft_index index)
 {
-    if (n_queued == MAX_QUEUED) {
+    if (h->n_queued == MAX_QUEUED_EVENTS) {
         fprintf(stderr, "host: event queue full\n");
         h->failed = true;
         return;
     }
-    queue[n_queued++] = (struct queued){type, index};
+    h->queue[h->n_queued++] = (struct queued_event){type, index};
 }
 
 static void fail_storage(struct host *h)
@@ -261,7 +251,7 @@ static void take_snapshot(struct host *h)
 }
 
 /* Steps one queued event. */
-static void step_queued(struct host *h, struct queued q)
+static void step_queued(struct host *h, struct queued_event q)
 {
     struct raft_event ev;
     memset(&ev, 0, sizeof ev);
@@ -291,9 +281,9 @@ static void step_queued(struct host *h, struct queued q)
 int host_step(struct host *h, struct raft_event *event)
 {
     int rv = step(h, event);
-    while (n_queued > 0 && !h->failed) {
-        struct queued q = queue[0];
-        memmove(queue, queue + 1, --n_queued * sizeof *queue);
+    while (h->n_queued > 0 && !h->failed) {
+        struct queued_event q = h->queue[0];
+        memmove(h->queue, h->queue + 1, --h->n_queued * sizeof *h->queue);
         step_queued(h, q);
     }
     return rv;

@@ -108,6 +108,14 @@ int transport_fill_pollfds(struct transport *t, void *pfds, int max);
 void transport_handle(struct transport *t, void *pfds, int n, raft_time now);
 
 /* ---- host.c ------------------------------------------------------------------------------ */
+#define MAX_QUEUED_EVENTS 64
+
+/* An event an update caused, stepped once that update is fully processed. */
+struct queued_event {
+    int type;
+    raft_index index;
+};
+
 struct host {
     struct raft raft;
     raft_id id;
@@ -124,6 +132,8 @@ struct host {
     unsigned snapshot_trailing;
     bool installing;
     bool failed; /* a storage error: the node stops */
+    struct queued_event queue[MAX_QUEUED_EVENTS];
+    unsigned n_queued;
     /* Pending client writes, completed in clients.c. */
     struct clients *clients;
 };
