@@ -10,7 +10,9 @@ SEEDS     ?= 10000
 
 BUILD     := build
 PROFILE   ?= debug
-LIBDIR    := target/$(PROFILE)
+# Honours CARGO_TARGET_DIR, so that several worktrees can keep separate build directories.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+LIBDIR    := $(TARGET_DIR)/$(PROFILE)
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Ic_tests
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -25,13 +27,14 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
-        test-c-valgrind test-python test-wolf wolf-node install clean soak
+        test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak \
+        examples demo
 
 all: lib header
 
 lib:
 	$(CARGO) build --release
-	ln -sf libraft.so target/release/libraft.so.0
+	ln -sf libraft.so $(TARGET_DIR)/release/libraft.so.0
 
 header:
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
@@ -47,7 +50,7 @@ check-header:
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-python test-wolf
+test: deps test-rust lint check-header test-c test-python examples test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -106,6 +109,28 @@ test-wolf: wolf-node
 	$(CARGO) test --quiet $(WOLF_CARGO)
 	WOLF_GRPC_BIN=$(WOLF_TARGET)/debug/wolf-grpc $(PYTHON) -m pytest -q $(WOLF)/tests
 
+# --- Fuzzing (cargo-fuzz: nightly only) --------------------------------------------------------
+
+FUZZ_SECONDS       ?= 60
+FUZZ_QUICK_SECONDS ?= 10
+# Sanitizer flags force a full rebuild: keep it apart from the stable build.
+FUZZ_TARGET_DIR    ?= $(abspath $(TARGET_DIR))/fuzz
+
+fuzz:
+	FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
+
+# A short run of every target where the tools exist. CI machines may lack nightly and cannot
+# fetch toolchains, so this never installs anything: it says why it skips instead. The stable
+# seeded-mutation replay of the same harness always runs in `cargo test`.
+test-fuzz:
+	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
+	  echo "test-fuzz: skipped: no nightly toolchain (cargo +nightly); the stable mutation harness ran in cargo test"; \
+	elif ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
+	  echo "test-fuzz: skipped: cargo-fuzz is not installed; the stable mutation harness ran in cargo test"; \
+	else \
+	  FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
+	fi
+
 # --- Long runs -------------------------------------------------------------------------------
 
 soak: $(BUILD)/plain/test_random_cluster
@@ -115,10 +140,10 @@ soak: $(BUILD)/plain/test_random_cluster
 
 install: lib header
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 target/release/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
+	install -m 0755 $(TARGET_DIR)/release/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
 	ln -sf libraft.so.0.0.0 $(DESTDIR)$(PREFIX)/lib/libraft.so.0
 	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
-	install -m 0644 target/release/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 0644 $(TARGET_DIR)/release/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
 	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
@@ -126,3 +151,22 @@ install: lib header
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# --- Example host (examples/): a 3-node key-value cluster over C-Raft's TCP protocol ------
+
+EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -Iinclude
+EXAMPLE_NODE_SRCS := $(sort $(wildcard examples/node/*.c))
+
+examples: $(BUILD)/examples/node $(BUILD)/examples/client
+
+$(BUILD)/examples/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/examples/client: examples/client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+
+# Starts a 3-node cluster, writes, kills the leader, restarts it, checks the state machines.
+demo: examples
+	BUILD=$(BUILD) bash examples/demo.sh

@@ -21,6 +21,92 @@
 #endif
 
 
+/**
+ * `raft_decoder_next`: no whole frame yet, feed more bytes.
+ */
+#define RAFT_FRAME_NONE 0
+
+/**
+ * `raft_decoder_next`: the peer's handshake was decoded (`raft_decoder_peer`).
+ */
+#define RAFT_FRAME_HANDSHAKE 1
+
+/**
+ * `raft_decoder_next`: a message was decoded.
+ */
+#define RAFT_FRAME_MESSAGE 2
+
+/**
+ * Bytes of a metadata file (`metadata1`, `metadata2`).
+ */
+#define RAFT_METADATA_LEN 32
+
+/**
+ * Bytes of the format word that starts every segment file.
+ */
+#define RAFT_SEGMENT_HEADER_LEN 8
+
+/**
+ * `raft_segment.end`: the file is empty.
+ */
+#define RAFT_SEGMENT_EMPTY 0
+
+/**
+ * `raft_segment.end`: the last valid batch ends exactly at the end of the file.
+ */
+#define RAFT_SEGMENT_EXACT 1
+
+/**
+ * `raft_segment.end`: only zeros follow `end_offset` (pre-allocated space); nothing lost.
+ */
+#define RAFT_SEGMENT_ZERO_FILLED 2
+
+/**
+ * `raft_segment.end`: the `discarded` bytes from `end_offset` are not a valid batch and not
+ * all zero (a torn or damaged write); they were dropped.
+ */
+#define RAFT_SEGMENT_DAMAGED 3
+
+/**
+ * `raft_file_name.kind`: not a file of a data directory; ignore it.
+ */
+#define RAFT_FILE_OTHER 0
+
+/**
+ * `metadata1` or `metadata2` (`number` is 1 or 2).
+ */
+#define RAFT_FILE_METADATA 1
+
+/**
+ * `open-N` (`counter` is N).
+ */
+#define RAFT_FILE_OPEN_SEGMENT 2
+
+/**
+ * `FIRST-LAST` (`first`, `last`).
+ */
+#define RAFT_FILE_CLOSED_SEGMENT 3
+
+/**
+ * `snapshot-TERM-INDEX-TIMESTAMP` (`term`, `index`, `timestamp`).
+ */
+#define RAFT_FILE_SNAPSHOT 4
+
+/**
+ * `snapshot-TERM-INDEX-TIMESTAMP.meta` (`term`, `index`, `timestamp`).
+ */
+#define RAFT_FILE_SNAPSHOT_META 5
+
+/**
+ * `tmp-*`: leftover of an interrupted atomic write, to delete at startup.
+ */
+#define RAFT_FILE_TEMPORARY 6
+
+/**
+ * `corrupt-*`: a segment set aside by recovery, to ignore.
+ */
+#define RAFT_FILE_CORRUPT 7
+
 #define RAFT_VERSION_MAJOR 0
 
 #define RAFT_VERSION_MINOR 22
@@ -187,6 +273,13 @@ enum raft_event_type {
 };
 
 /**
+ * An incremental decoder of C-Raft's byte stream (opaque). Created by `raft_decoder_new`,
+ * owned by the caller, released by `raft_decoder_free`. One per connection and direction;
+ * not thread-safe.
+ */
+struct raft_decoder;
+
+/**
  * Legacy state machine of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
  */
 struct raft_fsm;
@@ -236,6 +329,237 @@ struct raft_configuration {
 struct raft_buffer {
   void *base;
   size_t len;
+};
+
+/**
+ * Election term.
+ */
+typedef unsigned long long raft_term;
+
+/**
+ * Log index. The first entry has index 1; 0 means "none".
+ */
+typedef unsigned long long raft_index;
+
+/**
+ * RequestVote (also the pre-vote request when `pre_vote` is set).
+ */
+struct raft_request_vote {
+  unsigned char version;
+  /**
+   * Candidate's term (during pre-vote, the term it would move to).
+   */
+  raft_term term;
+  raft_id candidate_id;
+  /**
+   * Index and term of the candidate's last persisted entry.
+   */
+  raft_index last_log_index;
+  /**
+   * A term, typed `raft_index` for C-Raft compatibility.
+   */
+  raft_index last_log_term;
+  /**
+   * Set for an election started by TimeoutNow: voters ignore their current leader.
+   */
+  bool disrupt_leader;
+  bool pre_vote;
+};
+
+/**
+ * Answer to a RequestVote.
+ */
+struct raft_request_vote_result {
+  /**
+   * The `pre_vote` flag is only trusted when `version > 1`.
+   */
+  unsigned char version;
+  raft_term term;
+  bool vote_granted;
+  bool pre_vote;
+  /**
+   * Bit 0: the sender reports its disk capacity.
+   */
+  unsigned short features;
+  unsigned short capacity;
+};
+
+/**
+ * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
+ * holds it (several entries may share one batch). Whoever owns the entry releases its memory
+ * with one `raft_free(batch)` per distinct batch.
+ */
+struct raft_entry {
+  raft_term term;
+  enum raft_entry_type type;
+  struct raft_buffer buf;
+  void *batch;
+};
+
+/**
+ * AppendEntries (an empty one is a heartbeat).
+ */
+struct raft_append_entries {
+  unsigned char version;
+  raft_term term;
+  raft_index prev_log_index;
+  raft_term prev_log_term;
+  raft_index leader_commit;
+  /**
+   * Received messages: a host-owned array of `n_entries` entries sharing one `raft_malloc`
+   * batch (NULL when 0). Emitted messages: always NULL; the host attaches the entries at
+   * indexes `prev_log_index + 1 .. prev_log_index + n_entries` from its own log.
+   */
+  struct raft_entry *entries;
+  unsigned int n_entries;
+};
+
+/**
+ * Answer to an AppendEntries or an InstallSnapshot.
+ */
+struct raft_append_entries_result {
+  unsigned char version;
+  raft_term term;
+  /**
+   * 0 on success, else the `prev_log_index` that failed the consistency check.
+   */
+  raft_index rejected;
+  /**
+   * On success the highest index durably stored and verified; on rejection a hint below
+   * `rejected`.
+   */
+  raft_index last_log_index;
+  unsigned short features;
+  unsigned short capacity;
+};
+
+/**
+ * InstallSnapshot: the whole snapshot in one message.
+ */
+struct raft_install_snapshot {
+  unsigned char version;
+  raft_term term;
+  raft_index last_index;
+  raft_term last_term;
+  /**
+   * Received: a decoded configuration owned by the host. Emitted: `{NULL, 0}`; the host
+   * attaches its latest snapshot's configuration.
+   */
+  struct raft_configuration conf;
+  raft_index conf_index;
+  /**
+   * Received: a `raft_malloc` buffer, passed to the library on success. Emitted:
+   * `{NULL, 0}`; the host attaches its latest snapshot's data.
+   */
+  struct raft_buffer data;
+};
+
+/**
+ * TimeoutNow: tells an up-to-date voter to start an election at once.
+ */
+struct raft_timeout_now {
+  unsigned char version;
+  raft_term term;
+  raft_index last_log_index;
+  /**
+   * A term, typed `raft_index` for C-Raft compatibility.
+   */
+  raft_index last_log_term;
+};
+
+/**
+ * An RPC message. In messages the library emits, `server_id`/`server_address` name the
+ * destination; in messages passed to `RAFT_RECEIVE` they name the sender (non-zero ID,
+ * non-NULL address). `type` selects the active member of the union.
+ */
+struct raft_message {
+  enum raft_message_type type;
+  raft_id server_id;
+  /**
+   * Emitted messages: points into the library (valid until the next `raft_step` or
+   * `raft_close` on the instance). Received: host-owned; keep it alive until the replies
+   * of that step have been sent, as they may point at it.
+   */
+  const char *server_address;
+  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; } ;
+};
+
+/**
+ * The contents of a metadata file: the durable term and vote, and the write counter that
+ * orders `metadata1` (odd versions) and `metadata2` (even versions).
+ */
+struct raft_metadata {
+  /**
+   * Write counter, at least 1 in a written file; 0 means "never written".
+   */
+  unsigned long long version;
+  raft_term term;
+  /**
+   * 0 for no vote.
+   */
+  raft_id voted_for;
+};
+
+/**
+ * A loaded segment file. `entries` is a `raft_malloc` array of `n_entries` entries (NULL
+ * when 0) whose payloads share one `raft_malloc` batch (`entries[0].batch`); the caller owns
+ * both: keep them (e.g. for `RAFT_START`) and free them later, or release them at once with
+ * `raft_segment_close`.
+ */
+struct raft_segment {
+  struct raft_entry *entries;
+  unsigned int n_entries;
+  /**
+   * Number of valid batches read (open segments; 0 for closed ones).
+   */
+  unsigned int n_batches;
+  /**
+   * Bytes of the file worth keeping: the format word and the valid batches (0 without
+   * entries). An open segment is truncated to this length before it is closed.
+   */
+  size_t used_len;
+  /**
+   * How the file ends after the valid batches: `RAFT_SEGMENT_*`.
+   */
+  int end;
+  /**
+   * Where what `end` describes starts (zeros or damage); the file length for the others.
+   */
+  size_t end_offset;
+  /**
+   * Bytes dropped because of damage (`RAFT_SEGMENT_DAMAGED`), else 0.
+   */
+  size_t discarded;
+};
+
+/**
+ * A classified file name (`raft_parse_file_name`). Fields not used by `kind` are 0.
+ */
+struct raft_file_name {
+  /**
+   * `RAFT_FILE_*`.
+   */
+  int kind;
+  /**
+   * Metadata file number (1 or 2).
+   */
+  unsigned int number;
+  /**
+   * Open segment counter.
+   */
+  unsigned long long counter;
+  /**
+   * Closed segment: first and last entry index.
+   */
+  raft_index first;
+  raft_index last;
+  /**
+   * Snapshot: term and index of the last covered entry, creation time (only orders
+   * snapshots of equal term and index).
+   */
+  raft_term term;
+  raft_index index;
+  unsigned long long timestamp;
 };
 
 /**
@@ -335,16 +659,6 @@ struct raft {
 typedef void (*raft_close_cb)(struct raft *raft);
 
 /**
- * Election term.
- */
-typedef unsigned long long raft_term;
-
-/**
- * Log index. The first entry has index 1; 0 means "none".
- */
-typedef unsigned long long raft_index;
-
-/**
  * Milliseconds, on any clock that never goes backwards.
  */
 typedef unsigned long long raft_time;
@@ -400,137 +714,6 @@ struct raft_event_start {
   raft_index start_index;
   struct raft_entry *entries;
   unsigned int n_entries;
-};
-
-/**
- * RequestVote (also the pre-vote request when `pre_vote` is set).
- */
-struct raft_request_vote {
-  unsigned char version;
-  /**
-   * Candidate's term (during pre-vote, the term it would move to).
-   */
-  raft_term term;
-  raft_id candidate_id;
-  /**
-   * Index and term of the candidate's last persisted entry.
-   */
-  raft_index last_log_index;
-  /**
-   * A term, typed `raft_index` for C-Raft compatibility.
-   */
-  raft_index last_log_term;
-  /**
-   * Set for an election started by TimeoutNow: voters ignore their current leader.
-   */
-  bool disrupt_leader;
-  bool pre_vote;
-};
-
-/**
- * Answer to a RequestVote.
- */
-struct raft_request_vote_result {
-  /**
-   * The `pre_vote` flag is only trusted when `version > 1`.
-   */
-  unsigned char version;
-  raft_term term;
-  bool vote_granted;
-  bool pre_vote;
-  /**
-   * Bit 0: the sender reports its disk capacity.
-   */
-  unsigned short features;
-  unsigned short capacity;
-};
-
-/**
- * AppendEntries (an empty one is a heartbeat).
- */
-struct raft_append_entries {
-  unsigned char version;
-  raft_term term;
-  raft_index prev_log_index;
-  raft_term prev_log_term;
-  raft_index leader_commit;
-  /**
-   * Received messages: a host-owned array of `n_entries` entries sharing one `raft_malloc`
-   * batch (NULL when 0). Emitted messages: always NULL; the host attaches the entries at
-   * indexes `prev_log_index + 1 .. prev_log_index + n_entries` from its own log.
-   */
-  struct raft_entry *entries;
-  unsigned int n_entries;
-};
-
-/**
- * Answer to an AppendEntries or an InstallSnapshot.
- */
-struct raft_append_entries_result {
-  unsigned char version;
-  raft_term term;
-  /**
-   * 0 on success, else the `prev_log_index` that failed the consistency check.
-   */
-  raft_index rejected;
-  /**
-   * On success the highest index durably stored and verified; on rejection a hint below
-   * `rejected`.
-   */
-  raft_index last_log_index;
-  unsigned short features;
-  unsigned short capacity;
-};
-
-/**
- * InstallSnapshot: the whole snapshot in one message.
- */
-struct raft_install_snapshot {
-  unsigned char version;
-  raft_term term;
-  raft_index last_index;
-  raft_term last_term;
-  /**
-   * Received: a decoded configuration owned by the host. Emitted: `{NULL, 0}`; the host
-   * attaches its latest snapshot's configuration.
-   */
-  struct raft_configuration conf;
-  raft_index conf_index;
-  /**
-   * Received: a `raft_malloc` buffer, passed to the library on success. Emitted:
-   * `{NULL, 0}`; the host attaches its latest snapshot's data.
-   */
-  struct raft_buffer data;
-};
-
-/**
- * TimeoutNow: tells an up-to-date voter to start an election at once.
- */
-struct raft_timeout_now {
-  unsigned char version;
-  raft_term term;
-  raft_index last_log_index;
-  /**
-   * A term, typed `raft_index` for C-Raft compatibility.
-   */
-  raft_index last_log_term;
-};
-
-/**
- * An RPC message. In messages the library emits, `server_id`/`server_address` name the
- * destination; in messages passed to `RAFT_RECEIVE` they name the sender (non-zero ID,
- * non-NULL address). `type` selects the active member of the union.
- */
-struct raft_message {
-  enum raft_message_type type;
-  raft_id server_id;
-  /**
-   * Emitted messages: points into the library (valid until the next `raft_step` or
-   * `raft_close` on the instance). Received: host-owned; keep it alive until the replies
-   * of that step have been sent, as they may point at it.
-   */
-  const char *server_address;
-  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; } ;
 };
 
 /**
@@ -718,6 +901,278 @@ RAFT_API int raft_configuration_encode(const struct raft_configuration *c, struc
  * buffer, a server ID of 0, an unknown role or a duplicate), NULL arguments `RAFT_INVALID`.
  */
 RAFT_API int raft_configuration_decode(const struct raft_buffer *buf, struct raft_configuration *c);
+
+/**
+ * Creates a decoder in `*decoder`. With `expect_handshake` the stream starts with a handshake
+ * (what an accepted connection receives); without it, with a message. The caller owns the
+ * decoder and releases it with `raft_decoder_free`.
+ *
+ * Errors: `RAFT_INVALID` (NULL `decoder`), `RAFT_NOMEM`.
+ */
+RAFT_API int raft_decoder_new(struct raft_decoder **decoder, bool expect_handshake);
+
+/**
+ * Releases a decoder and the bytes it buffered; the address from `raft_decoder_peer` becomes
+ * invalid. Messages already returned by `raft_decoder_next` are not affected. NULL is ignored.
+ */
+RAFT_API void raft_decoder_free(struct raft_decoder *decoder);
+
+/**
+ * Appends `n` received bytes (copied; the caller keeps `bytes`). Nothing is decoded until
+ * `raft_decoder_next`. After a decoding error the bytes are ignored.
+ *
+ * Errors: `RAFT_INVALID` (NULL `decoder`, or NULL `bytes` with `n > 0`).
+ */
+RAFT_API
+int raft_decoder_feed(struct raft_decoder *decoder,
+                      const void *bytes,
+                      size_t n,
+                      char *errmsg);
+
+/**
+ * Decodes the next frame if the bytes fed so far hold a whole one, and sets `*frame`:
+ * - `RAFT_FRAME_NONE`: feed more bytes;
+ * - `RAFT_FRAME_HANDSHAKE`: the peer's handshake, now readable with `raft_decoder_peer`;
+ * - `RAFT_FRAME_MESSAGE`: `*message` is filled, ready for `RAFT_RECEIVE` except for
+ *   `server_id`/`server_address`, left 0/NULL for the host to set to the sender. `version` is
+ *   inferred from the encoding. An AppendEntries has its `entries` in a `raft_malloc` array
+ *   whose entries share one `raft_malloc` batch; an InstallSnapshot has `conf` decoded and
+ *   `data` in a `raft_malloc` buffer. The caller owns all of it and releases it with
+ *   `raft_message_release` (see there for what to release after a successful step).
+ *
+ * `*message` is written only for `RAFT_FRAME_MESSAGE`. Call repeatedly until
+ * `RAFT_FRAME_NONE`: one feed may complete several frames.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_MALFORMED` (bytes that are not C-Raft's
+ * protocol), `RAFT_TOOBIG` (an announced length above the decoder's limits: 4 KiB addresses,
+ * 8 MiB headers, 1 GiB payloads), `RAFT_NOMEM`. A decoding error is final: the decoder keeps
+ * returning it, and the connection should be closed, as C-Raft does.
+ */
+RAFT_API
+int raft_decoder_next(struct raft_decoder *decoder,
+                      int *frame,
+                      struct raft_message *message,
+                      char *errmsg);
+
+/**
+ * The peer named by the handshake: `*id` and `*address`, a string owned by the decoder and
+ * valid until `raft_decoder_free` (so it can serve as the `server_address` of received
+ * messages). Either output pointer may be NULL.
+ *
+ * Errors: `RAFT_INVALID` (NULL `decoder`), `RAFT_NOTFOUND` (no handshake decoded yet, or the
+ * decoder was created without one); the outputs are then untouched.
+ */
+RAFT_API
+int raft_decoder_peer(const struct raft_decoder *decoder,
+                      raft_id *id,
+                      const char **address);
+
+/**
+ * How many more bytes must be fed before `raft_decoder_next` can return a frame: at least 1
+ * while a frame is incomplete, 0 when one is complete or after an error. A hint for sizing
+ * reads; reading more is always fine. NULL gives 0.
+ */
+RAFT_API unsigned long long raft_decoder_needed(const struct raft_decoder *decoder);
+
+/**
+ * True when no partial frame is buffered, so the peer may close the connection here without
+ * losing anything. NULL gives true.
+ */
+RAFT_API bool raft_decoder_at_boundary(const struct raft_decoder *decoder);
+
+/**
+ * Encodes the 32 bytes of a metadata file into `out->base`, a `raft_malloc` buffer the caller
+ * frees with `raft_free`. Write it to `metadata1` for an odd `version` and `metadata2` for an
+ * even one (`raft_metadata_file_name`), each write with the previous version + 1, and fsync.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument, version 0), `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_encode_metadata(const struct raft_metadata *metadata,
+                         struct raft_buffer *out,
+                         char *errmsg);
+
+/**
+ * Decodes the contents of a metadata file into `*metadata`. A file shorter than 32 bytes is a
+ * write that never completed: it counts as never written, and `*metadata` is set to all
+ * zeros (version 0) with success.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_MALFORMED` (format other than 1),
+ * `RAFT_CORRUPT` (longer than 32 bytes, version 0). On error `*metadata` is untouched.
+ */
+RAFT_API
+int raft_decode_metadata(const struct raft_buffer *buf,
+                         struct raft_metadata *metadata,
+                         char *errmsg);
+
+/**
+ * Picks the current metadata from the decoded `metadata1` and `metadata2` (either may be
+ * NULL or have version 0 for a missing or never-written file): the greater version wins.
+ * Neither gives all zeros, a brand-new server.
+ *
+ * Errors: `RAFT_INVALID` (NULL `out`), `RAFT_CORRUPT` (both have the same non-zero version).
+ */
+RAFT_API
+int raft_choose_metadata(const struct raft_metadata *first,
+                         const struct raft_metadata *second,
+                         struct raft_metadata *out,
+                         char *errmsg);
+
+/**
+ * `"metadata1"` for an odd `version`, `"metadata2"` for an even one. Static storage.
+ */
+RAFT_API const char *raft_metadata_file_name(uint64_t version);
+
+/**
+ * The 8 bytes every segment file starts with, in `out->base`, a `raft_malloc` buffer the
+ * caller frees with `raft_free`.
+ *
+ * Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NOMEM`.
+ */
+RAFT_API int raft_encode_segment_header(struct raft_buffer *out, char *errmsg);
+
+/**
+ * Encodes `n` entries (borrowed for the call) as one batch of a segment file, checksums
+ * included, into `out->base`, a `raft_malloc` buffer the caller frees with `raft_free`.
+ * Append it to a segment after its header; it is durable once fsync'ed.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument, no entries or more than 262144, unknown entry type,
+ * a payload size that is not a multiple of 8 — C-Raft could not load it — or above 4 GiB),
+ * `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_encode_batch(const struct raft_entry *entries,
+                      unsigned int n,
+                      struct raft_buffer *out,
+                      char *errmsg);
+
+/**
+ * Loads a closed segment file holding entries `first..=last` (from its name), strictly: any
+ * damage is an error. On success `*segment` holds the entries (see `raft_segment`) with `end`
+ * `RAFT_SEGMENT_EXACT`; on error it is zeroed and nothing is allocated.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_CORRUPT` (bad format word, checksum, count, a
+ * batch running past the end, fewer or more entries than the name says), `RAFT_MALFORMED`
+ * (`first` 0 or above `last`, unknown entry type, unaligned entry), `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_load_closed_segment(const struct raft_buffer *data,
+                             raft_index first,
+                             raft_index last,
+                             struct raft_segment *segment,
+                             char *errmsg);
+
+/**
+ * Loads an open segment file (`open-N`) with C-Raft's recovery rules: batches are read until
+ * the first one that is not valid; that one and everything after it are dropped, and
+ * `segment->end` says why (pre-allocated zeros, or damage of `discarded` bytes at
+ * `end_offset`, which `errmsg` then describes even though the call succeeds). The entries'
+ * indexes continue from the previous segment. Afterwards the host truncates the file to
+ * `used_len` and renames it to its closed name, or deletes it when it holds no entry.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_CORRUPT` (format word neither 0 nor 1),
+ * `RAFT_MALFORMED` (a batch with a valid checksum but an unknown entry type or unaligned
+ * entry: not a torn write; C-Raft refuses to start), `RAFT_NOMEM`. On error `*segment` is
+ * zeroed and nothing is allocated.
+ */
+RAFT_API
+int raft_load_open_segment(const struct raft_buffer *data,
+                           struct raft_segment *segment,
+                           char *errmsg);
+
+/**
+ * Releases the entries array and batch of a loaded segment and zeroes it. NULL is ignored.
+ * Do not call it for a segment whose entries the caller took over.
+ */
+RAFT_API void raft_segment_close(struct raft_segment *segment);
+
+/**
+ * Writes the name of the closed segment holding `first..=last` (16-digit zero-padded, as
+ * C-Raft writes it) into `out`, a caller buffer of `len` bytes (64 is always enough).
+ *
+ * Errors: `RAFT_INVALID` (NULL `out`, `first` 0 or above `last`), `RAFT_NAMETOOLONG`.
+ */
+RAFT_API int raft_closed_segment_name(raft_index first, raft_index last, char *out, size_t len);
+
+/**
+ * Writes `open-COUNTER` into `out`, a caller buffer of `len` bytes (32 is always enough).
+ *
+ * Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NAMETOOLONG`.
+ */
+RAFT_API int raft_open_segment_name(uint64_t counter, char *out, size_t len);
+
+/**
+ * Writes `snapshot-TERM-INDEX-TIMESTAMP`, followed by `.meta` when `meta` is true, into
+ * `out`, a caller buffer of `len` bytes (80 is always enough). `timestamp` only orders
+ * snapshots of equal term and index (C-Raft uses its loop clock in milliseconds).
+ *
+ * Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NAMETOOLONG`.
+ */
+RAFT_API
+int raft_snapshot_file_name(raft_term term,
+                            raft_index index,
+                            uint64_t timestamp,
+                            bool meta,
+                            char *out,
+                            size_t len);
+
+/**
+ * Classifies a file name of a data directory (borrowed for the call) into `*out`. Names
+ * that are not C-Raft's give `RAFT_FILE_OTHER`, which is not an error.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument, name not UTF-8).
+ */
+RAFT_API int raft_parse_file_name(const char *name, struct raft_file_name *out);
+
+/**
+ * Encodes a snapshot `.meta` file: the configuration `conf` (borrowed) as of `conf_index`,
+ * with its checksum, into `out->base`, a `raft_malloc` buffer the caller frees with
+ * `raft_free`. The snapshot's term and index go in the file name.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument, empty configuration or above 1 MiB encoded),
+ * `RAFT_BADID`, `RAFT_BADROLE`, `RAFT_DUPLICATEID`, `RAFT_DUPLICATEADDRESS` (as
+ * `raft_configuration_encode`), `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_encode_snapshot_meta(const struct raft_configuration *conf,
+                              raft_index conf_index,
+                              struct raft_buffer *out,
+                              char *errmsg);
+
+/**
+ * Decodes a snapshot `.meta` file into `*conf` (initialised first; on success the caller owns
+ * it and closes it with `raft_configuration_close`, on error it is left empty) and
+ * `*conf_index`.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_MALFORMED` (format other than 1, truncated,
+ * bad or empty configuration), `RAFT_CORRUPT` (checksum, lengths), `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_decode_snapshot_meta(const struct raft_buffer *buf,
+                              struct raft_configuration *conf,
+                              raft_index *conf_index,
+                              char *errmsg);
+
+/**
+ * Whether snapshot data is an LZ4 frame (starts with its magic number), as C-Raft 0.15 writes
+ * by default. NULL gives false.
+ */
+RAFT_API bool raft_snapshot_data_is_lz4(const struct raft_buffer *data);
+
+/**
+ * The snapshot as the application wrote it, in `out->base`, a new `raft_malloc` buffer the
+ * caller frees with `raft_free`: a copy of `data` when it is raw, its decompression when it
+ * is an LZ4 frame. `max_len` bounds the decompressed size (0: 1 GiB). New snapshots should be
+ * written raw: every C-Raft version reads that.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_CORRUPT` (invalid frame or checksum),
+ * `RAFT_TOOBIG` (above `max_len`), `RAFT_NOMEM`. On error `out` is untouched.
+ */
+RAFT_API
+int raft_decode_snapshot_data(const struct raft_buffer *data,
+                              size_t max_len,
+                              struct raft_buffer *out,
+                              char *errmsg);
 
 /**
  * Allocates `size` bytes with the current heap.
@@ -978,6 +1433,70 @@ RAFT_API unsigned int raft_random(unsigned int *state, unsigned int min, unsigne
  * `RAFT_VERSION_NUMBER` of the library actually loaded.
  */
 RAFT_API int raft_version_number(void);
+
+/**
+ * Encodes the handshake a node sends first on each connection it opens: its own `id` and
+ * listening `address` (borrowed for the call). On success `out->base` is a `raft_malloc`
+ * buffer the caller frees with `raft_free`; on error `out` is untouched.
+ *
+ * Errors: `RAFT_INVALID` (NULL `out` or `address`, `id` 0, address not UTF-8), `RAFT_NOMEM`.
+ * `errmsg`, when not NULL, is a caller buffer of `RAFT_ERRMSG_BUF_SIZE` bytes that receives a
+ * description of any error (this convention holds for every codec function).
+ */
+RAFT_API
+int raft_encode_handshake(raft_id id,
+                          const char *address,
+                          struct raft_buffer *out,
+                          char *errmsg);
+
+/**
+ * Decodes a whole handshake: `buf` must hold exactly its 24-byte prefix and address field.
+ * On success `*id` is the peer's ID and `*address` a NUL-terminated copy of its address,
+ * allocated with `raft_malloc` (the caller frees it with `raft_free`); on error both are
+ * untouched. Hosts reading a socket use `raft_decoder` instead, which finds the boundaries.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument), `RAFT_MALFORMED` (protocol not 1, truncated, ID 0,
+ * address without NUL or not UTF-8, trailing bytes), `RAFT_TOOBIG` (address field above
+ * 4 KiB), `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_decode_handshake(const struct raft_buffer *buf,
+                          raft_id *id,
+                          char **address,
+                          char *errmsg);
+
+/**
+ * Encodes `message` as C-Raft's wire bytes (preamble, header, payload) into `out->base`, a
+ * `raft_malloc` buffer the caller frees with `raft_free`; on error `out` is untouched.
+ * `server_id`/`server_address` are not encoded (the connection's handshake names the
+ * sender). Everything `message` points to is borrowed for the call: for AppendEntries the
+ * `n_entries` entries the host attached (payload sizes must be multiples of 8, as C-Raft
+ * requires), for InstallSnapshot the attached `conf` (not empty) and `data`. `version`
+ * selects the layout where there are several: RequestVote 1 → 32-byte header, else 40;
+ * RequestVoteResult 1 → 16, else 24; AppendEntriesResult 0 → 24 (what C-Raft 0.15 sends),
+ * else 32 with `features` and `capacity`. Messages emitted by `raft_step` carry the versions
+ * C-Raft writes.
+ *
+ * Errors: `RAFT_INVALID` (NULL argument, unknown type, NULL entries with `n_entries > 0`,
+ * unknown entry type, unaligned or over-4-GiB entry, bad or empty configuration),
+ * `RAFT_NOMEM`.
+ */
+RAFT_API
+int raft_encode_message(const struct raft_message *message,
+                        struct raft_buffer *out,
+                        char *errmsg);
+
+/**
+ * Releases what a message filled by `raft_decoder_next` holds, and zeroes its body so that a
+ * second call is harmless. The AppendEntries `entries` array and the InstallSnapshot `conf`
+ * are always released; the entries' batch and the snapshot `data` only when
+ * `payload_taken` is false. Pass `payload_taken = true` after `raft_step` returned 0 for a
+ * `RAFT_RECEIVE` of this message (the library then owns, or handed back in the update, the
+ * batch and data) and false when the message was never stepped or the step failed. Other
+ * message types hold nothing. NULL is ignored. Never call this on a message whose memory was
+ * not allocated by `raft_decoder_next`.
+ */
+RAFT_API void raft_message_release(struct raft_message *message, bool payload_taken);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -121,3 +121,52 @@ pub unsafe fn text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failur
     let s = unsafe { CStr::from_ptr(ptr) };
     s.to_str().map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
 }
+
+impl From<crate::codec::Error> for Failure {
+    fn from(e: crate::codec::Error) -> Failure {
+        use crate::codec::ErrorKind;
+        let code = match e.kind() {
+            ErrorKind::Malformed => RAFT_MALFORMED,
+            ErrorKind::Corrupt => RAFT_CORRUPT,
+            ErrorKind::TooBig => RAFT_TOOBIG,
+            ErrorKind::Invalid => RAFT_INVALID,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// Copies `message` into the caller's optional error buffer of `RAFT_ERRMSG_BUF_SIZE` bytes,
+/// cut at a character boundary and NUL-terminated. Codec functions have no instance to keep
+/// the message in, and the library keeps no process-wide "last error".
+///
+/// # Safety
+/// A non-NULL `errmsg` must point to `RAFT_ERRMSG_BUF_SIZE` writable bytes.
+pub unsafe fn write_errmsg(errmsg: *mut c_char, message: &str) {
+    if errmsg.is_null() {
+        return;
+    }
+    let mut len = message.len().min(RAFT_ERRMSG_BUF_SIZE - 1);
+    while !message.is_char_boundary(len) {
+        len -= 1;
+    }
+    // SAFETY: the caller guarantees RAFT_ERRMSG_BUF_SIZE writable bytes; len + 1 fits.
+    unsafe {
+        std::ptr::copy_nonoverlapping(message.as_ptr(), errmsg as *mut u8, len);
+        *errmsg.add(len) = 0;
+    }
+}
+
+/// The return code of a codec call, with the failure's message copied to `errmsg`.
+///
+/// # Safety
+/// As [`write_errmsg`].
+pub unsafe fn report(result: Result<(), Failure>, errmsg: *mut c_char) -> c_int {
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            // SAFETY: forwarded to the caller.
+            unsafe { write_errmsg(errmsg, &failure.message) };
+            failure.code
+        }
+    }
+}

@@ -3,7 +3,12 @@
 //! and moves memory ownership across the boundary as the header documents.
 
 mod boundary;
+pub mod codec_types;
 mod configuration;
+mod decoder;
+mod disk;
+mod entries;
+mod files;
 mod heap;
 mod instance;
 mod message;
@@ -12,3 +17,4 @@ mod step;
 mod tracer;
 pub mod types;
 mod util;
+mod wire;

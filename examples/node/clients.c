@@ -1,0 +1,346 @@
+/* The client line protocol, on the raft port + 1000. Requests and replies are one line each:
+ *   PUT key value  -> OK | REDIRECT host:port | ERR reason      (answered once committed)
+ *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port  (read on the leader)
+ *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=..
+ *   HASH           -> HASH digest applied keys  (any node: compares state machines)
+ * GET reads the leader's applied state without a quorum round: fine for a demo, not
+ * linearizable across a leadership change. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node.h"
+
+#define MAX_CLIENTS 64
+#define MAX_PENDING 4096
+
+struct client {
+    int fd;
+    unsigned long long serial; /* identifies the connection for pending replies */
+    char in[4096];
+    size_t in_len;
+    char *out;
+    size_t out_len, out_cap;
+};
+
+struct pending {
+    raft_index index;
+    raft_term term;
+    unsigned long long serial;
+};
+
+struct clients {
+    struct host *host;
+    int listen_fd;
+    struct client c[MAX_CLIENTS];
+    unsigned n;
+    unsigned long long next_serial;
+    struct pending pending[MAX_PENDING];
+    unsigned n_pending;
+    int slot_of[1 + MAX_CLIENTS]; /* -1: the listening socket */
+};
+
+int client_address_of(const char *raft_address, char *out, size_t len)
+{
+    const char *colon = strrchr(raft_address, ':');
+    if (colon == NULL) {
+        return -1;
+    }
+    int port = atoi(colon + 1) + 1000;
+    snprintf(out, len, "%.*s:%d", (int)(colon - raft_address), raft_address, port);
+    return 0;
+}
+
+static int listen_client_port(const char *address)
+{
+    char host[128];
+    int port;
+    const char *colon = strrchr(address, ':');
+    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
+        return -1;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
+    port = atoi(colon + 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
+        fprintf(stderr, "clients: cannot listen on %s: %s\n", address, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct clients *clients_new(struct host *h, const char *raft_address)
+{
+    char address[160];
+    if (client_address_of(raft_address, address, sizeof address) != 0) {
+        return NULL;
+    }
+    struct clients *c = calloc(1, sizeof *c);
+    c->host = h;
+    c->listen_fd = listen_client_port(address);
+    if (c->listen_fd < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void drop_client(struct clients *c, unsigned i)
+{
+    close(c->c[i].fd);
+    free(c->c[i].out);
+    c->c[i] = c->c[--c->n];
+}
+
+void clients_free(struct clients *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    while (c->n > 0) {
+        drop_client(c, 0);
+    }
+    close(c->listen_fd);
+    free(c);
+}
+
+static struct client *by_serial(struct clients *c, unsigned long long serial)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->c[i].serial == serial) {
+            return &c->c[i];
+        }
+    }
+    return NULL;
+}
+
+static void reply(struct client *cl, const char *fmt, const char *arg)
+{
+    char line[4200];
+    int n = snprintf(line, sizeof line, fmt, arg);
+    if (n < 0) {
+        return;
+    }
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (cl->out_len + len > cl->out_cap) {
+        cl->out_cap = (cl->out_len + len) * 2;
+        cl->out = realloc(cl->out, cl->out_cap);
+    }
+    memcpy(cl->out + cl->out_len, line, len);
+    cl->out_len += len;
+}
+
+/* Points the client at the leader's client port, or says there is none yet. */
+static void redirect(struct clients *c, struct client *cl)
+{
+    raft_id id;
+    const char *address;
+    char client_address[160];
+    raft_leader(&c->host->raft, &id, &address);
+    if (id == 0 || address == NULL || client_address_of(address, client_address,
+                                                        sizeof client_address) != 0) {
+        reply(cl, "ERR %s\n", "no leader");
+    } else {
+        reply(cl, "REDIRECT %s\n", client_address);
+    }
+}
+
+static void put(struct clients *c, struct client *cl, const char *key, const char *value)
+{
+    struct host *h = c->host;
+    if (raft_state(&h->raft) != RAFT_LEADER) {
+        redirect(c, cl);
+        return;
+    }
+    if (c->n_pending == MAX_PENDING) {
+        reply(cl, "ERR %s\n", "busy");
+        return;
+    }
+    int error;
+    raft_term term = raft_current_term(&h->raft);
+    raft_index index = host_submit(h, kv_encode_put(key, value), &error);
+    if (index == 0) {
+        if (error == RAFT_NOTLEADER) {
+            redirect(c, cl);
+        } else {
+            reply(cl, "ERR %s\n", raft_strerror(error));
+        }
+        return;
+    }
+    c->pending[c->n_pending++] = (struct pending){index, term, cl->serial};
+}
+
+static void status(struct clients *c, struct client *cl)
+{
+    struct host *h = c->host;
+    raft_id leader;
+    const char *address;
+    raft_leader(&h->raft, &leader, &address);
+    char line[400];
+    snprintf(line, sizeof line,
+             "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu",
+             h->id, raft_state_name(raft_state(&h->raft)), raft_current_term(&h->raft),
+             raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv));
+    reply(cl, "%s\n", line);
+}
+
+static void execute(struct clients *c, struct client *cl, char *line)
+{
+    char *save = NULL;
+    char *verb = strtok_r(line, " \r", &save);
+    char *key = strtok_r(NULL, " \r", &save);
+    char *value = strtok_r(NULL, "\r", &save);
+    struct host *h = c->host;
+    if (verb == NULL) {
+        return;
+    }
+    if (strcmp(verb, "PUT") == 0 && key != NULL && value != NULL) {
+        put(c, cl, key, value);
+    } else if (strcmp(verb, "GET") == 0 && key != NULL) {
+        if (raft_state(&h->raft) != RAFT_LEADER) {
+            redirect(c, cl);
+        } else {
+            const char *v = kv_get(h->kv, key);
+            reply(cl, v ? "VALUE %s\n" : "NOTFOUND%s\n", v ? v : "");
+        }
+    } else if (strcmp(verb, "STATUS") == 0) {
+        status(c, cl);
+    } else if (strcmp(verb, "HASH") == 0) {
+        char line[128];
+        snprintf(line, sizeof line, "%016llx %llu %zu", (unsigned long long)kv_digest(h->kv),
+                 h->last_applied, kv_count(h->kv));
+        reply(cl, "HASH %s\n", line);
+    } else {
+        reply(cl, "ERR %s\n", "unknown request");
+    }
+}
+
+/* Reads requests; returns false when the client is gone. */
+static bool read_requests(struct clients *c, struct client *cl)
+{
+    ssize_t n = read(cl->fd, cl->in + cl->in_len, sizeof cl->in - cl->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return true;
+    }
+    if (n <= 0) {
+        return false;
+    }
+    cl->in_len += (size_t)n;
+    char *nl;
+    while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+        *nl = '\0';
+        execute(c, cl, cl->in);
+        size_t used = (size_t)(nl - cl->in) + 1;
+        memmove(cl->in, cl->in + used, cl->in_len - used);
+        cl->in_len -= used;
+    }
+    return cl->in_len < sizeof cl->in; /* a line that long is not a request */
+}
+
+static bool write_replies(struct client *cl)
+{
+    while (cl->out_len > 0) {
+        ssize_t n = send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return true;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
+        cl->out_len -= (size_t)n;
+    }
+    return true;
+}
+
+int clients_fill_pollfds(struct clients *c, void *pfds_, int max)
+{
+    struct pollfd *pfds = pfds_;
+    int n = 0;
+    if (max > 0) {
+        pfds[n] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+        c->slot_of[n++] = -1;
+    }
+    for (unsigned i = 0; i < c->n && n < max; i++) {
+        short events = POLLIN | (c->c[i].out_len > 0 ? POLLOUT : 0);
+        pfds[n] = (struct pollfd){.fd = c->c[i].fd, .events = events};
+        c->slot_of[n++] = (int)i;
+    }
+    return n;
+}
+
+void clients_handle(struct clients *c, void *pfds_, int n)
+{
+    struct pollfd *pfds = pfds_;
+    for (int k = n - 1; k >= 0; k--) {
+        if (pfds[k].revents == 0) {
+            continue;
+        }
+        if (c->slot_of[k] < 0) {
+            int fd;
+            while (c->n < MAX_CLIENTS &&
+                   (fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                c->c[c->n++] = (struct client){.fd = fd, .serial = ++c->next_serial};
+            }
+            continue;
+        }
+        struct client *cl = &c->c[c->slot_of[k]];
+        bool alive = (pfds[k].revents & (POLLIN | POLLHUP | POLLERR)) ? read_requests(c, cl) : true;
+        if (!alive || !write_replies(cl)) {
+            drop_client(c, (unsigned)c->slot_of[k]);
+        }
+    }
+    /* Replies produced while handling other events (commits) go out here too. */
+    for (unsigned i = 0; i < c->n; i++) {
+        write_replies(&c->c[i]);
+    }
+}
+
+void clients_applied(struct clients *c, raft_index index, raft_term term)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (unsigned i = 0; i < c->n_pending;) {
+        struct pending *p = &c->pending[i];
+        if (p->index > index) {
+            i++;
+            continue;
+        }
+        struct client *cl = by_serial(c, p->serial);
+        if (cl != NULL) {
+            /* Same index and term: it is the entry this client submitted. */
+            reply(cl, p->index == index && p->term == term ? "OK%s\n" : "ERR %s\n",
+                  p->index == index && p->term == term ? "" : "overwritten");
+        }
+        c->pending[i] = c->pending[--c->n_pending];
+    }
+}
+
+void clients_fail_pending(struct clients *c, const char *why)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (unsigned i = 0; i < c->n_pending; i++) {
+        struct client *cl = by_serial(c, c->pending[i].serial);
+        if (cl != NULL) {
+            reply(cl, "ERR %s\n", why);
+        }
+    }
+    c->n_pending = 0;
+}

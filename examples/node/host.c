@@ -1,0 +1,350 @@
+/* raft_step and what the host does with each update, in the order of c-api.md §12.8:
+ * term and vote, snapshot, entries, messages, state, commit index; events an update causes
+ * (RAFT_PERSISTED_*, RAFT_CONFIGURATION, RAFT_SNAPSHOT) are queued and stepped after it.
+ * Storage is synchronous, so a write is durable, and reported, before the next event. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+
+static void enqueue(struct host *h, int type, raft_index index)
+{
+    if (h->n_queued == MAX_QUEUED_EVENTS) {
+        fprintf(stderr, "host: event queue full\n");
+        h->failed = true;
+        return;
+    }
+    h->queue[h->n_queued++] = (struct queued_event){type, index};
+}
+
+static void fail_storage(struct host *h)
+{
+    fprintf(stderr, "host: storage failed; stopping rather than acknowledging lost writes\n");
+    h->failed = true;
+}
+
+static void persist_term_vote(struct host *h)
+{
+    if (storage_set_term_vote(h->storage, raft_current_term(&h->raft),
+                              raft_voted_for(&h->raft)) != 0) {
+        fail_storage(h);
+    }
+}
+
+static void set_applied_conf(struct host *h, const void *data, size_t len, raft_index index)
+{
+    raft_free(h->applied_conf.base);
+    h->applied_conf.base = raft_malloc(len);
+    memcpy(h->applied_conf.base, data, len);
+    h->applied_conf.len = len;
+    h->applied_conf_index = index;
+}
+
+/* Replaces the node's state with a snapshot (received, or loaded at start). */
+static void restore(struct host *h)
+{
+    if (kv_restore(h->kv, h->snap.data.base, h->snap.data.len) != 0) {
+        fprintf(stderr, "host: snapshot %llu does not decode\n", h->snap.index);
+        h->failed = true;
+    }
+    h->last_applied = h->snap.index;
+    struct raft_buffer conf;
+    if (raft_configuration_encode(&h->snap.conf, &conf) == 0) {
+        set_applied_conf(h, conf.base, conf.len, h->snap.conf_index);
+        raft_free(conf.base);
+    }
+}
+
+static void install_snapshot(struct host *h, struct raft_update *u)
+{
+    struct raft_snapshot_metadata *m = &u->snapshot.metadata;
+    if (h->snap.present) {
+        raft_configuration_close(&h->snap.conf);
+        raft_free(h->snap.data.base);
+    }
+    /* The library handed us the configuration and the data buffer. */
+    h->snap = (struct snapshot){true, m->index, m->term, m->configuration_index,
+                                m->configuration, u->snapshot.chunk};
+    memlog_reset(&h->log, m->index + 1);
+    if (storage_put_snapshot(h->storage, &h->snap) != 0 ||
+        storage_drop_log(h->storage, m->index + 1) != 0) {
+        fail_storage(h);
+        return;
+    }
+    restore(h);
+    fprintf(stderr, "host: installed snapshot %llu from the leader (%zu keys)\n", m->index,
+            kv_count(h->kv));
+    enqueue(h, RAFT_PERSISTED_SNAPSHOT, m->index);
+}
+
+static void free_batches(struct raft_entry *entries, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++) {
+            seen = entries[j].batch == entries[k].batch;
+        }
+        if (!seen) {
+            raft_free(entries[k].batch);
+        }
+    }
+}
+
+static void store_entries(struct host *h, struct raft_update *u)
+{
+    raft_index index = u->entries.index;
+    memlog_truncate(&h->log, index);
+    for (unsigned k = 0; k < u->entries.n; k++) {
+        struct raft_entry *e = &u->entries.batch[k];
+        memlog_append(&h->log, e->term, e->type, e->buf.base, e->buf.len);
+    }
+    if (storage_append(h->storage, index, u->entries.batch, u->entries.n) != 0) {
+        fail_storage(h);
+    } else {
+        enqueue(h, RAFT_PERSISTED_ENTRIES, index + u->entries.n - 1);
+    }
+    free_batches(u->entries.batch, u->entries.n);
+    raft_free(u->entries.batch);
+}
+
+/* Attaches entries or the snapshot (§9), encodes and queues the message. */
+static void send_message(struct host *h, struct raft_message *m)
+{
+    struct raft_entry *attached = NULL;
+    if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
+        unsigned n = m->append_entries.n_entries;
+        attached = calloc(n, sizeof *attached);
+        for (unsigned k = 0; k < n; k++) {
+            const struct mem_entry *e = memlog_get(&h->log, m->append_entries.prev_log_index + 1 + k);
+            if (e == NULL) {
+                free(attached);
+                return; /* compacted meanwhile: the library will send a snapshot */
+            }
+            attached[k] = (struct raft_entry){e->term, e->type, {e->data, e->len}, e->data};
+        }
+        m->append_entries.entries = attached;
+    } else if (m->type == RAFT_INSTALL_SNAPSHOT) {
+        if (!h->snap.present) {
+            return;
+        }
+        m->install_snapshot.conf = h->snap.conf;
+        m->install_snapshot.data = h->snap.data;
+    }
+    struct raft_buffer bytes;
+    char errmsg[RAFT_ERRMSG_BUF_SIZE];
+    if (raft_encode_message(m, &bytes, errmsg) == 0) {
+        transport_send(h->transport, m->server_id, m->server_address, &bytes);
+        raft_free(bytes.base);
+    } else {
+        fprintf(stderr, "host: cannot encode a message: %s\n", errmsg);
+    }
+    free(attached);
+}
+
+/* Applies committed entries, queueing RAFT_CONFIGURATION for changes and a snapshot every
+ * snapshot_threshold entries. */
+static void apply_committed(struct host *h)
+{
+    raft_index commit = raft_commit_index(&h->raft);
+    while (h->last_applied < commit) {
+        raft_index k = h->last_applied + 1;
+        const struct mem_entry *e = memlog_get(&h->log, k);
+        if (e == NULL) {
+            break; /* covered by a snapshot being installed */
+        }
+        if (e->type == RAFT_COMMAND && kv_apply(h->kv, e->data, e->len) != 0) {
+            fprintf(stderr, "host: entry %llu is not a command of this store\n", k);
+        } else if (e->type == RAFT_CHANGE) {
+            set_applied_conf(h, e->data, e->len, k);
+            enqueue(h, RAFT_CONFIGURATION, k);
+        }
+        h->last_applied = k;
+        clients_applied(h->clients, k, e->term);
+    }
+    raft_index since = h->snap.present ? h->snap.index : 0;
+    if (h->snapshot_threshold > 0 && !h->installing &&
+        h->last_applied >= since + h->snapshot_threshold) {
+        enqueue(h, RAFT_SNAPSHOT, h->last_applied);
+    }
+}
+
+static void handle_update(struct host *h, struct raft_update *u)
+{
+    if (u->flags & (RAFT_UPDATE_CURRENT_TERM | RAFT_UPDATE_VOTED_FOR)) {
+        persist_term_vote(h);
+    }
+    if (h->failed) {
+        return; /* nothing may leave a node whose term or vote is not durable */
+    }
+    if (u->flags & RAFT_UPDATE_SNAPSHOT) {
+        h->installing = true;
+        install_snapshot(h, u);
+    }
+    if (u->flags & RAFT_UPDATE_ENTRIES) {
+        store_entries(h, u);
+    }
+    if (u->flags & RAFT_UPDATE_MESSAGES) {
+        for (unsigned i = 0; i < u->messages.n; i++) {
+            send_message(h, &u->messages.batch[i]);
+        }
+    }
+    if ((u->flags & RAFT_UPDATE_STATE) && raft_state(&h->raft) != RAFT_LEADER) {
+        clients_fail_pending(h->clients, "leadership lost");
+    }
+    if (u->flags & RAFT_UPDATE_STATE) {
+        fprintf(stderr, "host: now %s in term %llu\n", raft_state_name(raft_state(&h->raft)),
+                raft_current_term(&h->raft));
+    }
+    if (u->flags & RAFT_UPDATE_COMMIT_INDEX) {
+        apply_committed(h);
+    }
+}
+
+static int step(struct host *h, struct raft_event *ev)
+{
+    struct raft_update update;
+    ev->time = now_ms();
+    int rv = raft_step(&h->raft, ev, &update);
+    if (rv != 0) {
+        fprintf(stderr, "host: step %d failed: %s (%s)\n", ev->type, raft_strerror(rv),
+                raft_errmsg(&h->raft));
+        return rv;
+    }
+    handle_update(h, &update);
+    return 0;
+}
+
+/* Takes a snapshot of the store at last_applied and tells the library (§11.6). */
+static void take_snapshot(struct host *h)
+{
+    const struct mem_entry *e = memlog_get(&h->log, h->last_applied);
+    if (e == NULL || h->installing || h->applied_conf.base == NULL ||
+        (h->snap.present && h->snap.index >= h->last_applied)) {
+        return; /* nothing new since the last one, or a snapshot is being installed */
+    }
+    struct snapshot snap = {true, h->last_applied, e->term, h->applied_conf_index, {NULL, 0},
+                            kv_snapshot(h->kv)};
+    if (raft_configuration_decode(&h->applied_conf, &snap.conf) != 0 ||
+        storage_put_snapshot(h->storage, &snap) != 0) {
+        raft_configuration_close(&snap.conf);
+        raft_free(snap.data.base);
+        fail_storage(h);
+        return;
+    }
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_SNAPSHOT;
+    ev.snapshot.metadata = (struct raft_snapshot_metadata){snap.index, snap.term, snap.conf,
+                                                           snap.conf_index};
+    ev.snapshot.trailing = h->snapshot_trailing;
+    if (h->snap.present) {
+        raft_configuration_close(&h->snap.conf);
+        raft_free(h->snap.data.base);
+    }
+    h->snap = snap;
+    if (step(h, &ev) == 0 && snap.index > h->snapshot_trailing) {
+        raft_index keep_from = snap.index - h->snapshot_trailing;
+        memlog_drop_prefix(&h->log, keep_from);
+        storage_compact(h->storage, keep_from);
+    }
+}
+
+/* Steps one queued event. */
+static void step_queued(struct host *h, struct queued_event q)
+{
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = q.type;
+    if (q.type == RAFT_PERSISTED_ENTRIES) {
+        ev.persisted_entries.index = q.index;
+        step(h, &ev);
+    } else if (q.type == RAFT_PERSISTED_SNAPSHOT) {
+        ev.persisted_snapshot.metadata = (struct raft_snapshot_metadata){
+            h->snap.index, h->snap.term, h->snap.conf, h->snap.conf_index};
+        ev.persisted_snapshot.last = true;
+        h->installing = false;
+        step(h, &ev);
+    } else if (q.type == RAFT_CONFIGURATION) {
+        const struct mem_entry *e = memlog_get(&h->log, q.index);
+        struct raft_buffer buf = {e ? e->data : NULL, e ? e->len : 0};
+        if (e != NULL && raft_configuration_decode(&buf, &ev.configuration.conf) == 0) {
+            ev.configuration.index = q.index;
+            step(h, &ev);
+            raft_configuration_close(&ev.configuration.conf);
+        }
+    } else if (q.type == RAFT_SNAPSHOT) {
+        take_snapshot(h);
+    }
+}
+
+int host_step(struct host *h, struct raft_event *event)
+{
+    int rv = step(h, event);
+    while (h->n_queued > 0 && !h->failed) {
+        struct queued_event q = h->queue[0];
+        memmove(h->queue, h->queue + 1, --h->n_queued * sizeof *h->queue);
+        step_queued(h, q);
+    }
+    return rv;
+}
+
+void host_receive(void *ctx, struct raft_message *m)
+{
+    struct host *h = ctx;
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_RECEIVE;
+    ev.receive.message = m;
+    int rv = host_step(h, &ev);
+    raft_message_release(m, rv == 0);
+}
+
+raft_index host_submit(struct host *h, struct raft_buffer payload, int *error)
+{
+    if (raft_state(&h->raft) != RAFT_LEADER) {
+        *error = RAFT_NOTLEADER;
+        raft_free(payload.base);
+        return 0;
+    }
+    raft_index index = raft_last_index(&h->raft) + 1;
+    struct raft_entry entry = {raft_current_term(&h->raft), RAFT_COMMAND, payload, payload.base};
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_SUBMIT;
+    ev.submit.entries = &entry;
+    ev.submit.n = 1;
+    *error = host_step(h, &ev);
+    if (*error != 0) {
+        raft_free(payload.base);
+        return 0;
+    }
+    return index;
+}
+
+int host_start(struct host *h, raft_term term, raft_id vote)
+{
+    struct raft_entry *entries = calloc(h->log.n + 1, sizeof *entries);
+    for (size_t k = 0; k < h->log.n; k++) {
+        const struct mem_entry *e = &h->log.entries[k];
+        entries[k] = (struct raft_entry){e->term, e->type, {e->data, e->len}, e->data};
+    }
+    struct raft_snapshot_metadata meta;
+    if (h->snap.present) {
+        meta = (struct raft_snapshot_metadata){h->snap.index, h->snap.term, h->snap.conf,
+                                               h->snap.conf_index};
+        restore(h);
+    }
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_START;
+    ev.start.term = term;
+    ev.start.voted_for = vote;
+    ev.start.metadata = h->snap.present ? &meta : NULL;
+    ev.start.start_index = h->log.first;
+    ev.start.entries = entries;
+    ev.start.n_entries = (unsigned)h->log.n;
+    int rv = host_step(h, &ev);
+    free(entries);
+    return rv;
+}

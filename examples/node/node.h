@@ -1,0 +1,161 @@
+/* The example node: a replicated key-value store on libraft-rs, built on include/raft.h only.
+ *
+ *   timers.c    the clock and the poll timeout
+ *   memlog.c    the in-memory log the node sends AppendEntries from
+ *   storage.c   C-Raft's data directory: metadata, segments, snapshots (codec C API)
+ *   transport.c C-Raft's TCP protocol: handshake, one outbound connection per peer
+ *   kv.c        the state machine and its snapshots
+ *   clients.c   the client line protocol (PUT/GET/STATUS/HASH, redirects)
+ *   host.c      raft_step and the processing of updates (spec c-api.md §12.8, §21)
+ *   main.c      arguments, start-up, the poll(2) loop, SIGTERM
+ */
+#ifndef EXAMPLE_NODE_H
+#define EXAMPLE_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft.h"
+
+#define MAX_SERVERS 8
+
+/* ---- timers.c ---------------------------------------------------------------------------- */
+raft_time now_ms(void);
+/* Milliseconds until `deadline` for poll(2), clamped to [0, cap]. */
+int poll_timeout(raft_time deadline, int cap);
+
+/* ---- memlog.c ---------------------------------------------------------------------------- */
+struct mem_entry {
+    raft_term term;
+    int type;
+    void *data; /* malloc'ed copy, len bytes */
+    size_t len;
+};
+
+/* Entries first .. first + n - 1. */
+struct memlog {
+    raft_index first;
+    struct mem_entry *entries;
+    size_t n, cap;
+};
+
+void memlog_init(struct memlog *l, raft_index first);
+void memlog_close(struct memlog *l);
+raft_index memlog_last(const struct memlog *l);
+const struct mem_entry *memlog_get(const struct memlog *l, raft_index index);
+void memlog_append(struct memlog *l, raft_term term, int type, const void *data, size_t len);
+void memlog_truncate(struct memlog *l, raft_index from);      /* drops from..last */
+void memlog_drop_prefix(struct memlog *l, raft_index before); /* drops first..before-1 */
+void memlog_reset(struct memlog *l, raft_index first);
+
+/* ---- storage.c --------------------------------------------------------------------------- */
+struct snapshot {
+    bool present;
+    raft_index index;
+    raft_term term;
+    raft_index conf_index;
+    struct raft_configuration conf;
+    struct raft_buffer data; /* raw, raft_malloc'ed */
+};
+
+struct storage;
+
+/* Opens (creating) the data directory and loads it: term, vote, latest snapshot and the log
+ * entries after it, recovering torn open segments. Returns NULL after reporting an error. */
+struct storage *storage_open(const char *dir, raft_term *term, raft_id *vote,
+                             struct snapshot *snapshot, struct memlog *log);
+void storage_close(struct storage *s);
+/* Whether nothing was ever stored (for bootstrapping). */
+bool storage_is_empty(const struct memlog *log, raft_term term, const struct snapshot *snap);
+/* Each returns 0, or -1 after reporting the error (disk full included) on stderr. */
+int storage_bootstrap(struct storage *s, const struct raft_configuration *conf);
+int storage_set_term_vote(struct storage *s, raft_term term, raft_id vote);
+int storage_append(struct storage *s, raft_index index, const struct raft_entry *entries,
+                   unsigned n);
+int storage_put_snapshot(struct storage *s, const struct snapshot *snap);
+/* Deletes whole segments below `before` (after a snapshot). */
+void storage_compact(struct storage *s, raft_index before);
+/* Forgets the whole log (a snapshot from the leader replaced it). */
+int storage_drop_log(struct storage *s, raft_index next_index);
+
+/* ---- kv.c -------------------------------------------------------------------------------- */
+struct kv;
+struct kv *kv_new(void);
+void kv_free(struct kv *kv);
+/* A command payload (multiple of 8 bytes) in a raft_malloc buffer. */
+struct raft_buffer kv_encode_put(const char *key, const char *value);
+int kv_apply(struct kv *kv, const void *data, size_t len);
+const char *kv_get(const struct kv *kv, const char *key);
+size_t kv_count(const struct kv *kv);
+uint64_t kv_digest(const struct kv *kv);
+/* The whole store as snapshot data, in a raft_malloc buffer. */
+struct raft_buffer kv_snapshot(const struct kv *kv);
+int kv_restore(struct kv *kv, const void *data, size_t len);
+
+/* ---- transport.c ------------------------------------------------------------------------- */
+struct transport;
+typedef void (*receive_fn)(void *ctx, struct raft_message *message);
+struct transport *transport_new(raft_id self, const char *address, receive_fn on_receive,
+                                void *ctx);
+void transport_free(struct transport *t);
+/* Queues encoded bytes for a peer, connecting if needed; drops them when its queue is full
+ * (the library retries on its own schedule), so a slow peer never blocks the others. */
+void transport_send(struct transport *t, raft_id id, const char *address,
+                    const struct raft_buffer *bytes);
+/* poll(2) integration: fills fds (at most max) and handles their events afterwards. */
+int transport_fill_pollfds(struct transport *t, void *pfds, int max);
+void transport_handle(struct transport *t, void *pfds, int n, raft_time now);
+
+/* ---- host.c ------------------------------------------------------------------------------ */
+#define MAX_QUEUED_EVENTS 64
+
+/* An event an update caused, stepped once that update is fully processed. */
+struct queued_event {
+    int type;
+    raft_index index;
+};
+
+struct host {
+    struct raft raft;
+    raft_id id;
+    struct storage *storage;
+    struct transport *transport;
+    struct memlog log;
+    struct snapshot snap;
+    struct kv *kv;
+    raft_index last_applied;
+    /* The configuration as of last_applied (encoded), for snapshots. */
+    struct raft_buffer applied_conf;
+    raft_index applied_conf_index;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    bool installing;
+    bool failed; /* a storage error: the node stops */
+    struct queued_event queue[MAX_QUEUED_EVENTS];
+    unsigned n_queued;
+    /* Pending client writes, completed in clients.c. */
+    struct clients *clients;
+};
+
+int host_start(struct host *h, raft_term term, raft_id vote);
+/* Steps one event and processes its update and the events it queues. */
+int host_step(struct host *h, struct raft_event *event);
+void host_receive(void *ctx, struct raft_message *message);
+/* Leader only: submits a command; returns its index or 0 with *error set. */
+raft_index host_submit(struct host *h, struct raft_buffer payload, int *error);
+
+/* ---- clients.c --------------------------------------------------------------------------- */
+struct clients;
+struct clients *clients_new(struct host *h, const char *address);
+void clients_free(struct clients *c);
+int clients_fill_pollfds(struct clients *c, void *pfds, int max);
+void clients_handle(struct clients *c, void *pfds, int n);
+/* Called by host.c as entries are applied and when leadership is lost. */
+void clients_applied(struct clients *c, raft_index index, raft_term term);
+void clients_fail_pending(struct clients *c, const char *why);
+
+/* The client port of a server: its raft port + 1000 on the same host. */
+int client_address_of(const char *raft_address, char *out, size_t len);
+
+#endif

@@ -1,0 +1,37 @@
+/* What storage.c and storage_load.c share: the state of a data directory. */
+#ifndef EXAMPLE_STORAGE_INTERNAL_H
+#define EXAMPLE_STORAGE_INTERNAL_H
+
+#include "node.h"
+
+/* Closing segments at this size keeps rewrites after a truncation small. */
+#define SEGMENT_MAX_BYTES (256 * 1024)
+
+struct segment {
+    raft_index first, last;
+};
+
+struct storage {
+    char dir[512];
+    int dirfd;
+    unsigned long long meta_version;
+    struct segment *segs; /* closed segments, in index order */
+    size_t n_segs, cap_segs;
+    int open_fd; /* -1 when no open segment */
+    unsigned long long open_counter, next_counter;
+    raft_index open_first, open_last; /* open_last < open_first when empty */
+    size_t open_size;
+};
+
+void report(const char *what, const char *name, int err);
+void path_of(const struct storage *s, const char *name, char *out, size_t len);
+int write_all(int fd, const void *data, size_t len);
+int write_file_atomically(struct storage *s, const char *name, const void *a, size_t alen,
+                          const void *b, size_t blen);
+/* The file's contents in a raft_malloc buffer; {NULL, 0} when it cannot be read. */
+struct raft_buffer read_file(struct storage *s, const char *name);
+void add_segment(struct storage *s, raft_index first, raft_index last);
+int close_open_segment(struct storage *s);
+void load_metadata(struct storage *s, raft_term *term, raft_id *vote);
+
+#endif
