@@ -10,7 +10,9 @@ SEEDS     ?= 10000
 
 BUILD     := build
 PROFILE   ?= debug
-LIBDIR    := target/$(PROFILE)
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+LIBDIR    := $(TARGET_DIR)/$(PROFILE)
+RELDIR    := $(TARGET_DIR)/release
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Ic_tests
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -24,14 +26,14 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
+.PHONY: bench bench-callgrind all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python install clean soak
 
 all: lib header
 
 lib:
 	$(CARGO) build --release
-	ln -sf libraft.so target/release/libraft.so.0
+	ln -sf libraft.so $(RELDIR)/libraft.so.0
 
 header:
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
@@ -89,6 +91,25 @@ test-c-valgrind: $(addprefix $(BUILD)/plain/,$(C_TESTS))
 test-python: $(LIBDIR)/libraft.so
 	RAFT_LIBRARY=$(abspath $(LIBDIR))/libraft.so $(PYTHON) -m pytest -q python/tests
 
+# --- Benchmarks (release library; see BENCHMARKS.md) -------------------------------------------
+
+BENCH_SUPPORT := $(filter-out %/scenario.c,$(C_SUPPORT))
+BENCH_CFLAGS  := -std=c11 -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests
+
+$(BUILD)/bench/%: c_bench/%.c $(BENCH_SUPPORT) $(C_HEADERS) lib
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_SUPPORT) -L$(RELDIR) -lraft -Wl,-rpath,$(abspath $(RELDIR))
+
+# Throughput, allocations and memory of simulated clusters, then the scaling figures (wall
+# clock and callgrind instruction counts). Every figure is one "name value" line on stdout and
+# in $(BUILD)/bench/results.txt.
+bench: $(BUILD)/bench/bench $(BUILD)/bench/scaling
+	@rm -f $(BUILD)/bench/results.txt
+	$(BUILD)/bench/bench $(BUILD)/bench/results.txt
+	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
+	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt
+	@echo "make bench: figures in $(BUILD)/bench/results.txt"
+
 # --- Long runs -------------------------------------------------------------------------------
 
 soak: $(BUILD)/plain/test_random_cluster
@@ -98,10 +119,10 @@ soak: $(BUILD)/plain/test_random_cluster
 
 install: lib header
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 target/release/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
+	install -m 0755 $(RELDIR)/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
 	ln -sf libraft.so.0.0.0 $(DESTDIR)$(PREFIX)/lib/libraft.so.0
 	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
-	install -m 0644 target/release/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 0644 $(RELDIR)/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
 	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
