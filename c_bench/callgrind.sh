@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Instruction counts of raft_step per kind of step, for each scaling scenario: runs
+# c_bench/scaling.c under callgrind, collecting only inside the raft_step calls of one kind at a time, and reads the dumps the
+# program requests after each measured loop. Appends "<scenario>.<kind>.ir_per_step N" lines.
+# Usage: callgrind.sh SCALING_BINARY RESULTS_FILE
+set -euo pipefail
+bin=$1
+out=$2
+iterations=${CALLGRIND_ITERATIONS:-10000}
+if ! command -v valgrind >/dev/null; then
+    echo "callgrind.sh: valgrind not found; skipping instruction counts" >&2
+    exit 0
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for scenario in scale.leader.v3.log1e3 scale.leader.v3.log1e7 scale.leader.v9.log1e3 \
+    scale.leader.v9.log1e7 scale.follower.v3.log1e3 scale.follower.v3.log1e7; do
+    SCALING_ITERATIONS=$iterations valgrind --quiet --tool=callgrind --collect-atstart=no \
+        --callgrind-out-file="$dir/$scenario" "$bin" - "$scenario"
+    for dump in "$dir/$scenario".*; do
+        label=$(sed -n 's/^desc: Trigger: Client Request: //p' "$dump")
+        total=$(sed -n 's/^totals: //p' "$dump")
+        [ -n "$label" ] || continue
+        line="${label%/*}.ir_per_step $((total / ${label##*/}))"
+        echo "$line"
+        echo "$line" >>"$out"
+    done
+done
