@@ -15,7 +15,8 @@
  *
  * Environment: BENCH_ENTRIES (entries measured per configuration, default 60000 for 64-byte
  * entries and a quarter of it for 1 KiB ones), BENCH_FILTER (run only configurations whose
- * name contains it). */
+ * name contains it), BENCH_SNAPSHOT_THRESHOLD (entries between the servers' snapshots; 0:
+ * never). */
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -256,6 +257,9 @@ static int run_config(const struct config *c, const char *name)
      * worth of trailing entries for followers that lag. */
     o.snapshot_threshold = c->window * 4 > 8192 ? c->window * 4 : 8192;
     o.snapshot_trailing = c->window * 2;
+    if (getenv("BENCH_SNAPSHOT_THRESHOLD") != NULL) {
+        o.snapshot_threshold = (unsigned)env_number("BENCH_SNAPSHOT_THRESHOLD", 0);
+    }
     o.unchecked = true;
     o.step_hook = step_hook;
 

@@ -25,6 +25,8 @@ pub struct Instance {
     pub core: core::Raft,
     /// The queue behind `update.messages`, reused from step to step.
     pub messages: Vec<raft_message>,
+    /// The buffer of entry views of a step's event, always empty between steps.
+    pub views: Vec<core::EntryView<'static>>,
     /// NUL-terminated copies of the addresses that emitted messages and `raft_leader` point to.
     pub addresses: AddressBook,
     /// Reused buffer for formatting trace messages.
@@ -204,6 +206,7 @@ unsafe fn init(
         core: core::Raft::new(id, address),
         messages: Vec::new(),
         addresses: AddressBook::default(),
+        views: Vec::new(),
         trace_text: String::new(),
         default_tracer: Box::new(tracer::default_tracer()),
         default_tracer_enabled: std::env::var_os("LIBRAFT_TRACE").is_some(),
