@@ -107,7 +107,7 @@ bench: $(BUILD)/bench/bench $(BUILD)/bench/scaling
 	@rm -f $(BUILD)/bench/results.txt
 	$(BUILD)/bench/bench $(BUILD)/bench/results.txt
 	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
-	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt
+	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt $(BUILD)/bench/bench
 	@echo "make bench: figures in $(BUILD)/bench/results.txt"
 
 # --- Long runs -------------------------------------------------------------------------------
