@@ -26,7 +26,7 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: bench bench-callgrind all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
+.PHONY: bench all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python install clean soak
 
 all: lib header
@@ -103,7 +103,7 @@ $(BUILD)/bench/%: c_bench/%.c $(BENCH_SUPPORT) $(C_HEADERS) lib
 # Throughput, allocations and memory of simulated clusters, then the scaling figures (wall
 # clock and callgrind instruction counts). Every figure is one "name value" line on stdout and
 # in $(BUILD)/bench/results.txt.
-bench: $(BUILD)/bench/bench $(BUILD)/bench/scaling
+bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
 	@rm -f $(BUILD)/bench/results.txt
 	$(BUILD)/bench/bench $(BUILD)/bench/results.txt
 	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
