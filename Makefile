@@ -13,6 +13,7 @@ PROFILE   ?= debug
 # Honours CARGO_TARGET_DIR, so that several worktrees can keep separate build directories.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 LIBDIR    := $(TARGET_DIR)/$(PROFILE)
+RELDIR    := $(TARGET_DIR)/release
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Ic_tests
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -28,13 +29,13 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak \
-        examples demo
+        examples demo bench
 
 all: lib header
 
 lib:
 	$(CARGO) build --release
-	ln -sf libraft.so $(TARGET_DIR)/release/libraft.so.0
+	ln -sf libraft.so $(RELDIR)/libraft.so.0
 
 header:
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
@@ -131,6 +132,25 @@ test-fuzz:
 	  FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
 	fi
 
+# --- Benchmarks (release library; see BENCHMARKS.md) -------------------------------------------
+
+BENCH_SUPPORT := $(filter-out %/scenario.c,$(C_SUPPORT))
+BENCH_CFLAGS  := -std=c11 -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests
+
+$(BUILD)/bench/%: c_bench/%.c $(BENCH_SUPPORT) $(C_HEADERS) lib
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_SUPPORT) -L$(RELDIR) -lraft -Wl,-rpath,$(abspath $(RELDIR))
+
+# Throughput, allocations and memory of simulated clusters, then the scaling figures (wall
+# clock and callgrind instruction counts). Every figure is one "name value" line on stdout and
+# in $(BUILD)/bench/results.txt.
+bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
+	@rm -f $(BUILD)/bench/results.txt
+	$(BUILD)/bench/bench $(BUILD)/bench/results.txt
+	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
+	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt $(BUILD)/bench/bench
+	@echo "make bench: figures in $(BUILD)/bench/results.txt"
+
 # --- Long runs -------------------------------------------------------------------------------
 
 soak: $(BUILD)/plain/test_random_cluster
@@ -140,10 +160,10 @@ soak: $(BUILD)/plain/test_random_cluster
 
 install: lib header
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(TARGET_DIR)/release/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
+	install -m 0755 $(RELDIR)/libraft.so $(DESTDIR)$(PREFIX)/lib/libraft.so.0.0.0
 	ln -sf libraft.so.0.0.0 $(DESTDIR)$(PREFIX)/lib/libraft.so.0
 	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
-	install -m 0644 $(TARGET_DIR)/release/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 0644 $(RELDIR)/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
 	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc

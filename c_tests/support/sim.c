@@ -530,18 +530,26 @@ raft_index sim_max_commit(const struct sim *s)
 
 int sim_submit(struct sim *s, unsigned i, unsigned n)
 {
+    return sim_submit_sized(s, i, n, 8);
+}
+
+int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
+{
     struct server *srv = &s->servers[i];
-    if (!srv->alive || n == 0) {
+    if (!srv->alive || n == 0 || len < 8 || len % 8 != 0) {
         return RAFT_INVALID;
     }
-    uint64_t *batch = raft_malloc(8 * n);
+    char *batch = raft_malloc(len * n);
     struct raft_entry *entries = xmalloc(n * sizeof *entries);
     for (unsigned k = 0; k < n; k++) {
-        batch[k] = s->next_command++;
+        char *payload = batch + k * len;
+        uint64_t command = s->next_command++;
+        memcpy(payload, &command, sizeof command);
+        memset(payload + sizeof command, (int)(command & 0xff), len - sizeof command);
         entries[k].term = raft_current_term(&srv->raft);
         entries[k].type = RAFT_COMMAND;
-        entries[k].buf.base = &batch[k];
-        entries[k].buf.len = 8;
+        entries[k].buf.base = payload;
+        entries[k].buf.len = len;
         entries[k].batch = batch;
     }
     struct raft_event ev;

@@ -27,6 +27,13 @@ uint64_t sim_hash(int type, const void *data, size_t len)
     return h;
 }
 
+uint64_t sim_quick_hash(int type, const void *data, size_t len)
+{
+    uint64_t head = 0;
+    memcpy(&head, data, len < sizeof head ? len : sizeof head);
+    return (head ^ ((uint64_t)len << 32) ^ (uint64_t)type) * 0x9E3779B97F4A7C15ULL;
+}
+
 void sim_log_init(struct sim_log *l, raft_index first)
 {
     l->first = first;
@@ -75,6 +82,12 @@ void sim_log_truncate(struct sim_log *l, raft_index from)
 
 void sim_log_append(struct sim_log *l, raft_term term, int type, const void *data, size_t len)
 {
+    sim_log_append_hashed(l, term, type, data, len, sim_hash(type, data, len));
+}
+
+void sim_log_append_hashed(struct sim_log *l, raft_term term, int type, const void *data,
+                           size_t len, uint64_t hash)
+{
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->entries = xrealloc(l->entries, l->cap * sizeof *l->entries);
@@ -88,12 +101,12 @@ void sim_log_append(struct sim_log *l, raft_term term, int type, const void *dat
         e->data = xrealloc(NULL, len);
         memcpy(e->data, data, len);
     }
-    e->hash = sim_hash(type, data, len);
+    e->hash = hash;
 }
 
 void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e)
 {
-    sim_log_append(l, e->term, e->type, e->data, e->len);
+    sim_log_append_hashed(l, e->term, e->type, e->data, e->len, e->hash);
 }
 
 void sim_log_drop_prefix(struct sim_log *l, raft_index upto)

@@ -2,7 +2,7 @@
 //! and no final XOR (disk-format.md §1.1). It is *not* the IEEE/zlib CRC-32 that most crates
 //! compute by default, so the parameters are spelled out here and fed to the `crc` crate.
 
-use crc::{Algorithm, Crc};
+use crc::{Algorithm, Crc, Table};
 
 /// The CRC parameters of C-Raft's `byteCrc32` in Rocksoft notation.
 pub const CRAFT_CRC32: Algorithm<u32> = Algorithm {
@@ -16,7 +16,9 @@ pub const CRAFT_CRC32: Algorithm<u32> = Algorithm {
     residue: 0,
 };
 
-const CRC: Crc<u32> = Crc::<u32>::new(&CRAFT_CRC32);
+/// Slice-by-16 tables (16 KiB, built at compile time): several times the speed of the
+/// byte-at-a-time table on segments and messages.
+const CRC: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRAFT_CRC32);
 
 /// C-Raft's checksum of `data`.
 pub fn checksum(data: &[u8]) -> u32 {

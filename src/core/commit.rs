@@ -2,6 +2,7 @@
 //! voters durably stores it; earlier entries commit with it.
 
 use super::raft::{Ctx, Raft, Status};
+use super::types::Role;
 
 impl Raft {
     /// Advances the leader's commit index from the voters' match indexes, in O(voters): the
@@ -12,14 +13,22 @@ impl Raft {
         };
         let mut stored = std::mem::take(&mut leader.scratch);
         stored.clear();
-        for server in self.membership.current.voters() {
-            if server.id == self.id {
-                stored.push(self.durable);
-            } else if let Some(p) = leader.progress.iter().find(|p| p.id == server.id) {
-                stored.push(p.matched);
-            } else {
-                stored.push(0);
+        let servers = &self.membership.current.servers;
+        for (i, server) in servers.iter().enumerate() {
+            if server.role != Role::Voter {
+                continue;
             }
+            // The progress list follows the configuration's order, so position i is the
+            // server's own entry; the search is only a fallback should they ever differ.
+            let progress = match leader.progress.get(i) {
+                Some(p) if p.id == server.id => Some(p),
+                _ => leader.progress.iter().find(|p| p.id == server.id),
+            };
+            stored.push(match progress {
+                _ if server.id == self.id => self.durable,
+                Some(p) => p.matched,
+                None => 0,
+            });
         }
         let candidate = quorum_index(&mut stored);
         leader.scratch = stored;
@@ -31,13 +40,14 @@ impl Raft {
     }
 }
 
-/// The highest index stored by a majority of `stored` (one value per voter).
+/// The highest index stored by a majority of `stored` (one value per voter), found by
+/// selection in O(voters): the value with `len / 2` values at or above it.
 fn quorum_index(stored: &mut [u64]) -> u64 {
     if stored.is_empty() {
         return 0;
     }
-    stored.sort_unstable_by(|a, b| b.cmp(a));
-    stored[stored.len() / 2]
+    let rank = stored.len() - 1 - stored.len() / 2;
+    *stored.select_nth_unstable(rank).1
 }
 
 #[cfg(test)]
@@ -52,6 +62,13 @@ mod tests {
     #[test]
     fn majority_index_of_four_needs_three() {
         assert_eq!(quorum_index(&mut [10, 9, 2, 1]), 2);
+    }
+
+    #[test]
+    fn majority_index_of_five_and_nine() {
+        assert_eq!(quorum_index(&mut [1, 9, 3, 7, 5]), 5);
+        assert_eq!(quorum_index(&mut [9, 8, 7, 6, 5, 4, 3, 2, 1]), 5);
+        assert_eq!(quorum_index(&mut [4, 4, 1, 1, 4]), 4);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! ever touched through raw pointers, so a tracer callback reading the public members while a
 //! step runs does not alias a Rust reference.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void, CString};
 use std::ptr::{self, addr_of, addr_of_mut};
 use std::sync::Arc;
@@ -25,6 +24,8 @@ pub struct Instance {
     pub core: core::Raft,
     /// The queue behind `update.messages`, reused from step to step.
     pub messages: Vec<raft_message>,
+    /// The buffer of entry views of a step's event, always empty between steps.
+    pub views: Vec<core::EntryView<'static>>,
     /// NUL-terminated copies of the addresses that emitted messages and `raft_leader` point to.
     pub addresses: AddressBook,
     /// Reused buffer for formatting trace messages.
@@ -51,24 +52,32 @@ impl Instance {
 
 /// Stable C strings for the addresses of servers the library talks about. An entry is replaced
 /// only when a server's address changes, which the host can only observe after its next step.
+/// A cluster has a handful of servers, so a short list searched in order beats hashing.
 #[derive(Default)]
 pub struct AddressBook {
-    by_id: HashMap<core::Id, (Arc<str>, CString)>,
+    entries: Vec<(core::Id, Arc<str>, CString)>,
 }
 
 impl AddressBook {
     /// A pointer to a NUL-terminated copy of `address`, valid until the next step.
     pub fn pointer(&mut self, id: core::Id, address: &Arc<str>) -> *const c_char {
-        let entry = self.by_id.entry(id).or_insert_with(|| (address.clone(), c_string(address)));
-        if !Arc::ptr_eq(&entry.0, address) && *entry.0 != **address {
-            *entry = (address.clone(), c_string(address));
+        let at = match self.entries.iter().position(|e| e.0 == id) {
+            Some(at) => at,
+            None => {
+                self.entries.push((id, address.clone(), c_string(address)));
+                self.entries.len() - 1
+            }
+        };
+        let entry = &mut self.entries[at];
+        if !Arc::ptr_eq(&entry.1, address) && *entry.1 != **address {
+            *entry = (id, address.clone(), c_string(address));
         }
-        entry.1.as_ptr()
+        entry.2.as_ptr()
     }
 
     /// The pointer already recorded for `id`, if any.
     pub fn recorded(&self, id: core::Id) -> *const c_char {
-        self.by_id.get(&id).map_or(ptr::null(), |e| e.1.as_ptr())
+        self.entries.iter().find(|e| e.0 == id).map_or(ptr::null(), |e| e.2.as_ptr())
     }
 }
 
@@ -204,6 +213,7 @@ unsafe fn init(
         core: core::Raft::new(id, address),
         messages: Vec::new(),
         addresses: AddressBook::default(),
+        views: Vec::new(),
         trace_text: String::new(),
         default_tracer: Box::new(tracer::default_tracer()),
         default_tracer_enabled: std::env::var_os("LIBRAFT_TRACE").is_some(),

@@ -42,7 +42,8 @@ impl EntryOrigin {
     }
 }
 
-/// Describes `entries` to the core without copying payloads.
+/// Describes `entries` to the core without copying payloads, in `views` (emptied first; its
+/// buffer is reused from step to step).
 ///
 /// # Safety
 /// Every entry's `buf` must be `(NULL, 0)` or point to `len` readable bytes for `'a`.
@@ -50,8 +51,10 @@ pub unsafe fn entry_views<'a>(
     entries: &'a [raft_entry],
     origin: EntryOrigin,
     what: &str,
-) -> Result<Vec<EntryView<'a>>, Failure> {
-    let mut views = Vec::with_capacity(entries.len());
+    views: &mut Vec<EntryView<'a>>,
+) -> Result<(), Failure> {
+    views.clear();
+    views.reserve(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let kind = EntryType::from_code(e.r#type.into())
             .ok_or_else(|| origin.failure(format!("{what} {i} has unknown type {}", e.r#type)))?;
@@ -63,7 +66,7 @@ pub unsafe fn entry_views<'a>(
             .map_err(|f| origin.failure(f.message))?;
         views.push(EntryView { term: e.term, kind, payload });
     }
-    Ok(views)
+    Ok(())
 }
 
 /// A received message, read (never written: events are read-only) into the core's form.
@@ -71,10 +74,10 @@ pub unsafe fn entry_views<'a>(
 /// # Safety
 /// `m` and everything it points to must be valid for `'a` as the header documents for
 /// `RAFT_RECEIVE`.
-pub unsafe fn received<'a>(
+pub unsafe fn received<'a: 'v, 'v>(
     m: &'a raft_message,
-    views: &'a mut Vec<EntryView<'a>>,
-) -> Result<Received<'a>, Failure> {
+    views: &'v mut Vec<EntryView<'a>>,
+) -> Result<Received<'v>, Failure> {
     if m.server_id == 0 {
         return Err(Failure::malformed("received message has sender ID 0"));
     }
@@ -89,7 +92,7 @@ pub unsafe fn received<'a>(
                 let entries = boundary::slice(ae.entries, ae.n_entries as usize, "entries")
                     .map_err(|f| Failure::malformed(f.message))?;
                 check_single_batch(entries)?;
-                *views = entry_views(entries, EntryOrigin::Network, "received entry")?;
+                entry_views(entries, EntryOrigin::Network, "received entry", views)?;
                 Incoming::AppendEntries {
                     term: ae.term,
                     prev_log_index: ae.prev_log_index,

@@ -163,16 +163,39 @@ impl Drop for Reserved {
     }
 }
 
+/// Runs the step with the instance's reusable buffer of entry views, which it gets back empty
+/// whatever the outcome.
 unsafe fn run(
     inst: &mut Instance,
     installed_tracer: *mut raft_tracer,
     ev: &raft_event,
     update: &mut raft_update,
 ) -> Result<(), Failure> {
-    let mut views = Vec::new();
+    let mut views = std::mem::take(&mut inst.views);
+    // SAFETY: forwarded from the caller.
+    let outcome = unsafe { run_with_views(inst, installed_tracer, ev, update, &mut views) };
+    inst.views = recycle(views);
+    outcome
+}
+
+/// Empties `views` and gives its buffer back with a lifetime independent of the event's. The
+/// standard library collects a mapped `vec::IntoIter` in place when the element layouts
+/// match, so this keeps the allocation.
+fn recycle<'b>(mut views: Vec<EntryView<'_>>) -> Vec<EntryView<'b>> {
+    views.clear();
+    views.into_iter().map(|_| unreachable!("the vector was emptied")).collect()
+}
+
+unsafe fn run_with_views<'a>(
+    inst: &mut Instance,
+    installed_tracer: *mut raft_tracer,
+    ev: &'a raft_event,
+    update: &mut raft_update,
+    views: &mut Vec<EntryView<'a>>,
+) -> Result<(), Failure> {
     let mut reserved = Reserved::new();
     // SAFETY: the event's pointers are the host's, valid for the call.
-    let event = unsafe { read_event(ev, &mut views, &mut reserved) }?;
+    let event = unsafe { read_event(ev, views, &mut reserved) }?;
     let silent = inst.silent_default_tracer();
     // SAFETY: the host's tracer (or NULL), valid for the call.
     let mut tracer = unsafe { HostTracer::new(installed_tracer, silent, &mut inst.trace_text) };
@@ -332,11 +355,11 @@ unsafe fn metadata(m: &raft_snapshot_metadata) -> Result<SnapshotMetadata, Failu
 /// # Safety
 /// The member of `ev.body` selected by `ev.type`, and everything it points to, must be valid
 /// for `'a` as the header documents.
-unsafe fn read_event<'a>(
+unsafe fn read_event<'a: 'v, 'v>(
     ev: &'a raft_event,
-    views: &'a mut Vec<EntryView<'a>>,
+    views: &'v mut Vec<EntryView<'a>>,
     reserved: &mut Reserved,
-) -> Result<Event<'a>, Failure> {
+) -> Result<Event<'v>, Failure> {
     // SAFETY: `type` selects the member the host filled; pointers per the caller.
     unsafe {
         Ok(match ev.r#type {
@@ -347,7 +370,7 @@ unsafe fn read_event<'a>(
                     None => None,
                 };
                 let entries = boundary::slice(s.entries, s.n_entries as usize, "start.entries")?;
-                *views = message::entry_views(entries, EntryOrigin::Host, "start entry")?;
+                message::entry_views(entries, EntryOrigin::Host, "start entry", views)?;
                 Event::Start {
                     term: s.term,
                     voted_for: s.voted_for,
@@ -395,7 +418,7 @@ unsafe fn read_event<'a>(
                     return Err(Failure::invalid("submit needs at least one entry"));
                 }
                 let entries = boundary::slice(s.entries, s.n as usize, "submit.entries")?;
-                *views = message::entry_views(entries, EntryOrigin::Host, "submitted entry")?;
+                message::entry_views(entries, EntryOrigin::Host, "submitted entry", views)?;
                 reserved.reserve_entries(entries.len())?;
                 Event::Submit { entries: views }
             }
