@@ -664,18 +664,6 @@ typedef void (*raft_close_cb)(struct raft *raft);
 typedef unsigned long long raft_time;
 
 /**
- * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
- * holds it (several entries may share one batch). Whoever owns the entry releases its memory
- * with one `raft_free(batch)` per distinct batch.
- */
-struct raft_entry {
-  raft_term term;
-  enum raft_entry_type type;
-  struct raft_buffer buf;
-  void *batch;
-};
-
-/**
  * Metadata of a snapshot. Ownership of `configuration` is stated at each use.
  */
 struct raft_snapshot_metadata {
