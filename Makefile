@@ -188,5 +188,5 @@ $(BUILD)/examples/client: examples/client.c
 	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
 
 # Starts a 3-node cluster, writes, kills the leader, restarts it, checks the state machines.
-demo: examples
+demo: deps examples
 	BUILD=$(BUILD) bash examples/demo.sh
