@@ -128,8 +128,10 @@ static bool run_seed(unsigned seed, struct run_totals *totals)
     if (ok) {
         /* A new entry proves the leader can commit; every server must then apply it. An entry
          * submitted just before a leader loses its post may be lost (it was never committed):
-         * then submit again through the next leader, until the deadline. */
-        raft_time deadline = sim_now(s) + 40000;
+         * then submit again through the next leader, until the deadline. The budget is generous:
+         * with one entry in flight per follower, reordering and slow disks, a follower that fell
+         * far behind catches up one round trip and one write per entry. */
+        raft_time deadline = sim_now(s) + 120000;
         raft_index target = 0;
         while (!sim_failed(s) && sim_now(s) < deadline) {
             leader = sim_run_until_leader(s, 20000);
@@ -141,7 +143,7 @@ static bool run_seed(unsigned seed, struct run_totals *totals)
                 continue;
             }
             target = raft_last_index(sim_raft(s, (unsigned)leader));
-            if (sim_run_until_applied(s, target, 5000)) {
+            if (sim_run_until_applied(s, target, 30000)) {
                 break;
             }
             if (sim_leader(s) == leader && raft_current_term(sim_raft(s, (unsigned)leader)) == term) {
