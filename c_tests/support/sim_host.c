@@ -28,6 +28,8 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
 {
     struct server *srv = &s->servers[i];
     struct raft_update update;
+    struct sim_batch *lent = srv->lent;
+    srv->lent = NULL;
     event->time = s->now;
     event->capacity = srv->capacity;
     s->stats.steps++;
@@ -43,7 +45,9 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
              raft_errmsg(&srv->raft));
         return rv;
     }
+    srv->lent = lent;
     handle_update(s, srv, &update);
+    srv->lent = NULL;
     check_server(s, srv);
     /* Events the update queued (configurations, snapshots) run after it is fully handled. */
     while (srv->n_queue > 0 && srv->alive && !s->failed) {
@@ -84,18 +88,28 @@ void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *
     }
 }
 
-/* Frees each distinct batch of entries the library handed over (after they were copied). */
-static void free_batches(struct raft_entry *entries, unsigned n)
+struct write *write_new(struct sim *s)
 {
-    for (unsigned k = 0; k < n; k++) {
-        bool seen = false;
-        for (unsigned j = 0; j < k && !seen; j++) {
-            seen = entries[j].batch == entries[k].batch;
-        }
-        if (!seen) {
-            raft_free(entries[k].batch);
-        }
+    struct write *w = s->free_writes;
+    if (w != NULL) {
+        s->free_writes = w->next;
+    } else {
+        w = xmalloc(sizeof *w);
+        sim_log_init(&w->entries, 1);
     }
+    struct sim_log entries = w->entries;
+    memset(w, 0, sizeof *w);
+    w->entries = entries;
+    return w;
+}
+
+/* Releases what a write holds and keeps it (and its entry array) for reuse. */
+void write_free(struct sim *s, struct write *w)
+{
+    sim_log_reset(&w->entries, 1);
+    sim_snapshot_clear(&w->snap);
+    w->next = s->free_writes;
+    s->free_writes = w;
 }
 
 static void enqueue_write(struct server *srv, struct write *w)
@@ -115,10 +129,8 @@ static void enqueue_write(struct server *srv, struct write *w)
 
 static void handle_snapshot_update(struct sim *s, struct server *srv, struct raft_update *u)
 {
-    struct write *w = xmalloc(sizeof *w);
-    memset(w, 0, sizeof *w);
+    struct write *w = write_new(s);
     w->snapshot = true;
-    sim_log_init(&w->entries, 1);
     struct raft_snapshot_metadata *meta = &u->snapshot.metadata;
     w->snap.present = true;
     w->snap.index = meta->index;
@@ -145,12 +157,56 @@ static void handle_snapshot_update(struct sim *s, struct server *srv, struct raf
     enqueue_write(srv, w);
 }
 
+/* The host's reference to the payload of an entry the update hands back: the simulator's own
+ * batch lent in this step is adopted as it is; anything else (a barrier the library made) is
+ * copied into a new batch. Returns a new reference. */
+static struct sim_batch *adopt(const struct raft_entry *e, struct sim_batch *lent,
+                               const void **data)
+{
+    if (lent != NULL && e->batch == (void *)lent) {
+        sim_batch_ref(lent);
+        *data = e->buf.base;
+        return lent;
+    }
+    struct sim_batch *b = sim_batch_new(e->buf.len);
+    if (e->buf.len > 0) {
+        memcpy(sim_batch_data(b), e->buf.base, e->buf.len);
+    }
+    *data = sim_batch_data(b);
+    return b;
+}
+
+/* Releases the batches the library handed back: the lent one loses the library's reference,
+ * the others are freed once each. */
+static void release_handed_back(struct raft_entry *entries, unsigned n, struct sim_batch *lent)
+{
+    bool lent_back = false;
+    for (unsigned k = 0; k < n; k++) {
+        if (lent != NULL && entries[k].batch == (void *)lent) {
+            lent_back = true;
+            continue;
+        }
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++) {
+            seen = entries[j].batch == entries[k].batch;
+        }
+        if (!seen) {
+            raft_free(entries[k].batch);
+        }
+    }
+    if (lent_back) {
+        sim_batch_unref(lent);
+    }
+    raft_free(entries);
+}
+
 static void handle_entries_update(struct sim *s, struct server *srv, struct raft_update *u)
 {
     raft_index index = u->entries.index;
     if (index == 0 || index > sim_log_last(&srv->mem) + 1) {
         fail(s, "server %u: entries at %llu leave a gap after %llu", srv->i, index,
              sim_log_last(&srv->mem));
+        release_handed_back(u->entries.batch, u->entries.n, srv->lent);
         return;
     }
     if (index <= sim_log_last(&srv->mem)) {
@@ -161,19 +217,22 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
             }
         }
     }
-    struct write *w = xmalloc(sizeof *w);
-    memset(w, 0, sizeof *w);
-    sim_log_init(&w->entries, index);
+    struct write *w = write_new(s);
+    sim_log_reset(&w->entries, index);
+    sim_log_reserve(&w->entries, u->entries.n);
+    sim_log_reserve(&srv->mem, u->entries.n);
     for (unsigned k = 0; k < u->entries.n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
-        uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, e->buf.base, e->buf.len)
-                                       : sim_hash(e->type, e->buf.base, e->buf.len);
-        sim_log_append_hashed(&srv->mem, e->term, e->type, e->buf.base, e->buf.len, hash);
-        sim_log_append_hashed(&w->entries, e->term, e->type, e->buf.base, e->buf.len, hash);
+        const void *data;
+        struct sim_batch *b = adopt(e, srv->lent, &data);
+        uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
+                                       : sim_hash(e->type, data, e->buf.len);
+        sim_log_append_shared(&srv->mem, e->term, e->type, data, e->buf.len, b, hash);
+        sim_log_append_shared(&w->entries, e->term, e->type, data, e->buf.len, b, hash);
+        sim_batch_unref(b);
     }
-    free_batches(u->entries.batch, u->entries.n);
-    raft_free(u->entries.batch);
     w->report_end = index + u->entries.n - 1;
+    release_handed_back(u->entries.batch, u->entries.n, srv->lent);
     enqueue_write(srv, w);
 }
 
@@ -355,7 +414,7 @@ void complete_write(struct sim *s, struct server *srv)
     if (w->snapshot) {
         sim_snapshot_copy(&srv->durable_snap, &w->snap);
         sim_snapshot_copy(&srv->snap, &w->snap);
-        sim_log_clear(&srv->durable, w->snap.index + 1);
+        sim_log_reset(&srv->durable, w->snap.index + 1);
         srv->installing = false;
         s->stats.snapshots_installed++;
         struct raft_event ev;
@@ -370,19 +429,19 @@ void complete_write(struct sim *s, struct server *srv)
         note(s, "s%u: snapshot %llu durable", srv->i, w->snap.index);
         step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
         raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
-        sim_snapshot_clear(&w->snap);
     } else {
         raft_index first = w->entries.first;
         if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
             sim_log_truncate(&srv->durable, first);
         } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
             /* The durable log was replaced by a snapshot meanwhile; start over from here. */
-            sim_log_clear(&srv->durable, first);
+            sim_log_reset(&srv->durable, first);
         }
+        sim_log_reserve(&srv->durable, w->entries.n);
         for (size_t k = 0; k < w->entries.n; k++) {
             struct sim_entry *e = &w->entries.entries[k];
             raft_index index = first + k;
-            raft_term prev = durable_term_at(srv, index - 1);
+            raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
             sim_log_append_entry(&srv->durable, e);
             if (prev != (raft_term)-1 && !s->o.unchecked &&
                 !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
@@ -396,9 +455,8 @@ void complete_write(struct sim *s, struct server *srv)
             ev.persisted_entries.index = w->report_end;
             step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
         }
-        sim_log_clear(&w->entries, 1);
     }
-    free(w);
+    write_free(s, w);
 }
 
 int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)

@@ -5,13 +5,36 @@
 
 #include "sim.h"
 
-/* One log entry as the simulated host keeps it: its own copy of the payload. */
+/* An immutable payload buffer shared by reference counting, as an efficient host shares the
+ * buffers it received or submitted: its in-memory log, its pending disk writes, its durable log
+ * and the messages in flight all point into it instead of keeping copies. One raft_malloc
+ * allocation: this header, then the payload bytes. While it is lent to the library (submitted,
+ * or attached to a received AppendEntries) `refs` is 1 and the library may raft_free it as
+ * the contract allows; the host adopts it when it comes back in RAFT_UPDATE_ENTRIES. */
+struct sim_batch {
+    size_t refs;
+    size_t len;
+};
+
+struct sim_batch *sim_batch_new(size_t len); /* refs = 1 */
+static inline void *sim_batch_data(struct sim_batch *b)
+{
+    return (char *)b + sizeof *b;
+}
+static inline void sim_batch_ref(struct sim_batch *b)
+{
+    b->refs++;
+}
+void sim_batch_unref(struct sim_batch *b);
+
+/* One log entry as the simulated host keeps it: a reference to the shared payload. */
 struct sim_entry {
     raft_term term;
     int type;
-    void *data; /* malloc'd copy (NULL when len is 0) */
+    const void *data; /* inside batch */
     size_t len;
-    uint64_t hash; /* of type and payload */
+    struct sim_batch *batch; /* one reference */
+    uint64_t hash;           /* of type and payload */
 };
 
 /* Entries first .. first + n - 1. */
@@ -25,13 +48,19 @@ uint64_t sim_hash(int type, const void *data, size_t len);
 /* A cheap stand-in for sim_hash in unchecked runs: type, length and the first 8 bytes. */
 uint64_t sim_quick_hash(int type, const void *data, size_t len);
 void sim_log_init(struct sim_log *l, raft_index first);
+/* Releases the entries and the array. */
 void sim_log_clear(struct sim_log *l, raft_index first);
+/* Releases the entries, keeps the array for reuse. */
+void sim_log_reset(struct sim_log *l, raft_index first);
+void sim_log_reserve(struct sim_log *l, size_t n);
 raft_index sim_log_last(const struct sim_log *l);
 struct sim_entry *sim_log_get(const struct sim_log *l, raft_index index);
 void sim_log_truncate(struct sim_log *l, raft_index from);
+/* Appends a private copy of the payload (in a new batch). */
 void sim_log_append(struct sim_log *l, raft_term term, int type, const void *data, size_t len);
-void sim_log_append_hashed(struct sim_log *l, raft_term term, int type, const void *data,
-                           size_t len, uint64_t hash);
+/* Appends a reference to `data` inside `batch`. */
+void sim_log_append_shared(struct sim_log *l, raft_term term, int type, const void *data,
+                           size_t len, struct sim_batch *batch, uint64_t hash);
 void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e);
 void sim_log_drop_prefix(struct sim_log *l, raft_index upto);
 void sim_log_copy(struct sim_log *dst, const struct sim_log *src);
@@ -97,23 +126,38 @@ bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *w
 #define TRACE_WIDTH 200
 #define MAX_QUEUED_EVENTS 64
 
-/* A write to a simulated disk, durable at `due`. Writes of one server complete in order. */
+/* A write to a simulated disk, durable at `due`. Writes of one server complete in order.
+ * Finished writes go back to the simulator's free list, keeping their entry arrays. */
 struct write {
     bool snapshot;
     raft_time due;
-    struct sim_log entries;  /* entries write: the entries, from entries.first */
+    struct sim_log entries;  /* entries write: references to the entries, from entries.first */
     raft_index report_end;   /* last index still current (later writes may replace a suffix) */
     bool dropped;            /* issued before a snapshot install: never reported */
     struct sim_snapshot snap; /* snapshot write */
     struct write *next;
 };
 
-/* A message in flight: a deep copy owned by the simulator until delivery. */
+/* A message in flight, owned by the simulator until delivery. An AppendEntries holds one
+ * reference per entry to the sender's batch (entries[k].batch is a struct sim_batch) until it
+ * is delivered; the receiver then gets its own copy of the payloads in one batch, as a host
+ * reading the message from a socket would. Delivered packets go back to a free list, keeping
+ * their entry arrays. */
 struct packet {
     raft_time due;
     unsigned long long seq;
     unsigned from, to;
     struct raft_message m;
+    struct packet *next;        /* in its bucket of the network queue, or in the free list */
+    struct raft_entry *entries; /* array of capacity n_entries_cap */
+    unsigned n_entries_cap;
+};
+
+/* The network queue: packets by delivery time, in one bucket per millisecond of a ring that
+ * covers the longest latency (every packet is due within [now, now + latency_max]), each
+ * bucket in sending order. Same order as sorting by (due, seq); O(1) per packet. */
+struct net_bucket {
+    struct packet *head, *tail;
 };
 
 /* An event the host queued while processing an update, stepped once the update is done. */
@@ -149,6 +193,9 @@ struct server {
     raft_index commit; /* last commit index seen in this incarnation */
     unsigned short capacity;
     bool installing;
+    /* The simulator's batch in the event being stepped (submitted entries, a received
+     * AppendEntries), adopted without a copy if the update hands it back. */
+    struct sim_batch *lent;
     struct queued_event queue[MAX_QUEUED_EVENTS];
     unsigned n_queue;
 };
@@ -162,8 +209,14 @@ struct sim {
     raft_time now;
     struct server servers[SIM_MAX_SERVERS];
     bool link_down[SIM_MAX_SERVERS][SIM_MAX_SERVERS];
-    struct packet **heap;
-    size_t n_heap, cap_heap;
+    struct net_bucket *net;
+    size_t net_mask;         /* buckets - 1 (a power of two) */
+    size_t net_count;        /* packets in flight */
+    raft_time net_next;      /* earliest due time when net_count > 0 */
+    struct packet *free_packets;
+    struct write *free_writes;
+    struct raft_entry *submit_entries; /* reused by sim_submit_sized */
+    size_t submit_cap;
     unsigned long long seq;
     unsigned long long next_command;
     struct sim_record record;
@@ -182,9 +235,14 @@ void fail(struct sim *s, const char *fmt, ...);
 unsigned draw(struct sim *s, unsigned min, unsigned max);
 void encode_conf(struct raft_configuration *c, void **out, size_t *len);
 int decode_conf(const void *data, size_t len, struct raft_configuration *c);
-struct packet *heap_pop(struct sim *s);
+void net_init(struct sim *s);
+struct packet *net_peek(struct sim *s);
+struct packet *net_pop(struct sim *s);
+void net_destroy(struct sim *s);
 void packet_release_payloads(struct packet *p);
-void packet_free(struct packet *p);
+void packet_free(struct sim *s, struct packet *p);
+struct write *write_new(struct sim *s);
+void write_free(struct sim *s, struct write *w);
 bool link_up(struct sim *s, unsigned a, unsigned b);
 void send_message(struct sim *s, struct server *from, const struct raft_message *m);
 void purge_packets(struct sim *s, unsigned i);

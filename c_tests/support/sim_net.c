@@ -11,78 +11,132 @@
 
 /* --- Network ----------------------------------------------------------------------------- */
 
-static bool packet_before(const struct packet *a, const struct packet *b)
+void net_init(struct sim *s)
 {
-    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+    size_t n = 2;
+    while (n <= s->o.latency_max) {
+        n *= 2;
+    }
+    s->net = xmalloc(n * sizeof *s->net);
+    memset(s->net, 0, n * sizeof *s->net);
+    s->net_mask = n - 1;
+    s->net_count = 0;
 }
 
-static void heap_push(struct sim *s, struct packet *p)
+static void net_push(struct sim *s, struct packet *p)
 {
-    if (s->n_heap == s->cap_heap) {
-        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
-        s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
+    if (p->due < s->now || p->due > s->now + s->o.latency_max) {
+        fprintf(stderr, "simulator: packet due at %llu outside the network queue\n", p->due);
+        abort();
     }
-    size_t k = s->n_heap++;
-    while (k > 0 && packet_before(p, s->heap[(k - 1) / 2])) {
-        s->heap[k] = s->heap[(k - 1) / 2];
-        k = (k - 1) / 2;
+    struct net_bucket *b = &s->net[p->due & s->net_mask];
+    p->next = NULL;
+    if (b->tail != NULL) {
+        b->tail->next = p;
+    } else {
+        b->head = p;
     }
-    s->heap[k] = p;
+    b->tail = p;
+    if (s->net_count++ == 0 || p->due < s->net_next) {
+        s->net_next = p->due;
+    }
 }
 
-struct packet *heap_pop(struct sim *s)
+/* Every packet is due in [now, now + latency_max], so each bucket holds one due time and the
+ * first non-empty bucket from net_next on holds the earliest. */
+static void net_find_next(struct sim *s)
 {
-    struct packet *top = s->heap[0];
-    struct packet *last = s->heap[--s->n_heap];
-    size_t k = 0;
-    for (;;) {
-        size_t child = 2 * k + 1;
-        if (child >= s->n_heap) {
-            break;
-        }
-        if (child + 1 < s->n_heap && packet_before(s->heap[child + 1], s->heap[child])) {
-            child++;
-        }
-        if (!packet_before(s->heap[child], last)) {
-            break;
-        }
-        s->heap[k] = s->heap[child];
-        k = child;
+    if (s->net_count == 0) {
+        return;
     }
-    if (s->n_heap > 0) {
-        s->heap[k] = last;
+    raft_time t = s->net_next;
+    while (s->net[t & s->net_mask].head == NULL) {
+        t++;
     }
-    return top;
+    s->net_next = t;
+}
+
+struct packet *net_peek(struct sim *s)
+{
+    return s->net_count > 0 ? s->net[s->net_next & s->net_mask].head : NULL;
+}
+
+struct packet *net_pop(struct sim *s)
+{
+    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
+    struct packet *p = b->head;
+    b->head = p->next;
+    if (b->head == NULL) {
+        b->tail = NULL;
+    }
+    p->next = NULL;
+    s->net_count--;
+    net_find_next(s);
+    return p;
+}
+
+void net_destroy(struct sim *s)
+{
+    while (s->net_count > 0) {
+        struct packet *p = net_pop(s);
+        packet_release_payloads(p);
+        packet_free(s, p);
+    }
+    while (s->free_packets != NULL) {
+        struct packet *p = s->free_packets;
+        s->free_packets = p->next;
+        free(p->entries);
+        free(p);
+    }
+    free(s->net);
+    s->net = NULL;
 }
 
 /* Frees what a packet owns (when it is dropped, or after a failed delivery). */
 void packet_release_payloads(struct packet *p)
 {
-    if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
-        raft_free(p->m.append_entries.entries[0].batch);
+    if (p->m.type == RAFT_APPEND_ENTRIES) {
+        for (unsigned k = 0; k < p->m.append_entries.n_entries; k++) {
+            sim_batch_unref(p->m.append_entries.entries[k].batch);
+        }
     }
     if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_free(p->m.install_snapshot.data.base);
     }
 }
 
-void packet_free(struct packet *p)
+void packet_free(struct sim *s, struct packet *p)
 {
-    if (p->m.type == RAFT_APPEND_ENTRIES) {
-        free(p->m.append_entries.entries);
-    }
     if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_configuration_close(&p->m.install_snapshot.conf);
     }
-    free(p);
+    p->next = s->free_packets;
+    s->free_packets = p;
 }
 
-/* A deep copy of `m` as the receiver will see it, with the entries or snapshot attached from
- * the sender's storage, like a host serialising the message. */
+static struct packet *packet_new(struct sim *s)
+{
+    struct packet *p = s->free_packets;
+    if (p != NULL) {
+        s->free_packets = p->next;
+    } else {
+        p = xmalloc(sizeof *p);
+        p->entries = NULL;
+        p->n_entries_cap = 0;
+    }
+    struct raft_entry *entries = p->entries;
+    unsigned cap = p->n_entries_cap;
+    memset(p, 0, sizeof *p);
+    p->entries = entries;
+    p->n_entries_cap = cap;
+    return p;
+}
+
+/* `m` as the receiver will see it, with references to the entries of the sender's storage or
+ * a copy of its snapshot attached, like a host serialising the message. */
 static struct packet *packet_build(struct sim *s, struct server *from, const struct raft_message *m)
 {
-    struct packet *p = xmalloc(sizeof *p);
-    memset(p, 0, sizeof *p);
+    struct packet *p = packet_new(s);
     p->m = *m;
     p->from = from->i;
     p->to = (unsigned)(m->server_id - 1);
@@ -92,32 +146,30 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
         unsigned n = m->append_entries.n_entries;
         p->m.append_entries.entries = NULL;
         if (n > 0) {
-            size_t total = 0;
-            for (unsigned k = 0; k < n; k++) {
-                struct sim_entry *e = sim_log_get(&from->mem, m->append_entries.prev_log_index + 1 + k);
-                if (e == NULL) {
-                    fail(s, "server %u asked to send entry %llu it does not have (log %llu..%llu)",
-                         from->i, m->append_entries.prev_log_index + 1 + k, from->mem.first,
-                         sim_log_last(&from->mem));
-                    free(p);
-                    return NULL;
-                }
-                total += e->len;
+            raft_index first = m->append_entries.prev_log_index + 1;
+            if (sim_log_get(&from->mem, first) == NULL ||
+                sim_log_get(&from->mem, first + n - 1) == NULL) {
+                fail(s, "server %u asked to send entries %llu..%llu it does not have (log %llu..%llu)",
+                     from->i, first, first + n - 1, from->mem.first, sim_log_last(&from->mem));
+                p->m.type = RAFT_REQUEST_VOTE; /* owns nothing */
+                packet_free(s, p);
+                return NULL;
             }
-            char *batch = raft_malloc(total ? total : 8);
-            struct raft_entry *entries = xmalloc(n * sizeof *entries);
-            size_t offset = 0;
-            for (unsigned k = 0; k < n; k++) {
-                struct sim_entry *e = sim_log_get(&from->mem, m->append_entries.prev_log_index + 1 + k);
-                memcpy(batch + offset, e->data, e->len);
-                entries[k].term = e->term;
-                entries[k].type = (enum raft_entry_type)e->type;
-                entries[k].buf.base = batch + offset;
-                entries[k].buf.len = e->len;
-                entries[k].batch = batch;
-                offset += e->len;
+            if (p->n_entries_cap < n) {
+                free(p->entries);
+                p->n_entries_cap = n > 16 ? n : 16;
+                p->entries = xmalloc(p->n_entries_cap * sizeof *p->entries);
             }
-            p->m.append_entries.entries = entries;
+            const struct sim_entry *e = sim_log_get(&from->mem, first);
+            for (unsigned k = 0; k < n; k++, e++) {
+                p->entries[k].term = e->term;
+                p->entries[k].type = (enum raft_entry_type)e->type;
+                p->entries[k].buf.base = (void *)e->data;
+                p->entries[k].buf.len = e->len;
+                p->entries[k].batch = e->batch;
+                sim_batch_ref(e->batch);
+            }
+            p->m.append_entries.entries = p->entries;
         }
     }
     if (m->type == RAFT_INSTALL_SNAPSHOT) {
@@ -127,12 +179,14 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
             fail(s, "server %u asked to send snapshot %llu/%llu but holds %llu/%llu", from->i,
                  m->install_snapshot.last_index, m->install_snapshot.last_term, snap->index,
                  snap->term);
-            free(p);
+            p->m.type = RAFT_REQUEST_VOTE;
+            packet_free(s, p);
             return NULL;
         }
         if (decode_conf(snap->conf, snap->conf_len, &p->m.install_snapshot.conf) != 0) {
             fail(s, "server %u holds an undecodable snapshot configuration", from->i);
-            free(p);
+            p->m.type = RAFT_REQUEST_VOTE;
+            packet_free(s, p);
             return NULL;
         }
         uint64_t *data = raft_malloc(16);
@@ -142,6 +196,28 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
         p->m.install_snapshot.data.len = 16;
     }
     return p;
+}
+
+/* The receiver's copy of an AppendEntries' payloads: one new batch, the references to the
+ * sender's batches released. */
+static struct sim_batch *packet_receive(struct packet *p)
+{
+    struct raft_entry *entries = p->m.append_entries.entries;
+    unsigned n = p->m.append_entries.n_entries;
+    size_t total = 0;
+    for (unsigned k = 0; k < n; k++) {
+        total += entries[k].buf.len;
+    }
+    struct sim_batch *b = sim_batch_new(total);
+    char *data = sim_batch_data(b);
+    for (unsigned k = 0; k < n; k++) {
+        memcpy(data, entries[k].buf.base, entries[k].buf.len);
+        sim_batch_unref(entries[k].batch);
+        entries[k].buf.base = data;
+        entries[k].batch = b;
+        data += entries[k].buf.len;
+    }
+    return b;
 }
 
 bool link_up(struct sim *s, unsigned a, unsigned b)
@@ -184,33 +260,38 @@ void send_message(struct sim *s, struct server *from, const struct raft_message 
         }
         p->due = s->now + draw(s, s->o.latency_min, s->o.latency_max);
         p->seq = s->seq++;
-        heap_push(s, p);
+        net_push(s, p);
     }
 }
 
 void purge_packets(struct sim *s, unsigned i)
 {
-    size_t kept = 0;
-    for (size_t k = 0; k < s->n_heap; k++) {
-        struct packet *p = s->heap[k];
-        if (p->from == i || p->to == i) {
-            packet_release_payloads(p);
-            packet_free(p);
-            s->stats.messages_dropped++;
-        } else {
-            s->heap[kept++] = p;
+    for (size_t b = 0; b <= s->net_mask; b++) {
+        struct packet *p = s->net[b].head, *kept = NULL, *tail = NULL;
+        while (p != NULL) {
+            struct packet *next = p->next;
+            if (p->from == i || p->to == i) {
+                packet_release_payloads(p);
+                packet_free(s, p);
+                s->stats.messages_dropped++;
+                s->net_count--;
+            } else {
+                p->next = NULL;
+                if (tail != NULL) {
+                    tail->next = p;
+                } else {
+                    kept = p;
+                }
+                tail = p;
+            }
+            p = next;
         }
+        s->net[b].head = kept;
+        s->net[b].tail = tail;
     }
-    s->n_heap = kept;
-    /* Restore the heap order. */
-    struct packet **all = s->heap;
-    size_t n = s->n_heap;
-    s->heap = NULL;
-    s->n_heap = s->cap_heap = 0;
-    for (size_t k = 0; k < n; k++) {
-        heap_push(s, all[k]);
-    }
-    free(all);
+    /* The earliest packet may be gone: look from the current time on. */
+    s->net_next = s->now;
+    net_find_next(s);
 }
 
 void deliver(struct sim *s, struct packet *p)
@@ -219,21 +300,32 @@ void deliver(struct sim *s, struct packet *p)
     if (!link_up(s, p->from, p->to)) {
         s->stats.messages_dropped++;
         packet_release_payloads(p);
-        packet_free(p);
+        packet_free(s, p);
         return;
     }
     s->stats.messages_delivered++;
+    struct sim_batch *lent = NULL;
+    if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
+        lent = packet_receive(p);
+    }
     struct raft_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = RAFT_RECEIVE;
     ev.receive.message = &p->m;
+    to->lent = lent;
     int rv = sim_step_event(s, p->to, &ev);
     if (rv != 0) {
-        packet_release_payloads(p); /* on error the host still owns them */
+        /* On error the host still owns the payloads. */
+        if (lent != NULL) {
+            sim_batch_unref(lent);
+        }
+        if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
+            raft_free(p->m.install_snapshot.data.base);
+        }
         fail(s, "server %u: receiving type %d from %u failed: %s (%s)", p->to, p->m.type,
              p->from, raft_strerror(rv), raft_errmsg(&to->raft));
     }
-    packet_free(p);
+    packet_free(s, p);
 }
 
 void sim_set_link(struct sim *s, unsigned i, unsigned j, bool up)
