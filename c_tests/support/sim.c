@@ -229,16 +229,6 @@ struct sim *sim_create(const struct sim_options *o)
     return s;
 }
 
-static void drop_writes(struct sim *s, struct server *srv)
-{
-    while (srv->writes != NULL) {
-        struct write *w = srv->writes;
-        srv->writes = w->next;
-        write_free(s, w);
-    }
-    srv->writes_tail = NULL;
-}
-
 void sim_crash(struct sim *s, unsigned i)
 {
     struct server *srv = &s->servers[i];
@@ -249,7 +239,7 @@ void sim_crash(struct sim *s, unsigned i)
     s->stats.crashes++;
     raft_close(&srv->raft, NULL);
     srv->alive = false;
-    drop_writes(s, srv);
+    disk_drop(srv, false);
     sim_log_clear(&srv->mem, 1);
     purge_packets(s, i);
 }
@@ -271,7 +261,7 @@ void sim_destroy(struct sim *s)
         if (srv->alive) {
             raft_close(&srv->raft, NULL);
         }
-        drop_writes(s, srv);
+        disk_drop(srv, true);
         sim_log_clear(&srv->mem, 1);
         sim_log_clear(&srv->durable, 1);
         sim_snapshot_clear(&srv->snap);
@@ -279,12 +269,6 @@ void sim_destroy(struct sim *s)
         free(srv->sm_conf);
     }
     net_destroy(s);
-    while (s->free_writes != NULL) {
-        struct write *w = s->free_writes;
-        s->free_writes = w->next;
-        sim_log_clear(&w->entries, 1);
-        free(w);
-    }
     free(s->submit_entries);
     sim_record_free(&s->record);
     free(s);
@@ -304,8 +288,9 @@ bool sim_step(struct sim *s)
     unsigned who = 0;
     for (unsigned i = 0; i < s->o.n_servers; i++) {
         struct server *srv = &s->servers[i];
-        if (srv->alive && srv->writes != NULL && srv->writes->due < best) {
-            best = srv->writes->due;
+        struct write *w = srv->alive ? disk_head(srv) : NULL;
+        if (w != NULL && w->due < best) {
+            best = w->due;
             kind = 0;
             who = i;
         }
@@ -339,7 +324,9 @@ bool sim_step(struct sim *s)
     if (kind == 0) {
         complete_write(s, &s->servers[who]);
     } else if (kind == 1) {
-        deliver(s, net_pop(s));
+        struct packet arrived;
+        net_pop(s, &arrived);
+        deliver(s, &arrived);
     } else {
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
@@ -369,8 +356,9 @@ bool sim_run_until(struct sim *s, raft_time deadline)
             if (!srv->alive) {
                 continue;
             }
-            if (srv->writes != NULL && srv->writes->due < next) {
-                next = srv->writes->due;
+            struct write *w = disk_head(srv);
+            if (w != NULL && w->due < next) {
+                next = w->due;
             }
             if (raft_timeout(&srv->raft) < next) {
                 next = raft_timeout(&srv->raft);
@@ -644,7 +632,7 @@ void sim_dump(struct sim *s)
                 raft_role(&srv->raft), raft_commit_index(&srv->raft), srv->last_applied,
                 raft_last_index(&srv->raft), sim_log_last(&srv->durable),
                 srv->snap.present ? srv->snap.index : 0, srv->installing ? " (installing)" : "",
-                srv->writes ? "pending" : "none");
+                srv->disk.n > 0 ? "pending" : "none");
     }
 }
 

@@ -88,73 +88,139 @@ void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *
     }
 }
 
-struct write *write_new(struct sim *s)
+/* --- The disk queue ---------------------------------------------------------------------- */
+
+struct write *disk_head(struct server *srv)
 {
-    struct write *w = s->free_writes;
-    if (w != NULL) {
-        s->free_writes = w->next;
-    } else {
-        w = xmalloc(sizeof *w);
-        sim_log_init(&w->entries, 1);
+    return srv->disk.n > 0 ? &srv->disk.writes[srv->disk.head] : NULL;
+}
+
+static struct write *disk_at(struct server *srv, size_t k)
+{
+    return &srv->disk.writes[(srv->disk.head + k) & (srv->disk.cap - 1)];
+}
+
+static struct sim_entry *disk_entry(struct server *srv, unsigned long long number)
+{
+    return &srv->disk.entries[number & (srv->disk.entries_cap - 1)];
+}
+
+static void disk_reserve_entries(struct server *srv, size_t n)
+{
+    struct disk *d = &srv->disk;
+    size_t used = (size_t)(d->next - d->tail);
+    if (used + n <= d->entries_cap) {
+        return;
     }
-    struct sim_log entries = w->entries;
+    size_t cap = d->entries_cap ? d->entries_cap * 2 : 64;
+    while (cap < used + n) {
+        cap *= 2;
+    }
+    struct sim_entry *entries = xmalloc(cap * sizeof *entries);
+    for (unsigned long long k = d->tail; k < d->next; k++) {
+        entries[k & (cap - 1)] = d->entries[k & (d->entries_cap - 1)];
+    }
+    free(d->entries);
+    d->entries = entries;
+    d->entries_cap = cap;
+}
+
+/* A new write at the tail, due after a random delay and never before the previous one. The
+ * pointer is valid until the next push. */
+static struct write *disk_push(struct server *srv)
+{
+    struct sim *s = srv->sim;
+    struct disk *d = &srv->disk;
+    raft_time delay = draw(s, s->o.disk_min, s->o.disk_max);
+    raft_time after = d->n > 0 ? disk_at(srv, d->n - 1)->due : 0;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        struct write *writes = xmalloc(cap * sizeof *writes);
+        for (size_t k = 0; k < d->n; k++) {
+            writes[k] = *disk_at(srv, k);
+        }
+        free(d->writes);
+        d->writes = writes;
+        d->cap = cap;
+        d->head = 0;
+    }
+    struct write *w = &d->writes[(d->head + d->n++) & (d->cap - 1)];
     memset(w, 0, sizeof *w);
-    w->entries = entries;
+    w->due = s->now + delay > after ? s->now + delay : after;
+    w->at = d->next;
     return w;
 }
 
-/* Releases what a write holds and keeps it (and its entry array) for reuse. */
-void write_free(struct sim *s, struct write *w)
+/* Removes the oldest write (its entries stay until disk_release). */
+static struct write disk_pop(struct server *srv)
 {
-    sim_log_reset(&w->entries, 1);
-    sim_snapshot_clear(&w->snap);
-    w->next = s->free_writes;
-    s->free_writes = w;
+    struct disk *d = &srv->disk;
+    struct write w = d->writes[d->head];
+    d->head = (d->head + 1) & (d->cap - 1);
+    d->n--;
+    return w;
 }
 
-static void enqueue_write(struct server *srv, struct write *w)
+/* Releases the entries of the oldest write, popped before. */
+static void disk_release(struct server *srv, const struct write *w)
 {
-    struct sim *s = srv->sim;
-    raft_time delay = draw(s, s->o.disk_min, s->o.disk_max);
-    raft_time after = srv->writes_tail ? srv->writes_tail->due : 0;
-    w->due = s->now + delay > after ? s->now + delay : after;
-    w->next = NULL;
-    if (srv->writes_tail) {
-        srv->writes_tail->next = w;
-    } else {
-        srv->writes = w;
+    for (size_t k = 0; k < w->n; k++) {
+        sim_batch_unref(disk_entry(srv, w->at + k)->batch);
     }
-    srv->writes_tail = w;
+    srv->disk.tail = w->at + w->n;
+}
+
+void disk_drop(struct server *srv, bool free_rings)
+{
+    struct disk *d = &srv->disk;
+    while (d->n > 0) {
+        struct write w = disk_pop(srv);
+        if (w.snap != NULL) {
+            sim_snapshot_clear(w.snap);
+            free(w.snap);
+        }
+    }
+    for (unsigned long long k = d->tail; k < d->next; k++) {
+        sim_batch_unref(disk_entry(srv, k)->batch);
+    }
+    d->tail = d->next;
+    if (free_rings) {
+        free(d->writes);
+        free(d->entries);
+        memset(d, 0, sizeof *d);
+    }
 }
 
 static void handle_snapshot_update(struct sim *s, struct server *srv, struct raft_update *u)
 {
-    struct write *w = write_new(s);
-    w->snapshot = true;
+    struct sim_snapshot *snap = xmalloc(sizeof *snap);
+    memset(snap, 0, sizeof *snap);
     struct raft_snapshot_metadata *meta = &u->snapshot.metadata;
-    w->snap.present = true;
-    w->snap.index = meta->index;
-    w->snap.term = meta->term;
-    w->snap.conf_index = meta->configuration_index;
-    encode_conf(&meta->configuration, &w->snap.conf, &w->snap.conf_len);
+    snap->present = true;
+    snap->index = meta->index;
+    snap->term = meta->term;
+    snap->conf_index = meta->configuration_index;
+    encode_conf(&meta->configuration, &snap->conf, &snap->conf_len);
     raft_configuration_close(&meta->configuration);
     if (u->snapshot.chunk.len != 16 || u->snapshot.offset != 0 || !u->snapshot.last) {
         fail(s, "server %u: unexpected snapshot chunk (len %zu offset %zu)", srv->i,
              u->snapshot.chunk.len, u->snapshot.offset);
     } else {
         const uint64_t *data = u->snapshot.chunk.base;
-        w->snap.sm_hash = data[0];
-        w->snap.sm_count = data[1];
+        snap->sm_hash = data[0];
+        snap->sm_count = data[1];
     }
     raft_free(u->snapshot.chunk.base);
     /* The log is replaced by the snapshot; writes in flight are no longer reported. */
     sim_log_clear(&srv->mem, meta->index + 1);
-    for (struct write *p = srv->writes; p != NULL; p = p->next) {
-        p->dropped = true;
+    for (size_t k = 0; k < srv->disk.n; k++) {
+        disk_at(srv, k)->dropped = true;
     }
     srv->installing = true;
     note(s, "s%u: installing snapshot %llu/%llu", srv->i, meta->index, meta->term);
-    enqueue_write(srv, w);
+    struct write *w = disk_push(srv);
+    w->snapshot = true;
+    w->snap = snap;
 }
 
 /* The host's reference to the payload of an entry the update hands back: the simulator's own
@@ -211,29 +277,32 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     }
     if (index <= sim_log_last(&srv->mem)) {
         sim_log_truncate(&srv->mem, index);
-        for (struct write *p = srv->writes; p != NULL; p = p->next) {
+        for (size_t k = 0; k < srv->disk.n; k++) {
+            struct write *p = disk_at(srv, k);
             if (!p->snapshot && p->report_end >= index) {
                 p->report_end = index - 1;
             }
         }
     }
-    struct write *w = write_new(s);
-    sim_log_reset(&w->entries, index);
-    sim_log_reserve(&w->entries, u->entries.n);
-    sim_log_reserve(&srv->mem, u->entries.n);
-    for (unsigned k = 0; k < u->entries.n; k++) {
+    unsigned n = u->entries.n;
+    sim_log_reserve(&srv->mem, n);
+    disk_reserve_entries(srv, n);
+    for (unsigned k = 0; k < n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
         const void *data;
         struct sim_batch *b = adopt(e, srv->lent, &data);
         uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
                                        : sim_hash(e->type, data, e->buf.len);
         sim_log_append_shared(&srv->mem, e->term, e->type, data, e->buf.len, b, hash);
-        sim_log_append_shared(&w->entries, e->term, e->type, data, e->buf.len, b, hash);
-        sim_batch_unref(b);
+        /* The write's reference: the one adopt() returned. */
+        *disk_entry(srv, srv->disk.next + k) = srv->mem.entries[srv->mem.n - 1];
     }
-    w->report_end = index + u->entries.n - 1;
-    release_handed_back(u->entries.batch, u->entries.n, srv->lent);
-    enqueue_write(srv, w);
+    release_handed_back(u->entries.batch, n, srv->lent);
+    struct write *w = disk_push(srv);
+    w->first = index;
+    w->n = n;
+    w->report_end = index + n - 1;
+    srv->disk.next += n;
 }
 
 static void queue_event(struct sim *s, struct server *srv, struct queued_event q)
@@ -405,58 +474,57 @@ static raft_term durable_term_at(struct server *srv, raft_index index)
 
 void complete_write(struct sim *s, struct server *srv)
 {
-    struct write *w = srv->writes;
-    srv->writes = w->next;
-    if (srv->writes == NULL) {
-        srv->writes_tail = NULL;
-    }
+    struct write w = disk_pop(srv);
     char why[256];
-    if (w->snapshot) {
-        sim_snapshot_copy(&srv->durable_snap, &w->snap);
-        sim_snapshot_copy(&srv->snap, &w->snap);
-        sim_log_reset(&srv->durable, w->snap.index + 1);
+    if (w.snapshot) {
+        sim_snapshot_copy(&srv->durable_snap, w.snap);
+        sim_snapshot_copy(&srv->snap, w.snap);
+        sim_log_reset(&srv->durable, w.snap->index + 1);
         srv->installing = false;
         s->stats.snapshots_installed++;
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
         ev.type = RAFT_PERSISTED_SNAPSHOT;
-        ev.persisted_snapshot.metadata.index = w->snap.index;
-        ev.persisted_snapshot.metadata.term = w->snap.term;
-        ev.persisted_snapshot.metadata.configuration_index = w->snap.conf_index;
-        decode_conf(w->snap.conf, w->snap.conf_len, &ev.persisted_snapshot.metadata.configuration);
+        ev.persisted_snapshot.metadata.index = w.snap->index;
+        ev.persisted_snapshot.metadata.term = w.snap->term;
+        ev.persisted_snapshot.metadata.configuration_index = w.snap->conf_index;
+        decode_conf(w.snap->conf, w.snap->conf_len,
+                    &ev.persisted_snapshot.metadata.configuration);
         ev.persisted_snapshot.offset = 0;
         ev.persisted_snapshot.last = true;
-        note(s, "s%u: snapshot %llu durable", srv->i, w->snap.index);
+        note(s, "s%u: snapshot %llu durable", srv->i, w.snap->index);
+        sim_snapshot_clear(w.snap);
+        free(w.snap);
         step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
         raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
-    } else {
-        raft_index first = w->entries.first;
-        if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
-            sim_log_truncate(&srv->durable, first);
-        } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
-            /* The durable log was replaced by a snapshot meanwhile; start over from here. */
-            sim_log_reset(&srv->durable, first);
-        }
-        sim_log_reserve(&srv->durable, w->entries.n);
-        for (size_t k = 0; k < w->entries.n; k++) {
-            struct sim_entry *e = &w->entries.entries[k];
-            raft_index index = first + k;
-            raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
-            sim_log_append_entry(&srv->durable, e);
-            if (prev != (raft_term)-1 && !s->o.unchecked &&
-                !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
-                fail(s, "server %u: %s", srv->i, why);
-            }
-        }
-        if (!w->dropped && w->report_end >= first && !s->failed) {
-            struct raft_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.type = RAFT_PERSISTED_ENTRIES;
-            ev.persisted_entries.index = w->report_end;
-            step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
+        return;
+    }
+    raft_index first = w.first;
+    if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
+        sim_log_truncate(&srv->durable, first);
+    } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
+        /* The durable log was replaced by a snapshot meanwhile; start over from here. */
+        sim_log_reset(&srv->durable, first);
+    }
+    sim_log_reserve(&srv->durable, w.n);
+    for (size_t k = 0; k < w.n; k++) {
+        struct sim_entry *e = disk_entry(srv, w.at + k);
+        raft_index index = first + k;
+        raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
+        sim_log_append_entry(&srv->durable, e);
+        if (prev != (raft_term)-1 &&
+            !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
+            fail(s, "server %u: %s", srv->i, why);
         }
     }
-    write_free(s, w);
+    disk_release(srv, &w);
+    if (!w.dropped && w.report_end >= first && !s->failed) {
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_PERSISTED_ENTRIES;
+        ev.persisted_entries.index = w.report_end;
+        step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
+    }
 }
 
 int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)

@@ -126,38 +126,52 @@ bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *w
 #define TRACE_WIDTH 200
 #define MAX_QUEUED_EVENTS 64
 
-/* A write to a simulated disk, durable at `due`. Writes of one server complete in order.
- * Finished writes go back to the simulator's free list, keeping their entry arrays. */
+/* A write to a simulated disk, durable at `due`. Writes of one server complete in order. */
 struct write {
     bool snapshot;
-    raft_time due;
-    struct sim_log entries;  /* entries write: references to the entries, from entries.first */
-    raft_index report_end;   /* last index still current (later writes may replace a suffix) */
     bool dropped;            /* issued before a snapshot install: never reported */
-    struct sim_snapshot snap; /* snapshot write */
-    struct write *next;
+    raft_time due;
+    raft_index first;        /* entries write: index of its first entry */
+    size_t n;                /* its entries: numbers at .. at + n - 1 of the disk's entry ring */
+    unsigned long long at;
+    raft_index report_end;   /* last index still current (later writes may replace a suffix) */
+    struct sim_snapshot *snap; /* snapshot write (malloc) */
+};
+
+/* A server's pending writes, oldest first: the writes by value in one ring and their entries
+ * (references to the payloads) in another, so that however many writes are pending the
+ * queue is two sequential arrays and costs no allocation per write. */
+struct disk {
+    struct write *writes; /* ring of capacity cap (a power of two), oldest at head */
+    size_t head, n, cap;
+    struct sim_entry *entries; /* entry number k at entries[k & (entries_cap - 1)] */
+    unsigned long long tail, next; /* numbers of the pending entries: tail .. next - 1 */
+    size_t entries_cap;
 };
 
 /* A message in flight, owned by the simulator until delivery. An AppendEntries holds one
- * reference per entry to the sender's batch (entries[k].batch is a struct sim_batch) until it
- * is delivered; the receiver then gets its own copy of the payloads in one batch, as a host
- * reading the message from a socket would. Delivered packets go back to a free list, keeping
- * their entry arrays. */
+ * reference per entry to the sender's batch until it is delivered (its entries, whose batch is
+ * a struct sim_batch, sit in its bucket's entry array from entries_at on); the receiver then
+ * gets its own copy of the payloads in one batch, as a host reading the message from a socket
+ * would. */
 struct packet {
     raft_time due;
     unsigned long long seq;
     unsigned from, to;
     struct raft_message m;
-    struct packet *next;        /* in its bucket of the network queue, or in the free list */
-    struct raft_entry *entries; /* array of capacity n_entries_cap */
-    unsigned n_entries_cap;
+    size_t entries_at;
 };
 
 /* The network queue: packets by delivery time, in one bucket per millisecond of a ring that
  * covers the longest latency (every packet is due within [now, now + latency_max]), each
- * bucket in sending order. Same order as sorting by (due, seq); O(1) per packet. */
+ * bucket an array of packets in sending order (by value, with their entries in a second array:
+ * sequential memory, no allocation per message). Same order as sorting by (due, seq); O(1)
+ * per packet. */
 struct net_bucket {
-    struct packet *head, *tail;
+    struct packet *packets; /* live: head .. head + n - 1 */
+    size_t head, n, cap;
+    struct raft_entry *entries;
+    size_t n_entries, cap_entries;
 };
 
 /* An event the host queued while processing an update, stepped once the update is done. */
@@ -184,7 +198,7 @@ struct server {
     /* The host's memory. */
     struct sim_log mem;
     struct sim_snapshot snap; /* latest snapshot, attached to InstallSnapshot */
-    struct write *writes, *writes_tail;
+    struct disk disk;
     raft_index last_applied;
     uint64_t sm_hash, sm_count;
     raft_index sm_conf_index; /* latest applied configuration */
@@ -213,8 +227,8 @@ struct sim {
     size_t net_mask;         /* buckets - 1 (a power of two) */
     size_t net_count;        /* packets in flight */
     raft_time net_next;      /* earliest due time when net_count > 0 */
-    struct packet *free_packets;
-    struct write *free_writes;
+    struct raft_entry *rx_entries; /* the entries of the packet being delivered */
+    size_t rx_cap;
     struct raft_entry *submit_entries; /* reused by sim_submit_sized */
     size_t submit_cap;
     unsigned long long seq;
@@ -237,16 +251,16 @@ void encode_conf(struct raft_configuration *c, void **out, size_t *len);
 int decode_conf(const void *data, size_t len, struct raft_configuration *c);
 void net_init(struct sim *s);
 struct packet *net_peek(struct sim *s);
-struct packet *net_pop(struct sim *s);
+/* Moves the earliest packet to `out` (its entries, if any, in s->rx_entries). */
+void net_pop(struct sim *s, struct packet *out);
 void net_destroy(struct sim *s);
-void packet_release_payloads(struct packet *p);
-void packet_free(struct sim *s, struct packet *p);
-struct write *write_new(struct sim *s);
-void write_free(struct sim *s, struct write *w);
+struct write *disk_head(struct server *srv);
+/* Forgets every pending write (a crash), or also frees the rings (destroy). */
+void disk_drop(struct server *srv, bool free_rings);
 bool link_up(struct sim *s, unsigned a, unsigned b);
 void send_message(struct sim *s, struct server *from, const struct raft_message *m);
 void purge_packets(struct sim *s, unsigned i);
-void deliver(struct sim *s, struct packet *p);
+void deliver(struct sim *s, struct packet *p); /* a packet net_pop() moved out */
 void handle_update(struct sim *s, struct server *srv, struct raft_update *u);
 void check_server(struct sim *s, struct server *srv);
 void trace_emit(struct raft_tracer *t, int type, const void *data);

@@ -23,25 +23,6 @@ void net_init(struct sim *s)
     s->net_count = 0;
 }
 
-static void net_push(struct sim *s, struct packet *p)
-{
-    if (p->due < s->now || p->due > s->now + s->o.latency_max) {
-        fprintf(stderr, "simulator: packet due at %llu outside the network queue\n", p->due);
-        abort();
-    }
-    struct net_bucket *b = &s->net[p->due & s->net_mask];
-    p->next = NULL;
-    if (b->tail != NULL) {
-        b->tail->next = p;
-    } else {
-        b->head = p;
-    }
-    b->tail = p;
-    if (s->net_count++ == 0 || p->due < s->net_next) {
-        s->net_next = p->due;
-    }
-}
-
 /* Every packet is due in [now, now + latency_max], so each bucket holds one due time and the
  * first non-empty bucket from net_next on holds the earliest. */
 static void net_find_next(struct sim *s)
@@ -50,93 +31,128 @@ static void net_find_next(struct sim *s)
         return;
     }
     raft_time t = s->net_next;
-    while (s->net[t & s->net_mask].head == NULL) {
+    while (s->net[t & s->net_mask].n == 0) {
         t++;
     }
     s->net_next = t;
 }
 
-struct packet *net_peek(struct sim *s)
+/* A new packet at the end of the bucket of `due`. Valid until the next push. */
+static struct packet *net_push(struct sim *s, raft_time due)
 {
-    return s->net_count > 0 ? s->net[s->net_next & s->net_mask].head : NULL;
-}
-
-struct packet *net_pop(struct sim *s)
-{
-    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
-    struct packet *p = b->head;
-    b->head = p->next;
-    if (b->head == NULL) {
-        b->tail = NULL;
+    if (due < s->now || due > s->now + s->o.latency_max) {
+        fprintf(stderr, "simulator: packet due at %llu outside the network queue\n", due);
+        abort();
     }
-    p->next = NULL;
-    s->net_count--;
-    net_find_next(s);
+    struct net_bucket *b = &s->net[due & s->net_mask];
+    if (b->head + b->n == b->cap) {
+        if (b->head > 0) {
+            memmove(b->packets, b->packets + b->head, b->n * sizeof *b->packets);
+            b->head = 0;
+        }
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->packets = realloc(b->packets, b->cap * sizeof *b->packets);
+            if (b->packets == NULL) {
+                abort();
+            }
+        }
+    }
+    struct packet *p = &b->packets[b->head + b->n++];
+    memset(p, 0, sizeof *p);
+    p->due = due;
+    if (s->net_count++ == 0 || due < s->net_next) {
+        s->net_next = due;
+    }
     return p;
 }
 
-void net_destroy(struct sim *s)
+static struct raft_entry *bucket_entries(struct net_bucket *b, size_t n)
 {
-    while (s->net_count > 0) {
-        struct packet *p = net_pop(s);
-        packet_release_payloads(p);
-        packet_free(s, p);
+    if (b->n_entries + n > b->cap_entries) {
+        size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
+        while (cap < b->n_entries + n) {
+            cap *= 2;
+        }
+        b->entries = realloc(b->entries, cap * sizeof *b->entries);
+        if (b->entries == NULL) {
+            abort();
+        }
+        b->cap_entries = cap;
     }
-    while (s->free_packets != NULL) {
-        struct packet *p = s->free_packets;
-        s->free_packets = p->next;
-        free(p->entries);
-        free(p);
-    }
-    free(s->net);
-    s->net = NULL;
+    struct raft_entry *e = &b->entries[b->n_entries];
+    b->n_entries += n;
+    return e;
 }
 
-/* Frees what a packet owns (when it is dropped, or after a failed delivery). */
-void packet_release_payloads(struct packet *p)
+struct packet *net_peek(struct sim *s)
+{
+    if (s->net_count == 0) {
+        return NULL;
+    }
+    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
+    return &b->packets[b->head];
+}
+
+void net_pop(struct sim *s, struct packet *out)
+{
+    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
+    *out = b->packets[b->head];
+    unsigned n = out->m.type == RAFT_APPEND_ENTRIES ? out->m.append_entries.n_entries : 0;
+    if (n > 0) {
+        if (s->rx_cap < n) {
+            free(s->rx_entries);
+            s->rx_cap = n > 64 ? n : 64;
+            s->rx_entries = xmalloc(s->rx_cap * sizeof *s->rx_entries);
+        }
+        memcpy(s->rx_entries, b->entries + out->entries_at, n * sizeof *s->rx_entries);
+        out->m.append_entries.entries = s->rx_entries;
+    }
+    b->head++;
+    if (--b->n == 0) {
+        b->head = 0;
+        b->n_entries = 0;
+    }
+    s->net_count--;
+    net_find_next(s);
+}
+
+/* Releases what a packet still in its bucket owns (when it is dropped). */
+static void packet_discard(struct net_bucket *b, struct packet *p)
 {
     if (p->m.type == RAFT_APPEND_ENTRIES) {
         for (unsigned k = 0; k < p->m.append_entries.n_entries; k++) {
-            sim_batch_unref(p->m.append_entries.entries[k].batch);
+            sim_batch_unref(b->entries[p->entries_at + k].batch);
         }
     }
     if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_free(p->m.install_snapshot.data.base);
-    }
-}
-
-void packet_free(struct sim *s, struct packet *p)
-{
-    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_configuration_close(&p->m.install_snapshot.conf);
     }
-    p->next = s->free_packets;
-    s->free_packets = p;
 }
 
-static struct packet *packet_new(struct sim *s)
+void net_destroy(struct sim *s)
 {
-    struct packet *p = s->free_packets;
-    if (p != NULL) {
-        s->free_packets = p->next;
-    } else {
-        p = xmalloc(sizeof *p);
-        p->entries = NULL;
-        p->n_entries_cap = 0;
+    for (size_t i = 0; i <= s->net_mask; i++) {
+        struct net_bucket *b = &s->net[i];
+        for (size_t k = b->head; k < b->head + b->n; k++) {
+            packet_discard(b, &b->packets[k]);
+        }
+        free(b->packets);
+        free(b->entries);
     }
-    struct raft_entry *entries = p->entries;
-    unsigned cap = p->n_entries_cap;
-    memset(p, 0, sizeof *p);
-    p->entries = entries;
-    p->n_entries_cap = cap;
-    return p;
+    free(s->net);
+    s->net = NULL;
+    s->net_count = 0;
+    free(s->rx_entries);
 }
 
-/* `m` as the receiver will see it, with references to the entries of the sender's storage or
- * a copy of its snapshot attached, like a host serialising the message. */
-static struct packet *packet_build(struct sim *s, struct server *from, const struct raft_message *m)
+/* `m` as the receiver will see it, in packet `p` of bucket `b`, with references to the
+ * entries of the sender's storage or a copy of its snapshot attached, like a host serialising
+ * the message. False if the sender cannot (a simulation failure). */
+static bool packet_build(struct sim *s, struct server *from, const struct raft_message *m,
+                         struct net_bucket *b, struct packet *p)
 {
-    struct packet *p = packet_new(s);
     p->m = *m;
     p->from = from->i;
     p->to = (unsigned)(m->server_id - 1);
@@ -151,43 +167,36 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
                 sim_log_get(&from->mem, first + n - 1) == NULL) {
                 fail(s, "server %u asked to send entries %llu..%llu it does not have (log %llu..%llu)",
                      from->i, first, first + n - 1, from->mem.first, sim_log_last(&from->mem));
-                p->m.type = RAFT_REQUEST_VOTE; /* owns nothing */
-                packet_free(s, p);
-                return NULL;
+                p->m.append_entries.n_entries = 0;
+                return false;
             }
-            if (p->n_entries_cap < n) {
-                free(p->entries);
-                p->n_entries_cap = n > 16 ? n : 16;
-                p->entries = xmalloc(p->n_entries_cap * sizeof *p->entries);
-            }
+            p->entries_at = b->n_entries;
+            struct raft_entry *entries = bucket_entries(b, n);
             const struct sim_entry *e = sim_log_get(&from->mem, first);
             for (unsigned k = 0; k < n; k++, e++) {
-                p->entries[k].term = e->term;
-                p->entries[k].type = (enum raft_entry_type)e->type;
-                p->entries[k].buf.base = (void *)e->data;
-                p->entries[k].buf.len = e->len;
-                p->entries[k].batch = e->batch;
+                entries[k].term = e->term;
+                entries[k].type = (enum raft_entry_type)e->type;
+                entries[k].buf.base = (void *)e->data;
+                entries[k].buf.len = e->len;
+                entries[k].batch = e->batch;
                 sim_batch_ref(e->batch);
             }
-            p->m.append_entries.entries = p->entries;
         }
     }
     if (m->type == RAFT_INSTALL_SNAPSHOT) {
         struct sim_snapshot *snap = &from->snap;
+        p->m.install_snapshot.data.base = NULL;
+        raft_configuration_init(&p->m.install_snapshot.conf);
         if (!snap->present || snap->index != m->install_snapshot.last_index ||
             snap->term != m->install_snapshot.last_term) {
             fail(s, "server %u asked to send snapshot %llu/%llu but holds %llu/%llu", from->i,
                  m->install_snapshot.last_index, m->install_snapshot.last_term, snap->index,
                  snap->term);
-            p->m.type = RAFT_REQUEST_VOTE;
-            packet_free(s, p);
-            return NULL;
+            return false;
         }
         if (decode_conf(snap->conf, snap->conf_len, &p->m.install_snapshot.conf) != 0) {
             fail(s, "server %u holds an undecodable snapshot configuration", from->i);
-            p->m.type = RAFT_REQUEST_VOTE;
-            packet_free(s, p);
-            return NULL;
+            return false;
         }
         uint64_t *data = raft_malloc(16);
         data[0] = snap->sm_hash;
@@ -195,7 +204,7 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
         p->m.install_snapshot.data.base = data;
         p->m.install_snapshot.data.len = 16;
     }
-    return p;
+    return true;
 }
 
 /* The receiver's copy of an AppendEntries' payloads: one new batch, the references to the
@@ -254,44 +263,55 @@ void send_message(struct sim *s, struct server *from, const struct raft_message 
         copies = 2;
     }
     for (unsigned c = 0; c < copies; c++) {
-        struct packet *p = packet_build(s, from, m);
-        if (p == NULL) {
-            return;
-        }
-        p->due = s->now + draw(s, s->o.latency_min, s->o.latency_max);
+        raft_time due = s->now + draw(s, s->o.latency_min, s->o.latency_max);
+        struct net_bucket *b = &s->net[due & s->net_mask];
+        struct packet *p = net_push(s, due);
         p->seq = s->seq++;
-        net_push(s, p);
+        if (!packet_build(s, from, m, b, p)) {
+            return; /* the simulation failed; the packet stays, owning nothing more */
+        }
     }
 }
 
 void purge_packets(struct sim *s, unsigned i)
 {
-    for (size_t b = 0; b <= s->net_mask; b++) {
-        struct packet *p = s->net[b].head, *kept = NULL, *tail = NULL;
-        while (p != NULL) {
-            struct packet *next = p->next;
+    for (size_t k = 0; k <= s->net_mask; k++) {
+        struct net_bucket *b = &s->net[k];
+        size_t kept = b->head;
+        for (size_t j = b->head; j < b->head + b->n; j++) {
+            struct packet *p = &b->packets[j];
             if (p->from == i || p->to == i) {
-                packet_release_payloads(p);
-                packet_free(s, p);
+                packet_discard(b, p);
                 s->stats.messages_dropped++;
                 s->net_count--;
             } else {
-                p->next = NULL;
-                if (tail != NULL) {
-                    tail->next = p;
-                } else {
-                    kept = p;
-                }
-                tail = p;
+                b->packets[kept++] = *p;
             }
-            p = next;
         }
-        s->net[b].head = kept;
-        s->net[b].tail = tail;
+        b->n = kept - b->head;
+        if (b->n == 0) {
+            b->head = 0;
+            b->n_entries = 0;
+        }
     }
     /* The earliest packet may be gone: look from the current time on. */
     s->net_next = s->now;
     net_find_next(s);
+}
+
+/* Releases what a packet moved out of the queue owns (dropped, or a failed delivery). */
+static void packet_release(struct packet *p, struct sim_batch *received)
+{
+    if (received != NULL) {
+        sim_batch_unref(received);
+    } else if (p->m.type == RAFT_APPEND_ENTRIES) {
+        for (unsigned k = 0; k < p->m.append_entries.n_entries; k++) {
+            sim_batch_unref(p->m.append_entries.entries[k].batch);
+        }
+    }
+    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
+        raft_free(p->m.install_snapshot.data.base);
+    }
 }
 
 void deliver(struct sim *s, struct packet *p)
@@ -299,33 +319,28 @@ void deliver(struct sim *s, struct packet *p)
     struct server *to = &s->servers[p->to];
     if (!link_up(s, p->from, p->to)) {
         s->stats.messages_dropped++;
-        packet_release_payloads(p);
-        packet_free(s, p);
-        return;
-    }
-    s->stats.messages_delivered++;
-    struct sim_batch *lent = NULL;
-    if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
-        lent = packet_receive(p);
-    }
-    struct raft_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = RAFT_RECEIVE;
-    ev.receive.message = &p->m;
-    to->lent = lent;
-    int rv = sim_step_event(s, p->to, &ev);
-    if (rv != 0) {
-        /* On error the host still owns the payloads. */
-        if (lent != NULL) {
-            sim_batch_unref(lent);
+        packet_release(p, NULL);
+    } else {
+        s->stats.messages_delivered++;
+        struct sim_batch *lent = NULL;
+        if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
+            lent = packet_receive(p);
         }
-        if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
-            raft_free(p->m.install_snapshot.data.base);
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_RECEIVE;
+        ev.receive.message = &p->m;
+        to->lent = lent;
+        int rv = sim_step_event(s, p->to, &ev);
+        if (rv != 0) {
+            packet_release(p, lent); /* on error the host still owns the payloads */
+            fail(s, "server %u: receiving type %d from %u failed: %s (%s)", p->to, p->m.type,
+                 p->from, raft_strerror(rv), raft_errmsg(&to->raft));
         }
-        fail(s, "server %u: receiving type %d from %u failed: %s (%s)", p->to, p->m.type,
-             p->from, raft_strerror(rv), raft_errmsg(&to->raft));
     }
-    packet_free(s, p);
+    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
+        raft_configuration_close(&p->m.install_snapshot.conf);
+    }
 }
 
 void sim_set_link(struct sim *s, unsigned i, unsigned j, bool up)
