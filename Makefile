@@ -134,7 +134,7 @@ test-fuzz:
 
 # --- Benchmarks (release library; see BENCHMARKS.md) -------------------------------------------
 
-BENCH_SUPPORT := $(filter-out %/scenario.c,$(C_SUPPORT))
+BENCH_SUPPORT := $(filter c_tests/support/sim%.c,$(C_SUPPORT))
 BENCH_CFLAGS  := -std=c11 -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests
 
 $(BUILD)/bench/%: c_bench/%.c $(BENCH_SUPPORT) $(C_HEADERS) lib

@@ -35,7 +35,7 @@ done
 [ -n "$bench" ] || exit 0
 for config in n3.e64.b1.w64 n3.e64.b1.w4096 n3.e64.b64.w64 n3.e64.b64.w4096 n5.e1024.b1.w64 \
     n5.e1024.b1.w4096; do
-    BENCH_FILTER=$config BENCH_ENTRIES=${CALLGRIND_ENTRIES:-20000} valgrind --quiet \
+    BENCH_FILTER=$config BENCH_ROUNDS=1 BENCH_ENTRIES=${CALLGRIND_ENTRIES:-20000} valgrind --quiet \
         --tool=callgrind --collect-atstart=no --toggle-collect=raft_step \
         --callgrind-out-file="$dir/$config.%p" "$bench" >/dev/null
     for dump in "$dir/$config".*.*; do

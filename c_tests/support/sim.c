@@ -159,15 +159,14 @@ static void start_server(struct sim *s, struct server *srv)
         ev.start.metadata = &meta;
     }
     if (srv->durable.n > 0) {
-        static char empty[8];
         entries = xmalloc(srv->durable.n * sizeof *entries);
         for (size_t k = 0; k < srv->durable.n; k++) {
             struct sim_entry *e = &srv->durable.entries[k];
             entries[k].term = e->term;
             entries[k].type = (enum raft_entry_type)e->type;
-            entries[k].buf.base = e->data;
+            entries[k].buf.base = (void *)e->data;
             entries[k].buf.len = e->len;
-            entries[k].batch = e->data ? e->data : empty;
+            entries[k].batch = e->batch;
         }
         ev.start.entries = entries;
         ev.start.n_entries = (unsigned)srv->durable.n;
@@ -197,6 +196,7 @@ struct sim *sim_create(const struct sim_options *o)
     s->now = 1000;
     s->next_command = 1;
     sim_record_init(&s->record);
+    net_init(s);
 
     /* Bootstrap: every initial voter stores term 1 and the same configuration entry. */
     struct raft_configuration conf;
@@ -229,18 +229,6 @@ struct sim *sim_create(const struct sim_options *o)
     return s;
 }
 
-static void drop_writes(struct server *srv)
-{
-    while (srv->writes != NULL) {
-        struct write *w = srv->writes;
-        srv->writes = w->next;
-        sim_log_clear(&w->entries, 1);
-        sim_snapshot_clear(&w->snap);
-        free(w);
-    }
-    srv->writes_tail = NULL;
-}
-
 void sim_crash(struct sim *s, unsigned i)
 {
     struct server *srv = &s->servers[i];
@@ -251,7 +239,7 @@ void sim_crash(struct sim *s, unsigned i)
     s->stats.crashes++;
     raft_close(&srv->raft, NULL);
     srv->alive = false;
-    drop_writes(srv);
+    disk_drop(srv, false);
     sim_log_clear(&srv->mem, 1);
     purge_packets(s, i);
 }
@@ -273,19 +261,15 @@ void sim_destroy(struct sim *s)
         if (srv->alive) {
             raft_close(&srv->raft, NULL);
         }
-        drop_writes(srv);
+        disk_drop(srv, true);
         sim_log_clear(&srv->mem, 1);
         sim_log_clear(&srv->durable, 1);
         sim_snapshot_clear(&srv->snap);
         sim_snapshot_clear(&srv->durable_snap);
         free(srv->sm_conf);
     }
-    while (s->n_heap > 0) {
-        struct packet *p = heap_pop(s);
-        packet_release_payloads(p);
-        packet_free(p);
-    }
-    free(s->heap);
+    net_destroy(s);
+    free(s->submit_entries);
     sim_record_free(&s->record);
     free(s);
 }
@@ -304,14 +288,16 @@ bool sim_step(struct sim *s)
     unsigned who = 0;
     for (unsigned i = 0; i < s->o.n_servers; i++) {
         struct server *srv = &s->servers[i];
-        if (srv->alive && srv->writes != NULL && srv->writes->due < best) {
-            best = srv->writes->due;
+        struct write *w = srv->alive ? disk_head(srv) : NULL;
+        if (w != NULL && w->due < best) {
+            best = w->due;
             kind = 0;
             who = i;
         }
     }
-    if (s->n_heap > 0 && s->heap[0]->due < best) {
-        best = s->heap[0]->due;
+    struct packet *p = net_peek(s);
+    if (p != NULL && p->due < best) {
+        best = p->due;
         kind = 1;
     }
     for (unsigned i = 0; i < s->o.n_servers; i++) {
@@ -338,7 +324,9 @@ bool sim_step(struct sim *s)
     if (kind == 0) {
         complete_write(s, &s->servers[who]);
     } else if (kind == 1) {
-        deliver(s, heap_pop(s));
+        struct packet arrived;
+        net_pop(s, &arrived);
+        deliver(s, &arrived);
     } else {
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
@@ -368,15 +356,17 @@ bool sim_run_until(struct sim *s, raft_time deadline)
             if (!srv->alive) {
                 continue;
             }
-            if (srv->writes != NULL && srv->writes->due < next) {
-                next = srv->writes->due;
+            struct write *w = disk_head(srv);
+            if (w != NULL && w->due < next) {
+                next = w->due;
             }
             if (raft_timeout(&srv->raft) < next) {
                 next = raft_timeout(&srv->raft);
             }
         }
-        if (s->n_heap > 0 && s->heap[0]->due < next) {
-            next = s->heap[0]->due;
+        struct packet *p = net_peek(s);
+        if (p != NULL && p->due < next) {
+            next = p->due;
         }
         if (next > deadline) {
             if (s->now < deadline) {
@@ -539,10 +529,15 @@ int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
     if (!srv->alive || n == 0 || len < 8 || len % 8 != 0) {
         return RAFT_INVALID;
     }
-    char *batch = raft_malloc(len * n);
-    struct raft_entry *entries = xmalloc(n * sizeof *entries);
-    for (unsigned k = 0; k < n; k++) {
-        char *payload = batch + k * len;
+    struct sim_batch *batch = sim_batch_new(len * n);
+    if (s->submit_cap < n) {
+        free(s->submit_entries);
+        s->submit_cap = n;
+        s->submit_entries = xmalloc(n * sizeof *s->submit_entries);
+    }
+    struct raft_entry *entries = s->submit_entries;
+    char *payload = sim_batch_data(batch);
+    for (unsigned k = 0; k < n; k++, payload += len) {
         uint64_t command = s->next_command++;
         memcpy(payload, &command, sizeof command);
         memset(payload + sizeof command, (int)(command & 0xff), len - sizeof command);
@@ -557,11 +552,11 @@ int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
     ev.type = RAFT_SUBMIT;
     ev.submit.entries = entries;
     ev.submit.n = n;
+    srv->lent = batch;
     int rv = sim_step_event(s, i, &ev);
     if (rv != 0) {
-        raft_free(batch);
+        sim_batch_unref(batch); /* on error the host still owns it */
     }
-    free(entries);
     return rv;
 }
 
@@ -596,15 +591,20 @@ int sim_change(struct sim *s, unsigned leader, unsigned target, int role)
     if (rv != 0) {
         return rv;
     }
-    struct raft_entry entry = {raft_current_term(&srv->raft), RAFT_CHANGE, buf, buf.base};
+    struct sim_batch *batch = sim_batch_new(buf.len);
+    memcpy(sim_batch_data(batch), buf.base, buf.len);
+    struct raft_entry entry = {raft_current_term(&srv->raft), RAFT_CHANGE,
+                               {sim_batch_data(batch), buf.len}, batch};
+    raft_free(buf.base);
     struct raft_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = RAFT_SUBMIT;
     ev.submit.entries = &entry;
     ev.submit.n = 1;
+    srv->lent = batch;
     rv = sim_step_event(s, leader, &ev);
     if (rv != 0) {
-        raft_free(buf.base);
+        sim_batch_unref(batch);
     }
     note(s, "s%u: change s%u to role %d: %d", leader, target, role, rv);
     return rv;
@@ -632,7 +632,7 @@ void sim_dump(struct sim *s)
                 raft_role(&srv->raft), raft_commit_index(&srv->raft), srv->last_applied,
                 raft_last_index(&srv->raft), sim_log_last(&srv->durable),
                 srv->snap.present ? srv->snap.index : 0, srv->installing ? " (installing)" : "",
-                srv->writes ? "pending" : "none");
+                srv->disk.n > 0 ? "pending" : "none");
     }
 }
 

@@ -28,6 +28,8 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
 {
     struct server *srv = &s->servers[i];
     struct raft_update update;
+    struct sim_batch *lent = srv->lent;
+    srv->lent = NULL;
     event->time = s->now;
     event->capacity = srv->capacity;
     s->stats.steps++;
@@ -43,7 +45,9 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
              raft_errmsg(&srv->raft));
         return rv;
     }
+    srv->lent = lent;
     handle_update(s, srv, &update);
+    srv->lent = NULL;
     check_server(s, srv);
     /* Events the update queued (configurations, snapshots) run after it is fully handled. */
     while (srv->n_queue > 0 && srv->alive && !s->failed) {
@@ -84,10 +88,170 @@ void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *
     }
 }
 
-/* Frees each distinct batch of entries the library handed over (after they were copied). */
-static void free_batches(struct raft_entry *entries, unsigned n)
+/* --- The disk queue ---------------------------------------------------------------------- */
+
+struct write *disk_head(struct server *srv)
 {
+    return srv->disk.n > 0 ? &srv->disk.writes[srv->disk.head] : NULL;
+}
+
+static struct write *disk_at(struct server *srv, size_t k)
+{
+    return &srv->disk.writes[(srv->disk.head + k) & (srv->disk.cap - 1)];
+}
+
+static struct sim_entry *disk_entry(struct server *srv, unsigned long long number)
+{
+    return &srv->disk.entries[number & (srv->disk.entries_cap - 1)];
+}
+
+static void disk_reserve_entries(struct server *srv, size_t n)
+{
+    struct disk *d = &srv->disk;
+    size_t used = (size_t)(d->next - d->tail);
+    if (used + n <= d->entries_cap) {
+        return;
+    }
+    size_t cap = d->entries_cap ? d->entries_cap * 2 : 64;
+    while (cap < used + n) {
+        cap *= 2;
+    }
+    struct sim_entry *entries = xmalloc(cap * sizeof *entries);
+    for (unsigned long long k = d->tail; k < d->next; k++) {
+        entries[k & (cap - 1)] = d->entries[k & (d->entries_cap - 1)];
+    }
+    free(d->entries);
+    d->entries = entries;
+    d->entries_cap = cap;
+}
+
+/* A new write at the tail, due after a random delay and never before the previous one. The
+ * pointer is valid until the next push. */
+static struct write *disk_push(struct server *srv)
+{
+    struct sim *s = srv->sim;
+    struct disk *d = &srv->disk;
+    raft_time delay = draw(s, s->o.disk_min, s->o.disk_max);
+    raft_time after = d->n > 0 ? disk_at(srv, d->n - 1)->due : 0;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        struct write *writes = xmalloc(cap * sizeof *writes);
+        for (size_t k = 0; k < d->n; k++) {
+            writes[k] = *disk_at(srv, k);
+        }
+        free(d->writes);
+        d->writes = writes;
+        d->cap = cap;
+        d->head = 0;
+    }
+    struct write *w = &d->writes[(d->head + d->n++) & (d->cap - 1)];
+    memset(w, 0, sizeof *w);
+    w->due = s->now + delay > after ? s->now + delay : after;
+    w->at = d->next;
+    return w;
+}
+
+/* Removes the oldest write (its entries stay until disk_release). */
+static struct write disk_pop(struct server *srv)
+{
+    struct disk *d = &srv->disk;
+    struct write w = d->writes[d->head];
+    d->head = (d->head + 1) & (d->cap - 1);
+    d->n--;
+    return w;
+}
+
+/* Releases the entries of the oldest write, popped before. */
+static void disk_release(struct server *srv, const struct write *w)
+{
+    for (size_t k = 0; k < w->n; k++) {
+        sim_batch_unref(disk_entry(srv, w->at + k)->batch);
+    }
+    srv->disk.tail = w->at + w->n;
+}
+
+void disk_drop(struct server *srv, bool free_rings)
+{
+    struct disk *d = &srv->disk;
+    while (d->n > 0) {
+        struct write w = disk_pop(srv);
+        if (w.snap != NULL) {
+            sim_snapshot_clear(w.snap);
+            free(w.snap);
+        }
+    }
+    for (unsigned long long k = d->tail; k < d->next; k++) {
+        sim_batch_unref(disk_entry(srv, k)->batch);
+    }
+    d->tail = d->next;
+    if (free_rings) {
+        free(d->writes);
+        free(d->entries);
+        memset(d, 0, sizeof *d);
+    }
+}
+
+static void handle_snapshot_update(struct sim *s, struct server *srv, struct raft_update *u)
+{
+    struct sim_snapshot *snap = xmalloc(sizeof *snap);
+    memset(snap, 0, sizeof *snap);
+    struct raft_snapshot_metadata *meta = &u->snapshot.metadata;
+    snap->present = true;
+    snap->index = meta->index;
+    snap->term = meta->term;
+    snap->conf_index = meta->configuration_index;
+    encode_conf(&meta->configuration, &snap->conf, &snap->conf_len);
+    raft_configuration_close(&meta->configuration);
+    if (u->snapshot.chunk.len != 16 || u->snapshot.offset != 0 || !u->snapshot.last) {
+        fail(s, "server %u: unexpected snapshot chunk (len %zu offset %zu)", srv->i,
+             u->snapshot.chunk.len, u->snapshot.offset);
+    } else {
+        const uint64_t *data = u->snapshot.chunk.base;
+        snap->sm_hash = data[0];
+        snap->sm_count = data[1];
+    }
+    raft_free(u->snapshot.chunk.base);
+    /* The log is replaced by the snapshot; writes in flight are no longer reported. */
+    sim_log_clear(&srv->mem, meta->index + 1);
+    for (size_t k = 0; k < srv->disk.n; k++) {
+        disk_at(srv, k)->dropped = true;
+    }
+    srv->installing = true;
+    note(s, "s%u: installing snapshot %llu/%llu", srv->i, meta->index, meta->term);
+    struct write *w = disk_push(srv);
+    w->snapshot = true;
+    w->snap = snap;
+}
+
+/* The host's reference to the payload of an entry the update hands back: the simulator's own
+ * batch lent in this step is adopted as it is; anything else (a barrier the library made) is
+ * copied into a new batch. Returns a new reference. */
+static struct sim_batch *adopt(const struct raft_entry *e, struct sim_batch *lent,
+                               const void **data)
+{
+    if (lent != NULL && e->batch == (void *)lent) {
+        sim_batch_ref(lent);
+        *data = e->buf.base;
+        return lent;
+    }
+    struct sim_batch *b = sim_batch_new(e->buf.len);
+    if (e->buf.len > 0) {
+        memcpy(sim_batch_data(b), e->buf.base, e->buf.len);
+    }
+    *data = sim_batch_data(b);
+    return b;
+}
+
+/* Releases the batches the library handed back: the lent one loses the library's reference,
+ * the others are freed once each. */
+static void release_handed_back(struct raft_entry *entries, unsigned n, struct sim_batch *lent)
+{
+    bool lent_back = false;
     for (unsigned k = 0; k < n; k++) {
+        if (lent != NULL && entries[k].batch == (void *)lent) {
+            lent_back = true;
+            continue;
+        }
         bool seen = false;
         for (unsigned j = 0; j < k && !seen; j++) {
             seen = entries[j].batch == entries[k].batch;
@@ -96,53 +260,10 @@ static void free_batches(struct raft_entry *entries, unsigned n)
             raft_free(entries[k].batch);
         }
     }
-}
-
-static void enqueue_write(struct server *srv, struct write *w)
-{
-    struct sim *s = srv->sim;
-    raft_time delay = draw(s, s->o.disk_min, s->o.disk_max);
-    raft_time after = srv->writes_tail ? srv->writes_tail->due : 0;
-    w->due = s->now + delay > after ? s->now + delay : after;
-    w->next = NULL;
-    if (srv->writes_tail) {
-        srv->writes_tail->next = w;
-    } else {
-        srv->writes = w;
+    if (lent_back) {
+        sim_batch_unref(lent);
     }
-    srv->writes_tail = w;
-}
-
-static void handle_snapshot_update(struct sim *s, struct server *srv, struct raft_update *u)
-{
-    struct write *w = xmalloc(sizeof *w);
-    memset(w, 0, sizeof *w);
-    w->snapshot = true;
-    sim_log_init(&w->entries, 1);
-    struct raft_snapshot_metadata *meta = &u->snapshot.metadata;
-    w->snap.present = true;
-    w->snap.index = meta->index;
-    w->snap.term = meta->term;
-    w->snap.conf_index = meta->configuration_index;
-    encode_conf(&meta->configuration, &w->snap.conf, &w->snap.conf_len);
-    raft_configuration_close(&meta->configuration);
-    if (u->snapshot.chunk.len != 16 || u->snapshot.offset != 0 || !u->snapshot.last) {
-        fail(s, "server %u: unexpected snapshot chunk (len %zu offset %zu)", srv->i,
-             u->snapshot.chunk.len, u->snapshot.offset);
-    } else {
-        const uint64_t *data = u->snapshot.chunk.base;
-        w->snap.sm_hash = data[0];
-        w->snap.sm_count = data[1];
-    }
-    raft_free(u->snapshot.chunk.base);
-    /* The log is replaced by the snapshot; writes in flight are no longer reported. */
-    sim_log_clear(&srv->mem, meta->index + 1);
-    for (struct write *p = srv->writes; p != NULL; p = p->next) {
-        p->dropped = true;
-    }
-    srv->installing = true;
-    note(s, "s%u: installing snapshot %llu/%llu", srv->i, meta->index, meta->term);
-    enqueue_write(srv, w);
+    raft_free(entries);
 }
 
 static void handle_entries_update(struct sim *s, struct server *srv, struct raft_update *u)
@@ -151,30 +272,37 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     if (index == 0 || index > sim_log_last(&srv->mem) + 1) {
         fail(s, "server %u: entries at %llu leave a gap after %llu", srv->i, index,
              sim_log_last(&srv->mem));
+        release_handed_back(u->entries.batch, u->entries.n, srv->lent);
         return;
     }
     if (index <= sim_log_last(&srv->mem)) {
         sim_log_truncate(&srv->mem, index);
-        for (struct write *p = srv->writes; p != NULL; p = p->next) {
+        for (size_t k = 0; k < srv->disk.n; k++) {
+            struct write *p = disk_at(srv, k);
             if (!p->snapshot && p->report_end >= index) {
                 p->report_end = index - 1;
             }
         }
     }
-    struct write *w = xmalloc(sizeof *w);
-    memset(w, 0, sizeof *w);
-    sim_log_init(&w->entries, index);
-    for (unsigned k = 0; k < u->entries.n; k++) {
+    unsigned n = u->entries.n;
+    sim_log_reserve(&srv->mem, n);
+    disk_reserve_entries(srv, n);
+    for (unsigned k = 0; k < n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
-        uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, e->buf.base, e->buf.len)
-                                       : sim_hash(e->type, e->buf.base, e->buf.len);
-        sim_log_append_hashed(&srv->mem, e->term, e->type, e->buf.base, e->buf.len, hash);
-        sim_log_append_hashed(&w->entries, e->term, e->type, e->buf.base, e->buf.len, hash);
+        const void *data;
+        struct sim_batch *b = adopt(e, srv->lent, &data);
+        uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
+                                       : sim_hash(e->type, data, e->buf.len);
+        sim_log_append_shared(&srv->mem, e->term, e->type, data, e->buf.len, b, hash);
+        /* The write's reference: the one adopt() returned. */
+        *disk_entry(srv, srv->disk.next + k) = srv->mem.entries[srv->mem.n - 1];
     }
-    free_batches(u->entries.batch, u->entries.n);
-    raft_free(u->entries.batch);
-    w->report_end = index + u->entries.n - 1;
-    enqueue_write(srv, w);
+    release_handed_back(u->entries.batch, n, srv->lent);
+    struct write *w = disk_push(srv);
+    w->first = index;
+    w->n = n;
+    w->report_end = index + n - 1;
+    srv->disk.next += n;
 }
 
 static void queue_event(struct sim *s, struct server *srv, struct queued_event q)
@@ -346,59 +474,57 @@ static raft_term durable_term_at(struct server *srv, raft_index index)
 
 void complete_write(struct sim *s, struct server *srv)
 {
-    struct write *w = srv->writes;
-    srv->writes = w->next;
-    if (srv->writes == NULL) {
-        srv->writes_tail = NULL;
-    }
+    struct write w = disk_pop(srv);
     char why[256];
-    if (w->snapshot) {
-        sim_snapshot_copy(&srv->durable_snap, &w->snap);
-        sim_snapshot_copy(&srv->snap, &w->snap);
-        sim_log_clear(&srv->durable, w->snap.index + 1);
+    if (w.snapshot) {
+        sim_snapshot_copy(&srv->durable_snap, w.snap);
+        sim_snapshot_copy(&srv->snap, w.snap);
+        sim_log_reset(&srv->durable, w.snap->index + 1);
         srv->installing = false;
         s->stats.snapshots_installed++;
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
         ev.type = RAFT_PERSISTED_SNAPSHOT;
-        ev.persisted_snapshot.metadata.index = w->snap.index;
-        ev.persisted_snapshot.metadata.term = w->snap.term;
-        ev.persisted_snapshot.metadata.configuration_index = w->snap.conf_index;
-        decode_conf(w->snap.conf, w->snap.conf_len, &ev.persisted_snapshot.metadata.configuration);
+        ev.persisted_snapshot.metadata.index = w.snap->index;
+        ev.persisted_snapshot.metadata.term = w.snap->term;
+        ev.persisted_snapshot.metadata.configuration_index = w.snap->conf_index;
+        decode_conf(w.snap->conf, w.snap->conf_len,
+                    &ev.persisted_snapshot.metadata.configuration);
         ev.persisted_snapshot.offset = 0;
         ev.persisted_snapshot.last = true;
-        note(s, "s%u: snapshot %llu durable", srv->i, w->snap.index);
+        note(s, "s%u: snapshot %llu durable", srv->i, w.snap->index);
+        sim_snapshot_clear(w.snap);
+        free(w.snap);
         step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
         raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
-        sim_snapshot_clear(&w->snap);
-    } else {
-        raft_index first = w->entries.first;
-        if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
-            sim_log_truncate(&srv->durable, first);
-        } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
-            /* The durable log was replaced by a snapshot meanwhile; start over from here. */
-            sim_log_clear(&srv->durable, first);
-        }
-        for (size_t k = 0; k < w->entries.n; k++) {
-            struct sim_entry *e = &w->entries.entries[k];
-            raft_index index = first + k;
-            raft_term prev = durable_term_at(srv, index - 1);
-            sim_log_append_entry(&srv->durable, e);
-            if (prev != (raft_term)-1 && !s->o.unchecked &&
-                !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
-                fail(s, "server %u: %s", srv->i, why);
-            }
-        }
-        if (!w->dropped && w->report_end >= first && !s->failed) {
-            struct raft_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.type = RAFT_PERSISTED_ENTRIES;
-            ev.persisted_entries.index = w->report_end;
-            step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
-        }
-        sim_log_clear(&w->entries, 1);
+        return;
     }
-    free(w);
+    raft_index first = w.first;
+    if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
+        sim_log_truncate(&srv->durable, first);
+    } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
+        /* The durable log was replaced by a snapshot meanwhile; start over from here. */
+        sim_log_reset(&srv->durable, first);
+    }
+    sim_log_reserve(&srv->durable, w.n);
+    for (size_t k = 0; k < w.n; k++) {
+        struct sim_entry *e = disk_entry(srv, w.at + k);
+        raft_index index = first + k;
+        raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
+        sim_log_append_entry(&srv->durable, e);
+        if (prev != (raft_term)-1 &&
+            !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
+            fail(s, "server %u: %s", srv->i, why);
+        }
+    }
+    disk_release(srv, &w);
+    if (!w.dropped && w.report_end >= first && !s->failed) {
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_PERSISTED_ENTRIES;
+        ev.persisted_entries.index = w.report_end;
+        step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_ENTRIES");
+    }
 }
 
 int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)

@@ -5,13 +5,36 @@
 
 #include "sim.h"
 
-/* One log entry as the simulated host keeps it: its own copy of the payload. */
+/* An immutable payload buffer shared by reference counting, as an efficient host shares the
+ * buffers it received or submitted: its in-memory log, its pending disk writes, its durable log
+ * and the messages in flight all point into it instead of keeping copies. One raft_malloc
+ * allocation: this header, then the payload bytes. While it is lent to the library (submitted,
+ * or attached to a received AppendEntries) `refs` is 1 and the library may raft_free it as
+ * the contract allows; the host adopts it when it comes back in RAFT_UPDATE_ENTRIES. */
+struct sim_batch {
+    size_t refs;
+    size_t len;
+};
+
+struct sim_batch *sim_batch_new(size_t len); /* refs = 1 */
+static inline void *sim_batch_data(struct sim_batch *b)
+{
+    return (char *)b + sizeof *b;
+}
+static inline void sim_batch_ref(struct sim_batch *b)
+{
+    b->refs++;
+}
+void sim_batch_unref(struct sim_batch *b);
+
+/* One log entry as the simulated host keeps it: a reference to the shared payload. */
 struct sim_entry {
     raft_term term;
     int type;
-    void *data; /* malloc'd copy (NULL when len is 0) */
+    const void *data; /* inside batch */
     size_t len;
-    uint64_t hash; /* of type and payload */
+    struct sim_batch *batch; /* one reference */
+    uint64_t hash;           /* of type and payload */
 };
 
 /* Entries first .. first + n - 1. */
@@ -25,13 +48,19 @@ uint64_t sim_hash(int type, const void *data, size_t len);
 /* A cheap stand-in for sim_hash in unchecked runs: type, length and the first 8 bytes. */
 uint64_t sim_quick_hash(int type, const void *data, size_t len);
 void sim_log_init(struct sim_log *l, raft_index first);
+/* Releases the entries and the array. */
 void sim_log_clear(struct sim_log *l, raft_index first);
+/* Releases the entries, keeps the array for reuse. */
+void sim_log_reset(struct sim_log *l, raft_index first);
+void sim_log_reserve(struct sim_log *l, size_t n);
 raft_index sim_log_last(const struct sim_log *l);
 struct sim_entry *sim_log_get(const struct sim_log *l, raft_index index);
 void sim_log_truncate(struct sim_log *l, raft_index from);
+/* Appends a private copy of the payload (in a new batch). */
 void sim_log_append(struct sim_log *l, raft_term term, int type, const void *data, size_t len);
-void sim_log_append_hashed(struct sim_log *l, raft_term term, int type, const void *data,
-                           size_t len, uint64_t hash);
+/* Appends a reference to `data` inside `batch`. */
+void sim_log_append_shared(struct sim_log *l, raft_term term, int type, const void *data,
+                           size_t len, struct sim_batch *batch, uint64_t hash);
 void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e);
 void sim_log_drop_prefix(struct sim_log *l, raft_index upto);
 void sim_log_copy(struct sim_log *dst, const struct sim_log *src);
@@ -100,20 +129,49 @@ bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *w
 /* A write to a simulated disk, durable at `due`. Writes of one server complete in order. */
 struct write {
     bool snapshot;
-    raft_time due;
-    struct sim_log entries;  /* entries write: the entries, from entries.first */
-    raft_index report_end;   /* last index still current (later writes may replace a suffix) */
     bool dropped;            /* issued before a snapshot install: never reported */
-    struct sim_snapshot snap; /* snapshot write */
-    struct write *next;
+    raft_time due;
+    raft_index first;        /* entries write: index of its first entry */
+    size_t n;                /* its entries: numbers at .. at + n - 1 of the disk's entry ring */
+    unsigned long long at;
+    raft_index report_end;   /* last index still current (later writes may replace a suffix) */
+    struct sim_snapshot *snap; /* snapshot write (malloc) */
 };
 
-/* A message in flight: a deep copy owned by the simulator until delivery. */
+/* A server's pending writes, oldest first: the writes by value in one ring and their entries
+ * (references to the payloads) in another, so that however many writes are pending the
+ * queue is two sequential arrays and costs no allocation per write. */
+struct disk {
+    struct write *writes; /* ring of capacity cap (a power of two), oldest at head */
+    size_t head, n, cap;
+    struct sim_entry *entries; /* entry number k at entries[k & (entries_cap - 1)] */
+    unsigned long long tail, next; /* numbers of the pending entries: tail .. next - 1 */
+    size_t entries_cap;
+};
+
+/* A message in flight, owned by the simulator until delivery. An AppendEntries holds one
+ * reference per entry to the sender's batch until it is delivered (its entries, whose batch is
+ * a struct sim_batch, sit in its bucket's entry array from entries_at on); the receiver then
+ * gets its own copy of the payloads in one batch, as a host reading the message from a socket
+ * would. */
 struct packet {
     raft_time due;
     unsigned long long seq;
     unsigned from, to;
     struct raft_message m;
+    size_t entries_at;
+};
+
+/* The network queue: packets by delivery time, in one bucket per millisecond of a ring that
+ * covers the longest latency (every packet is due within [now, now + latency_max]), each
+ * bucket an array of packets in sending order (by value, with their entries in a second array:
+ * sequential memory, no allocation per message). Same order as sorting by (due, seq); O(1)
+ * per packet. */
+struct net_bucket {
+    struct packet *packets; /* live: head .. head + n - 1 */
+    size_t head, n, cap;
+    struct raft_entry *entries;
+    size_t n_entries, cap_entries;
 };
 
 /* An event the host queued while processing an update, stepped once the update is done. */
@@ -140,7 +198,7 @@ struct server {
     /* The host's memory. */
     struct sim_log mem;
     struct sim_snapshot snap; /* latest snapshot, attached to InstallSnapshot */
-    struct write *writes, *writes_tail;
+    struct disk disk;
     raft_index last_applied;
     uint64_t sm_hash, sm_count;
     raft_index sm_conf_index; /* latest applied configuration */
@@ -149,6 +207,9 @@ struct server {
     raft_index commit; /* last commit index seen in this incarnation */
     unsigned short capacity;
     bool installing;
+    /* The simulator's batch in the event being stepped (submitted entries, a received
+     * AppendEntries), adopted without a copy if the update hands it back. */
+    struct sim_batch *lent;
     struct queued_event queue[MAX_QUEUED_EVENTS];
     unsigned n_queue;
 };
@@ -162,8 +223,14 @@ struct sim {
     raft_time now;
     struct server servers[SIM_MAX_SERVERS];
     bool link_down[SIM_MAX_SERVERS][SIM_MAX_SERVERS];
-    struct packet **heap;
-    size_t n_heap, cap_heap;
+    struct net_bucket *net;
+    size_t net_mask;         /* buckets - 1 (a power of two) */
+    size_t net_count;        /* packets in flight */
+    raft_time net_next;      /* earliest due time when net_count > 0 */
+    struct raft_entry *rx_entries; /* the entries of the packet being delivered */
+    size_t rx_cap;
+    struct raft_entry *submit_entries; /* reused by sim_submit_sized */
+    size_t submit_cap;
     unsigned long long seq;
     unsigned long long next_command;
     struct sim_record record;
@@ -182,13 +249,18 @@ void fail(struct sim *s, const char *fmt, ...);
 unsigned draw(struct sim *s, unsigned min, unsigned max);
 void encode_conf(struct raft_configuration *c, void **out, size_t *len);
 int decode_conf(const void *data, size_t len, struct raft_configuration *c);
-struct packet *heap_pop(struct sim *s);
-void packet_release_payloads(struct packet *p);
-void packet_free(struct packet *p);
+void net_init(struct sim *s);
+struct packet *net_peek(struct sim *s);
+/* Moves the earliest packet to `out` (its entries, if any, in s->rx_entries). */
+void net_pop(struct sim *s, struct packet *out);
+void net_destroy(struct sim *s);
+struct write *disk_head(struct server *srv);
+/* Forgets every pending write (a crash), or also frees the rings (destroy). */
+void disk_drop(struct server *srv, bool free_rings);
 bool link_up(struct sim *s, unsigned a, unsigned b);
 void send_message(struct sim *s, struct server *from, const struct raft_message *m);
 void purge_packets(struct sim *s, unsigned i);
-void deliver(struct sim *s, struct packet *p);
+void deliver(struct sim *s, struct packet *p); /* a packet net_pop() moved out */
 void handle_update(struct sim *s, struct server *srv, struct raft_update *u);
 void check_server(struct sim *s, struct server *srv);
 void trace_emit(struct raft_tracer *t, int type, const void *data);

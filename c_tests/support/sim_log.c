@@ -34,6 +34,25 @@ uint64_t sim_quick_hash(int type, const void *data, size_t len)
     return (head ^ ((uint64_t)len << 32) ^ (uint64_t)type) * 0x9E3779B97F4A7C15ULL;
 }
 
+struct sim_batch *sim_batch_new(size_t len)
+{
+    struct sim_batch *b = raft_malloc(sizeof *b + len);
+    if (b == NULL) {
+        fprintf(stderr, "simulator: out of memory\n");
+        abort();
+    }
+    b->refs = 1;
+    b->len = len;
+    return b;
+}
+
+void sim_batch_unref(struct sim_batch *b)
+{
+    if (--b->refs == 0) {
+        raft_free(b);
+    }
+}
+
 void sim_log_init(struct sim_log *l, raft_index first)
 {
     l->first = first;
@@ -42,19 +61,32 @@ void sim_log_init(struct sim_log *l, raft_index first)
     l->cap = 0;
 }
 
-static void entry_free(struct sim_entry *e)
+void sim_log_reset(struct sim_log *l, raft_index first)
 {
-    free(e->data);
-    e->data = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        sim_batch_unref(l->entries[i].batch);
+    }
+    l->n = 0;
+    l->first = first;
 }
 
 void sim_log_clear(struct sim_log *l, raft_index first)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        entry_free(&l->entries[i]);
-    }
+    sim_log_reset(l, first);
     free(l->entries);
     sim_log_init(l, first);
+}
+
+void sim_log_reserve(struct sim_log *l, size_t n)
+{
+    if (l->n + n > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        while (cap < l->n + n) {
+            cap *= 2;
+        }
+        l->entries = xrealloc(l->entries, cap * sizeof *l->entries);
+        l->cap = cap;
+    }
 }
 
 raft_index sim_log_last(const struct sim_log *l)
@@ -73,7 +105,7 @@ struct sim_entry *sim_log_get(const struct sim_log *l, raft_index index)
 void sim_log_truncate(struct sim_log *l, raft_index from)
 {
     while (l->n > 0 && sim_log_last(l) >= from) {
-        entry_free(&l->entries[--l->n]);
+        sim_batch_unref(l->entries[--l->n].batch);
     }
     if (l->n == 0 && from < l->first) {
         l->first = from;
@@ -82,38 +114,40 @@ void sim_log_truncate(struct sim_log *l, raft_index from)
 
 void sim_log_append(struct sim_log *l, raft_term term, int type, const void *data, size_t len)
 {
-    sim_log_append_hashed(l, term, type, data, len, sim_hash(type, data, len));
+    struct sim_batch *b = sim_batch_new(len);
+    if (len > 0) {
+        memcpy(sim_batch_data(b), data, len);
+    }
+    sim_log_append_shared(l, term, type, sim_batch_data(b), len, b, sim_hash(type, data, len));
+    sim_batch_unref(b);
 }
 
-void sim_log_append_hashed(struct sim_log *l, raft_term term, int type, const void *data,
-                           size_t len, uint64_t hash)
+void sim_log_append_shared(struct sim_log *l, raft_term term, int type, const void *data,
+                           size_t len, struct sim_batch *batch, uint64_t hash)
 {
     if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->entries = xrealloc(l->entries, l->cap * sizeof *l->entries);
+        sim_log_reserve(l, 1);
     }
     struct sim_entry *e = &l->entries[l->n++];
     e->term = term;
     e->type = type;
+    e->data = data;
     e->len = len;
-    e->data = NULL;
-    if (len > 0) {
-        e->data = xrealloc(NULL, len);
-        memcpy(e->data, data, len);
-    }
+    e->batch = batch;
     e->hash = hash;
+    sim_batch_ref(batch);
 }
 
 void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e)
 {
-    sim_log_append_hashed(l, e->term, e->type, e->data, e->len, e->hash);
+    sim_log_append_shared(l, e->term, e->type, e->data, e->len, e->batch, e->hash);
 }
 
 void sim_log_drop_prefix(struct sim_log *l, raft_index upto)
 {
     size_t drop = 0;
     while (drop < l->n && l->first + drop <= upto) {
-        entry_free(&l->entries[drop]);
+        sim_batch_unref(l->entries[drop].batch);
         drop++;
     }
     memmove(l->entries, l->entries + drop, (l->n - drop) * sizeof *l->entries);
@@ -125,7 +159,8 @@ void sim_log_drop_prefix(struct sim_log *l, raft_index upto)
 
 void sim_log_copy(struct sim_log *dst, const struct sim_log *src)
 {
-    sim_log_clear(dst, src->first);
+    sim_log_reset(dst, src->first);
+    sim_log_reserve(dst, src->n);
     for (size_t i = 0; i < src->n; i++) {
         sim_log_append_entry(dst, &src->entries[i]);
     }

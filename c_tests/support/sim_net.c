@@ -11,78 +11,148 @@
 
 /* --- Network ----------------------------------------------------------------------------- */
 
-static bool packet_before(const struct packet *a, const struct packet *b)
+void net_init(struct sim *s)
 {
-    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+    size_t n = 2;
+    while (n <= s->o.latency_max) {
+        n *= 2;
+    }
+    s->net = xmalloc(n * sizeof *s->net);
+    memset(s->net, 0, n * sizeof *s->net);
+    s->net_mask = n - 1;
+    s->net_count = 0;
 }
 
-static void heap_push(struct sim *s, struct packet *p)
+/* Every packet is due in [now, now + latency_max], so each bucket holds one due time and the
+ * first non-empty bucket from net_next on holds the earliest. */
+static void net_find_next(struct sim *s)
 {
-    if (s->n_heap == s->cap_heap) {
-        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
-        s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
+    if (s->net_count == 0) {
+        return;
     }
-    size_t k = s->n_heap++;
-    while (k > 0 && packet_before(p, s->heap[(k - 1) / 2])) {
-        s->heap[k] = s->heap[(k - 1) / 2];
-        k = (k - 1) / 2;
+    raft_time t = s->net_next;
+    while (s->net[t & s->net_mask].n == 0) {
+        t++;
     }
-    s->heap[k] = p;
+    s->net_next = t;
 }
 
-struct packet *heap_pop(struct sim *s)
+/* A new packet at the end of the bucket of `due`. Valid until the next push. */
+static struct packet *net_push(struct sim *s, raft_time due)
 {
-    struct packet *top = s->heap[0];
-    struct packet *last = s->heap[--s->n_heap];
-    size_t k = 0;
-    for (;;) {
-        size_t child = 2 * k + 1;
-        if (child >= s->n_heap) {
-            break;
-        }
-        if (child + 1 < s->n_heap && packet_before(s->heap[child + 1], s->heap[child])) {
-            child++;
-        }
-        if (!packet_before(s->heap[child], last)) {
-            break;
-        }
-        s->heap[k] = s->heap[child];
-        k = child;
+    if (due < s->now || due > s->now + s->o.latency_max) {
+        fprintf(stderr, "simulator: packet due at %llu outside the network queue\n", due);
+        abort();
     }
-    if (s->n_heap > 0) {
-        s->heap[k] = last;
+    struct net_bucket *b = &s->net[due & s->net_mask];
+    if (b->head + b->n == b->cap) {
+        if (b->head > 0) {
+            memmove(b->packets, b->packets + b->head, b->n * sizeof *b->packets);
+            b->head = 0;
+        }
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->packets = realloc(b->packets, b->cap * sizeof *b->packets);
+            if (b->packets == NULL) {
+                abort();
+            }
+        }
     }
-    return top;
+    struct packet *p = &b->packets[b->head + b->n++];
+    memset(p, 0, sizeof *p);
+    p->due = due;
+    if (s->net_count++ == 0 || due < s->net_next) {
+        s->net_next = due;
+    }
+    return p;
 }
 
-/* Frees what a packet owns (when it is dropped, or after a failed delivery). */
-void packet_release_payloads(struct packet *p)
+static struct raft_entry *bucket_entries(struct net_bucket *b, size_t n)
 {
-    if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
-        raft_free(p->m.append_entries.entries[0].batch);
+    if (b->n_entries + n > b->cap_entries) {
+        size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
+        while (cap < b->n_entries + n) {
+            cap *= 2;
+        }
+        b->entries = realloc(b->entries, cap * sizeof *b->entries);
+        if (b->entries == NULL) {
+            abort();
+        }
+        b->cap_entries = cap;
+    }
+    struct raft_entry *e = &b->entries[b->n_entries];
+    b->n_entries += n;
+    return e;
+}
+
+struct packet *net_peek(struct sim *s)
+{
+    if (s->net_count == 0) {
+        return NULL;
+    }
+    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
+    return &b->packets[b->head];
+}
+
+void net_pop(struct sim *s, struct packet *out)
+{
+    struct net_bucket *b = &s->net[s->net_next & s->net_mask];
+    *out = b->packets[b->head];
+    unsigned n = out->m.type == RAFT_APPEND_ENTRIES ? out->m.append_entries.n_entries : 0;
+    if (n > 0) {
+        if (s->rx_cap < n) {
+            free(s->rx_entries);
+            s->rx_cap = n > 64 ? n : 64;
+            s->rx_entries = xmalloc(s->rx_cap * sizeof *s->rx_entries);
+        }
+        memcpy(s->rx_entries, b->entries + out->entries_at, n * sizeof *s->rx_entries);
+        out->m.append_entries.entries = s->rx_entries;
+    }
+    b->head++;
+    if (--b->n == 0) {
+        b->head = 0;
+        b->n_entries = 0;
+    }
+    s->net_count--;
+    net_find_next(s);
+}
+
+/* Releases what a packet still in its bucket owns (when it is dropped). */
+static void packet_discard(struct net_bucket *b, struct packet *p)
+{
+    if (p->m.type == RAFT_APPEND_ENTRIES) {
+        for (unsigned k = 0; k < p->m.append_entries.n_entries; k++) {
+            sim_batch_unref(b->entries[p->entries_at + k].batch);
+        }
     }
     if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_free(p->m.install_snapshot.data.base);
-    }
-}
-
-void packet_free(struct packet *p)
-{
-    if (p->m.type == RAFT_APPEND_ENTRIES) {
-        free(p->m.append_entries.entries);
-    }
-    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
         raft_configuration_close(&p->m.install_snapshot.conf);
     }
-    free(p);
 }
 
-/* A deep copy of `m` as the receiver will see it, with the entries or snapshot attached from
- * the sender's storage, like a host serialising the message. */
-static struct packet *packet_build(struct sim *s, struct server *from, const struct raft_message *m)
+void net_destroy(struct sim *s)
 {
-    struct packet *p = xmalloc(sizeof *p);
-    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i <= s->net_mask; i++) {
+        struct net_bucket *b = &s->net[i];
+        for (size_t k = b->head; k < b->head + b->n; k++) {
+            packet_discard(b, &b->packets[k]);
+        }
+        free(b->packets);
+        free(b->entries);
+    }
+    free(s->net);
+    s->net = NULL;
+    s->net_count = 0;
+    free(s->rx_entries);
+}
+
+/* `m` as the receiver will see it, in packet `p` of bucket `b`, with references to the
+ * entries of the sender's storage or a copy of its snapshot attached, like a host serialising
+ * the message. False if the sender cannot (a simulation failure). */
+static bool packet_build(struct sim *s, struct server *from, const struct raft_message *m,
+                         struct net_bucket *b, struct packet *p)
+{
     p->m = *m;
     p->from = from->i;
     p->to = (unsigned)(m->server_id - 1);
@@ -92,48 +162,41 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
         unsigned n = m->append_entries.n_entries;
         p->m.append_entries.entries = NULL;
         if (n > 0) {
-            size_t total = 0;
-            for (unsigned k = 0; k < n; k++) {
-                struct sim_entry *e = sim_log_get(&from->mem, m->append_entries.prev_log_index + 1 + k);
-                if (e == NULL) {
-                    fail(s, "server %u asked to send entry %llu it does not have (log %llu..%llu)",
-                         from->i, m->append_entries.prev_log_index + 1 + k, from->mem.first,
-                         sim_log_last(&from->mem));
-                    free(p);
-                    return NULL;
-                }
-                total += e->len;
+            raft_index first = m->append_entries.prev_log_index + 1;
+            if (sim_log_get(&from->mem, first) == NULL ||
+                sim_log_get(&from->mem, first + n - 1) == NULL) {
+                fail(s, "server %u asked to send entries %llu..%llu it does not have (log %llu..%llu)",
+                     from->i, first, first + n - 1, from->mem.first, sim_log_last(&from->mem));
+                p->m.append_entries.n_entries = 0;
+                return false;
             }
-            char *batch = raft_malloc(total ? total : 8);
-            struct raft_entry *entries = xmalloc(n * sizeof *entries);
-            size_t offset = 0;
-            for (unsigned k = 0; k < n; k++) {
-                struct sim_entry *e = sim_log_get(&from->mem, m->append_entries.prev_log_index + 1 + k);
-                memcpy(batch + offset, e->data, e->len);
+            p->entries_at = b->n_entries;
+            struct raft_entry *entries = bucket_entries(b, n);
+            const struct sim_entry *e = sim_log_get(&from->mem, first);
+            for (unsigned k = 0; k < n; k++, e++) {
                 entries[k].term = e->term;
                 entries[k].type = (enum raft_entry_type)e->type;
-                entries[k].buf.base = batch + offset;
+                entries[k].buf.base = (void *)e->data;
                 entries[k].buf.len = e->len;
-                entries[k].batch = batch;
-                offset += e->len;
+                entries[k].batch = e->batch;
+                sim_batch_ref(e->batch);
             }
-            p->m.append_entries.entries = entries;
         }
     }
     if (m->type == RAFT_INSTALL_SNAPSHOT) {
         struct sim_snapshot *snap = &from->snap;
+        p->m.install_snapshot.data.base = NULL;
+        raft_configuration_init(&p->m.install_snapshot.conf);
         if (!snap->present || snap->index != m->install_snapshot.last_index ||
             snap->term != m->install_snapshot.last_term) {
             fail(s, "server %u asked to send snapshot %llu/%llu but holds %llu/%llu", from->i,
                  m->install_snapshot.last_index, m->install_snapshot.last_term, snap->index,
                  snap->term);
-            free(p);
-            return NULL;
+            return false;
         }
         if (decode_conf(snap->conf, snap->conf_len, &p->m.install_snapshot.conf) != 0) {
             fail(s, "server %u holds an undecodable snapshot configuration", from->i);
-            free(p);
-            return NULL;
+            return false;
         }
         uint64_t *data = raft_malloc(16);
         data[0] = snap->sm_hash;
@@ -141,7 +204,29 @@ static struct packet *packet_build(struct sim *s, struct server *from, const str
         p->m.install_snapshot.data.base = data;
         p->m.install_snapshot.data.len = 16;
     }
-    return p;
+    return true;
+}
+
+/* The receiver's copy of an AppendEntries' payloads: one new batch, the references to the
+ * sender's batches released. */
+static struct sim_batch *packet_receive(struct packet *p)
+{
+    struct raft_entry *entries = p->m.append_entries.entries;
+    unsigned n = p->m.append_entries.n_entries;
+    size_t total = 0;
+    for (unsigned k = 0; k < n; k++) {
+        total += entries[k].buf.len;
+    }
+    struct sim_batch *b = sim_batch_new(total);
+    char *data = sim_batch_data(b);
+    for (unsigned k = 0; k < n; k++) {
+        memcpy(data, entries[k].buf.base, entries[k].buf.len);
+        sim_batch_unref(entries[k].batch);
+        entries[k].buf.base = data;
+        entries[k].batch = b;
+        data += entries[k].buf.len;
+    }
+    return b;
 }
 
 bool link_up(struct sim *s, unsigned a, unsigned b)
@@ -178,39 +263,55 @@ void send_message(struct sim *s, struct server *from, const struct raft_message 
         copies = 2;
     }
     for (unsigned c = 0; c < copies; c++) {
-        struct packet *p = packet_build(s, from, m);
-        if (p == NULL) {
-            return;
-        }
-        p->due = s->now + draw(s, s->o.latency_min, s->o.latency_max);
+        raft_time due = s->now + draw(s, s->o.latency_min, s->o.latency_max);
+        struct net_bucket *b = &s->net[due & s->net_mask];
+        struct packet *p = net_push(s, due);
         p->seq = s->seq++;
-        heap_push(s, p);
+        if (!packet_build(s, from, m, b, p)) {
+            return; /* the simulation failed; the packet stays, owning nothing more */
+        }
     }
 }
 
 void purge_packets(struct sim *s, unsigned i)
 {
-    size_t kept = 0;
-    for (size_t k = 0; k < s->n_heap; k++) {
-        struct packet *p = s->heap[k];
-        if (p->from == i || p->to == i) {
-            packet_release_payloads(p);
-            packet_free(p);
-            s->stats.messages_dropped++;
-        } else {
-            s->heap[kept++] = p;
+    for (size_t k = 0; k <= s->net_mask; k++) {
+        struct net_bucket *b = &s->net[k];
+        size_t kept = b->head;
+        for (size_t j = b->head; j < b->head + b->n; j++) {
+            struct packet *p = &b->packets[j];
+            if (p->from == i || p->to == i) {
+                packet_discard(b, p);
+                s->stats.messages_dropped++;
+                s->net_count--;
+            } else {
+                b->packets[kept++] = *p;
+            }
+        }
+        b->n = kept - b->head;
+        if (b->n == 0) {
+            b->head = 0;
+            b->n_entries = 0;
         }
     }
-    s->n_heap = kept;
-    /* Restore the heap order. */
-    struct packet **all = s->heap;
-    size_t n = s->n_heap;
-    s->heap = NULL;
-    s->n_heap = s->cap_heap = 0;
-    for (size_t k = 0; k < n; k++) {
-        heap_push(s, all[k]);
+    /* The earliest packet may be gone: look from the current time on. */
+    s->net_next = s->now;
+    net_find_next(s);
+}
+
+/* Releases what a packet moved out of the queue owns (dropped, or a failed delivery). */
+static void packet_release(struct packet *p, struct sim_batch *received)
+{
+    if (received != NULL) {
+        sim_batch_unref(received);
+    } else if (p->m.type == RAFT_APPEND_ENTRIES) {
+        for (unsigned k = 0; k < p->m.append_entries.n_entries; k++) {
+            sim_batch_unref(p->m.append_entries.entries[k].batch);
+        }
     }
-    free(all);
+    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
+        raft_free(p->m.install_snapshot.data.base);
+    }
 }
 
 void deliver(struct sim *s, struct packet *p)
@@ -218,22 +319,28 @@ void deliver(struct sim *s, struct packet *p)
     struct server *to = &s->servers[p->to];
     if (!link_up(s, p->from, p->to)) {
         s->stats.messages_dropped++;
-        packet_release_payloads(p);
-        packet_free(p);
-        return;
+        packet_release(p, NULL);
+    } else {
+        s->stats.messages_delivered++;
+        struct sim_batch *lent = NULL;
+        if (p->m.type == RAFT_APPEND_ENTRIES && p->m.append_entries.n_entries > 0) {
+            lent = packet_receive(p);
+        }
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_RECEIVE;
+        ev.receive.message = &p->m;
+        to->lent = lent;
+        int rv = sim_step_event(s, p->to, &ev);
+        if (rv != 0) {
+            packet_release(p, lent); /* on error the host still owns the payloads */
+            fail(s, "server %u: receiving type %d from %u failed: %s (%s)", p->to, p->m.type,
+                 p->from, raft_strerror(rv), raft_errmsg(&to->raft));
+        }
     }
-    s->stats.messages_delivered++;
-    struct raft_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = RAFT_RECEIVE;
-    ev.receive.message = &p->m;
-    int rv = sim_step_event(s, p->to, &ev);
-    if (rv != 0) {
-        packet_release_payloads(p); /* on error the host still owns them */
-        fail(s, "server %u: receiving type %d from %u failed: %s (%s)", p->to, p->m.type,
-             p->from, raft_strerror(rv), raft_errmsg(&to->raft));
+    if (p->m.type == RAFT_INSTALL_SNAPSHOT) {
+        raft_configuration_close(&p->m.install_snapshot.conf);
     }
-    packet_free(p);
 }
 
 void sim_set_link(struct sim *s, unsigned i, unsigned j, bool up)
