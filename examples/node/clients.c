@@ -3,6 +3,8 @@
  *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port  (read on the leader)
  *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=..
  *   HASH           -> HASH digest applied keys  (any node: compares state machines)
+ *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason  (leader: hand leadership to id,
+ *                     0 for any; OK means started, poll STATUS for the outcome)
  * GET reads the leader's applied state without a quorum round: fine for a demo, not
  * linearizable across a leadership change. */
 #define _GNU_SOURCE
@@ -216,6 +218,13 @@ static void execute(struct clients *c, struct client *cl, char *line)
         } else {
             const char *v = kv_get(h->kv, key);
             reply(cl, v ? "VALUE %s\n" : "NOTFOUND%s\n", v ? v : "");
+        }
+    } else if (strcmp(verb, "TRANSFER") == 0 && key != NULL) {
+        if (raft_state(&h->raft) != RAFT_LEADER) {
+            redirect(c, cl);
+        } else {
+            int rv = host_transfer(h, strtoull(key, NULL, 10));
+            reply(cl, rv == 0 ? "OK%s\n" : "ERR %s\n", rv == 0 ? "" : raft_strerror(rv));
         }
     } else if (strcmp(verb, "STATUS") == 0) {
         status(c, cl);

@@ -322,6 +322,15 @@ raft_index host_submit(struct host *h, struct raft_buffer payload, int *error)
     return index;
 }
 
+int host_transfer(struct host *h, raft_id id)
+{
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_TRANSFER;
+    ev.transfer.server_id = id;
+    return host_step(h, &ev);
+}
+
 int host_start(struct host *h, raft_term term, raft_id vote)
 {
     struct raft_entry *entries = calloc(h->log.n + 1, sizeof *entries);

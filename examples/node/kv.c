@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
+#include "kv.h"
 
 struct item {
     char *key, *value;

@@ -18,6 +18,8 @@
 
 #include "raft.h"
 
+#include "kv.h"
+
 #define MAX_SERVERS 8
 
 /* ---- timers.c ---------------------------------------------------------------------------- */
@@ -79,19 +81,7 @@ void storage_compact(struct storage *s, raft_index before);
 /* Forgets the whole log (a snapshot from the leader replaced it). */
 int storage_drop_log(struct storage *s, raft_index next_index);
 
-/* ---- kv.c -------------------------------------------------------------------------------- */
-struct kv;
-struct kv *kv_new(void);
-void kv_free(struct kv *kv);
-/* A command payload (multiple of 8 bytes) in a raft_malloc buffer. */
-struct raft_buffer kv_encode_put(const char *key, const char *value);
-int kv_apply(struct kv *kv, const void *data, size_t len);
-const char *kv_get(const struct kv *kv, const char *key);
-size_t kv_count(const struct kv *kv);
-uint64_t kv_digest(const struct kv *kv);
-/* The whole store as snapshot data, in a raft_malloc buffer. */
-struct raft_buffer kv_snapshot(const struct kv *kv);
-int kv_restore(struct kv *kv, const void *data, size_t len);
+/* ---- kv.c: see kv.h ----------------------------------------------------------------- */
 
 /* ---- transport.c ------------------------------------------------------------------------- */
 struct transport;
@@ -144,6 +134,8 @@ int host_step(struct host *h, struct raft_event *event);
 void host_receive(void *ctx, struct raft_message *message);
 /* Leader only: submits a command; returns its index or 0 with *error set. */
 raft_index host_submit(struct host *h, struct raft_buffer payload, int *error);
+/* Leader only: starts a leadership transfer to `id` (0: the library chooses). */
+int host_transfer(struct host *h, raft_id id);
 
 /* ---- clients.c --------------------------------------------------------------------------- */
 struct clients;
