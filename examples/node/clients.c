@@ -1,7 +1,7 @@
 /* The client line protocol, on the raft port + 1000. Requests and replies are one line each:
  *   PUT key value  -> OK | REDIRECT host:port | ERR reason      (answered once committed)
  *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port  (read on the leader)
- *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=..
+ *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=.. last=..
  *   HASH           -> HASH digest applied keys  (any node: compares state machines)
  *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason  (leader: hand leadership to id,
  *                     0 for any; OK means started, poll STATUS for the outcome)
@@ -194,9 +194,11 @@ static void status(struct clients *c, struct client *cl)
     raft_leader(&h->raft, &leader, &address);
     char line[400];
     snprintf(line, sizeof line,
-             "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu",
+             "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu "
+             "last=%llu",
              h->id, raft_state_name(raft_state(&h->raft)), raft_current_term(&h->raft),
-             raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv));
+             raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv),
+             raft_last_index(&h->raft));
     reply(cl, "%s\n", line);
 }
 
