@@ -211,3 +211,4 @@ $(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/l
 # A mixed cluster of libraft-rs and C-Raft 0.15 nodes (examples/interop/test_interop.py).
 test-interop: deps examples
 	$(PYTHON) examples/interop/test_interop.py --build $(BUILD)
+

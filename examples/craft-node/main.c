@@ -11,7 +11,7 @@
  *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason
  *
  *   craft-node --id N --cluster 1=127.0.0.1:9001,2=... --dir DIR
- *              [--snapshot-every N] [--trailing N] [--compress 0|1]
+ *              [--snapshot-every N] [--trailing N] [--compress 0|1] [--pre-vote 0|1]
  *
  * Built against the SYSTEM raft.h (/usr/include) and libraft.so.2, never against this
  * repository's include/raft.h (same name, different library). */
@@ -59,6 +59,8 @@ static struct {
     char address[128];
     uv_tcp_t listener;
     uv_signal_t sigterm, sigint;
+    uv_timer_t watch; /* logs role changes: the v0 API has no callback for them */
+    int last_state;
     struct client *clients[MAX_CLIENTS];
     unsigned n_clients;
     unsigned long long next_serial;
@@ -368,6 +370,17 @@ static int listen_clients(void)
 
 /* ---- start-up and shutdown ------------------------------------------------------------- */
 
+static void on_watch(uv_timer_t *t)
+{
+    (void)t;
+    int state = raft_state(&node.raft);
+    if (state != node.last_state) {
+        node.last_state = state;
+        fprintf(stderr, "craft-node %llu: now %s in term %llu (last index %llu)\n", node.id,
+                state_name(state), node.raft.current_term, raft_last_index(&node.raft));
+    }
+}
+
 static void on_raft_closed(struct raft *r)
 {
     (void)r;
@@ -386,6 +399,7 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&node.sigterm, NULL);
     uv_close((uv_handle_t *)&node.sigint, NULL);
     uv_close((uv_handle_t *)&node.listener, NULL);
+    uv_close((uv_handle_t *)&node.watch, NULL);
     while (node.n_clients > 0) {
         drop_client(node.clients[0]);
     }
@@ -395,7 +409,7 @@ static void on_signal(uv_signal_t *s, int signum)
 static void usage(void)
 {
     fprintf(stderr, "usage: craft-node --id N --cluster ID=HOST:PORT,... --dir DIR "
-                    "[--snapshot-every N] [--trailing N] [--compress 0|1]\n");
+                    "[--snapshot-every N] [--trailing N] [--compress 0|1] [--pre-vote 0|1]\n");
     exit(2);
 }
 
@@ -404,7 +418,7 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     char cluster[1024] = "";
     unsigned snapshot_every = 1024, trailing = 128;
-    int compress = 1;
+    int compress = 1, pre_vote = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--id") == 0) {
             node.id = strtoull(argv[i + 1], NULL, 10);
@@ -418,6 +432,8 @@ int main(int argc, char **argv)
             trailing = (unsigned)atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--compress") == 0) {
             compress = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--pre-vote") == 0) {
+            pre_vote = atoi(argv[i + 1]);
         } else {
             usage();
         }
@@ -482,6 +498,7 @@ int main(int argc, char **argv)
     raft_set_install_snapshot_timeout(&node.raft, 2000);
     raft_set_snapshot_threshold(&node.raft, snapshot_every);
     raft_set_snapshot_trailing(&node.raft, trailing);
+    raft_set_pre_vote(&node.raft, pre_vote != 0);
 
     rv = raft_bootstrap(&node.raft, &conf);
     if (rv == 0) {
@@ -507,6 +524,8 @@ int main(int argc, char **argv)
     uv_signal_start(&node.sigterm, on_signal, SIGTERM);
     uv_signal_init(&node.loop, &node.sigint);
     uv_signal_start(&node.sigint, on_signal, SIGINT);
+    uv_timer_init(&node.loop, &node.watch);
+    uv_timer_start(&node.watch, on_watch, 10, 10);
     fprintf(stderr, "craft-node %llu: listening on %s\n", node.id, node.address);
 
     uv_run(&node.loop, UV_RUN_DEFAULT);

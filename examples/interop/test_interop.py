@@ -5,7 +5,7 @@ Four servers: 1 and 3 run examples/node (libraft-rs), 2 and 4 run examples/craft
 (Debian's libraft 0.15 with its libuv back-end). Both speak C-Raft's TCP protocol, store
 C-Raft's data directory and apply the same key-value commands (examples/node/kv.c).
 
-  1. elect a leader; transfer leadership to a libraft-rs node, write keys; transfer it to a
+  1. elect a leader (pre-vote on everywhere); transfer leadership to a libraft-rs node, write keys; transfer it to a
      C-Raft node, write keys: entries flow in both directions, every state machine agrees
   2. kill -9 the C-Raft leader, a new one is elected, libraft-rs leads and writes; the killed
      node restarts far behind and catches up through InstallSnapshot from libraft-rs; then the
@@ -17,7 +17,7 @@ C-Raft's data directory and apply the same key-value commands (examples/node/kv.
   4. each data directory is started alone with the OTHER implementation: it must load the
      same last index and the snapshot, and after its clean stop the directory must hold the
      same entries; then the swapped cluster runs: same state as before the stop, each
-     implementation leads and writes once more; logs compared again
+     implementation leads and writes once more (pre-vote off); logs compared again
 
 Polls STATUS/HASH with deadlines (no fixed sleeps). Every process started here is killed on
 exit, failure or signal; the data and logs are kept on failure.
@@ -52,6 +52,7 @@ class Cluster:
         self.ids = [1, 2, 3, 4]
         self.impl = {1: RS, 2: C, 3: RS, 4: C}
         self.procs = {}
+        self.pre_vote = 1
         self.spec = ",".join(f"{i}=127.0.0.1:{base + i}" for i in self.ids)
 
     # --- processes ---------------------------------------------------------------------
@@ -66,7 +67,8 @@ class Cluster:
         log.flush()
         args = [self.binary(self.impl[i]), "--id", str(i), "--cluster", self.spec,
                 "--dir", os.path.join(self.root, f"n{i}"),
-                "--snapshot-every", str(SNAPSHOT_EVERY), "--trailing", str(TRAILING)]
+                "--snapshot-every", str(SNAPSHOT_EVERY), "--trailing", str(TRAILING),
+                "--pre-vote", str(self.pre_vote)]
         self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
@@ -258,7 +260,7 @@ def main():
     ok = False
     say = lambda s: print(f"\n== {s}", flush=True)
     try:
-        say(f"mixed cluster: {', '.join(f'n{i} {cl.impl[i]}' for i in cl.ids)} "
+        say(f"mixed cluster: {', '.join(f'n{i} {cl.impl[i]}' for i in cl.ids)}, pre-vote on "
             f"(raft ports {base + 1}-{base + 4}, data in {root})")
         for i in cl.ids:
             cl.start(i)
@@ -298,8 +300,12 @@ def main():
         say("kill -9 a libraft-rs follower (n3) while C-Raft (n4) leads, write, restart it")
         print("  " + cl.transfer(4))
         cl.kill(3)
-        print("  n4 leads: " + cl.write("rs-down", 400))
-        keys += 400
+        # C-Raft queues the last few messages for a peer it cannot reach and delivers them on
+        # reconnection: an AppendEntries made before the leader compacted its log can then
+        # bring n3 up to date without a snapshot (valid, and handled). Write enough that the
+        # messages still queued when n3 returns were all made after the compaction.
+        print("  n4 leads: " + cl.write("rs-down", 800))
+        keys += 800
         cl.start(3)
         h = cl.wait_converged(keys)
         print(f"  n3 caught up: digest {h[0]} applied {h[1]} keys {h[2]}")
@@ -335,7 +341,9 @@ def main():
             print(f"  n{i} {cl.impl[i]}: loaded entries {min(entries)}..{st['last']}, snapshot "
                   f"{snap_index} ({hs[2]} keys applied); same entries on disk after its stop")
 
-        say("swapped cluster: " + ", ".join(f"n{i} {cl.impl[i]}" for i in cl.ids))
+        cl.pre_vote = 0
+        say("swapped cluster: " + ", ".join(f"n{i} {cl.impl[i]}" for i in cl.ids)
+            + ", pre-vote off")
         for i in cl.ids:
             cl.start(i)
         l = cl.wait_leader()
@@ -348,7 +356,7 @@ def main():
         if h[0] == before[0]:
             raise Failure("digest unchanged after a write")
         for k, v in (("rs-1", "value-1-rs"), ("craft-250", "value-250-craft"),
-                     ("rs-down-400", "value-400-rs-down")):
+                     ("rs-down-800", "value-800-rs-down")):
             got = cl.client(cl.all_addrs(), "get", k)
             if got != f"VALUE {v}":
                 raise Failure(f"{k} read back as {got!r}")
