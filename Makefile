@@ -212,3 +212,22 @@ $(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/l
 test-interop: deps examples
 	$(PYTHON) examples/interop/test_interop.py --build $(BUILD)
 
+# --- Network benchmark (not part of make test; see BENCHMARKS.md) ------------------------------
+# 3 nodes of each implementation on loopback under the same closed-loop load; our node is
+# linked against the release library.
+
+$(BUILD)/bench/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/raft.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(RELDIR) -lraft -Wl,-rpath,$(abspath $(RELDIR))
+
+$(BUILD)/bench/netbench: examples/bench/netbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+
+NET_SECONDS ?= 3
+NET_CLIENTS ?= 1,8,32
+
+bench-net: deps $(BUILD)/bench/node $(BUILD)/bench/netbench $(BUILD)/craft/craft-node
+	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \
+	  --clients $(NET_CLIENTS) --out $(BUILD)/bench/net.txt
+	@echo "make bench-net: figures in $(BUILD)/bench/net.txt"

@@ -68,6 +68,8 @@ struct storage;
 struct storage *storage_open(const char *dir, raft_term *term, raft_id *vote,
                              struct snapshot *snapshot, struct memlog *log);
 void storage_close(struct storage *s);
+/* With false, nothing is fsync'ed: writes are not durable (benchmarks only). Default true. */
+void storage_set_fsync(bool on);
 /* Whether nothing was ever stored (for bootstrapping). */
 bool storage_is_empty(const struct memlog *log, raft_term term, const struct snapshot *snap);
 /* Each returns 0, or -1 after reporting the error (disk full included) on stderr. */

@@ -18,6 +18,23 @@
 
 #include "storage_internal.h"
 
+static bool durable = true;
+
+void storage_set_fsync(bool on)
+{
+    durable = on;
+}
+
+int sync_file(int fd)
+{
+    return durable ? fsync(fd) : 0;
+}
+
+int sync_data(int fd)
+{
+    return durable ? fdatasync(fd) : 0;
+}
+
 void report(const char *what, const char *name, int err)
 {
     if (err == ENOSPC) {
@@ -57,7 +74,7 @@ int write_file_atomically(struct storage *s, const char *name, const void *a, si
     path_of(s, "tmp-write", tmp, sizeof tmp);
     path_of(s, name, final, sizeof final);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write_all(fd, a, alen) != 0 || write_all(fd, b, blen) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || write_all(fd, a, alen) != 0 || write_all(fd, b, blen) != 0 || sync_file(fd) != 0) {
         int err = errno;
         report("writing", name, err);
         if (fd >= 0) {
@@ -67,7 +84,7 @@ int write_file_atomically(struct storage *s, const char *name, const void *a, si
         return -1;
     }
     close(fd);
-    if (rename(tmp, final) != 0 || fsync(s->dirfd) != 0) {
+    if (rename(tmp, final) != 0 || sync_file(s->dirfd) != 0) {
         report("renaming", name, errno);
         return -1;
     }
@@ -133,11 +150,11 @@ int storage_set_term_vote(struct storage *s, raft_term term, raft_id vote)
     char path[600];
     path_of(s, name, path, sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rv = fd < 0 || write_all(fd, buf.base, buf.len) != 0 || fsync(fd) != 0 ? -1 : 0;
+    int rv = fd < 0 || write_all(fd, buf.base, buf.len) != 0 || sync_file(fd) != 0 ? -1 : 0;
     if (rv != 0) {
         report("writing", name, errno);
     } else if (s->meta_version < 2) {
-        fsync(s->dirfd); /* the file is new */
+        sync_file(s->dirfd); /* the file is new */
     }
     if (fd >= 0) {
         close(fd);
@@ -221,7 +238,7 @@ int close_open_segment(struct storage *s)
     }
     closed_name(s->open_first, s->open_last, name, sizeof name);
     path_of(s, name, to, sizeof to);
-    if (rename(from, to) != 0 || fsync(s->dirfd) != 0) {
+    if (rename(from, to) != 0 || sync_file(s->dirfd) != 0) {
         report("closing segment", name, errno);
         return -1;
     }
@@ -239,7 +256,7 @@ static int start_open_segment(struct storage *s, raft_index first)
     raft_encode_segment_header(&header, NULL);
     s->open_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int rv = s->open_fd < 0 || write_all(s->open_fd, header.base, header.len) != 0 ||
-                     fsync(s->open_fd) != 0 || fsync(s->dirfd) != 0
+                     sync_file(s->open_fd) != 0 || sync_file(s->dirfd) != 0
                  ? -1
                  : 0;
     if (rv != 0) {
@@ -294,7 +311,7 @@ static int truncate_log(struct storage *s, raft_index from)
         unlink(path);
         s->n_segs--;
     }
-    return fsync(s->dirfd);
+    return sync_file(s->dirfd);
 }
 
 static raft_index stored_last(const struct storage *s)
@@ -324,7 +341,7 @@ int storage_append(struct storage *s, raft_index index, const struct raft_entry 
         fprintf(stderr, "storage: batch at %llu: %s\n", index, errmsg);
         return -1;
     }
-    int rv = write_all(s->open_fd, batch.base, batch.len) == 0 && fdatasync(s->open_fd) == 0;
+    int rv = write_all(s->open_fd, batch.base, batch.len) == 0 && sync_data(s->open_fd) == 0;
     raft_free(batch.base);
     if (!rv) {
         report("appending to", "open segment", errno);
@@ -364,5 +381,5 @@ int storage_drop_log(struct storage *s, raft_index next_index)
         return -1;
     }
     storage_compact(s, (raft_index)-1);
-    return fsync(s->dirfd);
+    return sync_file(s->dirfd);
 }

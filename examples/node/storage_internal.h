@@ -23,6 +23,9 @@ struct storage {
     size_t open_size;
 };
 
+/* fsync(2)/fdatasync(2), or nothing when durability was turned off (benchmarks only). */
+int sync_file(int fd);
+int sync_data(int fd);
 void report(const char *what, const char *name, int err);
 void path_of(const struct storage *s, const char *name, char *out, size_t len);
 int write_all(int fd, const void *data, size_t len);
