@@ -22,6 +22,7 @@
 
 #define MAX_CLIENTS 64
 #define MAX_PENDING 4096
+#define MAX_BATCH 1024
 
 struct client {
     int fd;
@@ -46,6 +47,9 @@ struct clients {
     unsigned long long next_serial;
     struct pending pending[MAX_PENDING];
     unsigned n_pending;
+    struct raft_buffer batch[MAX_BATCH]; /* PUTs of this poll round, not yet submitted */
+    unsigned long long batch_serial[MAX_BATCH];
+    unsigned n_batch;
     int slot_of[1 + MAX_CLIENTS]; /* -1: the listening socket */
 };
 
@@ -161,6 +165,7 @@ static void redirect(struct clients *c, struct client *cl)
     }
 }
 
+/* PUTs read in one poll round are submitted together (one RAFT_SUBMIT, one write). */
 static void put(struct clients *c, struct client *cl, const char *key, const char *value)
 {
     struct host *h = c->host;
@@ -168,22 +173,38 @@ static void put(struct clients *c, struct client *cl, const char *key, const cha
         redirect(c, cl);
         return;
     }
-    if (c->n_pending == MAX_PENDING) {
+    if (c->n_pending + c->n_batch == MAX_PENDING || c->n_batch == MAX_BATCH) {
         reply(cl, "ERR %s\n", "busy");
         return;
     }
+    c->batch[c->n_batch] = kv_encode_put(key, value);
+    c->batch_serial[c->n_batch++] = cl->serial;
+}
+
+/* Submits the PUTs gathered in this round. */
+static void submit_batch(struct clients *c)
+{
+    if (c->n_batch == 0) {
+        return;
+    }
+    struct host *h = c->host;
+    unsigned n = c->n_batch;
+    c->n_batch = 0;
     int error;
     raft_term term = raft_current_term(&h->raft);
-    raft_index index = host_submit(h, kv_encode_put(key, value), &error);
-    if (index == 0) {
-        if (error == RAFT_NOTLEADER) {
+    raft_index first = host_submit(h, c->batch, n, &error);
+    for (unsigned k = 0; k < n; k++) {
+        struct client *cl = by_serial(c, c->batch_serial[k]);
+        if (first != 0) {
+            c->pending[c->n_pending++] = (struct pending){first + k, term, c->batch_serial[k]};
+        } else if (cl == NULL) {
+            continue;
+        } else if (error == RAFT_NOTLEADER) {
             redirect(c, cl);
         } else {
             reply(cl, "ERR %s\n", raft_strerror(error));
         }
-        return;
     }
-    c->pending[c->n_pending++] = (struct pending){index, term, cl->serial};
 }
 
 static void status(struct clients *c, struct client *cl)
@@ -315,6 +336,7 @@ void clients_handle(struct clients *c, void *pfds_, int n)
             drop_client(c, (unsigned)c->slot_of[k]);
         }
     }
+    submit_batch(c);
     /* Replies produced while handling other events (commits) go out here too. */
     for (unsigned i = 0; i < c->n; i++) {
         write_replies(&c->c[i]);

@@ -142,6 +142,7 @@ static void run(struct host *h)
             ev.type = RAFT_TIMEOUT;
             host_step(h, &ev);
         }
+        host_flush(h); /* one fdatasync for the round's appends, then acknowledgements */
     }
 }
 

@@ -227,6 +227,9 @@ int close_open_segment(struct storage *s)
     if (s->open_fd < 0) {
         return 0;
     }
+    if (storage_sync(s) != 0) {
+        return -1;
+    }
     close(s->open_fd);
     s->open_fd = -1;
     char open_name[64], name[64], from[600], to[600];
@@ -341,17 +344,31 @@ int storage_append(struct storage *s, raft_index index, const struct raft_entry 
         fprintf(stderr, "storage: batch at %llu: %s\n", index, errmsg);
         return -1;
     }
-    int rv = write_all(s->open_fd, batch.base, batch.len) == 0 && sync_data(s->open_fd) == 0;
+    int rv = write_all(s->open_fd, batch.base, batch.len) == 0;
     raft_free(batch.base);
     if (!rv) {
         report("appending to", "open segment", errno);
         return -1;
     }
+    s->dirty = true;
     s->open_last = index + n - 1;
     s->open_size += batch.len;
     if (s->open_size >= SEGMENT_MAX_BYTES) {
         return close_open_segment(s);
     }
+    return 0;
+}
+
+int storage_sync(struct storage *s)
+{
+    if (!s->dirty || s->open_fd < 0) {
+        return 0;
+    }
+    if (sync_data(s->open_fd) != 0) {
+        report("syncing", "open segment", errno);
+        return -1;
+    }
+    s->dirty = false;
     return 0;
 }
 

@@ -21,6 +21,7 @@ struct storage {
     unsigned long long open_counter, next_counter;
     raft_index open_first, open_last; /* open_last < open_first when empty */
     size_t open_size;
+    bool dirty; /* appended to the open segment since its last fdatasync */
 };
 
 /* fsync(2)/fdatasync(2), or nothing when durability was turned off (benchmarks only). */
