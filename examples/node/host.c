@@ -95,14 +95,22 @@ static void free_batches(struct raft_entry *entries, unsigned n)
     }
 }
 
-static void store_entries(struct host *h, struct raft_update *u)
+/* The new entries in the in-memory log, which messages attach entries from. */
+static void log_entries(struct host *h, struct raft_update *u)
 {
-    raft_index index = u->entries.index;
-    memlog_truncate(&h->log, index);
+    memlog_truncate(&h->log, u->entries.index);
     for (unsigned k = 0; k < u->entries.n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
         memlog_append(&h->log, e->term, e->type, e->buf.base, e->buf.len);
     }
+}
+
+/* The new entries on disk. Done after the update's messages went out: a leader's
+ * AppendEntries need not wait for its own write, and a follower acknowledges nothing before
+ * RAFT_PERSISTED_ENTRIES. */
+static void store_entries(struct host *h, struct raft_update *u)
+{
+    raft_index index = u->entries.index;
     if (storage_append(h->storage, index, u->entries.batch, u->entries.n) != 0) {
         fail_storage(h);
     } else {
@@ -187,12 +195,15 @@ static void handle_update(struct host *h, struct raft_update *u)
         install_snapshot(h, u);
     }
     if (u->flags & RAFT_UPDATE_ENTRIES) {
-        store_entries(h, u);
+        log_entries(h, u);
     }
     if (u->flags & RAFT_UPDATE_MESSAGES) {
         for (unsigned i = 0; i < u->messages.n; i++) {
             send_message(h, &u->messages.batch[i]);
         }
+    }
+    if (u->flags & RAFT_UPDATE_ENTRIES) {
+        store_entries(h, u);
     }
     if ((u->flags & RAFT_UPDATE_STATE) && raft_state(&h->raft) != RAFT_LEADER) {
         clients_fail_pending(h->clients, "leadership lost");

@@ -248,6 +248,8 @@ void storage_close(struct storage *s)
     }
     close(s->dirfd);
     free(s->segs);
+    free(s->tail);
+    free(s->wbuf);
     free(s);
 }
 
