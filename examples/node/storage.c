@@ -283,16 +283,23 @@ static int start_open_segment(struct storage *s, raft_index first)
     path_of(s, name, path, sizeof path);
     struct raft_buffer header;
     raft_encode_segment_header(&header, NULL);
-    int rv;
+    int rv = 0;
     s->open_fd = open_direct(s, path);
     s->direct = s->open_fd >= 0;
     if (s->direct) {
         memset(s->tail, 0, BLOCK);
         memcpy(s->tail, header.base, header.len);
-        rv = pwrite(s->open_fd, s->tail, BLOCK, 0) != BLOCK || sync_file(s->open_fd) != 0 ||
-                     sync_file(s->dirfd) != 0
-                 ? -1
-                 : 0;
+        ssize_t n = pwrite(s->open_fd, s->tail, BLOCK, 0);
+        if (n < 0 && errno == EINVAL) {
+            /* The file system accepted O_DIRECT but not the write: buffered it is. */
+            close(s->open_fd);
+            s->direct = false;
+        } else if (n != BLOCK) {
+            rv = -1;
+        }
+    }
+    if (s->direct) {
+        rv = rv != 0 || sync_file(s->open_fd) != 0 || sync_file(s->dirfd) != 0 ? -1 : 0;
     } else {
         s->open_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
         rv = s->open_fd < 0 || write_all(s->open_fd, header.base, header.len) != 0 ||
