@@ -29,7 +29,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak \
-        examples demo bench
+        examples demo bench test-interop bench-net
 
 all: lib header
 
@@ -51,7 +51,7 @@ check-header:
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-python examples test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -177,7 +177,8 @@ clean:
 EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -Iinclude
 EXAMPLE_NODE_SRCS := $(sort $(wildcard examples/node/*.c))
 
-examples: $(BUILD)/examples/node $(BUILD)/examples/client
+examples: $(BUILD)/examples/node $(BUILD)/examples/client $(BUILD)/craft/craft-node \
+          $(BUILD)/examples/logdump
 
 $(BUILD)/examples/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/raft.h $(LIBDIR)/libraft.so
 	@mkdir -p $(dir $@)
@@ -190,3 +191,43 @@ $(BUILD)/examples/client: examples/client.c
 # Starts a 3-node cluster, writes, kills the leader, restarts it, checks the state machines.
 demo: deps examples
 	BUILD=$(BUILD) bash examples/demo.sh
+
+# --- C-Raft 0.15 counterpart (examples/craft-node) and the interoperability test --------------
+# Built against the SYSTEM raft.h and libraft.so.2 (Debian's libraft-dev): never -Iinclude,
+# and kept in its own directory so that the two kinds of binaries are never mixed up.
+
+CRAFT_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -iquote examples/node
+CRAFT_LIBS   := -l:libraft.so.2 -luv
+
+$(BUILD)/craft/craft-node: examples/craft-node/main.c examples/node/kv.c examples/node/kv.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CRAFT_CFLAGS) -o $@ examples/craft-node/main.c examples/node/kv.c $(CRAFT_LIBS)
+
+# Dumps a data directory (metadata, snapshot, every entry) through libraft-rs's disk codec.
+$(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $< -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
+
+# A mixed cluster of libraft-rs and C-Raft 0.15 nodes (examples/interop/test_interop.py).
+test-interop: deps examples
+	$(PYTHON) examples/interop/test_interop.py --build $(BUILD)
+
+# --- Network benchmark (not part of make test; see BENCHMARKS.md) ------------------------------
+# 3 nodes of each implementation on loopback under the same closed-loop load; our node is
+# linked against the release library.
+
+$(BUILD)/bench/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/raft.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(RELDIR) -lraft -Wl,-rpath,$(abspath $(RELDIR))
+
+$(BUILD)/bench/netbench: examples/bench/netbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+
+NET_SECONDS ?= 3
+NET_CLIENTS ?= 1,8,32
+
+bench-net: deps $(BUILD)/bench/node $(BUILD)/bench/netbench $(BUILD)/craft/craft-node
+	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \
+	  --clients $(NET_CLIENTS) --out $(BUILD)/bench/net.txt
+	@echo "make bench-net: figures in $(BUILD)/bench/net.txt"

@@ -5,7 +5,7 @@ set -euo pipefail
 cbindgen_version="${1:-0.29.4}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler)
+apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler libraft-dev libuv1-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

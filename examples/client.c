@@ -2,6 +2,7 @@
  *
  *   client SERVERS put KEY VALUE       write one key (follows redirects, retries)
  *   client SERVERS get KEY             read one key from the leader
+ *   client SERVERS transfer ID         ask the leader to hand leadership to server ID
  *   client SERVERS load PREFIX FROM TO write keys PREFIX-FROM .. PREFIX-TO, one at a time
  *   client ADDRESS status|hash         ask one server directly
  *
@@ -153,8 +154,8 @@ static int load(struct session *s, const char *prefix, long from, long to)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: client SERVERS put K V | get K | load PREFIX FROM TO | status "
-                        "| hash\n");
+        fprintf(stderr, "usage: client SERVERS put K V | get K | transfer ID | load PREFIX FROM TO "
+                        "| status | hash\n");
         return 2;
     }
     struct session s;
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
         snprintf(line, sizeof line, "PUT %s %s\n", argv[3], argv[4]);
     } else if (strcmp(cmd, "get") == 0 && argc == 4) {
         snprintf(line, sizeof line, "GET %s\n", argv[3]);
+    } else if (strcmp(cmd, "transfer") == 0 && argc == 4) {
+        snprintf(line, sizeof line, "TRANSFER %s\n", argv[3]);
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "hash") == 0) {
         /* One server, no redirects: ask it directly. */
         int fd = dial(s.servers[0]);

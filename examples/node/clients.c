@@ -1,8 +1,10 @@
 /* The client line protocol, on the raft port + 1000. Requests and replies are one line each:
  *   PUT key value  -> OK | REDIRECT host:port | ERR reason      (answered once committed)
  *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port  (read on the leader)
- *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=..
+ *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=.. last=..
  *   HASH           -> HASH digest applied keys  (any node: compares state machines)
+ *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason  (leader: hand leadership to id,
+ *                     0 for any; OK means started, poll STATUS for the outcome)
  * GET reads the leader's applied state without a quorum round: fine for a demo, not
  * linearizable across a leadership change. */
 #define _GNU_SOURCE
@@ -20,6 +22,7 @@
 
 #define MAX_CLIENTS 64
 #define MAX_PENDING 4096
+#define MAX_BATCH 1024
 
 struct client {
     int fd;
@@ -44,6 +47,9 @@ struct clients {
     unsigned long long next_serial;
     struct pending pending[MAX_PENDING];
     unsigned n_pending;
+    struct raft_buffer batch[MAX_BATCH]; /* PUTs of this poll round, not yet submitted */
+    unsigned long long batch_serial[MAX_BATCH];
+    unsigned n_batch;
     int slot_of[1 + MAX_CLIENTS]; /* -1: the listening socket */
 };
 
@@ -159,6 +165,7 @@ static void redirect(struct clients *c, struct client *cl)
     }
 }
 
+/* PUTs read in one poll round are submitted together (one RAFT_SUBMIT, one write). */
 static void put(struct clients *c, struct client *cl, const char *key, const char *value)
 {
     struct host *h = c->host;
@@ -166,22 +173,38 @@ static void put(struct clients *c, struct client *cl, const char *key, const cha
         redirect(c, cl);
         return;
     }
-    if (c->n_pending == MAX_PENDING) {
+    if (c->n_pending + c->n_batch == MAX_PENDING || c->n_batch == MAX_BATCH) {
         reply(cl, "ERR %s\n", "busy");
         return;
     }
+    c->batch[c->n_batch] = kv_encode_put(key, value);
+    c->batch_serial[c->n_batch++] = cl->serial;
+}
+
+/* Submits the PUTs gathered in this round. */
+static void submit_batch(struct clients *c)
+{
+    if (c->n_batch == 0) {
+        return;
+    }
+    struct host *h = c->host;
+    unsigned n = c->n_batch;
+    c->n_batch = 0;
     int error;
     raft_term term = raft_current_term(&h->raft);
-    raft_index index = host_submit(h, kv_encode_put(key, value), &error);
-    if (index == 0) {
-        if (error == RAFT_NOTLEADER) {
+    raft_index first = host_submit(h, c->batch, n, &error);
+    for (unsigned k = 0; k < n; k++) {
+        struct client *cl = by_serial(c, c->batch_serial[k]);
+        if (first != 0) {
+            c->pending[c->n_pending++] = (struct pending){first + k, term, c->batch_serial[k]};
+        } else if (cl == NULL) {
+            continue;
+        } else if (error == RAFT_NOTLEADER) {
             redirect(c, cl);
         } else {
             reply(cl, "ERR %s\n", raft_strerror(error));
         }
-        return;
     }
-    c->pending[c->n_pending++] = (struct pending){index, term, cl->serial};
 }
 
 static void status(struct clients *c, struct client *cl)
@@ -192,9 +215,11 @@ static void status(struct clients *c, struct client *cl)
     raft_leader(&h->raft, &leader, &address);
     char line[400];
     snprintf(line, sizeof line,
-             "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu",
+             "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu "
+             "last=%llu",
              h->id, raft_state_name(raft_state(&h->raft)), raft_current_term(&h->raft),
-             raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv));
+             raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv),
+             raft_last_index(&h->raft));
     reply(cl, "%s\n", line);
 }
 
@@ -216,6 +241,13 @@ static void execute(struct clients *c, struct client *cl, char *line)
         } else {
             const char *v = kv_get(h->kv, key);
             reply(cl, v ? "VALUE %s\n" : "NOTFOUND%s\n", v ? v : "");
+        }
+    } else if (strcmp(verb, "TRANSFER") == 0 && key != NULL) {
+        if (raft_state(&h->raft) != RAFT_LEADER) {
+            redirect(c, cl);
+        } else {
+            int rv = host_transfer(h, strtoull(key, NULL, 10));
+            reply(cl, rv == 0 ? "OK%s\n" : "ERR %s\n", rv == 0 ? "" : raft_strerror(rv));
         }
     } else if (strcmp(verb, "STATUS") == 0) {
         status(c, cl);
@@ -304,6 +336,7 @@ void clients_handle(struct clients *c, void *pfds_, int n)
             drop_client(c, (unsigned)c->slot_of[k]);
         }
     }
+    submit_batch(c);
     /* Replies produced while handling other events (commits) go out here too. */
     for (unsigned i = 0; i < c->n; i++) {
         write_replies(&c->c[i]);

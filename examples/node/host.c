@@ -1,7 +1,10 @@
 /* raft_step and what the host does with each update, in the order of c-api.md §12.8:
  * term and vote, snapshot, entries, messages, state, commit index; events an update causes
  * (RAFT_PERSISTED_*, RAFT_CONFIGURATION, RAFT_SNAPSHOT) are queued and stepped after it.
- * Storage is synchronous, so a write is durable, and reported, before the next event. */
+ * Entries are written at once but made durable once per poll round (host_flush: one
+ * fdatasync for every append of the round, then RAFT_PERSISTED_ENTRIES), so a leader's
+ * AppendEntries leave before its own fsync and a follower acknowledges a whole round at once.
+ * Term, vote and snapshots are written synchronously. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,7 @@ static void install_snapshot(struct host *h, struct raft_update *u)
     h->snap = (struct snapshot){true, m->index, m->term, m->configuration_index,
                                 m->configuration, u->snapshot.chunk};
     memlog_reset(&h->log, m->index + 1);
+    h->persist_pending = 0; /* the log those writes belonged to is gone */
     if (storage_put_snapshot(h->storage, &h->snap) != 0 ||
         storage_drop_log(h->storage, m->index + 1) != 0) {
         fail_storage(h);
@@ -91,18 +95,27 @@ static void free_batches(struct raft_entry *entries, unsigned n)
     }
 }
 
-static void store_entries(struct host *h, struct raft_update *u)
+/* The new entries in the in-memory log, which messages attach entries from. */
+static void log_entries(struct host *h, struct raft_update *u)
 {
-    raft_index index = u->entries.index;
-    memlog_truncate(&h->log, index);
+    memlog_truncate(&h->log, u->entries.index);
     for (unsigned k = 0; k < u->entries.n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
         memlog_append(&h->log, e->term, e->type, e->buf.base, e->buf.len);
     }
+}
+
+/* The new entries on disk. Done after the update's messages went out: a leader's
+ * AppendEntries need not wait for its own write, and a follower acknowledges nothing before
+ * RAFT_PERSISTED_ENTRIES. */
+static void store_entries(struct host *h, struct raft_update *u)
+{
+    raft_index index = u->entries.index;
     if (storage_append(h->storage, index, u->entries.batch, u->entries.n) != 0) {
         fail_storage(h);
     } else {
-        enqueue(h, RAFT_PERSISTED_ENTRIES, index + u->entries.n - 1);
+        /* Reported once durable, by host_flush() at the end of the poll round. */
+        h->persist_pending = index + u->entries.n - 1;
     }
     free_batches(u->entries.batch, u->entries.n);
     raft_free(u->entries.batch);
@@ -182,12 +195,15 @@ static void handle_update(struct host *h, struct raft_update *u)
         install_snapshot(h, u);
     }
     if (u->flags & RAFT_UPDATE_ENTRIES) {
-        store_entries(h, u);
+        log_entries(h, u);
     }
     if (u->flags & RAFT_UPDATE_MESSAGES) {
         for (unsigned i = 0; i < u->messages.n; i++) {
             send_message(h, &u->messages.batch[i]);
         }
+    }
+    if (u->flags & RAFT_UPDATE_ENTRIES) {
+        store_entries(h, u);
     }
     if ((u->flags & RAFT_UPDATE_STATE) && raft_state(&h->raft) != RAFT_LEADER) {
         clients_fail_pending(h->clients, "leadership lost");
@@ -300,26 +316,59 @@ void host_receive(void *ctx, struct raft_message *m)
     raft_message_release(m, rv == 0);
 }
 
-raft_index host_submit(struct host *h, struct raft_buffer payload, int *error)
+raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsigned n,
+                       int *error)
 {
-    if (raft_state(&h->raft) != RAFT_LEADER) {
-        *error = RAFT_NOTLEADER;
-        raft_free(payload.base);
-        return 0;
-    }
+    struct raft_entry entries[1024];
     raft_index index = raft_last_index(&h->raft) + 1;
-    struct raft_entry entry = {raft_current_term(&h->raft), RAFT_COMMAND, payload, payload.base};
-    struct raft_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = RAFT_SUBMIT;
-    ev.submit.entries = &entry;
-    ev.submit.n = 1;
-    *error = host_step(h, &ev);
+    *error = raft_state(&h->raft) != RAFT_LEADER ? RAFT_NOTLEADER
+             : n > sizeof entries / sizeof *entries ? RAFT_TOOMANY
+                                                    : 0;
+    for (unsigned k = 0; k < n && *error == 0; k++) {
+        entries[k] = (struct raft_entry){raft_current_term(&h->raft), RAFT_COMMAND, payloads[k],
+                                         payloads[k].base};
+    }
+    if (*error == 0) {
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_SUBMIT;
+        ev.submit.entries = entries;
+        ev.submit.n = n;
+        *error = host_step(h, &ev);
+    }
     if (*error != 0) {
-        raft_free(payload.base);
+        for (unsigned k = 0; k < n; k++) {
+            raft_free(payloads[k].base);
+        }
         return 0;
     }
     return index;
+}
+
+void host_flush(struct host *h)
+{
+    while (h->persist_pending != 0 && !h->failed) {
+        raft_index last = h->persist_pending;
+        h->persist_pending = 0;
+        if (storage_sync(h->storage) != 0) {
+            fail_storage(h);
+            return;
+        }
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_PERSISTED_ENTRIES;
+        ev.persisted_entries.index = last;
+        host_step(h, &ev);
+    }
+}
+
+int host_transfer(struct host *h, raft_id id)
+{
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_TRANSFER;
+    ev.transfer.server_id = id;
+    return host_step(h, &ev);
 }
 
 int host_start(struct host *h, raft_term term, raft_id vote)

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
+#include "kv.h"
 
 struct item {
-    char *key, *value;
+    char *key, *value; /* NUL-terminated copies */
+    size_t klen, vlen;
+    uint64_t hash; /* of the key */
     struct item *next;
 };
 
@@ -67,27 +69,51 @@ void kv_free(struct kv *kv)
     }
 }
 
-static struct item **slot(const struct kv *kv, const char *key, size_t klen)
+static struct item **slot(const struct kv *kv, const char *key, size_t klen, uint64_t hash)
 {
-    size_t b = fnv1a(14695981039346656037ull, key, klen) % kv->n_buckets;
-    struct item **p = &kv->buckets[b];
-    while (*p != NULL && (strlen((*p)->key) != klen || memcmp((*p)->key, key, klen) != 0)) {
+    struct item **p = &kv->buckets[hash % kv->n_buckets];
+    while (*p != NULL &&
+           ((*p)->hash != hash || (*p)->klen != klen || memcmp((*p)->key, key, klen) != 0)) {
         p = &(*p)->next;
     }
     return p;
 }
 
+/* Doubles the table when chains grow beyond two items on average. */
+static void grow(struct kv *kv)
+{
+    size_t n = kv->n_buckets * 2;
+    struct item **buckets = calloc(n, sizeof *buckets);
+    for (size_t b = 0; b < kv->n_buckets; b++) {
+        for (struct item *it = kv->buckets[b], *next; it != NULL; it = next) {
+            next = it->next;
+            it->next = buckets[it->hash % n];
+            buckets[it->hash % n] = it;
+        }
+    }
+    free(kv->buckets);
+    kv->buckets = buckets;
+    kv->n_buckets = n;
+}
+
 static void put(struct kv *kv, const char *key, size_t klen, const char *value, size_t vlen)
 {
-    struct item **p = slot(kv, key, klen);
+    uint64_t hash = fnv1a(14695981039346656037ull, key, klen);
+    struct item **p = slot(kv, key, klen, hash);
     if (*p == NULL) {
         *p = calloc(1, sizeof **p);
         (*p)->key = copy(key, klen);
+        (*p)->klen = klen;
+        (*p)->hash = hash;
         kv->count++;
     } else {
         free((*p)->value);
     }
     (*p)->value = copy(value, vlen);
+    (*p)->vlen = vlen;
+    if (kv->count > 2 * kv->n_buckets) {
+        grow(kv);
+    }
 }
 
 static size_t pad8(size_t n)
@@ -136,7 +162,8 @@ int kv_apply(struct kv *kv, const void *data, size_t len)
 
 const char *kv_get(const struct kv *kv, const char *key)
 {
-    struct item **p = slot(kv, key, strlen(key));
+    size_t klen = strlen(key);
+    struct item **p = slot(kv, key, klen, fnv1a(14695981039346656037ull, key, klen));
     return *p != NULL ? (*p)->value : NULL;
 }
 
@@ -151,8 +178,8 @@ uint64_t kv_digest(const struct kv *kv)
     uint64_t sum = kv->count;
     for (size_t b = 0; b < kv->n_buckets; b++) {
         for (const struct item *it = kv->buckets[b]; it != NULL; it = it->next) {
-            uint64_t h = fnv1a(14695981039346656037ull, it->key, strlen(it->key) + 1);
-            sum += fnv1a(h, it->value, strlen(it->value));
+            uint64_t h = fnv1a(14695981039346656037ull, it->key, it->klen + 1);
+            sum += fnv1a(h, it->value, it->vlen);
         }
     }
     return sum;
@@ -163,7 +190,7 @@ struct raft_buffer kv_snapshot(const struct kv *kv)
     size_t len = 8;
     for (size_t b = 0; b < kv->n_buckets; b++) {
         for (const struct item *it = kv->buckets[b]; it != NULL; it = it->next) {
-            len += 8 + strlen(it->key) + strlen(it->value);
+            len += 8 + it->klen + it->vlen;
         }
     }
     struct raft_buffer buf = {raft_calloc(1, pad8(len)), pad8(len)};
@@ -173,7 +200,7 @@ struct raft_buffer kv_snapshot(const struct kv *kv)
     p += 8;
     for (size_t b = 0; b < kv->n_buckets; b++) {
         for (const struct item *it = kv->buckets[b]; it != NULL; it = it->next) {
-            size_t klen = strlen(it->key), vlen = strlen(it->value);
+            size_t klen = it->klen, vlen = it->vlen;
             put_u32(p, (uint32_t)klen);
             put_u32(p + 4, (uint32_t)vlen);
             memcpy(p + 8, it->key, klen);

@@ -1,7 +1,9 @@
 /* The node program: arguments, start-up (load or bootstrap), the poll(2) loop, SIGTERM.
  *
  *   node --id N --cluster 1=127.0.0.1:9001,2=127.0.0.1:9002,3=127.0.0.1:9003 --dir DIR
- *        [--snapshot-every ENTRIES] [--trailing ENTRIES]
+ *        [--snapshot-every ENTRIES] [--trailing ENTRIES] [--pre-vote 0|1] [--fsync 0|1]
+ *
+ * --fsync 0 makes nothing durable (no fsync/fdatasync): for benchmarks only.
  *
  * Every server of --cluster starts as a voter; a brand-new node bootstraps that
  * configuration (all of them store the same first entry), a node with data resumes from it. */
@@ -32,12 +34,13 @@ struct options {
     const char *dir;
     char cluster[1024];
     unsigned snapshot_every, trailing;
+    bool pre_vote, no_fsync;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: node --id N --cluster ID=HOST:PORT,... --dir DIR "
-                    "[--snapshot-every N] [--trailing N]\n");
+                    "[--snapshot-every N] [--trailing N] [--pre-vote 0|1] [--fsync 0|1]\n");
     exit(2);
 }
 
@@ -57,6 +60,10 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->snapshot_every = (unsigned)atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--trailing") == 0) {
             o->trailing = (unsigned)atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--pre-vote") == 0) {
+            o->pre_vote = atoi(argv[i + 1]) != 0;
+        } else if (strcmp(argv[i], "--fsync") == 0) {
+            o->no_fsync = atoi(argv[i + 1]) == 0;
         } else {
             usage();
         }
@@ -135,6 +142,7 @@ static void run(struct host *h)
             ev.type = RAFT_TIMEOUT;
             host_step(h, &ev);
         }
+        host_flush(h); /* one fdatasync for the round's appends, then acknowledgements */
     }
 }
 
@@ -160,15 +168,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad --cluster, or it does not name --id %llu\n", o.id);
         return 2;
     }
+    storage_set_fsync(!o.no_fsync);
     if (load(&h, &o, &conf, &term, &vote) != 0) {
         return 1;
     }
     raft_configuration_close(&conf);
     raft_init(&h.raft, NULL, NULL, o.id, address);
-    h.raft.tracer = NULL;
+    /* The built-in tracer prints to stderr when LIBRAFT_TRACE is set (as C-Raft's does). */
     raft_seed(&h.raft, (unsigned)(o.id * 2654435761u) ^ (unsigned)time(NULL));
     raft_set_election_timeout(&h.raft, 600);
     raft_set_heartbeat_timeout(&h.raft, 60);
+    raft_set_pre_vote(&h.raft, o.pre_vote);
     /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
      * than after the default 30 s. */
     raft_set_install_snapshot_timeout(&h.raft, 2000);

@@ -18,6 +18,8 @@
 
 #include "raft.h"
 
+#include "kv.h"
+
 #define MAX_SERVERS 8
 
 /* ---- timers.c ---------------------------------------------------------------------------- */
@@ -66,32 +68,25 @@ struct storage;
 struct storage *storage_open(const char *dir, raft_term *term, raft_id *vote,
                              struct snapshot *snapshot, struct memlog *log);
 void storage_close(struct storage *s);
+/* With false, nothing is fsync'ed: writes are not durable (benchmarks only). Default true. */
+void storage_set_fsync(bool on);
 /* Whether nothing was ever stored (for bootstrapping). */
 bool storage_is_empty(const struct memlog *log, raft_term term, const struct snapshot *snap);
 /* Each returns 0, or -1 after reporting the error (disk full included) on stderr. */
 int storage_bootstrap(struct storage *s, const struct raft_configuration *conf);
 int storage_set_term_vote(struct storage *s, raft_term term, raft_id vote);
+/* Writes entries (truncating the log at `index` first when needed); they are durable only
+ * after the next storage_sync(), so that one fdatasync covers every append of a poll round. */
 int storage_append(struct storage *s, raft_index index, const struct raft_entry *entries,
                    unsigned n);
+int storage_sync(struct storage *s);
 int storage_put_snapshot(struct storage *s, const struct snapshot *snap);
 /* Deletes whole segments below `before` (after a snapshot). */
 void storage_compact(struct storage *s, raft_index before);
 /* Forgets the whole log (a snapshot from the leader replaced it). */
 int storage_drop_log(struct storage *s, raft_index next_index);
 
-/* ---- kv.c -------------------------------------------------------------------------------- */
-struct kv;
-struct kv *kv_new(void);
-void kv_free(struct kv *kv);
-/* A command payload (multiple of 8 bytes) in a raft_malloc buffer. */
-struct raft_buffer kv_encode_put(const char *key, const char *value);
-int kv_apply(struct kv *kv, const void *data, size_t len);
-const char *kv_get(const struct kv *kv, const char *key);
-size_t kv_count(const struct kv *kv);
-uint64_t kv_digest(const struct kv *kv);
-/* The whole store as snapshot data, in a raft_malloc buffer. */
-struct raft_buffer kv_snapshot(const struct kv *kv);
-int kv_restore(struct kv *kv, const void *data, size_t len);
+/* ---- kv.c: see kv.h ----------------------------------------------------------------- */
 
 /* ---- transport.c ------------------------------------------------------------------------- */
 struct transport;
@@ -131,6 +126,9 @@ struct host {
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
     bool installing;
+    /* Last index of the newest append not yet made durable (0: none): storage_sync() and
+     * RAFT_PERSISTED_ENTRIES happen once per poll round, in host_flush(). */
+    raft_index persist_pending;
     bool failed; /* a storage error: the node stops */
     struct queued_event queue[MAX_QUEUED_EVENTS];
     unsigned n_queued;
@@ -142,8 +140,14 @@ int host_start(struct host *h, raft_term term, raft_id vote);
 /* Steps one event and processes its update and the events it queues. */
 int host_step(struct host *h, struct raft_event *event);
 void host_receive(void *ctx, struct raft_message *message);
-/* Leader only: submits a command; returns its index or 0 with *error set. */
-raft_index host_submit(struct host *h, struct raft_buffer payload, int *error);
+/* Leader only: submits n commands (at most 1024) as one batch; returns the index of the first
+ * or 0 with *error set (the payloads are freed either way: the library or the log owns them). */
+raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsigned n,
+                       int *error);
+/* Makes the appends of this round durable and reports them (RAFT_PERSISTED_ENTRIES). */
+void host_flush(struct host *h);
+/* Leader only: starts a leadership transfer to `id` (0: the library chooses). */
+int host_transfer(struct host *h, raft_id id);
 
 /* ---- clients.c --------------------------------------------------------------------------- */
 struct clients;

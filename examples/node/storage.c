@@ -4,7 +4,7 @@
  * synchronous: when a function returns 0 the data is durable. Errors (disk full included) are
  * reported on stderr and returned; the node then stops rather than acknowledge what it did
  * not store. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_DIRECT */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,23 @@
 #include "node.h"
 
 #include "storage_internal.h"
+
+static bool durable = true;
+
+void storage_set_fsync(bool on)
+{
+    durable = on;
+}
+
+int sync_file(int fd)
+{
+    return durable ? fsync(fd) : 0;
+}
+
+int sync_data(int fd)
+{
+    return durable ? fdatasync(fd) : 0;
+}
 
 void report(const char *what, const char *name, int err)
 {
@@ -57,7 +74,7 @@ int write_file_atomically(struct storage *s, const char *name, const void *a, si
     path_of(s, "tmp-write", tmp, sizeof tmp);
     path_of(s, name, final, sizeof final);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write_all(fd, a, alen) != 0 || write_all(fd, b, blen) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || write_all(fd, a, alen) != 0 || write_all(fd, b, blen) != 0 || sync_file(fd) != 0) {
         int err = errno;
         report("writing", name, err);
         if (fd >= 0) {
@@ -67,7 +84,7 @@ int write_file_atomically(struct storage *s, const char *name, const void *a, si
         return -1;
     }
     close(fd);
-    if (rename(tmp, final) != 0 || fsync(s->dirfd) != 0) {
+    if (rename(tmp, final) != 0 || sync_file(s->dirfd) != 0) {
         report("renaming", name, errno);
         return -1;
     }
@@ -133,11 +150,11 @@ int storage_set_term_vote(struct storage *s, raft_term term, raft_id vote)
     char path[600];
     path_of(s, name, path, sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rv = fd < 0 || write_all(fd, buf.base, buf.len) != 0 || fsync(fd) != 0 ? -1 : 0;
+    int rv = fd < 0 || write_all(fd, buf.base, buf.len) != 0 || sync_file(fd) != 0 ? -1 : 0;
     if (rv != 0) {
         report("writing", name, errno);
     } else if (s->meta_version < 2) {
-        fsync(s->dirfd); /* the file is new */
+        sync_file(s->dirfd); /* the file is new */
     }
     if (fd >= 0) {
         close(fd);
@@ -210,6 +227,16 @@ int close_open_segment(struct storage *s)
     if (s->open_fd < 0) {
         return 0;
     }
+    if (storage_sync(s) != 0) {
+        return -1;
+    }
+    /* Direct I/O leaves pre-allocated zeros after the last batch: a closed segment ends
+     * exactly at its last batch. */
+    if (s->direct && (ftruncate(s->open_fd, (off_t)s->open_size) != 0 ||
+                      sync_file(s->open_fd) != 0)) {
+        report("truncating", "open segment", errno);
+        return -1;
+    }
     close(s->open_fd);
     s->open_fd = -1;
     char open_name[64], name[64], from[600], to[600];
@@ -221,12 +248,31 @@ int close_open_segment(struct storage *s)
     }
     closed_name(s->open_first, s->open_last, name, sizeof name);
     path_of(s, name, to, sizeof to);
-    if (rename(from, to) != 0 || fsync(s->dirfd) != 0) {
+    if (rename(from, to) != 0 || sync_file(s->dirfd) != 0) {
         report("closing segment", name, errno);
         return -1;
     }
     add_segment(s, s->open_first, s->open_last);
     return 0;
+}
+
+/* Opens a new segment for direct I/O, pre-allocated; -1 where that is not possible. */
+static int open_direct(struct storage *s, const char *path)
+{
+    if (!durable) {
+        return -1;
+    }
+    if (s->tail == NULL && posix_memalign((void **)&s->tail, BLOCK, BLOCK) != 0) {
+        s->tail = NULL;
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_DSYNC, 0644);
+    if (fd >= 0 && posix_fallocate(fd, 0, SEGMENT_PREALLOC) != 0) {
+        close(fd);
+        unlink(path);
+        fd = -1;
+    }
+    return fd;
 }
 
 static int start_open_segment(struct storage *s, raft_index first)
@@ -237,11 +283,30 @@ static int start_open_segment(struct storage *s, raft_index first)
     path_of(s, name, path, sizeof path);
     struct raft_buffer header;
     raft_encode_segment_header(&header, NULL);
-    s->open_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    int rv = s->open_fd < 0 || write_all(s->open_fd, header.base, header.len) != 0 ||
-                     fsync(s->open_fd) != 0 || fsync(s->dirfd) != 0
+    int rv = 0;
+    s->open_fd = open_direct(s, path);
+    s->direct = s->open_fd >= 0;
+    if (s->direct) {
+        memset(s->tail, 0, BLOCK);
+        memcpy(s->tail, header.base, header.len);
+        ssize_t n = pwrite(s->open_fd, s->tail, BLOCK, 0);
+        if (n < 0 && errno == EINVAL) {
+            /* The file system accepted O_DIRECT but not the write: buffered it is. */
+            close(s->open_fd);
+            s->direct = false;
+        } else if (n != BLOCK) {
+            rv = -1;
+        }
+    }
+    if (s->direct) {
+        rv = rv != 0 || sync_file(s->open_fd) != 0 || sync_file(s->dirfd) != 0 ? -1 : 0;
+    } else {
+        s->open_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        rv = s->open_fd < 0 || write_all(s->open_fd, header.base, header.len) != 0 ||
+                     sync_file(s->open_fd) != 0 || sync_file(s->dirfd) != 0
                  ? -1
                  : 0;
+    }
     if (rv != 0) {
         report("creating", name, errno);
     }
@@ -250,6 +315,40 @@ static int start_open_segment(struct storage *s, raft_index first)
     s->open_last = first - 1;
     s->open_size = header.len;
     return rv;
+}
+
+/* Appends bytes to the open segment in direct mode: the partial last block and the new bytes
+ * are written as whole blocks at the block's offset (zeros after the end). */
+static int append_direct(struct storage *s, const void *data, size_t len)
+{
+    size_t start = s->open_size & ~(size_t)(BLOCK - 1);
+    size_t head = s->open_size - start, total = head + len;
+    size_t padded = (total + BLOCK - 1) & ~(size_t)(BLOCK - 1);
+    if (padded > s->wcap) {
+        free(s->wbuf);
+        s->wcap = padded * 2;
+        if (posix_memalign((void **)&s->wbuf, BLOCK, s->wcap) != 0) {
+            s->wbuf = NULL;
+            s->wcap = 0;
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    memcpy(s->wbuf, s->tail, head);
+    memcpy(s->wbuf + head, data, len);
+    memset(s->wbuf + total, 0, padded - total);
+    for (size_t done = 0; done < padded;) {
+        ssize_t n = pwrite(s->open_fd, s->wbuf + done, padded - done, (off_t)(start + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    memcpy(s->tail, s->wbuf + padded - BLOCK, BLOCK);
+    return 0;
 }
 
 /* Rewrites closed segment `seg` keeping only the entries before `from`. */
@@ -294,7 +393,7 @@ static int truncate_log(struct storage *s, raft_index from)
         unlink(path);
         s->n_segs--;
     }
-    return fsync(s->dirfd);
+    return sync_file(s->dirfd);
 }
 
 static raft_index stored_last(const struct storage *s)
@@ -324,17 +423,32 @@ int storage_append(struct storage *s, raft_index index, const struct raft_entry 
         fprintf(stderr, "storage: batch at %llu: %s\n", index, errmsg);
         return -1;
     }
-    int rv = write_all(s->open_fd, batch.base, batch.len) == 0 && fdatasync(s->open_fd) == 0;
+    int rv = s->direct ? append_direct(s, batch.base, batch.len) == 0
+                       : write_all(s->open_fd, batch.base, batch.len) == 0;
     raft_free(batch.base);
     if (!rv) {
         report("appending to", "open segment", errno);
         return -1;
     }
+    s->dirty = !s->direct; /* direct writes are durable already (O_DSYNC) */
     s->open_last = index + n - 1;
     s->open_size += batch.len;
     if (s->open_size >= SEGMENT_MAX_BYTES) {
         return close_open_segment(s);
     }
+    return 0;
+}
+
+int storage_sync(struct storage *s)
+{
+    if (!s->dirty || s->open_fd < 0) {
+        return 0;
+    }
+    if (sync_data(s->open_fd) != 0) {
+        report("syncing", "open segment", errno);
+        return -1;
+    }
+    s->dirty = false;
     return 0;
 }
 
@@ -364,5 +478,5 @@ int storage_drop_log(struct storage *s, raft_index next_index)
         return -1;
     }
     storage_compact(s, (raft_index)-1);
-    return fsync(s->dirfd);
+    return sync_file(s->dirfd);
 }

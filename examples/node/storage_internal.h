@@ -6,6 +6,9 @@
 
 /* Closing segments at this size keeps rewrites after a truncation small. */
 #define SEGMENT_MAX_BYTES (256 * 1024)
+/* Direct I/O: block size, and the space reserved for an open segment when it is created. */
+#define BLOCK 4096
+#define SEGMENT_PREALLOC (SEGMENT_MAX_BYTES + 64 * 1024)
 
 struct segment {
     raft_index first, last;
@@ -21,8 +24,20 @@ struct storage {
     unsigned long long open_counter, next_counter;
     raft_index open_first, open_last; /* open_last < open_first when empty */
     size_t open_size;
+    bool dirty; /* appended to the open segment since its last fdatasync */
+    /* The open segment is written with O_DIRECT | O_DSYNC into pre-allocated space, whole
+     * blocks at a time (as C-Raft does): each append is durable when pwrite returns, with
+     * no fdatasync. Otherwise (tmpfs, --fsync 0): buffered appends and one fdatasync per
+     * poll round. */
+    bool direct;
+    unsigned char *tail; /* BLOCK bytes, aligned: the open segment's last, partial block */
+    unsigned char *wbuf; /* aligned staging buffer of wcap bytes */
+    size_t wcap;
 };
 
+/* fsync(2)/fdatasync(2), or nothing when durability was turned off (benchmarks only). */
+int sync_file(int fd);
+int sync_data(int fd);
 void report(const char *what, const char *name, int err);
 void path_of(const struct storage *s, const char *name, char *out, size_t len);
 int write_all(int fd, const void *data, size_t len);

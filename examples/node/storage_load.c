@@ -159,7 +159,7 @@ static void close_open_segments(struct storage *s, const struct listing *l, raft
         }
         raft_segment_close(&seg);
     }
-    fsync(s->dirfd);
+    sync_file(s->dirfd);
 }
 
 /* Appends the entries of the closed segments, which must follow each other. */
@@ -248,6 +248,8 @@ void storage_close(struct storage *s)
     }
     close(s->dirfd);
     free(s->segs);
+    free(s->tail);
+    free(s->wbuf);
     free(s);
 }
 

@@ -202,6 +202,8 @@ static void connect_peer(struct transport *t, struct outbound *o)
     raft_free(hs.base);
 }
 
+static void flush(struct outbound *o);
+
 void transport_send(struct transport *t, raft_id id, const char *address,
                     const struct raft_buffer *bytes)
 {
@@ -214,6 +216,9 @@ void transport_send(struct transport *t, raft_id id, const char *address,
     }
     if (o->fd >= 0) {
         enqueue(o, bytes->base, bytes->len);
+        if (!o->connecting && o->len - o->sent == bytes->len) {
+            flush(o); /* nothing was waiting: on the wire now, not after the next poll */
+        }
     }
 }
 
