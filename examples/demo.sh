@@ -93,8 +93,8 @@ say "writing $KEYS1 keys"
 "$CLIENT" "$ALL" load a 1 "$KEYS1" | tee "$DIR/load1.txt"
 
 say "killing the leader (node $leader) with SIGKILL"
-kill -9 "${PID[$leader]}"
-wait "${PID[$leader]}" 2>/dev/null || true
+# Reaping the killed job inside a redirected group keeps bash's "Killed" notice off the output.
+{ kill -9 "${PID[$leader]}"; wait "${PID[$leader]}"; } 2>/dev/null || true
 unset "PID[$leader]"
 killed=$leader
 others=()
