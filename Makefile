@@ -27,7 +27,7 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all lib header check-header deps test test-rust lint test-c test-c-plain test-c-asan \
+.PHONY: all lib header cbindgen-tool check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak \
         examples demo bench test-interop bench-net
 
@@ -37,10 +37,15 @@ lib:
 	$(CARGO) build --release
 	ln -sf libraft.so $(RELDIR)/libraft.so.0
 
-header:
+# cbindgen is the one tool `make` itself needs beyond cargo and a C compiler.
+cbindgen-tool:
+	@command -v cbindgen >/dev/null && [ "$$(cbindgen --version | awk '{print $$2}')" = "$(CBINDGEN_VERSION)" ] || \
+	  $(CARGO) install --quiet --locked cbindgen --version $(CBINDGEN_VERSION)
+
+header: cbindgen-tool
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
 
-check-header:
+check-header: cbindgen-tool
 	@mkdir -p $(BUILD)
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o $(BUILD)/raft.h.fresh
 	@diff -u include/raft.h $(BUILD)/raft.h.fresh || \
