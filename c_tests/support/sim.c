@@ -95,9 +95,9 @@ int decode_conf(const void *data, size_t len, struct raft_configuration *c)
 static bool current_conf(struct server *srv, struct raft_configuration *c)
 {
     for (size_t k = srv->mem.n; k > 0; k--) {
-        struct sim_entry *e = &srv->mem.entries[k - 1];
+        struct sim_entry *e = sim_log_at(&srv->mem, k - 1);
         if (e->type == RAFT_CHANGE) {
-            return decode_conf(e->data, e->len, c) == 0;
+            return decode_conf(sim_entry_data(e), e->len, c) == 0;
         }
     }
     if (srv->snap.present) {
@@ -161,10 +161,10 @@ static void start_server(struct sim *s, struct server *srv)
     if (srv->durable.n > 0) {
         entries = xmalloc(srv->durable.n * sizeof *entries);
         for (size_t k = 0; k < srv->durable.n; k++) {
-            struct sim_entry *e = &srv->durable.entries[k];
+            struct sim_entry *e = sim_log_at(&srv->durable, k);
             entries[k].term = e->term;
             entries[k].type = (enum raft_entry_type)e->type;
-            entries[k].buf.base = (void *)e->data;
+            entries[k].buf.base = (void *)sim_entry_data(e);
             entries[k].buf.len = e->len;
             entries[k].batch = e->batch;
         }

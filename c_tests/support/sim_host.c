@@ -59,7 +59,7 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
         if (q.type == RAFT_CONFIGURATION) {
             struct sim_entry *e = sim_log_get(&srv->mem, q.index);
             if (e == NULL || e->type != RAFT_CHANGE ||
-                decode_conf(e->data, e->len, &ev.configuration.conf) != 0) {
+                decode_conf(sim_entry_data(e), e->len, &ev.configuration.conf) != 0) {
                 continue; /* replaced since it was applied: nothing to confirm */
             }
             ev.configuration.index = q.index;
@@ -100,31 +100,6 @@ static struct write *disk_at(struct server *srv, size_t k)
     return &srv->disk.writes[(srv->disk.head + k) & (srv->disk.cap - 1)];
 }
 
-static struct sim_entry *disk_entry(struct server *srv, unsigned long long number)
-{
-    return &srv->disk.entries[number & (srv->disk.entries_cap - 1)];
-}
-
-static void disk_reserve_entries(struct server *srv, size_t n)
-{
-    struct disk *d = &srv->disk;
-    size_t used = (size_t)(d->next - d->tail);
-    if (used + n <= d->entries_cap) {
-        return;
-    }
-    size_t cap = d->entries_cap ? d->entries_cap * 2 : 64;
-    while (cap < used + n) {
-        cap *= 2;
-    }
-    struct sim_entry *entries = xmalloc(cap * sizeof *entries);
-    for (unsigned long long k = d->tail; k < d->next; k++) {
-        entries[k & (cap - 1)] = d->entries[k & (d->entries_cap - 1)];
-    }
-    free(d->entries);
-    d->entries = entries;
-    d->entries_cap = cap;
-}
-
 /* A new write at the tail, due after a random delay and never before the previous one. The
  * pointer is valid until the next push. */
 static struct write *disk_push(struct server *srv)
@@ -147,11 +122,10 @@ static struct write *disk_push(struct server *srv)
     struct write *w = &d->writes[(d->head + d->n++) & (d->cap - 1)];
     memset(w, 0, sizeof *w);
     w->due = s->now + delay > after ? s->now + delay : after;
-    w->at = d->next;
     return w;
 }
 
-/* Removes the oldest write (its entries stay until disk_release). */
+/* Removes the oldest write (its copied entries, if any, stay until disk_release). */
 static struct write disk_pop(struct server *srv)
 {
     struct disk *d = &srv->disk;
@@ -161,33 +135,53 @@ static struct write disk_pop(struct server *srv)
     return w;
 }
 
-/* Releases the entries of the oldest write, popped before. */
-static void disk_release(struct server *srv, const struct write *w)
+/* Releases what the oldest write, popped before, owns. */
+static void disk_release(const struct write *w)
 {
-    for (size_t k = 0; k < w->n; k++) {
-        sim_batch_unref(disk_entry(srv, w->at + k)->batch);
+    if (w->copy != NULL) {
+        for (size_t k = 0; k < w->n; k++) {
+            sim_batch_unref(w->copy[k].batch);
+        }
+        free(w->copy);
     }
-    srv->disk.tail = w->at + w->n;
+    if (w->snap != NULL) {
+        sim_snapshot_clear(w->snap);
+        free(w->snap);
+    }
 }
 
-void disk_drop(struct server *srv, bool free_rings)
+void disk_drop(struct server *srv, bool free_ring)
 {
     struct disk *d = &srv->disk;
     while (d->n > 0) {
         struct write w = disk_pop(srv);
-        if (w.snap != NULL) {
-            sim_snapshot_clear(w.snap);
-            free(w.snap);
-        }
+        disk_release(&w);
     }
-    for (unsigned long long k = d->tail; k < d->next; k++) {
-        sim_batch_unref(disk_entry(srv, k)->batch);
-    }
-    d->tail = d->next;
-    if (free_rings) {
+    if (free_ring) {
         free(d->writes);
-        free(d->entries);
         memset(d, 0, sizeof *d);
+    }
+}
+
+void disk_preserve(struct server *srv, raft_index lo, raft_index hi)
+{
+    for (size_t k = 0; k < srv->disk.n; k++) {
+        struct write *w = disk_at(srv, k);
+        if (w->snapshot || w->copy != NULL || w->n == 0 || w->first > hi ||
+            w->first + w->n - 1 < lo) {
+            continue;
+        }
+        w->copy = xmalloc(w->n * sizeof *w->copy);
+        for (size_t j = 0; j < w->n; j++) {
+            struct sim_entry *e = sim_log_get(&srv->mem, w->first + j);
+            if (e == NULL) {
+                fprintf(stderr, "simulator: pending write %llu..%llu left the log\n", w->first,
+                        w->first + w->n - 1);
+                abort();
+            }
+            w->copy[j] = *e;
+            sim_batch_ref(e->batch);
+        }
     }
 }
 
@@ -212,6 +206,7 @@ static void handle_snapshot_update(struct sim *s, struct server *srv, struct raf
     }
     raft_free(u->snapshot.chunk.base);
     /* The log is replaced by the snapshot; writes in flight are no longer reported. */
+    disk_preserve(srv, 0, (raft_index)-1);
     sim_log_clear(&srv->mem, meta->index + 1);
     for (size_t k = 0; k < srv->disk.n; k++) {
         disk_at(srv, k)->dropped = true;
@@ -276,6 +271,7 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
         return;
     }
     if (index <= sim_log_last(&srv->mem)) {
+        disk_preserve(srv, index, (raft_index)-1);
         sim_log_truncate(&srv->mem, index);
         for (size_t k = 0; k < srv->disk.n; k++) {
             struct write *p = disk_at(srv, k);
@@ -286,7 +282,6 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     }
     unsigned n = u->entries.n;
     sim_log_reserve(&srv->mem, n);
-    disk_reserve_entries(srv, n);
     for (unsigned k = 0; k < n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
         const void *data;
@@ -294,15 +289,13 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
         uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
                                        : sim_hash(e->type, data, e->buf.len);
         sim_log_append_shared(&srv->mem, e->term, e->type, data, e->buf.len, b, hash);
-        /* The write's reference: the one adopt() returned. */
-        *disk_entry(srv, srv->disk.next + k) = srv->mem.entries[srv->mem.n - 1];
+        sim_batch_unref(b); /* the log took its own reference */
     }
     release_handed_back(u->entries.batch, n, srv->lent);
     struct write *w = disk_push(srv);
     w->first = index;
     w->n = n;
     w->report_end = index + n - 1;
-    srv->disk.next += n;
 }
 
 static void queue_event(struct sim *s, struct server *srv, struct queued_event q)
@@ -373,12 +366,12 @@ static void apply_committed(struct sim *s, struct server *srv)
             srv->sm_hash = (srv->sm_hash ^ e->hash) * 1099511628211ULL;
             srv->sm_count++;
         } else if (e->type == RAFT_COMMAND) {
-            srv->sm_hash = sim_hash((int)srv->sm_hash, e->data, e->len) ^ srv->sm_hash;
+            srv->sm_hash = sim_hash((int)srv->sm_hash, sim_entry_data(e), e->len) ^ srv->sm_hash;
             srv->sm_count++;
         } else if (e->type == RAFT_CHANGE) {
             free(srv->sm_conf);
             srv->sm_conf = xmalloc(e->len);
-            memcpy(srv->sm_conf, e->data, e->len);
+            memcpy(srv->sm_conf, sim_entry_data(e), e->len);
             srv->sm_conf_len = e->len;
             srv->sm_conf_index = k;
             queue_event(s, srv, (struct queued_event){RAFT_CONFIGURATION, k, 0});
@@ -493,8 +486,7 @@ void complete_write(struct sim *s, struct server *srv)
         ev.persisted_snapshot.offset = 0;
         ev.persisted_snapshot.last = true;
         note(s, "s%u: snapshot %llu durable", srv->i, w.snap->index);
-        sim_snapshot_clear(w.snap);
-        free(w.snap);
+        disk_release(&w);
         step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
         raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
         return;
@@ -508,8 +500,13 @@ void complete_write(struct sim *s, struct server *srv)
     }
     sim_log_reserve(&srv->durable, w.n);
     for (size_t k = 0; k < w.n; k++) {
-        struct sim_entry *e = disk_entry(srv, w.at + k);
+        struct sim_entry *e = w.copy != NULL ? &w.copy[k] : sim_log_get(&srv->mem, first + k);
         raft_index index = first + k;
+        if (e == NULL) {
+            fail(s, "server %u: pending write %llu..%llu left the log", srv->i, first,
+                 first + w.n - 1);
+            break;
+        }
         raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
         sim_log_append_entry(&srv->durable, e);
         if (prev != (raft_term)-1 &&
@@ -517,7 +514,7 @@ void complete_write(struct sim *s, struct server *srv)
             fail(s, "server %u: %s", srv->i, why);
         }
     }
-    disk_release(srv, &w);
+    disk_release(&w);
     if (!w.dropped && w.report_end >= first && !s->failed) {
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
@@ -570,6 +567,7 @@ int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)
         s->stats.snapshots_taken++;
         raft_index keep_from = srv->snap.index > trailing ? srv->snap.index - trailing : 0;
         if (keep_from > 0) {
+            disk_preserve(srv, 0, keep_from);
             sim_log_drop_prefix(&srv->mem, keep_from);
             sim_log_drop_prefix(&srv->durable, keep_from);
         }
