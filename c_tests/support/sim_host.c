@@ -207,6 +207,7 @@ static void handle_snapshot_update(struct sim *s, struct server *srv, struct raf
     raft_free(u->snapshot.chunk.base);
     /* The log is replaced by the snapshot; writes in flight are no longer reported. */
     disk_preserve(srv, 0, (raft_index)-1);
+    durable_unshare(srv, 0);
     sim_log_clear(&srv->mem, meta->index + 1);
     for (size_t k = 0; k < srv->disk.n; k++) {
         disk_at(srv, k)->dropped = true;
@@ -272,6 +273,7 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     }
     if (index <= sim_log_last(&srv->mem)) {
         disk_preserve(srv, index, (raft_index)-1);
+        durable_unshare(srv, index);
         sim_log_truncate(&srv->mem, index);
         for (size_t k = 0; k < srv->disk.n; k++) {
             struct write *p = disk_at(srv, k);
@@ -448,6 +450,110 @@ void check_server(struct sim *s, struct server *srv)
     }
 }
 
+/* --- The persisted log -------------------------------------------------------------------- */
+
+void durable_init(struct server *srv, raft_index first)
+{
+    srv->durable.first = first;
+    srv->durable.shared_last = first - 1;
+    sim_log_init(&srv->durable.priv, first);
+}
+
+void durable_reset(struct server *srv, raft_index first)
+{
+    srv->durable.first = first;
+    srv->durable.shared_last = first - 1;
+    sim_log_reset(&srv->durable.priv, first);
+}
+
+void durable_clear(struct server *srv)
+{
+    sim_log_clear(&srv->durable.priv, 1);
+    durable_init(srv, 1);
+}
+
+raft_index durable_last(const struct server *srv)
+{
+    return sim_log_last(&srv->durable.priv);
+}
+
+struct sim_entry *durable_get(const struct server *srv, raft_index index)
+{
+    const struct durable_log *d = &srv->durable;
+    if (index < d->first) {
+        return NULL;
+    }
+    if (index <= d->shared_last) {
+        return sim_log_get(&srv->mem, index);
+    }
+    return sim_log_get(&d->priv, index);
+}
+
+void durable_unshare(struct server *srv, raft_index from)
+{
+    struct durable_log *d = &srv->durable;
+    if (from < d->first) {
+        from = d->first;
+    }
+    if (from > d->shared_last) {
+        return;
+    }
+    struct sim_log priv;
+    sim_log_init(&priv, from);
+    sim_log_reserve(&priv, (size_t)(d->shared_last - from + 1) + d->priv.n);
+    for (raft_index k = from; k <= d->shared_last; k++) {
+        struct sim_entry *e = sim_log_get(&srv->mem, k);
+        if (e == NULL) {
+            fprintf(stderr, "simulator: persisted entry %llu left the log\n", k);
+            abort();
+        }
+        sim_log_append_entry(&priv, e);
+    }
+    for (size_t k = 0; k < d->priv.n; k++) {
+        sim_log_append_entry(&priv, sim_log_at(&d->priv, k));
+    }
+    sim_log_clear(&d->priv, 1);
+    d->priv = priv;
+    d->shared_last = from - 1;
+}
+
+/* Removes the entries from `from` on (first <= from <= last + 1). */
+static void durable_truncate(struct server *srv, raft_index from)
+{
+    struct durable_log *d = &srv->durable;
+    if (from <= d->shared_last) {
+        d->shared_last = from - 1;
+        sim_log_reset(&d->priv, from);
+    } else {
+        sim_log_truncate(&d->priv, from);
+    }
+}
+
+/* Appends `e`, the in-memory log's entry at the same index when `in_mem`. */
+static void durable_append(struct server *srv, const struct sim_entry *e, bool in_mem)
+{
+    struct durable_log *d = &srv->durable;
+    if (in_mem && d->priv.n == 0) {
+        d->shared_last++;
+        d->priv.first = d->shared_last + 1;
+    } else {
+        sim_log_append_entry(&d->priv, e);
+    }
+}
+
+static void durable_drop_prefix(struct server *srv, raft_index upto)
+{
+    struct durable_log *d = &srv->durable;
+    if (upto < d->first) {
+        return;
+    }
+    d->first = upto + 1;
+    if (upto > d->shared_last) {
+        d->shared_last = upto;
+        sim_log_drop_prefix(&d->priv, upto);
+    }
+}
+
 /* --- Disk completions -------------------------------------------------------------------- */
 
 static raft_term durable_term_at(struct server *srv, raft_index index)
@@ -455,7 +561,7 @@ static raft_term durable_term_at(struct server *srv, raft_index index)
     if (index == 0) {
         return 0;
     }
-    struct sim_entry *e = sim_log_get(&srv->durable, index);
+    struct sim_entry *e = durable_get(srv, index);
     if (e != NULL) {
         return e->term;
     }
@@ -472,7 +578,7 @@ void complete_write(struct sim *s, struct server *srv)
     if (w.snapshot) {
         sim_snapshot_copy(&srv->durable_snap, w.snap);
         sim_snapshot_copy(&srv->snap, w.snap);
-        sim_log_reset(&srv->durable, w.snap->index + 1);
+        durable_reset(srv, w.snap->index + 1);
         srv->installing = false;
         s->stats.snapshots_installed++;
         struct raft_event ev;
@@ -492,13 +598,12 @@ void complete_write(struct sim *s, struct server *srv)
         return;
     }
     raft_index first = w.first;
-    if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
-        sim_log_truncate(&srv->durable, first);
-    } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
+    if (first <= durable_last(srv) + 1 && first >= srv->durable.first) {
+        durable_truncate(srv, first);
+    } else if (first > durable_last(srv) + 1 || first < srv->durable.first) {
         /* The durable log was replaced by a snapshot meanwhile; start over from here. */
-        sim_log_reset(&srv->durable, first);
+        durable_reset(srv, first);
     }
-    sim_log_reserve(&srv->durable, w.n);
     for (size_t k = 0; k < w.n; k++) {
         struct sim_entry *e = w.copy != NULL ? &w.copy[k] : sim_log_get(&srv->mem, first + k);
         raft_index index = first + k;
@@ -508,7 +613,7 @@ void complete_write(struct sim *s, struct server *srv)
             break;
         }
         raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
-        sim_log_append_entry(&srv->durable, e);
+        durable_append(srv, e, w.copy == NULL);
         if (prev != (raft_term)-1 &&
             !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
             fail(s, "server %u: %s", srv->i, why);
@@ -568,8 +673,8 @@ int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)
         raft_index keep_from = srv->snap.index > trailing ? srv->snap.index - trailing : 0;
         if (keep_from > 0) {
             disk_preserve(srv, 0, keep_from);
+            durable_drop_prefix(srv, keep_from);
             sim_log_drop_prefix(&srv->mem, keep_from);
-            sim_log_drop_prefix(&srv->durable, keep_from);
         }
         note(s, "s%u: snapshot at %llu (trailing %u)", i, srv->snap.index, trailing);
     }

@@ -201,6 +201,18 @@ struct net_bucket {
     size_t n_entries, cap_entries;
 };
 
+/* A server's persisted log (its disk's content): entries first .. shared_last are those of its
+ * in-memory log, shared rather than copied (persisting an entry the log holds costs the model
+ * nothing per entry, as a real host's disk costs it no RAM); the entries after them are its own
+ * (priv, priv.first == shared_last + 1): entries the in-memory log no longer holds as they were
+ * persisted (after a truncation, a snapshot install or a crash), or that a write copied. The
+ * host moves shared entries into priv before it removes them from the in-memory log. */
+struct durable_log {
+    raft_index first;
+    raft_index shared_last;
+    struct sim_log priv;
+};
+
 /* An event the host queued while processing an update, stepped once the update is done. */
 struct queued_event {
     int type; /* RAFT_CONFIGURATION or RAFT_SNAPSHOT */
@@ -220,7 +232,7 @@ struct server {
     /* Durable state. */
     raft_term term;
     raft_id vote;
-    struct sim_log durable;
+    struct durable_log durable;
     struct sim_snapshot durable_snap;
     /* The host's memory. */
     struct sim_log mem;
@@ -296,5 +308,15 @@ void check_server(struct sim *s, struct server *srv);
 void trace_emit(struct raft_tracer *t, int type, const void *data);
 void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *what);
 void complete_write(struct sim *s, struct server *srv);
+void durable_init(struct server *srv, raft_index first);
+/* Empties it, to start at `first`. */
+void durable_reset(struct server *srv, raft_index first);
+raft_index durable_last(const struct server *srv);
+struct sim_entry *durable_get(const struct server *srv, raft_index index);
+/* Gives it its own references to the entries from `from` on that it shares with the in-memory
+ * log; called before the host removes them from that log. */
+void durable_unshare(struct server *srv, raft_index from);
+/* Releases everything (destroy). */
+void durable_clear(struct server *srv);
 
 #endif
