@@ -95,9 +95,9 @@ int decode_conf(const void *data, size_t len, struct raft_configuration *c)
 static bool current_conf(struct server *srv, struct raft_configuration *c)
 {
     for (size_t k = srv->mem.n; k > 0; k--) {
-        struct sim_entry *e = &srv->mem.entries[k - 1];
+        struct sim_entry *e = sim_log_at(&srv->mem, k - 1);
         if (e->type == RAFT_CHANGE) {
-            return decode_conf(e->data, e->len, c) == 0;
+            return decode_conf(sim_entry_data(e), e->len, c) == 0;
         }
     }
     if (srv->snap.present) {
@@ -130,10 +130,18 @@ static void start_server(struct sim *s, struct server *srv)
     }
     /* A durable log that stops short of the durable snapshot is stale (its entries were
      * written before the snapshot was installed): the snapshot supersedes it. */
-    if (srv->durable_snap.present && sim_log_last(&srv->durable) < srv->durable_snap.index) {
-        sim_log_clear(&srv->durable, srv->durable_snap.index + 1);
+    if (srv->durable_snap.present && durable_last(srv) < srv->durable_snap.index) {
+        durable_reset(srv, srv->durable_snap.index + 1);
     }
-    sim_log_copy(&srv->mem, &srv->durable);
+    /* The in-memory log is loaded from the persisted one, which then shares its entries. */
+    if (srv->durable.shared_last >= srv->durable.first) {
+        fprintf(stderr, "simulator: a stopped server's persisted log shares entries\n");
+        abort();
+    }
+    sim_log_copy(&srv->mem, &srv->durable.priv);
+    srv->mem.first = srv->durable.first;
+    srv->durable.shared_last = durable_last(srv);
+    sim_log_reset(&srv->durable.priv, srv->durable.shared_last + 1);
     sim_snapshot_copy(&srv->snap, &srv->durable_snap);
     srv->last_applied = 0;
     srv->sm_hash = 0;
@@ -150,6 +158,7 @@ static void start_server(struct sim *s, struct server *srv)
     ev.start.term = srv->term;
     ev.start.voted_for = srv->vote;
     ev.start.start_index = srv->durable.first;
+    size_t n_durable = (size_t)(durable_last(srv) + 1 - srv->durable.first);
     if (srv->durable_snap.present) {
         memset(&meta, 0, sizeof meta);
         meta.index = srv->durable_snap.index;
@@ -158,21 +167,21 @@ static void start_server(struct sim *s, struct server *srv)
         decode_conf(srv->durable_snap.conf, srv->durable_snap.conf_len, &meta.configuration);
         ev.start.metadata = &meta;
     }
-    if (srv->durable.n > 0) {
-        entries = xmalloc(srv->durable.n * sizeof *entries);
-        for (size_t k = 0; k < srv->durable.n; k++) {
-            struct sim_entry *e = &srv->durable.entries[k];
+    if (n_durable > 0) {
+        entries = xmalloc(n_durable * sizeof *entries);
+        for (size_t k = 0; k < n_durable; k++) {
+            struct sim_entry *e = durable_get(srv, srv->durable.first + k);
             entries[k].term = e->term;
             entries[k].type = (enum raft_entry_type)e->type;
-            entries[k].buf.base = (void *)e->data;
+            entries[k].buf.base = (void *)sim_entry_data(e);
             entries[k].buf.len = e->len;
             entries[k].batch = e->batch;
         }
         ev.start.entries = entries;
-        ev.start.n_entries = (unsigned)srv->durable.n;
+        ev.start.n_entries = (unsigned)n_durable;
     }
     note(s, "s%u: start term %llu vote %llu log %llu..%llu snapshot %llu", srv->i, srv->term,
-         srv->vote, srv->durable.first, sim_log_last(&srv->durable),
+         srv->vote, srv->durable.first, durable_last(srv),
          srv->durable_snap.present ? srv->durable_snap.index : 0);
     step_or_fail(s, srv->i, &ev, "RAFT_START");
     if (ev.start.metadata != NULL) {
@@ -207,7 +216,7 @@ struct sim *sim_create(const struct sim_options *o)
         srv->id = i + 1;
         srv->sim = s;
         snprintf(srv->address, sizeof srv->address, "server-%u", i + 1);
-        sim_log_init(&srv->durable, 1);
+        durable_init(srv, 1);
         sim_log_init(&srv->mem, 1);
         if (i < s->o.n_voters) {
             raft_configuration_add(&conf, srv->id, srv->address, RAFT_VOTER);
@@ -220,7 +229,7 @@ struct sim *sim_create(const struct sim_options *o)
     for (unsigned i = 0; i < s->o.n_voters; i++) {
         struct server *srv = &s->servers[i];
         srv->term = 1;
-        sim_log_append(&srv->durable, 1, RAFT_CHANGE, bootstrap, bootstrap_len);
+        sim_log_append(&srv->durable.priv, 1, RAFT_CHANGE, bootstrap, bootstrap_len);
     }
     free(bootstrap);
     for (unsigned i = 0; i < s->o.n_servers && !s->failed; i++) {
@@ -240,6 +249,7 @@ void sim_crash(struct sim *s, unsigned i)
     raft_close(&srv->raft, NULL);
     srv->alive = false;
     disk_drop(srv, false);
+    durable_unshare(srv, 0);
     sim_log_clear(&srv->mem, 1);
     purge_packets(s, i);
 }
@@ -262,8 +272,8 @@ void sim_destroy(struct sim *s)
             raft_close(&srv->raft, NULL);
         }
         disk_drop(srv, true);
+        durable_clear(srv);
         sim_log_clear(&srv->mem, 1);
-        sim_log_clear(&srv->durable, 1);
         sim_snapshot_clear(&srv->snap);
         sim_snapshot_clear(&srv->durable_snap);
         free(srv->sm_conf);
@@ -494,7 +504,7 @@ raft_index sim_applied(const struct sim *s, unsigned i)
 
 raft_index sim_durable_last_index(const struct sim *s, unsigned i)
 {
-    return sim_log_last(&s->servers[i].durable);
+    return durable_last(&s->servers[i]);
 }
 
 raft_term sim_term_at(const struct sim *s, unsigned i, raft_index index)
@@ -507,7 +517,7 @@ unsigned sim_durable_count(const struct sim *s, raft_index index, raft_term term
 {
     unsigned n = 0;
     for (unsigned i = 0; i < s->o.n_servers; i++) {
-        struct sim_entry *e = sim_log_get(&s->servers[i].durable, index);
+        struct sim_entry *e = durable_get(&s->servers[i], index);
         n += e != NULL && e->term == term;
     }
     return n;
@@ -630,7 +640,7 @@ void sim_dump(struct sim *s)
                 "durable %llu snapshot %llu%s writes %s\n",
                 i, raft_state_name(raft_state(&srv->raft)), raft_current_term(&srv->raft), leader,
                 raft_role(&srv->raft), raft_commit_index(&srv->raft), srv->last_applied,
-                raft_last_index(&srv->raft), sim_log_last(&srv->durable),
+                raft_last_index(&srv->raft), durable_last(srv),
                 srv->snap.present ? srv->snap.index : 0, srv->installing ? " (installing)" : "",
                 srv->disk.n > 0 ? "pending" : "none");
     }

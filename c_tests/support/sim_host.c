@@ -59,7 +59,7 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
         if (q.type == RAFT_CONFIGURATION) {
             struct sim_entry *e = sim_log_get(&srv->mem, q.index);
             if (e == NULL || e->type != RAFT_CHANGE ||
-                decode_conf(e->data, e->len, &ev.configuration.conf) != 0) {
+                decode_conf(sim_entry_data(e), e->len, &ev.configuration.conf) != 0) {
                 continue; /* replaced since it was applied: nothing to confirm */
             }
             ev.configuration.index = q.index;
@@ -100,31 +100,6 @@ static struct write *disk_at(struct server *srv, size_t k)
     return &srv->disk.writes[(srv->disk.head + k) & (srv->disk.cap - 1)];
 }
 
-static struct sim_entry *disk_entry(struct server *srv, unsigned long long number)
-{
-    return &srv->disk.entries[number & (srv->disk.entries_cap - 1)];
-}
-
-static void disk_reserve_entries(struct server *srv, size_t n)
-{
-    struct disk *d = &srv->disk;
-    size_t used = (size_t)(d->next - d->tail);
-    if (used + n <= d->entries_cap) {
-        return;
-    }
-    size_t cap = d->entries_cap ? d->entries_cap * 2 : 64;
-    while (cap < used + n) {
-        cap *= 2;
-    }
-    struct sim_entry *entries = xmalloc(cap * sizeof *entries);
-    for (unsigned long long k = d->tail; k < d->next; k++) {
-        entries[k & (cap - 1)] = d->entries[k & (d->entries_cap - 1)];
-    }
-    free(d->entries);
-    d->entries = entries;
-    d->entries_cap = cap;
-}
-
 /* A new write at the tail, due after a random delay and never before the previous one. The
  * pointer is valid until the next push. */
 static struct write *disk_push(struct server *srv)
@@ -147,11 +122,10 @@ static struct write *disk_push(struct server *srv)
     struct write *w = &d->writes[(d->head + d->n++) & (d->cap - 1)];
     memset(w, 0, sizeof *w);
     w->due = s->now + delay > after ? s->now + delay : after;
-    w->at = d->next;
     return w;
 }
 
-/* Removes the oldest write (its entries stay until disk_release). */
+/* Removes the oldest write (its copied entries, if any, stay until disk_release). */
 static struct write disk_pop(struct server *srv)
 {
     struct disk *d = &srv->disk;
@@ -161,33 +135,53 @@ static struct write disk_pop(struct server *srv)
     return w;
 }
 
-/* Releases the entries of the oldest write, popped before. */
-static void disk_release(struct server *srv, const struct write *w)
+/* Releases what the oldest write, popped before, owns. */
+static void disk_release(const struct write *w)
 {
-    for (size_t k = 0; k < w->n; k++) {
-        sim_batch_unref(disk_entry(srv, w->at + k)->batch);
+    if (w->copy != NULL) {
+        for (size_t k = 0; k < w->n; k++) {
+            sim_batch_unref(w->copy[k].batch);
+        }
+        free(w->copy);
     }
-    srv->disk.tail = w->at + w->n;
+    if (w->snap != NULL) {
+        sim_snapshot_clear(w->snap);
+        free(w->snap);
+    }
 }
 
-void disk_drop(struct server *srv, bool free_rings)
+void disk_drop(struct server *srv, bool free_ring)
 {
     struct disk *d = &srv->disk;
     while (d->n > 0) {
         struct write w = disk_pop(srv);
-        if (w.snap != NULL) {
-            sim_snapshot_clear(w.snap);
-            free(w.snap);
-        }
+        disk_release(&w);
     }
-    for (unsigned long long k = d->tail; k < d->next; k++) {
-        sim_batch_unref(disk_entry(srv, k)->batch);
-    }
-    d->tail = d->next;
-    if (free_rings) {
+    if (free_ring) {
         free(d->writes);
-        free(d->entries);
         memset(d, 0, sizeof *d);
+    }
+}
+
+void disk_preserve(struct server *srv, raft_index lo, raft_index hi)
+{
+    for (size_t k = 0; k < srv->disk.n; k++) {
+        struct write *w = disk_at(srv, k);
+        if (w->snapshot || w->copy != NULL || w->n == 0 || w->first > hi ||
+            w->first + w->n - 1 < lo) {
+            continue;
+        }
+        w->copy = xmalloc(w->n * sizeof *w->copy);
+        for (size_t j = 0; j < w->n; j++) {
+            struct sim_entry *e = sim_log_get(&srv->mem, w->first + j);
+            if (e == NULL) {
+                fprintf(stderr, "simulator: pending write %llu..%llu left the log\n", w->first,
+                        w->first + w->n - 1);
+                abort();
+            }
+            w->copy[j] = *e;
+            sim_batch_ref(e->batch);
+        }
     }
 }
 
@@ -212,6 +206,8 @@ static void handle_snapshot_update(struct sim *s, struct server *srv, struct raf
     }
     raft_free(u->snapshot.chunk.base);
     /* The log is replaced by the snapshot; writes in flight are no longer reported. */
+    disk_preserve(srv, 0, (raft_index)-1);
+    durable_unshare(srv, 0);
     sim_log_clear(&srv->mem, meta->index + 1);
     for (size_t k = 0; k < srv->disk.n; k++) {
         disk_at(srv, k)->dropped = true;
@@ -276,6 +272,8 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
         return;
     }
     if (index <= sim_log_last(&srv->mem)) {
+        disk_preserve(srv, index, (raft_index)-1);
+        durable_unshare(srv, index);
         sim_log_truncate(&srv->mem, index);
         for (size_t k = 0; k < srv->disk.n; k++) {
             struct write *p = disk_at(srv, k);
@@ -286,7 +284,6 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     }
     unsigned n = u->entries.n;
     sim_log_reserve(&srv->mem, n);
-    disk_reserve_entries(srv, n);
     for (unsigned k = 0; k < n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
         const void *data;
@@ -294,15 +291,13 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
         uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
                                        : sim_hash(e->type, data, e->buf.len);
         sim_log_append_shared(&srv->mem, e->term, e->type, data, e->buf.len, b, hash);
-        /* The write's reference: the one adopt() returned. */
-        *disk_entry(srv, srv->disk.next + k) = srv->mem.entries[srv->mem.n - 1];
+        sim_batch_unref(b); /* the log took its own reference */
     }
     release_handed_back(u->entries.batch, n, srv->lent);
     struct write *w = disk_push(srv);
     w->first = index;
     w->n = n;
     w->report_end = index + n - 1;
-    srv->disk.next += n;
 }
 
 static void queue_event(struct sim *s, struct server *srv, struct queued_event q)
@@ -373,12 +368,12 @@ static void apply_committed(struct sim *s, struct server *srv)
             srv->sm_hash = (srv->sm_hash ^ e->hash) * 1099511628211ULL;
             srv->sm_count++;
         } else if (e->type == RAFT_COMMAND) {
-            srv->sm_hash = sim_hash((int)srv->sm_hash, e->data, e->len) ^ srv->sm_hash;
+            srv->sm_hash = sim_hash((int)srv->sm_hash, sim_entry_data(e), e->len) ^ srv->sm_hash;
             srv->sm_count++;
         } else if (e->type == RAFT_CHANGE) {
             free(srv->sm_conf);
             srv->sm_conf = xmalloc(e->len);
-            memcpy(srv->sm_conf, e->data, e->len);
+            memcpy(srv->sm_conf, sim_entry_data(e), e->len);
             srv->sm_conf_len = e->len;
             srv->sm_conf_index = k;
             queue_event(s, srv, (struct queued_event){RAFT_CONFIGURATION, k, 0});
@@ -455,6 +450,110 @@ void check_server(struct sim *s, struct server *srv)
     }
 }
 
+/* --- The persisted log -------------------------------------------------------------------- */
+
+void durable_init(struct server *srv, raft_index first)
+{
+    srv->durable.first = first;
+    srv->durable.shared_last = first - 1;
+    sim_log_init(&srv->durable.priv, first);
+}
+
+void durable_reset(struct server *srv, raft_index first)
+{
+    srv->durable.first = first;
+    srv->durable.shared_last = first - 1;
+    sim_log_reset(&srv->durable.priv, first);
+}
+
+void durable_clear(struct server *srv)
+{
+    sim_log_clear(&srv->durable.priv, 1);
+    durable_init(srv, 1);
+}
+
+raft_index durable_last(const struct server *srv)
+{
+    return sim_log_last(&srv->durable.priv);
+}
+
+struct sim_entry *durable_get(const struct server *srv, raft_index index)
+{
+    const struct durable_log *d = &srv->durable;
+    if (index < d->first) {
+        return NULL;
+    }
+    if (index <= d->shared_last) {
+        return sim_log_get(&srv->mem, index);
+    }
+    return sim_log_get(&d->priv, index);
+}
+
+void durable_unshare(struct server *srv, raft_index from)
+{
+    struct durable_log *d = &srv->durable;
+    if (from < d->first) {
+        from = d->first;
+    }
+    if (from > d->shared_last) {
+        return;
+    }
+    struct sim_log priv;
+    sim_log_init(&priv, from);
+    sim_log_reserve(&priv, (size_t)(d->shared_last - from + 1) + d->priv.n);
+    for (raft_index k = from; k <= d->shared_last; k++) {
+        struct sim_entry *e = sim_log_get(&srv->mem, k);
+        if (e == NULL) {
+            fprintf(stderr, "simulator: persisted entry %llu left the log\n", k);
+            abort();
+        }
+        sim_log_append_entry(&priv, e);
+    }
+    for (size_t k = 0; k < d->priv.n; k++) {
+        sim_log_append_entry(&priv, sim_log_at(&d->priv, k));
+    }
+    sim_log_clear(&d->priv, 1);
+    d->priv = priv;
+    d->shared_last = from - 1;
+}
+
+/* Removes the entries from `from` on (first <= from <= last + 1). */
+static void durable_truncate(struct server *srv, raft_index from)
+{
+    struct durable_log *d = &srv->durable;
+    if (from <= d->shared_last) {
+        d->shared_last = from - 1;
+        sim_log_reset(&d->priv, from);
+    } else {
+        sim_log_truncate(&d->priv, from);
+    }
+}
+
+/* Appends `e`, the in-memory log's entry at the same index when `in_mem`. */
+static void durable_append(struct server *srv, const struct sim_entry *e, bool in_mem)
+{
+    struct durable_log *d = &srv->durable;
+    if (in_mem && d->priv.n == 0) {
+        d->shared_last++;
+        d->priv.first = d->shared_last + 1;
+    } else {
+        sim_log_append_entry(&d->priv, e);
+    }
+}
+
+static void durable_drop_prefix(struct server *srv, raft_index upto)
+{
+    struct durable_log *d = &srv->durable;
+    if (upto < d->first) {
+        return;
+    }
+    d->first = upto + 1;
+    if (upto > d->shared_last) {
+        d->shared_last = upto;
+        sim_log_drop_prefix(&d->priv, upto);
+    }
+}
+
 /* --- Disk completions -------------------------------------------------------------------- */
 
 static raft_term durable_term_at(struct server *srv, raft_index index)
@@ -462,7 +561,7 @@ static raft_term durable_term_at(struct server *srv, raft_index index)
     if (index == 0) {
         return 0;
     }
-    struct sim_entry *e = sim_log_get(&srv->durable, index);
+    struct sim_entry *e = durable_get(srv, index);
     if (e != NULL) {
         return e->term;
     }
@@ -479,7 +578,7 @@ void complete_write(struct sim *s, struct server *srv)
     if (w.snapshot) {
         sim_snapshot_copy(&srv->durable_snap, w.snap);
         sim_snapshot_copy(&srv->snap, w.snap);
-        sim_log_reset(&srv->durable, w.snap->index + 1);
+        durable_reset(srv, w.snap->index + 1);
         srv->installing = false;
         s->stats.snapshots_installed++;
         struct raft_event ev;
@@ -493,31 +592,34 @@ void complete_write(struct sim *s, struct server *srv)
         ev.persisted_snapshot.offset = 0;
         ev.persisted_snapshot.last = true;
         note(s, "s%u: snapshot %llu durable", srv->i, w.snap->index);
-        sim_snapshot_clear(w.snap);
-        free(w.snap);
+        disk_release(&w);
         step_or_fail(s, srv->i, &ev, "RAFT_PERSISTED_SNAPSHOT");
         raft_configuration_close(&ev.persisted_snapshot.metadata.configuration);
         return;
     }
     raft_index first = w.first;
-    if (first <= sim_log_last(&srv->durable) + 1 && first >= srv->durable.first) {
-        sim_log_truncate(&srv->durable, first);
-    } else if (first > sim_log_last(&srv->durable) + 1 || first < srv->durable.first) {
+    if (first <= durable_last(srv) + 1 && first >= srv->durable.first) {
+        durable_truncate(srv, first);
+    } else if (first > durable_last(srv) + 1 || first < srv->durable.first) {
         /* The durable log was replaced by a snapshot meanwhile; start over from here. */
-        sim_log_reset(&srv->durable, first);
+        durable_reset(srv, first);
     }
-    sim_log_reserve(&srv->durable, w.n);
     for (size_t k = 0; k < w.n; k++) {
-        struct sim_entry *e = disk_entry(srv, w.at + k);
+        struct sim_entry *e = w.copy != NULL ? &w.copy[k] : sim_log_get(&srv->mem, first + k);
         raft_index index = first + k;
+        if (e == NULL) {
+            fail(s, "server %u: pending write %llu..%llu left the log", srv->i, first,
+                 first + w.n - 1);
+            break;
+        }
         raft_term prev = s->o.unchecked ? (raft_term)-1 : durable_term_at(srv, index - 1);
-        sim_log_append_entry(&srv->durable, e);
+        durable_append(srv, e, w.copy == NULL);
         if (prev != (raft_term)-1 &&
             !sim_record_persisted(&s->record, index, e->term, e->hash, prev, why, sizeof why)) {
             fail(s, "server %u: %s", srv->i, why);
         }
     }
-    disk_release(srv, &w);
+    disk_release(&w);
     if (!w.dropped && w.report_end >= first && !s->failed) {
         struct raft_event ev;
         memset(&ev, 0, sizeof ev);
@@ -570,8 +672,9 @@ int sim_snapshot(struct sim *s, unsigned i, unsigned trailing)
         s->stats.snapshots_taken++;
         raft_index keep_from = srv->snap.index > trailing ? srv->snap.index - trailing : 0;
         if (keep_from > 0) {
+            disk_preserve(srv, 0, keep_from);
+            durable_drop_prefix(srv, keep_from);
             sim_log_drop_prefix(&srv->mem, keep_from);
-            sim_log_drop_prefix(&srv->durable, keep_from);
         }
         note(s, "s%u: snapshot at %llu (trailing %u)", i, srv->snap.index, trailing);
     }

@@ -27,22 +27,38 @@ static inline void sim_batch_ref(struct sim_batch *b)
 }
 void sim_batch_unref(struct sim_batch *b);
 
-/* One log entry as the simulated host keeps it: a reference to the shared payload. */
+/* One log entry as the simulated host keeps it: a reference to the shared payload. 32 bytes,
+ * two to a cache line: with thousands of entries in flight the host's arrays of entries are a
+ * large part of its working set. */
 struct sim_entry {
     raft_term term;
-    int type;
-    const void *data; /* inside batch */
-    size_t len;
-    struct sim_batch *batch; /* one reference */
     uint64_t hash;           /* of type and payload */
+    struct sim_batch *batch; /* one reference */
+    uint32_t offset;         /* of the payload in the batch */
+    uint32_t len : 29;
+    uint32_t type : 3;
 };
 
-/* Entries first .. first + n - 1. */
+#define SIM_ENTRY_MAX_LEN ((1u << 29) - 1)
+
+static inline const void *sim_entry_data(const struct sim_entry *e)
+{
+    return (const char *)sim_batch_data(e->batch) + e->offset;
+}
+
+/* Entries first .. first + n - 1, in a ring (capacity a power of two, oldest at head), so that
+ * dropping a prefix after a snapshot moves nothing. */
 struct sim_log {
     raft_index first;
     struct sim_entry *entries;
-    size_t n, cap;
+    size_t head, n, cap;
 };
+
+/* The k-th entry (0 <= k < n). */
+static inline struct sim_entry *sim_log_at(const struct sim_log *l, size_t k)
+{
+    return &l->entries[(l->head + k) & (l->cap - 1)];
+}
 
 uint64_t sim_hash(int type, const void *data, size_t len);
 /* A cheap stand-in for sim_hash in unchecked runs: type, length and the first 8 bytes. */
@@ -126,27 +142,38 @@ bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *w
 #define TRACE_WIDTH 200
 #define MAX_QUEUED_EVENTS 64
 
-/* A write to a simulated disk, durable at `due`. Writes of one server complete in order. */
+/* A write to a simulated disk, durable at `due`. Writes of one server complete in order. An
+ * entries write copies nothing while its entries are in the in-memory log (entries first ..
+ * first + n - 1 of it, as a host's pending write points into its log's buffers); only when the
+ * host removes them from that log before the write completes (a truncation, a snapshot) does
+ * the write take its own references to them (`copy`), which happens on leader changes and
+ * snapshot installs, not in the steady state. */
 struct write {
     bool snapshot;
     bool dropped;            /* issued before a snapshot install: never reported */
     raft_time due;
     raft_index first;        /* entries write: index of its first entry */
-    size_t n;                /* its entries: numbers at .. at + n - 1 of the disk's entry ring */
-    unsigned long long at;
+    size_t n;                /* its number of entries */
+    struct sim_entry *copy;  /* its entries once they left the in-memory log (malloc), or NULL */
     raft_index report_end;   /* last index still current (later writes may replace a suffix) */
     struct sim_snapshot *snap; /* snapshot write (malloc) */
 };
 
-/* A server's pending writes, oldest first: the writes by value in one ring and their entries
- * (references to the payloads) in another, so that however many writes are pending the
- * queue is two sequential arrays and costs no allocation per write. */
+/* A server's pending writes, oldest first, by value in one ring: however many writes are
+ * pending the queue is one sequential array and costs no allocation per write. */
 struct disk {
     struct write *writes; /* ring of capacity cap (a power of two), oldest at head */
     size_t head, n, cap;
-    struct sim_entry *entries; /* entry number k at entries[k & (entries_cap - 1)] */
-    unsigned long long tail, next; /* numbers of the pending entries: tail .. next - 1 */
-    size_t entries_cap;
+};
+
+/* An entry of a message in flight: a reference to the sender's payload (24 bytes; the
+ * receiver's struct raft_entry is built on delivery). */
+struct sim_wire_entry {
+    raft_term term;
+    struct sim_batch *batch; /* one reference */
+    uint32_t offset;         /* of the payload in the batch */
+    uint32_t len : 29;
+    uint32_t type : 3;
 };
 
 /* A message in flight, owned by the simulator until delivery. An AppendEntries holds one
@@ -170,8 +197,20 @@ struct packet {
 struct net_bucket {
     struct packet *packets; /* live: head .. head + n - 1 */
     size_t head, n, cap;
-    struct raft_entry *entries;
+    struct sim_wire_entry *entries;
     size_t n_entries, cap_entries;
+};
+
+/* A server's persisted log (its disk's content): entries first .. shared_last are those of its
+ * in-memory log, shared rather than copied (persisting an entry the log holds costs the model
+ * nothing per entry, as a real host's disk costs it no RAM); the entries after them are its own
+ * (priv, priv.first == shared_last + 1): entries the in-memory log no longer holds as they were
+ * persisted (after a truncation, a snapshot install or a crash), or that a write copied. The
+ * host moves shared entries into priv before it removes them from the in-memory log. */
+struct durable_log {
+    raft_index first;
+    raft_index shared_last;
+    struct sim_log priv;
 };
 
 /* An event the host queued while processing an update, stepped once the update is done. */
@@ -193,7 +232,7 @@ struct server {
     /* Durable state. */
     raft_term term;
     raft_id vote;
-    struct sim_log durable;
+    struct durable_log durable;
     struct sim_snapshot durable_snap;
     /* The host's memory. */
     struct sim_log mem;
@@ -255,8 +294,11 @@ struct packet *net_peek(struct sim *s);
 void net_pop(struct sim *s, struct packet *out);
 void net_destroy(struct sim *s);
 struct write *disk_head(struct server *srv);
-/* Forgets every pending write (a crash), or also frees the rings (destroy). */
-void disk_drop(struct server *srv, bool free_rings);
+/* Forgets every pending write (a crash), or also frees the ring (destroy). */
+void disk_drop(struct server *srv, bool free_ring);
+/* Gives the pending writes whose entries include any of lo..hi of the in-memory log their own
+ * references to them; called before the host removes those entries from the log. */
+void disk_preserve(struct server *srv, raft_index lo, raft_index hi);
 bool link_up(struct sim *s, unsigned a, unsigned b);
 void send_message(struct sim *s, struct server *from, const struct raft_message *m);
 void purge_packets(struct sim *s, unsigned i);
@@ -266,5 +308,15 @@ void check_server(struct sim *s, struct server *srv);
 void trace_emit(struct raft_tracer *t, int type, const void *data);
 void step_or_fail(struct sim *s, unsigned i, struct raft_event *ev, const char *what);
 void complete_write(struct sim *s, struct server *srv);
+void durable_init(struct server *srv, raft_index first);
+/* Empties it, to start at `first`. */
+void durable_reset(struct server *srv, raft_index first);
+raft_index durable_last(const struct server *srv);
+struct sim_entry *durable_get(const struct server *srv, raft_index index);
+/* Gives it its own references to the entries from `from` on that it shares with the in-memory
+ * log; called before the host removes them from that log. */
+void durable_unshare(struct server *srv, raft_index from);
+/* Releases everything (destroy). */
+void durable_clear(struct server *srv);
 
 #endif

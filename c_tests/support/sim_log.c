@@ -57,6 +57,7 @@ void sim_log_init(struct sim_log *l, raft_index first)
 {
     l->first = first;
     l->entries = NULL;
+    l->head = 0;
     l->n = 0;
     l->cap = 0;
 }
@@ -64,8 +65,9 @@ void sim_log_init(struct sim_log *l, raft_index first)
 void sim_log_reset(struct sim_log *l, raft_index first)
 {
     for (size_t i = 0; i < l->n; i++) {
-        sim_batch_unref(l->entries[i].batch);
+        sim_batch_unref(sim_log_at(l, i)->batch);
     }
+    l->head = 0;
     l->n = 0;
     l->first = first;
 }
@@ -84,7 +86,13 @@ void sim_log_reserve(struct sim_log *l, size_t n)
         while (cap < l->n + n) {
             cap *= 2;
         }
-        l->entries = xrealloc(l->entries, cap * sizeof *l->entries);
+        struct sim_entry *entries = xrealloc(NULL, cap * sizeof *entries);
+        for (size_t i = 0; i < l->n; i++) {
+            entries[i] = *sim_log_at(l, i);
+        }
+        free(l->entries);
+        l->entries = entries;
+        l->head = 0;
         l->cap = cap;
     }
 }
@@ -99,13 +107,13 @@ struct sim_entry *sim_log_get(const struct sim_log *l, raft_index index)
     if (index < l->first || index >= l->first + l->n) {
         return NULL;
     }
-    return &l->entries[index - l->first];
+    return sim_log_at(l, (size_t)(index - l->first));
 }
 
 void sim_log_truncate(struct sim_log *l, raft_index from)
 {
     while (l->n > 0 && sim_log_last(l) >= from) {
-        sim_batch_unref(l->entries[--l->n].batch);
+        sim_batch_unref(sim_log_at(l, --l->n)->batch);
     }
     if (l->n == 0 && from < l->first) {
         l->first = from;
@@ -125,32 +133,41 @@ void sim_log_append(struct sim_log *l, raft_term term, int type, const void *dat
 void sim_log_append_shared(struct sim_log *l, raft_term term, int type, const void *data,
                            size_t len, struct sim_batch *batch, uint64_t hash)
 {
+    size_t offset = (size_t)((const char *)data - (const char *)sim_batch_data(batch));
+    if (len > SIM_ENTRY_MAX_LEN || offset > UINT32_MAX || type < 0 || type > 7) {
+        fprintf(stderr, "simulator: entry too large or of unknown type\n");
+        abort();
+    }
     if (l->n == l->cap) {
         sim_log_reserve(l, 1);
     }
-    struct sim_entry *e = &l->entries[l->n++];
+    struct sim_entry *e = sim_log_at(l, l->n++);
     e->term = term;
-    e->type = type;
-    e->data = data;
-    e->len = len;
-    e->batch = batch;
     e->hash = hash;
+    e->batch = batch;
+    e->offset = (uint32_t)offset;
+    e->len = (uint32_t)len;
+    e->type = (uint32_t)type;
     sim_batch_ref(batch);
 }
 
 void sim_log_append_entry(struct sim_log *l, const struct sim_entry *e)
 {
-    sim_log_append_shared(l, e->term, e->type, e->data, e->len, e->batch, e->hash);
+    if (l->n == l->cap) {
+        sim_log_reserve(l, 1);
+    }
+    *sim_log_at(l, l->n++) = *e;
+    sim_batch_ref(e->batch);
 }
 
 void sim_log_drop_prefix(struct sim_log *l, raft_index upto)
 {
     size_t drop = 0;
     while (drop < l->n && l->first + drop <= upto) {
-        sim_batch_unref(l->entries[drop].batch);
+        sim_batch_unref(sim_log_at(l, drop)->batch);
         drop++;
     }
-    memmove(l->entries, l->entries + drop, (l->n - drop) * sizeof *l->entries);
+    l->head = l->n > drop ? (l->head + drop) & (l->cap - 1) : 0;
     l->n -= drop;
     if (upto >= l->first) {
         l->first = upto + 1;
@@ -162,7 +179,7 @@ void sim_log_copy(struct sim_log *dst, const struct sim_log *src)
     sim_log_reset(dst, src->first);
     sim_log_reserve(dst, src->n);
     for (size_t i = 0; i < src->n; i++) {
-        sim_log_append_entry(dst, &src->entries[i]);
+        sim_log_append_entry(dst, sim_log_at(src, i));
     }
 }
 

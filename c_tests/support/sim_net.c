@@ -67,7 +67,7 @@ static struct packet *net_push(struct sim *s, raft_time due)
     return p;
 }
 
-static struct raft_entry *bucket_entries(struct net_bucket *b, size_t n)
+static struct sim_wire_entry *bucket_entries(struct net_bucket *b, size_t n)
 {
     if (b->n_entries + n > b->cap_entries) {
         size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
@@ -80,7 +80,7 @@ static struct raft_entry *bucket_entries(struct net_bucket *b, size_t n)
         }
         b->cap_entries = cap;
     }
-    struct raft_entry *e = &b->entries[b->n_entries];
+    struct sim_wire_entry *e = &b->entries[b->n_entries];
     b->n_entries += n;
     return e;
 }
@@ -105,7 +105,15 @@ void net_pop(struct sim *s, struct packet *out)
             s->rx_cap = n > 64 ? n : 64;
             s->rx_entries = xmalloc(s->rx_cap * sizeof *s->rx_entries);
         }
-        memcpy(s->rx_entries, b->entries + out->entries_at, n * sizeof *s->rx_entries);
+        const struct sim_wire_entry *w = b->entries + out->entries_at;
+        for (unsigned k = 0; k < n; k++, w++) {
+            struct raft_entry *e = &s->rx_entries[k];
+            e->term = w->term;
+            e->type = (enum raft_entry_type)w->type;
+            e->buf.base = (char *)sim_batch_data(w->batch) + w->offset;
+            e->buf.len = w->len;
+            e->batch = w->batch;
+        }
         out->m.append_entries.entries = s->rx_entries;
     }
     b->head++;
@@ -171,14 +179,15 @@ static bool packet_build(struct sim *s, struct server *from, const struct raft_m
                 return false;
             }
             p->entries_at = b->n_entries;
-            struct raft_entry *entries = bucket_entries(b, n);
-            const struct sim_entry *e = sim_log_get(&from->mem, first);
-            for (unsigned k = 0; k < n; k++, e++) {
+            struct sim_wire_entry *entries = bucket_entries(b, n);
+            size_t at = (size_t)(first - from->mem.first);
+            for (unsigned k = 0; k < n; k++) {
+                const struct sim_entry *e = sim_log_at(&from->mem, at + k);
                 entries[k].term = e->term;
-                entries[k].type = (enum raft_entry_type)e->type;
-                entries[k].buf.base = (void *)e->data;
-                entries[k].buf.len = e->len;
+                entries[k].type = e->type;
                 entries[k].batch = e->batch;
+                entries[k].offset = e->offset;
+                entries[k].len = e->len;
                 sim_batch_ref(e->batch);
             }
         }
