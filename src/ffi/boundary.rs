@@ -156,6 +156,18 @@ pub unsafe fn write_errmsg(errmsg: *mut c_char, message: &str) {
     }
 }
 
+/// Runs the body of a codec function inside the panic boundary and turns its outcome into the
+/// return code, copying a failure's message to `errmsg` (NULL, or `RAFT_ERRMSG_BUF_SIZE`
+/// writable bytes, as every codec function documents).
+pub fn codec_call(errmsg: *mut c_char, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
+    guard(RAFT_NOMEM, || {
+        let result = body();
+        // SAFETY: `errmsg` is NULL or a buffer of RAFT_ERRMSG_BUF_SIZE bytes (the contract of
+        // every codec function).
+        unsafe { report(result, errmsg) }
+    })
+}
+
 /// The return code of a codec call, with the failure's message copied to `errmsg`.
 ///
 /// # Safety

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_int, c_ulonglong, c_void, CString};
 
-use super::boundary::{self, guard, report, Failure};
+use super::boundary::{self, codec_call, guard, Failure};
 use super::codec_types::*;
 use super::types::*;
 use super::wire;
@@ -70,16 +70,13 @@ pub extern "C" fn raft_decoder_feed(
     n: usize,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let decoder = boundary::non_null_mut(decoder, "decoder")?;
-                let bytes = boundary::slice(bytes as *const u8, n, "bytes")?;
-                decoder.stream.feed(bytes);
-                Ok(())
-            })();
-            report(result, errmsg)
+            let decoder = boundary::non_null_mut(decoder, "decoder")?;
+            let bytes = boundary::slice(bytes as *const u8, n, "bytes")?;
+            decoder.stream.feed(bytes);
+            Ok(())
         }
     })
 }
@@ -108,17 +105,14 @@ pub extern "C" fn raft_decoder_next(
     message: *mut raft_message,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let decoder = boundary::non_null_mut(decoder, "decoder")?;
-                let frame = boundary::non_null_mut(frame, "frame")?;
-                let message = boundary::non_null_mut(message, "message")?;
-                *frame = next(decoder, message)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let decoder = boundary::non_null_mut(decoder, "decoder")?;
+            let frame = boundary::non_null_mut(frame, "frame")?;
+            let message = boundary::non_null_mut(message, "message")?;
+            *frame = next(decoder, message)?;
+            Ok(())
         }
     })
 }

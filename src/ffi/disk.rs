@@ -7,7 +7,7 @@ use std::ptr;
 
 use bytes::Bytes;
 
-use super::boundary::{self, guard, report, write_errmsg, Failure};
+use super::boundary::{self, codec_call, guard, write_errmsg, Failure};
 use super::codec_types::*;
 use super::configuration::copy_to_heap;
 use super::entries;
@@ -27,20 +27,17 @@ pub extern "C" fn raft_encode_metadata(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let m = boundary::non_null(metadata, "metadata")?;
-                let out = boundary::non_null_mut(out, "out")?;
-                if m.version == 0 {
-                    return Err(Failure::invalid("metadata version 0 is never written"));
-                }
-                let m = Metadata { version: m.version, term: m.term, voted_for: m.voted_for };
-                *out = copy_to_heap(&metadata::encode_metadata(&m))?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let m = boundary::non_null(metadata, "metadata")?;
+            let out = boundary::non_null_mut(out, "out")?;
+            if m.version == 0 {
+                return Err(Failure::invalid("metadata version 0 is never written"));
+            }
+            let m = Metadata { version: m.version, term: m.term, voted_for: m.voted_for };
+            *out = copy_to_heap(&metadata::encode_metadata(&m))?;
+            Ok(())
         }
     })
 }
@@ -57,18 +54,15 @@ pub extern "C" fn raft_decode_metadata(
     metadata: *mut raft_metadata,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let buf = boundary::non_null(buf, "buffer")?;
-                let out = boundary::non_null_mut(metadata, "metadata")?;
-                let bytes = boundary::buffer_bytes(buf, "buffer")?;
-                let m = metadata::decode_metadata(bytes)?.unwrap_or_default();
-                *out = raft_metadata { version: m.version, term: m.term, voted_for: m.voted_for };
-                Ok(())
-            })();
-            report(result, errmsg)
+            let buf = boundary::non_null(buf, "buffer")?;
+            let out = boundary::non_null_mut(metadata, "metadata")?;
+            let bytes = boundary::buffer_bytes(buf, "buffer")?;
+            let m = metadata::decode_metadata(bytes)?.unwrap_or_default();
+            *out = raft_metadata { version: m.version, term: m.term, voted_for: m.voted_for };
+            Ok(())
         }
     })
 }
@@ -85,23 +79,20 @@ pub extern "C" fn raft_choose_metadata(
     out: *mut raft_metadata,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(out, "out")?;
-                let read = |m: *const raft_metadata| {
-                    m.as_ref().filter(|m| m.version != 0).map(|m| Metadata {
-                        version: m.version,
-                        term: m.term,
-                        voted_for: m.voted_for,
-                    })
-                };
-                let m = metadata::choose_metadata(read(first), read(second))?;
-                *out = raft_metadata { version: m.version, term: m.term, voted_for: m.voted_for };
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(out, "out")?;
+            let read = |m: *const raft_metadata| {
+                m.as_ref().filter(|m| m.version != 0).map(|m| Metadata {
+                    version: m.version,
+                    term: m.term,
+                    voted_for: m.voted_for,
+                })
+            };
+            let m = metadata::choose_metadata(read(first), read(second))?;
+            *out = raft_metadata { version: m.version, term: m.term, voted_for: m.voted_for };
+            Ok(())
         }
     })
 }
@@ -119,15 +110,12 @@ pub extern "C" fn raft_metadata_file_name(version: u64) -> *const c_char {
 /// Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NOMEM`.
 #[no_mangle]
 pub extern "C" fn raft_encode_segment_header(out: *mut raft_buffer, errmsg: *mut c_char) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(out, "out")?;
-                *out = copy_to_heap(&segment::encode_segment_header())?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(out, "out")?;
+            *out = copy_to_heap(&segment::encode_segment_header())?;
+            Ok(())
         }
     })
 }
@@ -146,16 +134,13 @@ pub extern "C" fn raft_encode_batch(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(out, "out")?;
-                let entries = entries::from_c(entries, n as usize, "entry")?;
-                *out = copy_to_heap(&encode_batch(&entries)?)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(out, "out")?;
+            let entries = entries::from_c(entries, n as usize, "entry")?;
+            *out = copy_to_heap(&encode_batch(&entries)?)?;
+            Ok(())
         }
     })
 }
@@ -175,27 +160,24 @@ pub extern "C" fn raft_load_closed_segment(
     segment: *mut raft_segment,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(segment, "segment")?;
-                *out = empty_segment();
-                let data = file_bytes(data)?;
-                let loaded = segment::load_closed_segment(&data, first, last)?;
-                let (entries, n) = entries::to_c(&loaded)?;
-                *out = raft_segment {
-                    entries,
-                    n_entries: n as c_uint,
-                    n_batches: 0,
-                    used_len: data.len(),
-                    end: RAFT_SEGMENT_EXACT,
-                    end_offset: data.len(),
-                    discarded: 0,
-                };
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(segment, "segment")?;
+            *out = empty_segment();
+            let data = file_bytes(data)?;
+            let loaded = segment::load_closed_segment(&data, first, last)?;
+            let (entries, n) = entries::to_c(&loaded)?;
+            *out = raft_segment {
+                entries,
+                n_entries: n as c_uint,
+                n_batches: 0,
+                used_len: data.len(),
+                end: RAFT_SEGMENT_EXACT,
+                end_offset: data.len(),
+                discarded: 0,
+            };
+            Ok(())
         }
     })
 }
@@ -217,22 +199,19 @@ pub extern "C" fn raft_load_open_segment(
     segment: *mut raft_segment,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(segment, "segment")?;
-                *out = empty_segment();
-                let data = file_bytes(data)?;
-                let loaded = segment::load_open_segment(&data)?;
-                *out = open_segment_to_c(&loaded, data.len())?;
-                if let SegmentEnd::Damaged { offset, damage, discarded } = &loaded.end {
-                    let text = format!("{discarded} bytes dropped at offset {offset}: {damage}");
-                    write_errmsg(errmsg, &text);
-                }
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(segment, "segment")?;
+            *out = empty_segment();
+            let data = file_bytes(data)?;
+            let loaded = segment::load_open_segment(&data)?;
+            *out = open_segment_to_c(&loaded, data.len())?;
+            if let SegmentEnd::Damaged { offset, damage, discarded } = &loaded.end {
+                let text = format!("{discarded} bytes dropped at offset {offset}: {damage}");
+                write_errmsg(errmsg, &text);
+            }
+            Ok(())
         }
     })
 }

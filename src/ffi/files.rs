@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use bytes::Bytes;
 
-use super::boundary::{self, guard, report, Failure};
+use super::boundary::{self, codec_call, guard, Failure};
 use super::codec_types::*;
 use super::configuration::{self as conf_ffi, copy_to_heap};
 use super::types::*;
@@ -159,17 +159,14 @@ pub extern "C" fn raft_encode_snapshot_meta(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let conf = boundary::non_null(conf, "configuration")?;
-                let out = boundary::non_null_mut(out, "out")?;
-                let meta = SnapshotMeta { conf_index, conf: conf_ffi::from_c(conf)? };
-                *out = copy_to_heap(&snapshot::encode_snapshot_meta(&meta)?)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let conf = boundary::non_null(conf, "configuration")?;
+            let out = boundary::non_null_mut(out, "out")?;
+            let meta = SnapshotMeta { conf_index, conf: conf_ffi::from_c(conf)? };
+            *out = copy_to_heap(&snapshot::encode_snapshot_meta(&meta)?)?;
+            Ok(())
         }
     })
 }
@@ -187,20 +184,17 @@ pub extern "C" fn raft_decode_snapshot_meta(
     conf_index: *mut raft_index,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let conf = boundary::non_null_mut(conf, "configuration")?;
-                *conf = raft_configuration { servers: std::ptr::null_mut(), n: 0 };
-                let buf = boundary::non_null(buf, "buffer")?;
-                let conf_index = boundary::non_null_mut(conf_index, "conf_index")?;
-                let meta = snapshot::decode_snapshot_meta(boundary::buffer_bytes(buf, "buffer")?)?;
-                conf_ffi::to_c(&meta.conf, conf)?;
-                *conf_index = meta.conf_index;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let conf = boundary::non_null_mut(conf, "configuration")?;
+            *conf = raft_configuration { servers: std::ptr::null_mut(), n: 0 };
+            let buf = boundary::non_null(buf, "buffer")?;
+            let conf_index = boundary::non_null_mut(conf_index, "conf_index")?;
+            let meta = snapshot::decode_snapshot_meta(boundary::buffer_bytes(buf, "buffer")?)?;
+            conf_ffi::to_c(&meta.conf, conf)?;
+            *conf_index = meta.conf_index;
+            Ok(())
         }
     })
 }
@@ -230,24 +224,21 @@ pub extern "C" fn raft_decode_snapshot_data(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let data = boundary::non_null(data, "data")?;
-                let out = boundary::non_null_mut(out, "out")?;
-                let bytes = boundary::buffer_bytes(data, "data")?;
-                if !snapshot::is_lz4_frame(bytes) {
-                    *out = copy_to_heap(bytes)?;
-                    return Ok(());
-                }
-                let limit =
-                    if max_len == 0 { snapshot::DEFAULT_MAX_SNAPSHOT_LEN } else { max_len as u64 };
-                let plain = snapshot::decode_snapshot_data(Bytes::copy_from_slice(bytes), limit)?;
-                *out = copy_to_heap(&plain)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let data = boundary::non_null(data, "data")?;
+            let out = boundary::non_null_mut(out, "out")?;
+            let bytes = boundary::buffer_bytes(data, "data")?;
+            if !snapshot::is_lz4_frame(bytes) {
+                *out = copy_to_heap(bytes)?;
+                return Ok(());
+            }
+            let limit =
+                if max_len == 0 { snapshot::DEFAULT_MAX_SNAPSHOT_LEN } else { max_len as u64 };
+            let plain = snapshot::decode_snapshot_data(Bytes::copy_from_slice(bytes), limit)?;
+            *out = copy_to_heap(&plain)?;
+            Ok(())
         }
     })
 }

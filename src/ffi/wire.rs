@@ -6,7 +6,7 @@ use std::ptr;
 
 use bytes::Bytes;
 
-use super::boundary::{self, guard, report, Failure};
+use super::boundary::{self, codec_call, guard, Failure};
 use super::configuration::{self as conf_ffi, copy_to_heap};
 use super::entries;
 use super::heap;
@@ -34,20 +34,15 @@ pub extern "C" fn raft_encode_handshake(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let out = boundary::non_null_mut(out, "out")?;
-                let address = boundary::text(address, "address")?;
-                let bytes = wire::encode_handshake(&Handshake {
-                    server_id: id,
-                    address: address.to_owned(),
-                })?;
-                *out = copy_to_heap(&bytes)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let out = boundary::non_null_mut(out, "out")?;
+            let address = boundary::text(address, "address")?;
+            let bytes =
+                wire::encode_handshake(&Handshake { server_id: id, address: address.to_owned() })?;
+            *out = copy_to_heap(&bytes)?;
+            Ok(())
         }
     })
 }
@@ -67,24 +62,21 @@ pub extern "C" fn raft_decode_handshake(
     address: *mut *mut c_char,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let buf = boundary::non_null(buf, "buffer")?;
-                let id = boundary::non_null_mut(id, "id")?;
-                let address = boundary::non_null_mut(address, "address")?;
-                let bytes = boundary::buffer_bytes(buf, "buffer")?;
-                let handshake = wire::decode_handshake(bytes, &Limits::default())?;
-                let copy = heap::strdup(handshake.address.as_bytes());
-                if copy.is_null() {
-                    return Err(Failure::nomem());
-                }
-                *id = handshake.server_id;
-                *address = copy;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let buf = boundary::non_null(buf, "buffer")?;
+            let id = boundary::non_null_mut(id, "id")?;
+            let address = boundary::non_null_mut(address, "address")?;
+            let bytes = boundary::buffer_bytes(buf, "buffer")?;
+            let handshake = wire::decode_handshake(bytes, &Limits::default())?;
+            let copy = heap::strdup(handshake.address.as_bytes());
+            if copy.is_null() {
+                return Err(Failure::nomem());
+            }
+            *id = handshake.server_id;
+            *address = copy;
+            Ok(())
         }
     })
 }
@@ -109,18 +101,15 @@ pub extern "C" fn raft_encode_message(
     out: *mut raft_buffer,
     errmsg: *mut c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let result = (|| {
-                let message = boundary::non_null(message, "message")?;
-                let out = boundary::non_null_mut(out, "out")?;
-                let wire_message = from_c(message)?;
-                let bytes = wire::encode_message(&wire_message)?;
-                *out = copy_to_heap(&bytes)?;
-                Ok(())
-            })();
-            report(result, errmsg)
+            let message = boundary::non_null(message, "message")?;
+            let out = boundary::non_null_mut(out, "out")?;
+            let wire_message = from_c(message)?;
+            let bytes = wire::encode_message(&wire_message)?;
+            *out = copy_to_heap(&bytes)?;
+            Ok(())
         }
     })
 }
