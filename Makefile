@@ -189,9 +189,12 @@ $(BUILD)/examples/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) inclu
 	@mkdir -p $(dir $@)
 	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
 
-$(BUILD)/examples/client: examples/client.c
+# The client programs share the node's address helpers (examples/node/address.c).
+ADDRESS_SRCS := examples/node/address.c examples/node/address.h
+
+$(BUILD)/examples/client: examples/client.c $(ADDRESS_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+	$(CC) $(EXAMPLE_CFLAGS) -iquote examples/node -o $@ $< examples/node/address.c
 
 # Starts a 3-node cluster, writes, kills the leader, restarts it, checks the state machines.
 demo: deps examples
@@ -204,9 +207,9 @@ demo: deps examples
 CRAFT_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -iquote examples/node
 CRAFT_LIBS   := -l:libraft.so.2 -luv
 
-$(BUILD)/craft/craft-node: examples/craft-node/main.c examples/node/kv.c examples/node/kv.h
+$(BUILD)/craft/craft-node: examples/craft-node/main.c examples/node/kv.c examples/node/kv.h $(ADDRESS_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CRAFT_CFLAGS) -o $@ examples/craft-node/main.c examples/node/kv.c $(CRAFT_LIBS)
+	$(CC) $(CRAFT_CFLAGS) -o $@ examples/craft-node/main.c examples/node/kv.c examples/node/address.c $(CRAFT_LIBS)
 
 # Dumps a data directory (metadata, snapshot, every entry) through libraft-rs's disk codec.
 $(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/libraft.so
@@ -225,9 +228,9 @@ $(BUILD)/bench/node: $(EXAMPLE_NODE_SRCS) $(wildcard examples/node/*.h) include/
 	@mkdir -p $(dir $@)
 	$(CC) $(EXAMPLE_CFLAGS) -o $@ $(EXAMPLE_NODE_SRCS) -L$(RELDIR) -lraft -Wl,-rpath,$(abspath $(RELDIR))
 
-$(BUILD)/bench/netbench: examples/bench/netbench.c
+$(BUILD)/bench/netbench: examples/bench/netbench.c $(ADDRESS_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(EXAMPLE_CFLAGS) -o $@ $<
+	$(CC) $(EXAMPLE_CFLAGS) -iquote examples/node -o $@ $< examples/node/address.c
 
 NET_SECONDS ?= 3
 NET_CLIENTS ?= 1,8,32

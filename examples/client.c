@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
+
 #define MAX_SERVERS 16
 #define RETRY_FOR_MS 30000
 
@@ -44,26 +46,6 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int dial(const char *address)
-{
-    char host[64];
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-        return -1;
-    }
-    snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
 static void hang_up(struct session *s)
 {
     if (s->in != NULL) {
@@ -76,12 +58,12 @@ static void hang_up(struct session *s)
 static int connect_somewhere(struct session *s)
 {
     if (s->redirect[0] != '\0') {
-        s->fd = dial(s->redirect);
+        s->fd = address_dial(s->redirect);
         s->redirect[0] = '\0';
     }
     for (int tries = 0; s->fd < 0 && tries < s->n_servers; tries++) {
         s->current = (s->current + 1) % s->n_servers;
-        s->fd = dial(s->servers[s->current]);
+        s->fd = address_dial(s->servers[s->current]);
     }
     if (s->fd < 0) {
         return -1;
@@ -173,7 +155,7 @@ int main(int argc, char **argv)
         snprintf(line, sizeof line, "TRANSFER %s\n", argv[3]);
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "hash") == 0) {
         /* One server, no redirects: ask it directly. */
-        int fd = dial(s.servers[0]);
+        int fd = address_dial(s.servers[0]);
         FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
         snprintf(line, sizeof line, "%s\n", strcmp(cmd, "status") == 0 ? "STATUS" : "HASH");
         if (in == NULL || write(fd, line, strlen(line)) < 0 ||

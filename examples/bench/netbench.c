@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
+
 #define MAX_CONNS 1024
 
 struct conn {
@@ -43,32 +45,10 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int dial(const char *address)
-{
-    char host[64];
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-        return -1;
-    }
-    snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
 /* One request, one line back (blocking; used before the run). */
 static int ask(const char *address, const char *request, char *answer, size_t len)
 {
-    int fd = dial(address);
+    int fd = address_dial(address);
     if (fd < 0) {
         return -1;
     }
@@ -154,7 +134,7 @@ int main(int argc, char **argv)
     static struct conn conns[MAX_CONNS];
     static struct pollfd pfds[MAX_CONNS];
     for (int i = 0; i < n_conns; i++) {
-        conns[i].fd = dial(leader);
+        conns[i].fd = address_dial(leader);
         if (conns[i].fd < 0) {
             fprintf(stderr, "netbench: cannot connect to %s\n", leader);
             return 1;

@@ -27,6 +27,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "address.h"
 #include "kv.h"
 
 #ifdef RAFT_VERSION_NUMBER
@@ -110,17 +111,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
-static int client_address_of(const char *raft_address, char *out, size_t len)
-{
-    const char *colon = strrchr(raft_address, ':');
-    if (colon == NULL) {
-        return -1;
-    }
-    snprintf(out, len, "%.*s:%d", (int)(colon - raft_address), raft_address,
-             atoi(colon + 1) + 1000);
-    return 0;
-}
-
 static struct client *by_serial(unsigned long long serial)
 {
     for (unsigned i = 0; i < node.n_clients; i++) {
@@ -168,7 +158,7 @@ static void redirect(struct client *cl)
     char client_address[160];
     raft_leader(&node.raft, &id, &address);
     if (id == 0 || address == NULL ||
-        client_address_of(address, client_address, sizeof client_address) != 0) {
+        address_client_of(address, client_address, sizeof client_address) != 0) {
         reply(cl, "ERR %s\n", "no leader");
     } else {
         reply(cl, "REDIRECT %s\n", client_address);
@@ -350,14 +340,16 @@ static void on_connection(uv_stream_t *server, int status)
 static int listen_clients(void)
 {
     char address[160], host[128];
-    client_address_of(node.address, address, sizeof address);
-    const char *colon = strrchr(address, ':');
-    snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-    struct sockaddr_in sa;
-    int rv = uv_ip4_addr(host, atoi(colon + 1), &sa);
-    if (rv == 0) {
-        uv_tcp_init(&node.loop, &node.listener);
-        rv = uv_tcp_bind(&node.listener, (const struct sockaddr *)&sa, 0);
+    int port;
+    int rv = UV_EINVAL;
+    if (address_client_of(node.address, address, sizeof address) == 0 &&
+        address_split(address, host, sizeof host, &port) == 0) {
+        struct sockaddr_in sa;
+        rv = uv_ip4_addr(host, port, &sa);
+        if (rv == 0) {
+            uv_tcp_init(&node.loop, &node.listener);
+            rv = uv_tcp_bind(&node.listener, (const struct sockaddr *)&sa, 0);
+        }
     }
     if (rv == 0) {
         rv = uv_listen((uv_stream_t *)&node.listener, 64, on_connection);

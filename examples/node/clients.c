@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "node.h"
 
 #define MAX_CLIENTS 64
@@ -53,29 +54,10 @@ struct clients {
     int slot_of[1 + MAX_CLIENTS]; /* -1: the listening socket */
 };
 
-int client_address_of(const char *raft_address, char *out, size_t len)
-{
-    const char *colon = strrchr(raft_address, ':');
-    if (colon == NULL) {
-        return -1;
-    }
-    int port = atoi(colon + 1) + 1000;
-    snprintf(out, len, "%.*s:%d", (int)(colon - raft_address), raft_address, port);
-    return 0;
-}
-
 static int listen_client_port(const char *address)
 {
-    char host[128];
-    int port;
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-        return -1;
-    }
-    snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-    port = atoi(colon + 1);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+    struct sockaddr_in sa;
+    if (address_sockaddr(address, &sa) != 0) {
         return -1;
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -92,7 +74,7 @@ static int listen_client_port(const char *address)
 struct clients *clients_new(struct host *h, const char *raft_address)
 {
     char address[160];
-    if (client_address_of(raft_address, address, sizeof address) != 0) {
+    if (address_client_of(raft_address, address, sizeof address) != 0) {
         return NULL;
     }
     struct clients *c = calloc(1, sizeof *c);
@@ -157,7 +139,7 @@ static void redirect(struct clients *c, struct client *cl)
     const char *address;
     char client_address[160];
     raft_leader(&c->host->raft, &id, &address);
-    if (id == 0 || address == NULL || client_address_of(address, client_address,
+    if (id == 0 || address == NULL || address_client_of(address, client_address,
                                                         sizeof client_address) != 0) {
         reply(cl, "ERR %s\n", "no leader");
     } else {

@@ -159,7 +159,4 @@ void clients_handle(struct clients *c, void *pfds, int n);
 void clients_applied(struct clients *c, raft_index index, raft_term term);
 void clients_fail_pending(struct clients *c, const char *why);
 
-/* The client port of a server: its raft port + 1000 on the same host. */
-int client_address_of(const char *raft_address, char *out, size_t len);
-
 #endif
