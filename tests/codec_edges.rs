@@ -206,7 +206,10 @@ fn encoders_refuse_unaligned_entries_naming_index_and_length() {
         let err = encode_segment(&[&[command(8)], &[command(8), command(len)]]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid);
         let text = err.to_string();
-        assert!(text.contains("batch 1: ") && text.contains("batch position 1"), "{text}");
+        assert!(
+            text.contains("batch 1 of the segment: ") && text.contains("batch position 1"),
+            "{text}"
+        );
     }
 }
 

@@ -37,7 +37,9 @@ pub fn encode_segment(batches: &[&[Entry]]) -> Result<Vec<u8>> {
 /// Adds "batch `b`" to an encoder's refusal, whose positions count within one batch.
 fn in_batch(e: Error, b: usize) -> Error {
     match e {
-        Error::Invalid { what, detail } => Error::invalid(what, format!("batch {b}: {detail}")),
+        Error::Invalid { what, detail } => {
+            Error::invalid(what, format!("batch {b} of the segment: {detail}"))
+        }
         other => other,
     }
 }
