@@ -5,6 +5,7 @@
 use super::configuration::Configuration;
 use super::error::Error;
 use super::event::{EntrySource, NewEntries};
+use super::log::fits_below_max_index;
 use super::message::EntryView;
 use super::progress::Progress;
 use super::raft::{Ctx, Leader, Raft, Status};
@@ -59,7 +60,7 @@ impl Raft {
             cx.update.timeout_changed = true;
             return true;
         }
-        if now - leader.quorum_start >= election_timeout {
+        if now.saturating_sub(leader.quorum_start) >= election_timeout {
             raft_trace!(cx.tracer, LEVEL_INFO, "  lost contact with a majority: step down");
             self.become_follower(cx);
             return false;
@@ -113,6 +114,9 @@ impl Raft {
                     entry.term, self.term
                 )));
             }
+        }
+        if !fits_below_max_index(self.log.last_index().saturating_add(1), entries.len()) {
+            return Err(Error::Invalid("the log would pass index 2^63 - 1".into()));
         }
         if self.lacks_capacity() {
             return Err(Error::NoSpace);
