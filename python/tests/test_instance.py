@@ -94,13 +94,15 @@ def test_single_voter_becomes_leader_and_commits(heap):
     with Raft(1, "s1") as r:
         u = r.step(bootstrap((1, VOTER)), 100)
         assert u.state_changed and u.commit_index_changed and u.timeout_changed
-        assert not u.term_changed and u.entries == [] and u.messages == []
+        assert u.entries == [] and u.messages == []
+        # It wins an election of its own: a new term, persisted before anything is sent.
+        assert u.term_changed and u.vote_changed and (r.current_term, r.voted_for) == (2, 1)
         assert r.state == LEADER and r.leader == (1, "s1") and r.role == VOTER
         assert r.match_index(1) == 1
 
-        u = r.step(Submit([Entry(1, COMMAND, CMD), Entry(1, COMMAND, b"")]), 101)
+        u = r.step(Submit([Entry(2, COMMAND, CMD), Entry(2, COMMAND, b"")]), 101)
         assert u.entries_index == 2
-        assert u.entries == [Entry(1, COMMAND, CMD), Entry(1, COMMAND, b"")]
+        assert u.entries == [Entry(2, COMMAND, CMD), Entry(2, COMMAND, b"")]
         assert r.last_index == 3 and r.commit_index == 1
 
         u = r.step(PersistedEntries(3), 102)
@@ -275,17 +277,21 @@ def test_configuration_and_snapshot_events(heap):
         conf = Configuration([Server(1, "s1")])
         r.step(bootstrap((1, VOTER)), 0)
         r.step(ConfigurationCommitted(1, conf), 1)  # not pending: a no-op
-        r.step(Submit([Entry(1, COMMAND, CMD)] * 3), 2)
+        r.step(Submit([Entry(2, COMMAND, CMD)] * 3), 2)
         r.step(PersistedEntries(4), 3)
-        r.step(Snapshot(SnapshotMetadata(3, 1, conf, 1), trailing=1), 4)
+        r.step(Snapshot(SnapshotMetadata(3, 2, conf, 1), trailing=1), 4)
         assert r.last_index == 4
 
-    # Restart from that snapshot and the entry after it.
+    # Restart from that snapshot and the entry after it: leader of term 3, whose barrier (entry
+    # 5) commits entry 4 once durable.
     with Raft(1, "s1") as r:
-        meta = SnapshotMetadata(3, 1, conf, 1)
-        u = r.step(Start(term=1, snapshot=meta, entries=[Entry(1, COMMAND, CMD)]), 10)
-        assert r.state == LEADER and r.commit_index == 4 and r.last_index == 4
+        meta = SnapshotMetadata(3, 2, conf, 1)
+        u = r.step(Start(term=2, snapshot=meta, entries=[Entry(2, COMMAND, CMD)]), 10)
+        assert r.state == LEADER and r.current_term == 3
+        assert r.commit_index == 3 and r.last_index == 5 and u.entries_index == 5
         assert u.commit_index_changed
+        u = r.step(PersistedEntries(5), 11)
+        assert u.commit_index_changed and r.commit_index == 5
 
 
 def test_catch_up_and_transfer(heap):

@@ -133,6 +133,28 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     assert_eq!(s2.term_of(2), s1.term_of(2));
 }
 
+/// With pre-vote on, the sole voter's pre-vote round is won by its own vote and the real
+/// election follows at once: the same new term.
+#[test]
+fn sole_voter_with_pre_vote_also_leads_in_a_new_term_at_start() {
+    let payload = codec::encode(&conf(&[1]));
+    let log = [change(&payload, 1), entry(1)];
+    let mut r = Raft::new(1, &address(1));
+    r.set_pre_vote(true);
+    let start =
+        Event::Start { term: 1, voted_for: 0, snapshot: None, start_index: 1, entries: &log };
+    let out = step(&mut r, 0, start).unwrap();
+    assert_eq!((r.state(), r.current_term(), r.voted_for()), (State::Leader, 2, 1));
+    assert!(out.term_changed && out.vote_changed);
+    assert_eq!(
+        out.entries,
+        Some(NewEntries { index: 3, source: EntrySource::Barrier { term: 2 } })
+    );
+    assert_eq!(r.commit_index(), 1, "entry 2 of term 1 commits with the barrier, not before");
+    step(&mut r, 1, Event::PersistedEntries { index: 3 }).unwrap();
+    assert_eq!(r.commit_index(), 3);
+}
+
 /// A follower that becomes the only voter stands on its timer and wins a new term too.
 #[test]
 fn follower_left_as_sole_voter_leads_only_in_a_new_term() {
