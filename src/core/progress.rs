@@ -158,6 +158,17 @@ mod tests {
     }
 
     #[test]
+    fn rejection_beyond_the_leaders_last_index_is_ignored() {
+        let mut p = progress();
+        p.acknowledge(5);
+        p.mode = Mode::Pipeline;
+        assert!(!p.reject(50, 49, 10), "no AppendEntries of ours had prev 50");
+        assert_eq!((p.next, p.mode), (11, Mode::Pipeline));
+        assert!(p.reject(10, 49, 10), "a hint beyond the rejection does not push next past it");
+        assert_eq!((p.next, p.mode), (10, Mode::Probe));
+    }
+
+    #[test]
     fn acknowledgement_never_moves_match_backwards() {
         let mut p = progress();
         assert!(p.acknowledge(9));
