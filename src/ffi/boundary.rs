@@ -93,29 +93,7 @@ impl Failure {
 
 impl From<core::Error> for Failure {
     fn from(e: core::Error) -> Failure {
-        Failure::new(code_of(&e), e.to_string())
-    }
-}
-
-/// The `RAFT_*` code of a core error: the one place where the two vocabularies meet.
-pub fn code_of(e: &core::Error) -> c_int {
-    use core::Error::*;
-    match e {
-        NoMem => RAFT_NOMEM,
-        BadId(_) => RAFT_BADID,
-        DuplicateId(_) => RAFT_DUPLICATEID,
-        DuplicateAddress(_) => RAFT_DUPLICATEADDRESS,
-        BadRole(_) => RAFT_BADROLE,
-        Malformed(_) => RAFT_MALFORMED,
-        NotLeader => RAFT_NOTLEADER,
-        Shutdown(_) => RAFT_SHUTDOWN,
-        CantChange => RAFT_CANTCHANGE,
-        Corrupt(_) => RAFT_CORRUPT,
-        TooBig(_) => RAFT_TOOBIG,
-        Busy(_) => RAFT_BUSY,
-        NotFound(_) => RAFT_NOTFOUND,
-        Invalid(_) => RAFT_INVALID,
-        NoSpace => RAFT_NOSPACE,
+        Failure::new(core_error_code(&e), e.to_string())
     }
 }
 
@@ -177,14 +155,7 @@ pub unsafe fn text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failur
 
 impl From<crate::codec::Error> for Failure {
     fn from(e: crate::codec::Error) -> Failure {
-        use crate::codec::ErrorKind;
-        let code = match e.kind() {
-            ErrorKind::Malformed => RAFT_MALFORMED,
-            ErrorKind::Corrupt => RAFT_CORRUPT,
-            ErrorKind::TooBig => RAFT_TOOBIG,
-            ErrorKind::Invalid => RAFT_INVALID,
-        };
-        Failure::new(code, e.to_string())
+        Failure::new(codec_error_code(e.kind()), e.to_string())
     }
 }
 

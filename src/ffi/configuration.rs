@@ -7,7 +7,7 @@ use super::boundary::{self, guard, Failure};
 use super::heap;
 use super::types::*;
 use crate::codec::configuration as codec;
-use crate::core::{self, Configuration, Role};
+use crate::core::{self, Configuration};
 
 /// Reads a host configuration into a core one, checking every pointer, role and uniqueness.
 ///
@@ -21,7 +21,7 @@ pub unsafe fn from_c(c: &raft_configuration) -> Result<Configuration, Failure> {
     for (i, s) in servers.iter().enumerate() {
         // SAFETY: forwarded to the caller.
         let address = unsafe { boundary::text(s.address, &format!("address of server {i}")) }?;
-        let role = Role::from_code(s.role.into())
+        let role = role_from_code(s.role)
             .ok_or_else(|| Failure::new(RAFT_BADROLE, format!("server {i} has role {}", s.role)))?;
         conf.add(s.id, address, role)?;
     }
@@ -47,9 +47,7 @@ pub fn to_c(conf: &Configuration, out: &mut raft_configuration) -> Result<(), Fa
             return Err(Failure::nomem());
         }
         // SAFETY: `servers` has room for every server of `conf`; `i` is in range.
-        unsafe {
-            servers.add(i).write(raft_server { id: s.id, address, role: s.role.code().into() })
-        };
+        unsafe { servers.add(i).write(raft_server { id: s.id, address, role: role_code(s.role) }) };
         out.n = (i + 1) as c_uint;
     }
     Ok(())
@@ -122,7 +120,7 @@ unsafe fn add(
     if id == 0 {
         return Err(Failure::new(RAFT_BADID, "server ID must not be 0"));
     }
-    if Role::from_code(role.into()).is_none() {
+    if role_from_code(role).is_none() {
         return Err(Failure::new(RAFT_BADROLE, format!("unknown role {role}")));
     }
     // SAFETY: forwarded to the caller.

@@ -139,7 +139,8 @@ pub extern "C" fn raft_encode_batch(
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
             let out = boundary::non_null_mut(out, "out")?;
-            let entries = entries::from_c(entries, n as usize, "entry")?;
+            let entries = boundary::slice(entries, n as usize, "entry")?;
+            let entries = entries::from_c(entries, "entry")?;
             *out = copy_to_heap(&encode_batch(&entries)?)?;
             Ok(())
         }

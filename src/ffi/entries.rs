@@ -1,5 +1,5 @@
-//! Entries crossing the codec boundary: host `raft_entry` arrays read into codec entries, and
-//! decoded entries handed to the host as one `raft_malloc` array plus one `raft_malloc` batch
+//! Entries crossing the boundary: host `raft_entry` arrays read into the core's views or codec
+//! entries, and decoded entries handed to the host as one `raft_malloc` array plus one `raft_malloc` batch
 //! (the shape `RAFT_RECEIVE` and `RAFT_START` expect).
 
 use std::ffi::c_void;
@@ -11,27 +11,85 @@ use super::boundary::{self, Failure};
 use super::heap;
 use super::types::*;
 use crate::codec::Entry;
-use crate::core::EntryType;
+use crate::core::EntryView;
+
+/// Who wrote the entries or the message being read, which decides the code of a refusal: the
+/// host's own arguments are invalid (`RAFT_INVALID`), received input is malformed
+/// (`RAFT_MALFORMED`).
+#[derive(Clone, Copy)]
+pub enum Origin {
+    Host,
+    Network,
+}
+
+impl Origin {
+    pub fn failure(self, message: impl Into<String>) -> Failure {
+        match self {
+            Origin::Host => Failure::invalid(message),
+            Origin::Network => Failure::malformed(message),
+        }
+    }
+
+    /// `failure` reported with this origin's code.
+    pub fn refuse(self, failure: Failure) -> Failure {
+        self.failure(failure.message)
+    }
+}
+
+/// Entry `i` of the host's `what` read without copying its payload: its type checked and its
+/// buffer borrowed. Every reader of a `raft_entry` goes through here.
+///
+/// # Safety
+/// `e.buf` must be `(NULL, 0)` or point to `len` readable bytes for `'a`.
+pub unsafe fn view<'a>(
+    e: &'a raft_entry,
+    i: usize,
+    what: &str,
+    origin: Origin,
+) -> Result<EntryView<'a>, Failure> {
+    let kind = entry_type_from_code(e.r#type)
+        .ok_or_else(|| origin.failure(format!("{what} {i} has unknown type {}", e.r#type)))?;
+    // SAFETY: forwarded to the caller.
+    let payload = unsafe { boundary::buffer_bytes(&e.buf, what) }.map_err(|f| origin.refuse(f))?;
+    Ok(EntryView { term: e.term, kind, payload })
+}
+
+/// Describes `entries` to the core without copying payloads, in `views` (emptied first; its
+/// buffer is reused from step to step).
+///
+/// # Safety
+/// Every entry's `buf` must be `(NULL, 0)` or point to `len` readable bytes for `'a`.
+pub unsafe fn views<'a>(
+    entries: &'a [raft_entry],
+    origin: Origin,
+    what: &str,
+    views: &mut Vec<EntryView<'a>>,
+) -> Result<(), Failure> {
+    views.clear();
+    // A message may announce millions of entries: running out of memory for their views is a
+    // clean RAFT_NOMEM before anything changed, never an abort.
+    views.try_reserve(entries.len()).map_err(|_| Failure::nomem())?;
+    for (i, e) in entries.iter().enumerate() {
+        // The library frees what it takes through `batch`: a NULL one cannot be owned.
+        if e.batch.is_null() {
+            return Err(origin.failure(format!("{what} {i} has a NULL batch")));
+        }
+        // SAFETY: forwarded to the caller.
+        views.push(unsafe { view(e, i, what, origin) }?);
+    }
+    Ok(())
+}
 
 /// Copies the host's entries into codec entries. The host keeps its memory.
 ///
 /// # Safety
-/// `entries` must be NULL or point to `n` entries whose buffers are `(NULL, 0)` or readable
-/// for `len` bytes, all valid for the call.
-pub unsafe fn from_c(
-    entries: *const raft_entry,
-    n: usize,
-    what: &str,
-) -> Result<Vec<Entry>, Failure> {
-    // SAFETY: forwarded to the caller.
-    let entries = unsafe { boundary::slice(entries, n, what) }?;
+/// Every entry's `buf` must be `(NULL, 0)` or point to `len` readable bytes for the call.
+pub unsafe fn from_c(entries: &[raft_entry], what: &str) -> Result<Vec<Entry>, Failure> {
     let mut out = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
-        let kind = EntryType::from_code(e.r#type.into())
-            .ok_or_else(|| Failure::invalid(format!("{what} {i} has unknown type {}", e.r#type)))?;
         // SAFETY: forwarded to the caller.
-        let payload = unsafe { boundary::buffer_bytes(&e.buf, what) }?;
-        out.push(Entry { term: e.term, kind, payload: Bytes::copy_from_slice(payload) });
+        let v = unsafe { view(e, i, what, Origin::Host) }?;
+        out.push(Entry { term: v.term, kind: v.kind, payload: Bytes::copy_from_slice(v.payload) });
     }
     Ok(out)
 }
@@ -64,7 +122,7 @@ pub fn to_c(entries: &[Entry]) -> Result<(*mut raft_entry, usize), Failure> {
             ptr::copy_nonoverlapping(e.payload.as_ptr(), base, len);
             array.add(i).write(raft_entry {
                 term: e.term,
-                r#type: e.kind.code().into(),
+                r#type: entry_type_code(e.kind),
                 buf: raft_buffer { base: base as *mut c_void, len },
                 batch: batch as *mut c_void,
             });

@@ -15,7 +15,7 @@ use super::heap;
 use super::step::BarrierStock;
 use super::tracer::{self, HostTracer};
 use super::types::*;
-use crate::core::{self, CatchUpStatus, Role, State};
+use crate::core;
 
 /// "raft-rs" and a layout version: marks an initialised `struct raft`.
 const MAGIC: u64 = 0x7261_6674_2d72_7301;
@@ -449,14 +449,7 @@ pub extern "C" fn raft_match_index(r: *const raft, id: raft_id, index: *mut raft
 /// Errors as `raft_match_index`.
 #[no_mangle]
 pub extern "C" fn raft_catch_up(r: *const raft, id: raft_id, status: *mut c_int) -> c_int {
-    query(r, status, |inst| {
-        inst.core.catch_up(id).map(|s| match s {
-            CatchUpStatus::None => RAFT_CATCH_UP_NONE,
-            CatchUpStatus::Running => RAFT_CATCH_UP_RUNNING,
-            CatchUpStatus::Aborted => RAFT_CATCH_UP_ABORTED,
-            CatchUpStatus::Finished => RAFT_CATCH_UP_FINISHED,
-        })
-    })
+    query(r, status, |inst| inst.core.catch_up(id).map(catch_up_code))
 }
 
 /// Runs a fallible accessor that stores its answer in `*out`.
@@ -481,7 +474,7 @@ fn query<T>(
                 unsafe { out.write(v) };
                 0
             }
-            Err(e) => boundary::code_of(&e),
+            Err(e) => core_error_code(&e),
         }
     })
 }
@@ -495,17 +488,13 @@ pub extern "C" fn raft_transferee(r: *const raft) -> raft_id {
 /// The server's state (`RAFT_UNAVAILABLE` for a NULL, uninitialised or busy instance).
 #[no_mangle]
 pub extern "C" fn raft_state(r: *mut raft) -> raft_state {
-    read(r, raft_state::RAFT_UNAVAILABLE, |i| match i.core.state() {
-        State::Follower => raft_state::RAFT_FOLLOWER,
-        State::Candidate => raft_state::RAFT_CANDIDATE,
-        State::Leader => raft_state::RAFT_LEADER,
-    })
+    read(r, raft_state::RAFT_UNAVAILABLE, |i| i.core.state().into())
 }
 
 /// This server's role in the current configuration, or -1 if it is not in it.
 #[no_mangle]
 pub extern "C" fn raft_role(r: *mut raft) -> c_int {
-    read(r, -1, |i| i.core.role().map_or(-1, |role: Role| role.code().into()))
+    read(r, -1, |i| i.core.role().map_or(-1, role_code))
 }
 
 /// The known leader: its ID and address (the library's copy, valid until the next step), or

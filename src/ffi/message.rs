@@ -1,13 +1,15 @@
-//! Conversions between `raft_message`/`raft_entry` and the core's message and entry types.
+//! The one reader of `raft_message` ([`MessageView`]), received messages in the core's form,
+//! and the core's emitted messages in C form.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_void};
 
 use super::boundary::{self, Failure};
 use super::configuration;
+use super::entries::{self, Origin};
 use super::instance::AddressBook;
 use super::types::*;
 use crate::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult, TimeoutNow};
-use crate::core::{EntryType, EntryView, Incoming, Message, Outgoing, Received};
+use crate::core::{EntryView, Incoming, Message, Outgoing, Received};
 
 /// Message versions this library writes, as C-Raft does (spec §9).
 const VERSION_REQUEST_VOTE: u8 = 2;
@@ -17,150 +19,147 @@ const VERSION_APPEND_ENTRIES_RESULT: u8 = 2;
 const VERSION_INSTALL_SNAPSHOT: u8 = 0;
 const VERSION_TIMEOUT_NOW: u8 = 0;
 
-/// Message type codes, as the host writes them.
-const APPEND_ENTRIES: c_int = raft_message_type::RAFT_APPEND_ENTRIES as c_int;
-const APPEND_ENTRIES_RESULT: c_int = raft_message_type::RAFT_APPEND_ENTRIES_RESULT as c_int;
-const REQUEST_VOTE: c_int = raft_message_type::RAFT_REQUEST_VOTE as c_int;
-const REQUEST_VOTE_RESULT: c_int = raft_message_type::RAFT_REQUEST_VOTE_RESULT as c_int;
-const INSTALL_SNAPSHOT: c_int = raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int;
-const TIMEOUT_NOW: c_int = raft_message_type::RAFT_TIMEOUT_NOW as c_int;
-
-/// How a bad entry is reported: the host's own entries are bad arguments, received ones are
-/// malformed input.
+/// A `raft_message` read once, for every use: its type checked, the member of the union it
+/// selects borrowed, and an AppendEntries' entries as a slice. Receiving (view → core, here)
+/// and encoding (view → codec, `wire.rs`) both start from it, and after a step the payloads the
+/// library took are found through it again.
 #[derive(Clone, Copy)]
-pub enum EntryOrigin {
-    Host,
-    Network,
+pub enum MessageView<'a> {
+    AppendEntries(&'a raft_append_entries, &'a [raft_entry]),
+    AppendEntriesResult(&'a raft_append_entries_result),
+    RequestVote(&'a raft_request_vote),
+    RequestVoteResult(&'a raft_request_vote_result),
+    InstallSnapshot(&'a raft_install_snapshot),
+    TimeoutNow(&'a raft_timeout_now),
 }
 
-impl EntryOrigin {
-    fn failure(self, message: String) -> Failure {
+impl<'a> MessageView<'a> {
+    /// Reads `m`; `origin` decides whether a bad type or entry array is the host's invalid
+    /// argument or malformed input.
+    ///
+    /// # Safety
+    /// The union member that `m.type` selects must be initialised, and an AppendEntries'
+    /// `entries` must be NULL or point to `n_entries` entries, valid for `'a`.
+    pub unsafe fn read(m: &'a raft_message, origin: Origin) -> Result<MessageView<'a>, Failure> {
+        use raft_message_type as T;
+        let kind = T::try_from(m.r#type)
+            .map_err(|code| origin.failure(format!("unknown message type {code}")))?;
+        // SAFETY: `kind` selects the member the writer filled; pointers per the caller.
+        Ok(unsafe {
+            match kind {
+                T::RAFT_APPEND_ENTRIES => {
+                    let ae = &m.body.append_entries;
+                    let entries = boundary::slice(ae.entries, ae.n_entries as usize, "entries")
+                        .map_err(|f| origin.refuse(f))?;
+                    MessageView::AppendEntries(ae, entries)
+                }
+                T::RAFT_APPEND_ENTRIES_RESULT => {
+                    MessageView::AppendEntriesResult(&m.body.append_entries_result)
+                }
+                T::RAFT_REQUEST_VOTE => MessageView::RequestVote(&m.body.request_vote),
+                T::RAFT_REQUEST_VOTE_RESULT => {
+                    MessageView::RequestVoteResult(&m.body.request_vote_result)
+                }
+                T::RAFT_INSTALL_SNAPSHOT => MessageView::InstallSnapshot(&m.body.install_snapshot),
+                T::RAFT_TIMEOUT_NOW => MessageView::TimeoutNow(&m.body.timeout_now),
+            }
+        })
+    }
+
+    /// The entries an AppendEntries carries (none for other messages).
+    pub fn entries(self) -> &'a [raft_entry] {
         match self {
-            EntryOrigin::Host => Failure::invalid(message),
-            EntryOrigin::Network => Failure::malformed(message),
+            MessageView::AppendEntries(_, entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// The batch the carried entries share, NULL when there are none.
+    pub fn entries_batch(self) -> *mut c_void {
+        self.entries().first().map_or(std::ptr::null_mut(), |e| e.batch)
+    }
+
+    /// The data buffer of an InstallSnapshot.
+    pub fn snapshot_data(self) -> Option<raft_buffer> {
+        match self {
+            MessageView::InstallSnapshot(is) => Some(is.data),
+            _ => None,
         }
     }
 }
 
-/// Describes `entries` to the core without copying payloads, in `views` (emptied first; its
-/// buffer is reused from step to step).
-///
-/// # Safety
-/// Every entry's `buf` must be `(NULL, 0)` or point to `len` readable bytes for `'a`.
-pub unsafe fn entry_views<'a>(
-    entries: &'a [raft_entry],
-    origin: EntryOrigin,
-    what: &str,
-    views: &mut Vec<EntryView<'a>>,
-) -> Result<(), Failure> {
-    views.clear();
-    // A message may announce millions of entries: running out of memory for their views is a
-    // clean RAFT_NOMEM before anything changed, never an abort.
-    views.try_reserve(entries.len()).map_err(|_| Failure::nomem())?;
-    for (i, e) in entries.iter().enumerate() {
-        let kind = EntryType::from_code(e.r#type.into())
-            .ok_or_else(|| origin.failure(format!("{what} {i} has unknown type {}", e.r#type)))?;
-        if e.batch.is_null() {
-            return Err(origin.failure(format!("{what} {i} has a NULL batch")));
-        }
-        // SAFETY: forwarded to the caller.
-        let payload = unsafe { boundary::buffer_bytes(&e.buf, what) }
-            .map_err(|f| origin.failure(f.message))?;
-        views.push(EntryView { term: e.term, kind, payload });
-    }
-    Ok(())
-}
-
-/// A received message, read (never written: events are read-only) into the core's form.
+/// A received message, read (never written: events are read-only) into the core's form, with
+/// its view, through which the update finds the payloads it may hand back to the host.
 ///
 /// # Safety
 /// `m` and everything it points to must be valid for `'a` as the header documents for
 /// `RAFT_RECEIVE`.
-/// Also returns the entries the message carries (an AppendEntries' batch), which the update
-/// may hand back to the host.
 pub unsafe fn received<'a: 'v, 'v>(
     m: &'a raft_message,
     views: &'v mut Vec<EntryView<'a>>,
-) -> Result<(Received<'v>, &'a [raft_entry]), Failure> {
-    let mut carried: &'a [raft_entry] = &[];
+) -> Result<(Received<'v>, MessageView<'a>), Failure> {
+    let malformed = Origin::Network;
     // SAFETY: a non-NULL sender address is the host's NUL-terminated string.
     let from_address = unsafe { boundary::text(m.server_address, "sender address") }
-        .map_err(|f| Failure::malformed(f.message))?;
-    // SAFETY: `type` selects the union member the host filled.
-    let body = unsafe {
-        match m.r#type {
-            APPEND_ENTRIES => {
-                let ae = &m.body.append_entries;
-                let entries = boundary::slice(ae.entries, ae.n_entries as usize, "entries")
-                    .map_err(|f| Failure::malformed(f.message))?;
-                check_single_batch(entries)?;
-                entry_views(entries, EntryOrigin::Network, "received entry", views)?;
-                carried = entries;
-                Incoming::AppendEntries {
-                    term: ae.term,
-                    prev_log_index: ae.prev_log_index,
-                    prev_log_term: ae.prev_log_term,
-                    leader_commit: ae.leader_commit,
-                    entries: views.as_slice(),
-                }
+        .map_err(|f| malformed.refuse(f))?;
+    // SAFETY: forwarded to the caller.
+    let view = unsafe { MessageView::read(m, malformed) }?;
+    let body = match view {
+        MessageView::AppendEntries(ae, entries) => {
+            check_single_batch(entries)?;
+            // SAFETY: forwarded to the caller.
+            unsafe { entries::views(entries, malformed, "received entry", views) }?;
+            Incoming::AppendEntries {
+                term: ae.term,
+                prev_log_index: ae.prev_log_index,
+                prev_log_term: ae.prev_log_term,
+                leader_commit: ae.leader_commit,
+                entries: views.as_slice(),
             }
-            APPEND_ENTRIES_RESULT => {
-                let r = &m.body.append_entries_result;
-                Incoming::AppendEntriesResult(AppendEntriesResult {
-                    term: r.term,
-                    rejected: r.rejected,
-                    last_log_index: r.last_log_index,
-                    features: r.features,
-                    capacity: r.capacity,
-                })
-            }
-            REQUEST_VOTE => {
-                let rv = &m.body.request_vote;
-                Incoming::RequestVote(RequestVote {
-                    term: rv.term,
-                    candidate_id: rv.candidate_id,
-                    last_log_index: rv.last_log_index,
-                    last_log_term: rv.last_log_term,
-                    disrupt_leader: rv.disrupt_leader != 0,
-                    pre_vote: rv.pre_vote != 0,
-                })
-            }
-            REQUEST_VOTE_RESULT => {
-                let r = &m.body.request_vote_result;
-                Incoming::RequestVoteResult(RequestVoteResult {
-                    term: r.term,
-                    vote_granted: r.vote_granted != 0,
-                    // Senders before version 2 did not have the flag (spec §9).
-                    pre_vote: r.version > 1 && r.pre_vote != 0,
-                    features: r.features,
-                    capacity: r.capacity,
-                })
-            }
-            INSTALL_SNAPSHOT => {
-                let is = &m.body.install_snapshot;
-                let conf = configuration::from_c(&is.conf).map_err(|f| {
-                    Failure::malformed(format!("snapshot configuration: {}", f.message))
-                })?;
-                Incoming::InstallSnapshot {
-                    term: is.term,
-                    last_index: is.last_index,
-                    last_term: is.last_term,
-                    conf,
-                    conf_index: is.conf_index,
-                }
-            }
-            TIMEOUT_NOW => {
-                let tn = &m.body.timeout_now;
-                Incoming::TimeoutNow(TimeoutNow {
-                    term: tn.term,
-                    last_log_index: tn.last_log_index,
-                    last_log_term: tn.last_log_term,
-                })
-            }
-            other => return Err(Failure::malformed(format!("unknown message type {other}"))),
         }
+        MessageView::AppendEntriesResult(r) => Incoming::AppendEntriesResult(AppendEntriesResult {
+            term: r.term,
+            rejected: r.rejected,
+            last_log_index: r.last_log_index,
+            features: r.features,
+            capacity: r.capacity,
+        }),
+        MessageView::RequestVote(rv) => Incoming::RequestVote(RequestVote {
+            term: rv.term,
+            candidate_id: rv.candidate_id,
+            last_log_index: rv.last_log_index,
+            last_log_term: rv.last_log_term,
+            disrupt_leader: rv.disrupt_leader != 0,
+            pre_vote: rv.pre_vote != 0,
+        }),
+        MessageView::RequestVoteResult(r) => Incoming::RequestVoteResult(RequestVoteResult {
+            term: r.term,
+            vote_granted: r.vote_granted != 0,
+            // Senders before version 2 did not have the flag (spec §9).
+            pre_vote: r.version > 1 && r.pre_vote != 0,
+            features: r.features,
+            capacity: r.capacity,
+        }),
+        MessageView::InstallSnapshot(is) => {
+            // SAFETY: forwarded to the caller.
+            let conf = unsafe { configuration::from_c(&is.conf) }.map_err(|f| {
+                Failure::malformed(format!("snapshot configuration: {}", f.message))
+            })?;
+            Incoming::InstallSnapshot {
+                term: is.term,
+                last_index: is.last_index,
+                last_term: is.last_term,
+                conf,
+                conf_index: is.conf_index,
+            }
+        }
+        MessageView::TimeoutNow(tn) => Incoming::TimeoutNow(TimeoutNow {
+            term: tn.term,
+            last_log_index: tn.last_log_index,
+            last_log_term: tn.last_log_term,
+        }),
     };
-    Ok((Received { from: m.server_id, from_address, body }, carried))
+    Ok((Received { from: m.server_id, from_address, body }, view))
 }
 
 /// All entries of one AppendEntries share one batch, which the library may free at once.
@@ -171,29 +170,6 @@ fn check_single_batch(entries: &[raft_entry]) -> Result<(), Failure> {
         }
         _ => Ok(()),
     }
-}
-
-/// The batch of a received AppendEntries, if it carries entries.
-pub fn received_batch(m: &raft_message) -> *mut c_void {
-    if m.r#type != APPEND_ENTRIES {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: type 1 selects append_entries.
-    let ae = unsafe { &m.body.append_entries };
-    if ae.n_entries == 0 || ae.entries.is_null() {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: checked non-NULL with n_entries > 0 when the event was read.
-    unsafe { (*ae.entries).batch }
-}
-
-/// The data buffer of a received InstallSnapshot, if it is one.
-pub fn received_snapshot_data(m: &raft_message) -> Option<raft_buffer> {
-    if m.r#type != INSTALL_SNAPSHOT {
-        return None;
-    }
-    // SAFETY: the type selects install_snapshot.
-    Some(unsafe { m.body.install_snapshot.data })
 }
 
 /// Fills `out` with the C form of the core's messages, reusing its buffer. This runs after the

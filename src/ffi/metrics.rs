@@ -9,7 +9,7 @@ use super::configuration::from_c;
 use super::heap;
 use super::instance::{instance_mut, set_errmsg};
 use super::types::*;
-use crate::core::Bootstrap;
+use crate::core::{Bootstrap, EntryType};
 
 /// Writes the metrics of `r` as one line of JSON (shape in the README) into `out`:
 /// `out->base` is a new raft-heap allocation holding `out->len` bytes followed by a NUL (not
@@ -101,7 +101,7 @@ unsafe fn bootstrap_entry(
     };
     *out = raft_entry {
         term: bootstrap.term,
-        r#type: raft_entry_type::RAFT_CHANGE as entry_type_field,
+        r#type: entry_type_code(EntryType::Change),
         buf: raft_buffer { base, len: bootstrap.payload.len() },
         batch: base,
     };

@@ -9,24 +9,13 @@ use std::ptr;
 
 use super::boundary::{self, Failure};
 use super::configuration;
+use super::entries::{self, Origin};
 use super::heap;
 use super::instance::{self, Instance};
-use super::message::{self, EntryOrigin};
+use super::message::{self, MessageView};
 use super::tracer::HostTracer;
 use super::types::*;
 use crate::core::{self, EntrySource, EntryView, Event, Incoming, SnapshotMetadata};
-
-/// Event type codes, as the host writes them.
-const START: c_int = raft_event_type::RAFT_START as c_int;
-const RECEIVE: c_int = raft_event_type::RAFT_RECEIVE as c_int;
-const PERSISTED_ENTRIES: c_int = raft_event_type::RAFT_PERSISTED_ENTRIES as c_int;
-const PERSISTED_SNAPSHOT: c_int = raft_event_type::RAFT_PERSISTED_SNAPSHOT as c_int;
-const CONFIGURATION: c_int = raft_event_type::RAFT_CONFIGURATION as c_int;
-const SNAPSHOT: c_int = raft_event_type::RAFT_SNAPSHOT as c_int;
-const TIMEOUT: c_int = raft_event_type::RAFT_TIMEOUT as c_int;
-const SUBMIT: c_int = raft_event_type::RAFT_SUBMIT as c_int;
-const CATCH_UP: c_int = raft_event_type::RAFT_CATCH_UP as c_int;
-const TRANSFER: c_int = raft_event_type::RAFT_TRANSFER as c_int;
 
 /// Size of the payload of a barrier entry: 8 zero bytes, as C-Raft writes.
 const BARRIER_PAYLOAD_LEN: usize = 8;
@@ -110,7 +99,7 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
 #[derive(Clone, Copy)]
 struct Carried<'a> {
     entries: &'a [raft_entry],
-    received: Option<&'a raft_message>,
+    received: Option<MessageView<'a>>,
 }
 
 /// Memory for every update the core may produce from this event, allocated before the core
@@ -195,7 +184,7 @@ impl BarrierStock {
         let payload = std::mem::replace(&mut self.payload, ptr::null_mut());
         let barrier = raft_entry {
             term,
-            r#type: raft_entry_type::RAFT_BARRIER as _,
+            r#type: entry_type_code(core::EntryType::Barrier),
             buf: raft_buffer { base: payload, len: BARRIER_PAYLOAD_LEN },
             batch: payload,
         };
@@ -286,7 +275,7 @@ unsafe fn run_with_views<'a>(
     }
     let mut snapshot_handed_back = false;
     if let Some(meta) = &result.snapshot {
-        let data = carried.received.and_then(message::received_snapshot_data);
+        let data = carried.received.and_then(MessageView::snapshot_data);
         let (Some(data), Some(configuration)) = (data, outputs.configuration.take()) else {
             unreachable!("the core hands back a snapshot only for a received InstallSnapshot");
         };
@@ -323,8 +312,8 @@ unsafe fn run_with_views<'a>(
     if let Some((leader, address)) = inst.core.leader() {
         inst.addresses.record(leader, address);
     }
-    if let Some(m) = carried.received {
-        release_unclaimed_payloads(m, entries_handed_back, snapshot_handed_back);
+    if let Some(view) = carried.received {
+        release_unclaimed_payloads(view, entries_handed_back, snapshot_handed_back);
     }
     Ok(())
 }
@@ -332,15 +321,15 @@ unsafe fn run_with_views<'a>(
 /// On a successful receive the library owns the message's payloads: those not handed back in
 /// the update are freed now.
 fn release_unclaimed_payloads(
-    m: &raft_message,
+    view: MessageView<'_>,
     entries_handed_back: bool,
     snapshot_handed_back: bool,
 ) {
     if !entries_handed_back {
-        heap::free(message::received_batch(m));
+        heap::free(view.entries_batch());
     }
     if !snapshot_handed_back {
-        if let Some(data) = message::received_snapshot_data(m) {
+        if let Some(data) = view.snapshot_data() {
             heap::free(data.base);
         }
     }
@@ -369,18 +358,19 @@ unsafe fn read_event<'a: 'v, 'v>(
     ev: &'a raft_event,
     views: &'v mut Vec<EntryView<'a>>,
 ) -> Result<(Event<'v>, Carried<'a>), Failure> {
+    use raft_event_type as E;
     let mut carried = Carried { entries: &[], received: None };
     // SAFETY: `type` selects the member the host filled; pointers per the caller.
     let event = unsafe {
-        match ev.r#type {
-            START => {
+        match E::try_from(ev.r#type) {
+            Ok(E::RAFT_START) => {
                 let s = &ev.body.start;
                 let snapshot = match s.metadata.as_ref() {
                     Some(m) => Some(metadata(m)?),
                     None => None,
                 };
                 let entries = boundary::slice(s.entries, s.n_entries as usize, "start.entries")?;
-                message::entry_views(entries, EntryOrigin::Host, "start entry", views)?;
+                entries::views(entries, Origin::Host, "start entry", views)?;
                 Event::Start {
                     term: s.term,
                     voted_for: s.voted_for,
@@ -389,14 +379,16 @@ unsafe fn read_event<'a: 'v, 'v>(
                     entries: views,
                 }
             }
-            RECEIVE => {
+            Ok(E::RAFT_RECEIVE) => {
                 let m = boundary::non_null(ev.body.receive.message, "receive.message")?;
-                let (received, entries) = message::received(m, views)?;
-                carried = Carried { entries, received: Some(m) };
+                let (received, view) = message::received(m, views)?;
+                carried = Carried { entries: view.entries(), received: Some(view) };
                 Event::Receive(received)
             }
-            PERSISTED_ENTRIES => Event::PersistedEntries { index: ev.body.persisted_entries.index },
-            PERSISTED_SNAPSHOT => {
+            Ok(E::RAFT_PERSISTED_ENTRIES) => {
+                Event::PersistedEntries { index: ev.body.persisted_entries.index }
+            }
+            Ok(E::RAFT_PERSISTED_SNAPSHOT) => {
                 let p = &ev.body.persisted_snapshot;
                 Event::PersistedSnapshot {
                     metadata: metadata(&p.metadata)?,
@@ -404,25 +396,25 @@ unsafe fn read_event<'a: 'v, 'v>(
                     last: p.last != 0,
                 }
             }
-            CONFIGURATION => {
+            Ok(E::RAFT_CONFIGURATION) => {
                 let c = &ev.body.configuration;
                 Event::Configuration { index: c.index, conf: configuration::from_c(&c.conf)? }
             }
-            SNAPSHOT => {
+            Ok(E::RAFT_SNAPSHOT) => {
                 let s = &ev.body.snapshot;
                 Event::Snapshot { metadata: metadata(&s.metadata)?, trailing: s.trailing }
             }
-            TIMEOUT => Event::Timeout,
-            SUBMIT => {
+            Ok(E::RAFT_TIMEOUT) => Event::Timeout,
+            Ok(E::RAFT_SUBMIT) => {
                 let s = &ev.body.submit;
                 let entries = boundary::slice(s.entries, s.n as usize, "submit.entries")?;
-                message::entry_views(entries, EntryOrigin::Host, "submitted entry", views)?;
+                entries::views(entries, Origin::Host, "submitted entry", views)?;
                 carried.entries = entries;
                 Event::Submit { entries: views }
             }
-            CATCH_UP => Event::CatchUp { server_id: ev.body.catch_up.server_id },
-            TRANSFER => Event::Transfer { server_id: ev.body.transfer.server_id },
-            other => return Err(Failure::invalid(format!("unknown event type {other}"))),
+            Ok(E::RAFT_CATCH_UP) => Event::CatchUp { server_id: ev.body.catch_up.server_id },
+            Ok(E::RAFT_TRANSFER) => Event::Transfer { server_id: ev.body.transfer.server_id },
+            Err(other) => return Err(Failure::invalid(format!("unknown event type {other}"))),
         }
     };
     Ok((event, carried))

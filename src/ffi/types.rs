@@ -9,6 +9,10 @@
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulonglong, c_ushort, c_void};
 
+use crate::codec::wire::MessageType;
+use crate::codec::ErrorKind;
+use crate::core::{self, CatchUpStatus, EntryType, Role, State};
+
 /// Server ID. 0 means "no server". Any other value is valid, but a received message whose
 /// `server_id` is the receiver's own ID is refused with `RAFT_MALFORMED`.
 pub type raft_id = c_ulonglong;
@@ -154,6 +158,168 @@ pub enum raft_state {
     RAFT_FOLLOWER = 1,
     RAFT_CANDIDATE = 2,
     RAFT_LEADER = 3,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions. Each code above is written once, in its declaration; reading a code searches
+// the declared variants, and the core's types map to them by name, so no number is repeated.
+// ---------------------------------------------------------------------------------------------
+
+/// Implements `TryFrom<c_int>` for a C enum by comparing the code with each listed variant's.
+/// The exhaustive match makes forgetting a variant a compile error.
+macro_rules! readable_from_code {
+    ($ty:ident: $($variant:ident),+ $(,)?) => {
+        impl TryFrom<c_int> for $ty {
+            /// The code that names no variant.
+            type Error = c_int;
+
+            fn try_from(code: c_int) -> Result<$ty, c_int> {
+                const fn _every_variant_is_listed(v: $ty) {
+                    match v {
+                        $($ty::$variant)|+ => {}
+                    }
+                }
+                $(
+                    if code == $ty::$variant as c_int {
+                        return Ok($ty::$variant);
+                    }
+                )+
+                Err(code)
+            }
+        }
+    };
+}
+
+readable_from_code!(raft_entry_type: RAFT_COMMAND, RAFT_BARRIER, RAFT_CHANGE);
+readable_from_code!(
+    raft_message_type: RAFT_APPEND_ENTRIES,
+    RAFT_APPEND_ENTRIES_RESULT,
+    RAFT_REQUEST_VOTE,
+    RAFT_REQUEST_VOTE_RESULT,
+    RAFT_INSTALL_SNAPSHOT,
+    RAFT_TIMEOUT_NOW,
+);
+readable_from_code!(
+    raft_event_type: RAFT_START,
+    RAFT_RECEIVE,
+    RAFT_PERSISTED_ENTRIES,
+    RAFT_PERSISTED_SNAPSHOT,
+    RAFT_CONFIGURATION,
+    RAFT_SNAPSHOT,
+    RAFT_TIMEOUT,
+    RAFT_SUBMIT,
+    RAFT_CATCH_UP,
+    RAFT_TRANSFER,
+);
+readable_from_code!(raft_state: RAFT_UNAVAILABLE, RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER);
+
+impl From<EntryType> for raft_entry_type {
+    fn from(kind: EntryType) -> raft_entry_type {
+        match kind {
+            EntryType::Command => raft_entry_type::RAFT_COMMAND,
+            EntryType::Barrier => raft_entry_type::RAFT_BARRIER,
+            EntryType::Change => raft_entry_type::RAFT_CHANGE,
+        }
+    }
+}
+
+impl From<raft_entry_type> for EntryType {
+    fn from(kind: raft_entry_type) -> EntryType {
+        match kind {
+            raft_entry_type::RAFT_COMMAND => EntryType::Command,
+            raft_entry_type::RAFT_BARRIER => EntryType::Barrier,
+            raft_entry_type::RAFT_CHANGE => EntryType::Change,
+        }
+    }
+}
+
+/// The value of an `entry_type_field` for `kind`.
+pub fn entry_type_code(kind: EntryType) -> entry_type_field {
+    raft_entry_type::from(kind) as entry_type_field
+}
+
+/// The entry type a host wrote in an `entry_type_field`, if the code names one.
+pub fn entry_type_from_code(code: entry_type_field) -> Option<EntryType> {
+    raft_entry_type::try_from(code).ok().map(EntryType::from)
+}
+
+impl From<MessageType> for raft_message_type {
+    fn from(kind: MessageType) -> raft_message_type {
+        match kind {
+            MessageType::AppendEntries => raft_message_type::RAFT_APPEND_ENTRIES,
+            MessageType::AppendEntriesResult => raft_message_type::RAFT_APPEND_ENTRIES_RESULT,
+            MessageType::RequestVote => raft_message_type::RAFT_REQUEST_VOTE,
+            MessageType::RequestVoteResult => raft_message_type::RAFT_REQUEST_VOTE_RESULT,
+            MessageType::InstallSnapshot => raft_message_type::RAFT_INSTALL_SNAPSHOT,
+            MessageType::TimeoutNow => raft_message_type::RAFT_TIMEOUT_NOW,
+        }
+    }
+}
+
+impl From<State> for raft_state {
+    fn from(state: State) -> raft_state {
+        match state {
+            State::Follower => raft_state::RAFT_FOLLOWER,
+            State::Candidate => raft_state::RAFT_CANDIDATE,
+            State::Leader => raft_state::RAFT_LEADER,
+        }
+    }
+}
+
+/// The `RAFT_STANDBY`/`RAFT_VOTER`/`RAFT_SPARE` code of a role.
+pub fn role_code(role: Role) -> c_int {
+    match role {
+        Role::Standby => RAFT_STANDBY,
+        Role::Voter => RAFT_VOTER,
+        Role::Spare => RAFT_SPARE,
+    }
+}
+
+/// The role a host wrote as `code`, if the code names one.
+pub fn role_from_code(code: c_int) -> Option<Role> {
+    [Role::Standby, Role::Voter, Role::Spare].into_iter().find(|&role| role_code(role) == code)
+}
+
+/// The `RAFT_CATCH_UP_*` code of a catch-up status.
+pub fn catch_up_code(status: CatchUpStatus) -> c_int {
+    match status {
+        CatchUpStatus::None => RAFT_CATCH_UP_NONE,
+        CatchUpStatus::Running => RAFT_CATCH_UP_RUNNING,
+        CatchUpStatus::Aborted => RAFT_CATCH_UP_ABORTED,
+        CatchUpStatus::Finished => RAFT_CATCH_UP_FINISHED,
+    }
+}
+
+/// The `RAFT_*` error code of a core error: the one place where the two vocabularies meet.
+pub fn core_error_code(e: &core::Error) -> c_int {
+    use core::Error::*;
+    match e {
+        NoMem => RAFT_NOMEM,
+        BadId(_) => RAFT_BADID,
+        DuplicateId(_) => RAFT_DUPLICATEID,
+        DuplicateAddress(_) => RAFT_DUPLICATEADDRESS,
+        BadRole(_) => RAFT_BADROLE,
+        Malformed(_) => RAFT_MALFORMED,
+        NotLeader => RAFT_NOTLEADER,
+        Shutdown(_) => RAFT_SHUTDOWN,
+        CantChange => RAFT_CANTCHANGE,
+        Corrupt(_) => RAFT_CORRUPT,
+        TooBig(_) => RAFT_TOOBIG,
+        Busy(_) => RAFT_BUSY,
+        NotFound(_) => RAFT_NOTFOUND,
+        Invalid(_) => RAFT_INVALID,
+        NoSpace => RAFT_NOSPACE,
+    }
+}
+
+/// The `RAFT_*` error code of a codec error.
+pub fn codec_error_code(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::Malformed => RAFT_MALFORMED,
+        ErrorKind::Corrupt => RAFT_CORRUPT,
+        ErrorKind::TooBig => RAFT_TOOBIG,
+        ErrorKind::Invalid => RAFT_INVALID,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,4 +781,108 @@ pub struct raft {
     pub private_busy: u64,
     /// Private.
     pub private_tail: [u64; 24],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads back every variant from its code, and refuses the codes just outside the range.
+    fn reads_back<T>(variants: &[T], outside: &[c_int])
+    where
+        T: Copy + PartialEq + std::fmt::Debug + TryFrom<c_int, Error = c_int> + Into<c_int>,
+    {
+        for &v in variants {
+            assert_eq!(T::try_from(v.into()), Ok(v));
+        }
+        for &code in outside {
+            assert_eq!(T::try_from(code), Err(code), "code {code}");
+        }
+    }
+
+    macro_rules! into_code {
+        ($($ty:ident),+) => {
+            $(impl From<$ty> for c_int {
+                fn from(v: $ty) -> c_int {
+                    v as c_int
+                }
+            })+
+        };
+    }
+    into_code!(raft_entry_type, raft_message_type, raft_event_type, raft_state);
+
+    #[test]
+    fn every_c_enum_code_reads_back_as_its_variant_and_no_other_code_does() {
+        use raft_entry_type::*;
+        reads_back(&[RAFT_COMMAND, RAFT_BARRIER, RAFT_CHANGE], &[0, 4, -1]);
+        use raft_message_type::*;
+        reads_back(
+            &[
+                RAFT_APPEND_ENTRIES,
+                RAFT_APPEND_ENTRIES_RESULT,
+                RAFT_REQUEST_VOTE,
+                RAFT_REQUEST_VOTE_RESULT,
+                RAFT_INSTALL_SNAPSHOT,
+                RAFT_TIMEOUT_NOW,
+            ],
+            &[0, 7, c_int::MIN],
+        );
+        use raft_event_type::*;
+        reads_back(
+            &[
+                RAFT_START,
+                RAFT_RECEIVE,
+                RAFT_PERSISTED_ENTRIES,
+                RAFT_PERSISTED_SNAPSHOT,
+                RAFT_CONFIGURATION,
+                RAFT_SNAPSHOT,
+                RAFT_TIMEOUT,
+                RAFT_SUBMIT,
+                RAFT_CATCH_UP,
+                RAFT_TRANSFER,
+            ],
+            &[0, 11, c_int::MAX],
+        );
+        use raft_state::*;
+        reads_back(&[RAFT_UNAVAILABLE, RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER], &[-1, 4]);
+    }
+
+    #[test]
+    fn core_entry_types_and_roles_keep_c_rafts_numbers_both_ways() {
+        let kinds = [(EntryType::Command, 1), (EntryType::Barrier, 2), (EntryType::Change, 3)];
+        for (kind, code) in kinds {
+            assert_eq!(entry_type_code(kind), code);
+            assert_eq!(entry_type_from_code(code), Some(kind));
+        }
+        assert_eq!(entry_type_from_code(0), None);
+        let roles = [(Role::Standby, 0), (Role::Voter, 1), (Role::Spare, 2)];
+        for (role, code) in roles {
+            assert_eq!(role_code(role), code);
+            assert_eq!(role_from_code(code), Some(role));
+        }
+        assert_eq!(role_from_code(3), None);
+        assert_eq!(role_from_code(-1), None);
+    }
+
+    #[test]
+    fn states_and_catch_up_statuses_have_c_rafts_numbers() {
+        assert_eq!(raft_state::from(State::Follower) as c_int, 1);
+        assert_eq!(raft_state::from(State::Candidate) as c_int, 2);
+        assert_eq!(raft_state::from(State::Leader) as c_int, 3);
+        let statuses = [
+            CatchUpStatus::None,
+            CatchUpStatus::Running,
+            CatchUpStatus::Aborted,
+            CatchUpStatus::Finished,
+        ];
+        assert_eq!(statuses.map(catch_up_code), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn codec_message_types_name_the_same_c_codes_as_the_codec_bytes() {
+        for code in 1..=6u8 {
+            let kind = MessageType::from_code(code).expect("a codec message type");
+            assert_eq!(raft_message_type::from(kind) as c_int, c_int::from(code));
+        }
+    }
 }

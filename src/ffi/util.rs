@@ -6,7 +6,7 @@ use sha1::{Digest, Sha1};
 
 use super::boundary::guard;
 use super::types::*;
-use crate::core::random;
+use crate::core::{random, Role};
 
 /// A static NUL-terminated string as a C pointer.
 macro_rules! cstr {
@@ -51,22 +51,22 @@ pub extern "C" fn raft_strerror(errnum: c_int) -> *const c_char {
 /// Static storage.
 #[no_mangle]
 pub extern "C" fn raft_state_name(state: c_int) -> *const c_char {
-    guard(std::ptr::null(), || match state {
-        1 => cstr!("follower"),
-        2 => cstr!("candidate"),
-        3 => cstr!("leader"),
-        _ => std::ptr::null(),
+    guard(std::ptr::null(), || match raft_state::try_from(state) {
+        Ok(raft_state::RAFT_FOLLOWER) => cstr!("follower"),
+        Ok(raft_state::RAFT_CANDIDATE) => cstr!("candidate"),
+        Ok(raft_state::RAFT_LEADER) => cstr!("leader"),
+        Ok(raft_state::RAFT_UNAVAILABLE) | Err(_) => std::ptr::null(),
     })
 }
 
 /// `"stand-by"`, `"voter"` or `"spare"` for 0..2; NULL for anything else. Static storage.
 #[no_mangle]
 pub extern "C" fn raft_role_name(role: c_int) -> *const c_char {
-    guard(std::ptr::null(), || match role {
-        RAFT_STANDBY => cstr!("stand-by"),
-        RAFT_VOTER => cstr!("voter"),
-        RAFT_SPARE => cstr!("spare"),
-        _ => std::ptr::null(),
+    guard(std::ptr::null(), || match role_from_code(role) {
+        Some(Role::Standby) => cstr!("stand-by"),
+        Some(Role::Voter) => cstr!("voter"),
+        Some(Role::Spare) => cstr!("spare"),
+        None => std::ptr::null(),
     })
 }
 

@@ -8,17 +8,11 @@ use bytes::Bytes;
 
 use super::boundary::{self, codec_call, guard, Failure};
 use super::configuration::{self as conf_ffi, copy_to_heap};
-use super::entries;
+use super::entries::{self, Origin};
 use super::heap;
+use super::message::MessageView;
 use super::types::*;
 use crate::codec::wire::{self, Handshake, Limits, WireMessage};
-
-const APPEND_ENTRIES: c_int = raft_message_type::RAFT_APPEND_ENTRIES as c_int;
-const APPEND_ENTRIES_RESULT: c_int = raft_message_type::RAFT_APPEND_ENTRIES_RESULT as c_int;
-const REQUEST_VOTE: c_int = raft_message_type::RAFT_REQUEST_VOTE as c_int;
-const REQUEST_VOTE_RESULT: c_int = raft_message_type::RAFT_REQUEST_VOTE_RESULT as c_int;
-const INSTALL_SNAPSHOT: c_int = raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int;
-const TIMEOUT_NOW: c_int = raft_message_type::RAFT_TIMEOUT_NOW as c_int;
 
 /// Encodes the handshake a node sends first on each connection it opens: its own `id` and
 /// listening `address` (borrowed for the call). On success `out->base` is a `raft_malloc`
@@ -136,8 +130,8 @@ pub extern "C" fn raft_message_release(message: *mut raft_message, payload_taken
 /// # Safety
 /// `m` must have been filled by [`to_c`] and not released since.
 unsafe fn release(m: &mut raft_message, payload_taken: bool) {
-    match m.r#type {
-        APPEND_ENTRIES => {
+    match raft_message_type::try_from(m.r#type) {
+        Ok(raft_message_type::RAFT_APPEND_ENTRIES) => {
             // SAFETY: the type selects append_entries, filled by to_c.
             let ae = unsafe { &mut m.body.append_entries };
             // SAFETY: the array and batch come from entries::to_c.
@@ -145,7 +139,7 @@ unsafe fn release(m: &mut raft_message, payload_taken: bool) {
             ae.entries = ptr::null_mut();
             ae.n_entries = 0;
         }
-        INSTALL_SNAPSHOT => {
+        Ok(raft_message_type::RAFT_INSTALL_SNAPSHOT) => {
             // SAFETY: the type selects install_snapshot, filled by to_c.
             let is = unsafe { &mut m.body.install_snapshot };
             conf_ffi::close(&mut is.conf);
@@ -164,78 +158,64 @@ unsafe fn release(m: &mut raft_message, payload_taken: bool) {
 /// `m` and everything its active member points to must be valid for the call.
 unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
     use crate::codec::wire::*;
-    // SAFETY: `type` selects the union member the host filled.
-    Ok(unsafe {
-        match m.r#type {
-            APPEND_ENTRIES => {
-                let ae = &m.body.append_entries;
-                WireMessage::AppendEntries(AppendEntries {
-                    version: ae.version,
-                    term: ae.term,
-                    prev_log_index: ae.prev_log_index,
-                    prev_log_term: ae.prev_log_term,
-                    leader_commit: ae.leader_commit,
-                    entries: entries::from_c(ae.entries, ae.n_entries as usize, "entry")?,
-                })
-            }
-            APPEND_ENTRIES_RESULT => {
-                let r = &m.body.append_entries_result;
-                WireMessage::AppendEntriesResult(AppendEntriesResult {
-                    version: r.version,
-                    term: r.term,
-                    rejected: r.rejected,
-                    last_log_index: r.last_log_index,
-                    features: r.features,
-                    capacity: r.capacity,
-                })
-            }
-            REQUEST_VOTE => {
-                let rv = &m.body.request_vote;
-                WireMessage::RequestVote(RequestVote {
-                    version: rv.version,
-                    term: rv.term,
-                    candidate_id: rv.candidate_id,
-                    last_log_index: rv.last_log_index,
-                    last_log_term: rv.last_log_term,
-                    disrupt_leader: rv.disrupt_leader != 0,
-                    pre_vote: rv.pre_vote != 0,
-                })
-            }
-            REQUEST_VOTE_RESULT => {
-                let r = &m.body.request_vote_result;
-                WireMessage::RequestVoteResult(RequestVoteResult {
-                    version: r.version,
-                    term: r.term,
-                    vote_granted: r.vote_granted != 0,
-                    pre_vote: r.pre_vote != 0,
-                    features: r.features,
-                    capacity: r.capacity,
-                })
-            }
-            INSTALL_SNAPSHOT => {
-                let is = &m.body.install_snapshot;
-                let data = boundary::buffer_bytes(&is.data, "snapshot data")?;
-                WireMessage::InstallSnapshot(InstallSnapshot {
-                    version: is.version,
-                    term: is.term,
-                    last_index: is.last_index,
-                    last_term: is.last_term,
-                    conf: conf_ffi::from_c(&is.conf)?,
-                    conf_index: is.conf_index,
-                    data: Bytes::copy_from_slice(data),
-                })
-            }
-            TIMEOUT_NOW => {
-                let tn = &m.body.timeout_now;
-                WireMessage::TimeoutNow(TimeoutNow {
-                    version: tn.version,
-                    term: tn.term,
-                    last_log_index: tn.last_log_index,
-                    last_log_term: tn.last_log_term,
-                })
-            }
-            other => return Err(Failure::invalid(format!("unknown message type {other}"))),
+    // SAFETY: forwarded to the caller.
+    Ok(match unsafe { MessageView::read(m, Origin::Host) }? {
+        MessageView::AppendEntries(ae, carried) => WireMessage::AppendEntries(AppendEntries {
+            version: ae.version,
+            term: ae.term,
+            prev_log_index: ae.prev_log_index,
+            prev_log_term: ae.prev_log_term,
+            leader_commit: ae.leader_commit,
+            // SAFETY: forwarded to the caller.
+            entries: unsafe { entries::from_c(carried, "entry") }?,
+        }),
+        MessageView::AppendEntriesResult(r) => {
+            WireMessage::AppendEntriesResult(AppendEntriesResult {
+                version: r.version,
+                term: r.term,
+                rejected: r.rejected,
+                last_log_index: r.last_log_index,
+                features: r.features,
+                capacity: r.capacity,
+            })
         }
+        MessageView::RequestVote(rv) => WireMessage::RequestVote(RequestVote {
+            version: rv.version,
+            term: rv.term,
+            candidate_id: rv.candidate_id,
+            last_log_index: rv.last_log_index,
+            last_log_term: rv.last_log_term,
+            disrupt_leader: rv.disrupt_leader != 0,
+            pre_vote: rv.pre_vote != 0,
+        }),
+        MessageView::RequestVoteResult(r) => WireMessage::RequestVoteResult(RequestVoteResult {
+            version: r.version,
+            term: r.term,
+            vote_granted: r.vote_granted != 0,
+            pre_vote: r.pre_vote != 0,
+            features: r.features,
+            capacity: r.capacity,
+        }),
+        MessageView::InstallSnapshot(is) => {
+            // SAFETY: forwarded to the caller.
+            let data = unsafe { boundary::buffer_bytes(&is.data, "snapshot data") }?;
+            WireMessage::InstallSnapshot(InstallSnapshot {
+                version: is.version,
+                term: is.term,
+                last_index: is.last_index,
+                last_term: is.last_term,
+                // SAFETY: forwarded to the caller.
+                conf: unsafe { conf_ffi::from_c(&is.conf) }?,
+                conf_index: is.conf_index,
+                data: Bytes::copy_from_slice(data),
+            })
+        }
+        MessageView::TimeoutNow(tn) => WireMessage::TimeoutNow(TimeoutNow {
+            version: tn.version,
+            term: tn.term,
+            last_log_index: tn.last_log_index,
+            last_log_term: tn.last_log_term,
+        }),
     })
 }
 
@@ -246,7 +226,7 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
 pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
     // SAFETY: all-zero bytes are a valid raft_message (NULL pointers, zero integers).
     let mut out: raft_message = unsafe { std::mem::zeroed() };
-    out.r#type = message.message_type().code().into();
+    out.r#type = raft_message_type::from(message.message_type()) as message_type_field;
     match message {
         WireMessage::AppendEntries(m) => {
             let (array, n) = entries::to_c(&m.entries)?;
