@@ -1,4 +1,5 @@
-//! The panic boundary and the pointer helpers. Every exported function runs inside [`guard`],
+//! The panic boundary and the pointer helpers. Every exported function runs inside [`guard`]
+//! (`raft_step` inside [`contain`], to poison its instance), with one panic policy ([`PanicValue`]),
 //! and every raw pointer from C becomes a reference or a slice through the helpers here, so
 //! the NULL and length checks live in one place.
 
@@ -10,9 +11,53 @@ use std::sync::Once;
 use super::types::*;
 use crate::core;
 
-/// Runs `body`, turning a panic into `on_panic` so that no unwind ever crosses into C.
-pub fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    contain(body).unwrap_or(on_panic)
+/// Runs `body`, turning a panic into the answer its return type gives ([`PanicValue`]), so
+/// that no unwind ever crosses into C.
+pub fn guard<T: PanicValue>(body: impl FnOnce() -> T) -> T {
+    contain(body).unwrap_or(T::ON_PANIC)
+}
+
+/// The status code every exported function returns after a panic inside it: a panic is a bug
+/// of the library, so the caller is told to stop using what it passed (`raft_step` also poisons
+/// the instance, and every later step on it returns this code too).
+pub(super) const PANIC_CODE: c_int = RAFT_SHUTDOWN;
+
+/// What an exported function answers after a panic, chosen by its return type so that one
+/// policy holds across the whole C ABI:
+/// - a status code (`c_int`): [`PANIC_CODE`];
+/// - a pointer: NULL, as for a failed allocation or a missing object;
+/// - a static C string, returned by functions that promise never to return NULL:
+///   `"internal error"`;
+/// - `Option<T>`: None, "no answer". Functions whose contract gives an answer for a NULL
+///   argument (getters, `raft_random`, the decoder's queries) compute an `Option` inside the
+///   boundary and turn None into that answer outside it, so a panic answers as NULL would;
+/// - `()`: nothing.
+pub trait PanicValue {
+    const ON_PANIC: Self;
+}
+
+impl PanicValue for c_int {
+    const ON_PANIC: c_int = PANIC_CODE;
+}
+
+impl<T> PanicValue for *mut T {
+    const ON_PANIC: *mut T = std::ptr::null_mut();
+}
+
+impl<T> PanicValue for *const T {
+    const ON_PANIC: *const T = std::ptr::null();
+}
+
+impl PanicValue for &'static CStr {
+    const ON_PANIC: &'static CStr = c"internal error";
+}
+
+impl<T> PanicValue for Option<T> {
+    const ON_PANIC: Option<T> = None;
+}
+
+impl PanicValue for () {
+    const ON_PANIC: () = ();
 }
 
 /// Runs `body` and returns the message of a panic instead of unwinding. A panic here is a bug
@@ -159,9 +204,10 @@ impl From<crate::codec::Error> for Failure {
     }
 }
 
-/// Copies `message` into the caller's optional error buffer of `RAFT_ERRMSG_BUF_SIZE` bytes,
-/// cut at a character boundary and NUL-terminated. Codec functions have no instance to keep
-/// the message in, and the library keeps no process-wide "last error".
+/// Copies `message` into an error buffer of `RAFT_ERRMSG_BUF_SIZE` bytes, cut at a character
+/// boundary and NUL-terminated: the one writer of error messages, for the instance's
+/// `errmsg` and for the caller's optional buffer of codec functions (which have no instance to
+/// keep the message in; the library keeps no process-wide "last error"). NULL is ignored.
 ///
 /// # Safety
 /// A non-NULL `errmsg` must point to `RAFT_ERRMSG_BUF_SIZE` writable bytes.
@@ -184,7 +230,7 @@ pub unsafe fn write_errmsg(errmsg: *mut c_char, message: &str) {
 /// return code, copying a failure's message to `errmsg` (NULL, or `RAFT_ERRMSG_BUF_SIZE`
 /// writable bytes, as every codec function documents).
 pub fn codec_call(errmsg: *mut c_char, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         let result = body();
         // SAFETY: `errmsg` is NULL or a buffer of RAFT_ERRMSG_BUF_SIZE bytes (the contract of
         // every codec function).
@@ -220,9 +266,14 @@ mod tests {
     }
 
     #[test]
-    fn guard_returns_the_fallback_on_panic_and_the_value_otherwise() {
-        assert_eq!(guard(-1, || 5), 5);
-        assert_eq!(guard(-1, || -> i32 { panic!("boom") }), -1);
+    fn guard_returns_the_value_or_what_the_return_type_gives_after_a_panic() {
+        assert_eq!(guard(|| -> c_int { 5 }), 5);
+        assert_eq!(guard(|| -> c_int { panic!("boom") }), RAFT_SHUTDOWN);
+        assert!(guard(|| -> *mut u8 { panic!("boom") }).is_null());
+        assert!(guard(|| -> *const u8 { panic!("boom") }).is_null());
+        assert_eq!(guard(|| -> Option<u64> { panic!("boom") }), None);
+        assert_eq!(guard(|| -> Option<u64> { Some(0) }), Some(0));
+        assert_eq!(guard(|| -> &'static CStr { panic!("boom") }), c"internal error");
     }
 
     #[test]

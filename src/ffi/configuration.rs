@@ -69,7 +69,7 @@ pub fn close(c: &mut raft_configuration) {
 /// Makes `c` an empty configuration. Allocates nothing. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn raft_configuration_init(c: *mut raft_configuration) {
-    guard((), || {
+    guard(|| {
         // SAFETY: a non-NULL `c` points to the caller's struct.
         if let Some(c) = unsafe { c.as_mut() } {
             *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
@@ -81,7 +81,7 @@ pub extern "C" fn raft_configuration_init(c: *mut raft_configuration) {
 /// it to the empty configuration, so closing twice is harmless. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn raft_configuration_close(c: *mut raft_configuration) {
-    guard((), || {
+    guard(|| {
         // SAFETY: a non-NULL `c` points to a configuration filled by this library.
         if let Some(c) = unsafe { c.as_mut() } {
             close(c);
@@ -100,7 +100,7 @@ pub extern "C" fn raft_configuration_add(
     address: *const c_char,
     role: c_int,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: a non-NULL `c` points to a configuration filled by this library.
         let result = unsafe { add(c, id, address, role) };
         result.err().map_or(0, |f| f.code)
@@ -163,7 +163,7 @@ pub extern "C" fn raft_configuration_encode(
     c: *const raft_configuration,
     buf: *mut raft_buffer,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: non-NULL pointers are the caller's valid structs.
         let result = unsafe { encode(c, buf) };
         result.err().map_or(0, |f| f.code)
@@ -205,7 +205,7 @@ pub extern "C" fn raft_configuration_decode(
     buf: *const raft_buffer,
     c: *mut raft_configuration,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: non-NULL pointers are the caller's valid structs.
         let result = unsafe { decode(buf, c) };
         result.err().map_or(0, |f| f.code)

@@ -31,7 +31,7 @@ pub extern "C" fn raft_decoder_new(
     decoder: *mut *mut raft_decoder,
     expect_handshake: bool,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: a non-NULL pointer is the caller's slot.
         let Some(slot) = (unsafe { decoder.as_mut() }) else {
             return RAFT_INVALID;
@@ -50,7 +50,7 @@ pub extern "C" fn raft_decoder_new(
 /// invalid. Messages already returned by `raft_decoder_next` are not affected. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn raft_decoder_free(decoder: *mut raft_decoder) {
-    guard((), || {
+    guard(|| {
         if !decoder.is_null() {
             // SAFETY: a non-NULL decoder came from Box::into_raw in raft_decoder_new and is
             // freed once (the caller's contract).
@@ -146,7 +146,7 @@ pub extern "C" fn raft_decoder_peer(
     id: *mut raft_id,
     address: *mut *const c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: a non-NULL decoder came from raft_decoder_new.
         let Some(decoder) = (unsafe { decoder.as_ref() }) else {
             return RAFT_INVALID;
@@ -172,18 +172,14 @@ pub extern "C" fn raft_decoder_peer(
 /// reads; reading more is always fine. NULL gives 0.
 #[no_mangle]
 pub extern "C" fn raft_decoder_needed(decoder: *const raft_decoder) -> c_ulonglong {
-    guard(0, || {
-        // SAFETY: a non-NULL decoder came from raft_decoder_new.
-        unsafe { decoder.as_ref() }.map_or(0, |d| d.stream.bytes_needed())
-    })
+    // SAFETY: a non-NULL decoder came from raft_decoder_new.
+    guard(|| unsafe { decoder.as_ref() }.map(|d| d.stream.bytes_needed())).unwrap_or(0)
 }
 
 /// True when no partial frame is buffered, so the peer may close the connection here without
 /// losing anything. NULL gives true.
 #[no_mangle]
 pub extern "C" fn raft_decoder_at_boundary(decoder: *const raft_decoder) -> bool {
-    guard(true, || {
-        // SAFETY: a non-NULL decoder came from raft_decoder_new.
-        unsafe { decoder.as_ref() }.map_or(true, |d| d.stream.is_at_frame_boundary())
-    })
+    // SAFETY: a non-NULL decoder came from raft_decoder_new.
+    guard(|| unsafe { decoder.as_ref() }.map(|d| d.stream.is_at_frame_boundary())).unwrap_or(true)
 }

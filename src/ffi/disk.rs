@@ -222,7 +222,7 @@ pub extern "C" fn raft_load_open_segment(
 /// Do not call it for a segment whose entries the caller took over.
 #[no_mangle]
 pub extern "C" fn raft_segment_close(segment: *mut raft_segment) {
-    guard((), || {
+    guard(|| {
         // SAFETY: a non-NULL segment was filled by a raft_load_*_segment call.
         if let Some(s) = unsafe { segment.as_mut() } {
             // SAFETY: the array and batch come from entries::to_c.

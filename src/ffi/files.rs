@@ -44,7 +44,7 @@ pub extern "C" fn raft_closed_segment_name(
     out: *mut c_char,
     len: usize,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         if first == 0 || first > last {
             return RAFT_INVALID;
         }
@@ -59,7 +59,7 @@ pub extern "C" fn raft_closed_segment_name(
 /// Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NAMETOOLONG`.
 #[no_mangle]
 pub extern "C" fn raft_open_segment_name(counter: u64, out: *mut c_char, len: usize) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
         let result = unsafe { write_name(&names::open_segment_name(counter), out, len) };
         result.err().map_or(0, |f| f.code)
@@ -80,7 +80,7 @@ pub extern "C" fn raft_snapshot_file_name(
     out: *mut c_char,
     len: usize,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         let name = SnapshotName { term, index, timestamp };
         let text = if meta { name.meta_file_name() } else { name.data_file_name() };
         // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
@@ -95,7 +95,7 @@ pub extern "C" fn raft_snapshot_file_name(
 /// Errors: `RAFT_INVALID` (NULL argument, name not UTF-8).
 #[no_mangle]
 pub extern "C" fn raft_parse_file_name(name: *const c_char, out: *mut raft_file_name) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: the pointers are the caller's, valid for the call.
         let result = unsafe {
             (|| {
@@ -203,11 +203,12 @@ pub extern "C" fn raft_decode_snapshot_meta(
 /// by default. NULL gives false.
 #[no_mangle]
 pub extern "C" fn raft_snapshot_data_is_lz4(data: *const raft_buffer) -> bool {
-    guard(false, || {
+    guard(|| {
         // SAFETY: a non-NULL buffer is the caller's, valid for the call.
         let bytes = unsafe { data.as_ref().map(|b| boundary::buffer_bytes(b, "data")) };
-        matches!(bytes, Some(Ok(bytes)) if snapshot::is_lz4_frame(bytes))
+        Some(matches!(bytes, Some(Ok(bytes)) if snapshot::is_lz4_frame(bytes)))
     })
+    .unwrap_or(false)
 }
 
 /// The snapshot as the application wrote it, in `out->base`, a new `raft_malloc` buffer the

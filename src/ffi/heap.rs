@@ -140,31 +140,31 @@ pub fn alloc_array<T>(n: usize) -> *mut T {
 /// Allocates `size` bytes with the current heap.
 #[no_mangle]
 pub extern "C" fn raft_malloc(size: usize) -> *mut c_void {
-    guard(ptr::null_mut(), || malloc(size))
+    guard(|| malloc(size))
 }
 
 /// Frees memory obtained from the raft heap. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn raft_free(ptr: *mut c_void) {
-    guard((), || free(ptr))
+    guard(|| free(ptr))
 }
 
 /// Allocates `nmemb * size` zeroed bytes with the current heap.
 #[no_mangle]
 pub extern "C" fn raft_calloc(nmemb: usize, size: usize) -> *mut c_void {
-    guard(ptr::null_mut(), || calloc(nmemb, size))
+    guard(|| calloc(nmemb, size))
 }
 
 /// Resizes memory obtained from the raft heap.
 #[no_mangle]
 pub extern "C" fn raft_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-    guard(ptr::null_mut(), || realloc(ptr, size))
+    guard(|| realloc(ptr, size))
 }
 
 /// Allocates `size` bytes aligned to `alignment` with the current heap.
 #[no_mangle]
 pub extern "C" fn raft_aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
-    guard(ptr::null_mut(), || {
+    guard(|| {
         let heap = current();
         match heap.aligned_alloc {
             // SAFETY: calling the host's allocator as its contract describes.
@@ -177,7 +177,7 @@ pub extern "C" fn raft_aligned_alloc(alignment: usize, size: usize) -> *mut c_vo
 /// Frees memory from `raft_aligned_alloc`. Forwards even NULL, as C-Raft does.
 #[no_mangle]
 pub extern "C" fn raft_aligned_free(alignment: usize, ptr: *mut c_void) {
-    guard((), || {
+    guard(|| {
         let heap = current();
         if let Some(f) = heap.aligned_free {
             // SAFETY: `ptr` came from this heap's aligned_alloc (the caller's contract).
@@ -191,17 +191,17 @@ pub extern "C" fn raft_aligned_free(alignment: usize, ptr: *mut c_void) {
 /// change the heap only while no memory of the previous one is alive.
 #[no_mangle]
 pub extern "C" fn raft_heap_set(heap: *mut raft_heap) {
-    guard((), || CURRENT.store(heap, Ordering::Release))
+    guard(|| CURRENT.store(heap, Ordering::Release))
 }
 
 /// Restores the built-in heap (libc).
 #[no_mangle]
 pub extern "C" fn raft_heap_set_default() {
-    guard((), || CURRENT.store(ptr::null_mut(), Ordering::Release))
+    guard(|| CURRENT.store(ptr::null_mut(), Ordering::Release))
 }
 
 /// The heap currently installed. The built-in one must not be modified through this pointer.
 #[no_mangle]
 pub extern "C" fn raft_heap_get() -> *const raft_heap {
-    guard(&DEFAULT.0 as *const raft_heap, || current() as *const raft_heap)
+    guard(|| current() as *const raft_heap)
 }

@@ -6,11 +6,11 @@
 //! ever touched through raw pointers, so a tracer callback reading the public members while a
 //! step runs does not alias a Rust reference.
 
-use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void, CStr};
 use std::ptr::{self, addr_of, addr_of_mut};
 use std::sync::Arc;
 
-use super::boundary::{self, guard, Failure};
+use super::boundary::{self, guard, Failure, PanicValue};
 use super::heap;
 use super::step::BarrierStock;
 use super::tracer::{self, HostTracer};
@@ -125,16 +125,8 @@ fn nul_terminated(text: &str) -> Option<Vec<u8>> {
 /// # Safety
 /// `r` must point to a `struct raft`.
 pub unsafe fn set_errmsg(r: *mut raft, message: &str) {
-    let mut end = message.len().min(RAFT_ERRMSG_BUF_SIZE - 1);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    // SAFETY: `errmsg` is RAFT_ERRMSG_BUF_SIZE bytes inside `*r`; we write at most that.
-    unsafe {
-        let dst = addr_of_mut!((*r).errmsg) as *mut u8;
-        ptr::copy_nonoverlapping(message.as_ptr(), dst, end);
-        *dst.add(end) = 0;
-    }
+    // SAFETY: `errmsg` is RAFT_ERRMSG_BUF_SIZE bytes inside `*r`.
+    unsafe { boundary::write_errmsg(addr_of_mut!((*r).errmsg) as *mut c_char, message) }
 }
 
 /// The instance of an initialised `struct raft` that no step is using.
@@ -228,7 +220,7 @@ pub extern "C" fn raft_init(
     id: raft_id,
     address: *const c_char,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         if r.is_null() {
             return RAFT_INVALID;
         }
@@ -297,7 +289,7 @@ unsafe fn init(
 #[no_mangle]
 pub extern "C" fn raft_close(r: *mut raft, cb: raft_close_cb) {
     let _ = cb;
-    guard((), || {
+    guard(|| {
         // SAFETY: `r` is NULL or a struct raft of the host.
         let Ok(inst) = (unsafe { instance_ptr(r) }) else {
             return;
@@ -326,7 +318,7 @@ pub extern "C" fn raft_seed(r: *mut raft, random: c_uint) {
 /// tracer that calls back into the library on this instance (to step it, or even close it)
 /// must be refused, not allowed to free or change the instance under `f`.
 fn with_instance(r: *mut raft, f: impl FnOnce(&mut Instance)) {
-    guard((), || {
+    guard(|| {
         // SAFETY: `r` is NULL or a struct raft of the host.
         if let Ok(inst) = unsafe { instance_mut(r) } {
             // SAFETY: `r` is initialised (instance_mut succeeded); cleared below.
@@ -402,15 +394,11 @@ pub extern "C" fn raft_set_capacity_threshold(r: *mut raft, min: c_ushort) {
     with_instance(r, |inst| inst.core.set_capacity_threshold(min))
 }
 
-/// Runs `f` on an idle, initialised instance, or returns `neutral`.
-fn read<T: Copy>(r: *const raft, neutral: T, f: impl FnOnce(&Instance) -> T) -> T {
-    guard(neutral, || {
-        // SAFETY: `r` is NULL or a struct raft of the host.
-        match unsafe { instance_ref(r) } {
-            Some(inst) => f(inst),
-            None => neutral,
-        }
-    })
+/// Runs `f` on an idle, initialised instance, or returns `neutral` (also after a panic: the
+/// getter then answers as for a NULL instance).
+fn read<T>(r: *const raft, neutral: T, f: impl FnOnce(&Instance) -> T) -> T {
+    // SAFETY: `r` is NULL or a struct raft of the host.
+    guard(|| unsafe { instance_ref(r) }.map(f)).unwrap_or(neutral)
 }
 
 /// The current term (0 for a NULL or uninitialised instance).
@@ -458,7 +446,7 @@ fn query<T>(
     out: *mut T,
     f: impl FnOnce(&Instance) -> Result<T, core::Error>,
 ) -> c_int {
-    guard(RAFT_INVALID, || {
+    guard(|| {
         if out.is_null() {
             return RAFT_INVALID;
         }
@@ -528,11 +516,12 @@ pub extern "C" fn raft_last_index(r: *mut raft) -> raft_index {
 /// `r`; valid until the next call on it. Never NULL.
 #[no_mangle]
 pub extern "C" fn raft_errmsg(r: *mut raft) -> *const c_char {
-    guard(c"internal error".as_ptr(), || {
+    guard(|| {
         if r.is_null() {
-            return c"raft instance is NULL".as_ptr();
+            return Some(c"raft instance is NULL".as_ptr());
         }
         // SAFETY: `errmsg` is inside the caller's struct.
-        unsafe { addr_of!((*r).errmsg) as *const c_char }
+        Some(unsafe { addr_of!((*r).errmsg) as *const c_char })
     })
+    .unwrap_or(<&CStr as PanicValue>::ON_PANIC.as_ptr())
 }

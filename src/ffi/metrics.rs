@@ -23,7 +23,7 @@ pub extern "C" fn raft_metrics_json(
     last_applied: raft_index,
     out: *mut raft_buffer,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: `r` is NULL or the host's struct raft, idle per `instance_mut`'s checks.
         let result = unsafe { metrics_json(r, last_applied, out) };
         match result {
@@ -70,7 +70,7 @@ pub extern "C" fn raft_bootstrap_entry(
     conf: *const raft_configuration,
     out: *mut raft_entry,
 ) -> c_int {
-    guard(RAFT_NOMEM, || {
+    guard(|| {
         // SAFETY: non-NULL pointers are the caller's valid structs.
         let result = unsafe { bootstrap_entry(conf, out) };
         result.err().map_or(0, |f| f.code)

@@ -47,7 +47,7 @@ pub extern "C" fn raft_step(
             let message = format!("internal error in raft_step ({panic}): close the instance");
             // SAFETY: as above; the step's references to the instance ended with the unwind.
             unsafe { instance::poison(r, &message) };
-            RAFT_SHUTDOWN
+            boundary::PANIC_CODE
         }
     }
 }

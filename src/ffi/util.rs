@@ -1,6 +1,6 @@
 //! Stateless utilities: error strings, names, the digest, the random generator, the version.
 
-use std::ffi::{c_char, c_int, c_uint, c_ulonglong};
+use std::ffi::{c_char, c_int, c_uint, c_ulonglong, CStr};
 
 use sha1::{Digest, Sha1};
 
@@ -8,66 +8,68 @@ use super::boundary::guard;
 use super::types::*;
 use crate::core::{random, Role};
 
-/// A static NUL-terminated string as a C pointer.
-macro_rules! cstr {
-    ($s:expr) => {
-        concat!($s, "\0").as_ptr() as *const c_char
-    };
+/// A static name as a C pointer, NULL for none.
+fn static_or_null(name: Option<&'static CStr>) -> *const c_char {
+    name.map_or(std::ptr::null(), CStr::as_ptr)
 }
 
 /// The text of an error code (C-Raft's exact strings); `"unknown error"` for anything else,
 /// including 0. Never NULL; static storage.
 #[no_mangle]
 pub extern "C" fn raft_strerror(errnum: c_int) -> *const c_char {
-    guard(cstr!("unknown error"), || match errnum {
-        RAFT_NOMEM => cstr!("out of memory"),
-        RAFT_BADID => cstr!("server ID is not valid"),
-        RAFT_DUPLICATEID => cstr!("server ID already in use"),
-        RAFT_DUPLICATEADDRESS => cstr!("server address already in use"),
-        RAFT_BADROLE => cstr!("server role is not valid"),
-        RAFT_MALFORMED => cstr!("encoded data is malformed"),
-        RAFT_NOTLEADER => cstr!("server is not the leader"),
-        RAFT_LEADERSHIPLOST => cstr!("server has lost leadership"),
-        RAFT_SHUTDOWN => cstr!("server is shutting down"),
-        RAFT_CANTBOOTSTRAP => cstr!("bootstrap only works on new clusters"),
-        RAFT_CANTCHANGE => cstr!("a configuration change is already in progress"),
-        RAFT_CORRUPT => cstr!("persisted data is corrupted"),
-        RAFT_CANCELED => cstr!("operation canceled"),
-        RAFT_NAMETOOLONG => cstr!("resource name too long"),
-        RAFT_TOOBIG => cstr!("data is too big"),
-        RAFT_NOCONNECTION => cstr!("no connection to remote server available"),
-        RAFT_BUSY => cstr!("operation can't be performed at this time"),
-        RAFT_IOERR => cstr!("I/O error"),
-        RAFT_NOTFOUND => cstr!("Resource not found"),
-        RAFT_INVALID => cstr!("Invalid parameter"),
-        RAFT_UNAUTHORIZED => cstr!("No access to resource"),
-        RAFT_NOSPACE => cstr!("Not enough disk space"),
-        RAFT_TOOMANY => cstr!("System or raft limit met or exceeded"),
-        _ => cstr!("unknown error"),
-    })
+    let text: &'static CStr = guard(|| match errnum {
+        RAFT_NOMEM => c"out of memory",
+        RAFT_BADID => c"server ID is not valid",
+        RAFT_DUPLICATEID => c"server ID already in use",
+        RAFT_DUPLICATEADDRESS => c"server address already in use",
+        RAFT_BADROLE => c"server role is not valid",
+        RAFT_MALFORMED => c"encoded data is malformed",
+        RAFT_NOTLEADER => c"server is not the leader",
+        RAFT_LEADERSHIPLOST => c"server has lost leadership",
+        RAFT_SHUTDOWN => c"server is shutting down",
+        RAFT_CANTBOOTSTRAP => c"bootstrap only works on new clusters",
+        RAFT_CANTCHANGE => c"a configuration change is already in progress",
+        RAFT_CORRUPT => c"persisted data is corrupted",
+        RAFT_CANCELED => c"operation canceled",
+        RAFT_NAMETOOLONG => c"resource name too long",
+        RAFT_TOOBIG => c"data is too big",
+        RAFT_NOCONNECTION => c"no connection to remote server available",
+        RAFT_BUSY => c"operation can't be performed at this time",
+        RAFT_IOERR => c"I/O error",
+        RAFT_NOTFOUND => c"Resource not found",
+        RAFT_INVALID => c"Invalid parameter",
+        RAFT_UNAUTHORIZED => c"No access to resource",
+        RAFT_NOSPACE => c"Not enough disk space",
+        RAFT_TOOMANY => c"System or raft limit met or exceeded",
+        _ => c"unknown error",
+    });
+    text.as_ptr()
 }
 
 /// `"follower"`, `"candidate"` or `"leader"` for 1..3; NULL for anything else (including 0).
 /// Static storage.
 #[no_mangle]
 pub extern "C" fn raft_state_name(state: c_int) -> *const c_char {
-    guard(std::ptr::null(), || match raft_state::try_from(state) {
-        Ok(raft_state::RAFT_FOLLOWER) => cstr!("follower"),
-        Ok(raft_state::RAFT_CANDIDATE) => cstr!("candidate"),
-        Ok(raft_state::RAFT_LEADER) => cstr!("leader"),
-        Ok(raft_state::RAFT_UNAVAILABLE) | Err(_) => std::ptr::null(),
-    })
+    let name = guard(|| match raft_state::try_from(state) {
+        Ok(raft_state::RAFT_FOLLOWER) => Some(c"follower"),
+        Ok(raft_state::RAFT_CANDIDATE) => Some(c"candidate"),
+        Ok(raft_state::RAFT_LEADER) => Some(c"leader"),
+        Ok(raft_state::RAFT_UNAVAILABLE) | Err(_) => None,
+    });
+    static_or_null(name)
 }
 
 /// `"stand-by"`, `"voter"` or `"spare"` for 0..2; NULL for anything else. Static storage.
 #[no_mangle]
 pub extern "C" fn raft_role_name(role: c_int) -> *const c_char {
-    guard(std::ptr::null(), || match role_from_code(role) {
-        Some(Role::Standby) => cstr!("stand-by"),
-        Some(Role::Voter) => cstr!("voter"),
-        Some(Role::Spare) => cstr!("spare"),
-        None => std::ptr::null(),
-    })
+    let name = guard(|| {
+        role_from_code(role).map(|role| match role {
+            Role::Standby => c"stand-by",
+            Role::Voter => c"voter",
+            Role::Spare => c"spare",
+        })
+    });
+    static_or_null(name)
 }
 
 /// The digest of `text` and `n`, for deriving server IDs: SHA-1 over the bytes of `text`
@@ -75,14 +77,15 @@ pub extern "C" fn raft_role_name(role: c_int) -> *const c_char {
 /// as a little-endian integer. `text` is borrowed for the call; NULL returns 0.
 #[no_mangle]
 pub extern "C" fn raft_digest(text: *const c_char, n: c_ulonglong) -> c_ulonglong {
-    guard(0, || {
+    guard(|| {
         if text.is_null() {
-            return 0;
+            return None;
         }
         // SAFETY: non-NULL, and the caller passes a NUL-terminated string.
-        let bytes = unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes();
-        digest(bytes, n)
+        let bytes = unsafe { CStr::from_ptr(text) }.to_bytes();
+        Some(digest(bytes, n))
     })
+    .unwrap_or(0)
 }
 
 fn digest(text: &[u8], n: u64) -> u64 {
@@ -98,13 +101,8 @@ fn digest(text: &[u8], n: u64) -> u64 {
 /// state; a NULL `state` returns `min`.
 #[no_mangle]
 pub extern "C" fn raft_random(state: *mut c_uint, min: c_uint, max: c_uint) -> c_uint {
-    guard(min, || {
-        // SAFETY: a non-NULL state points to the caller's generator word.
-        match unsafe { state.as_mut() } {
-            Some(s) => random::random(s, min, max),
-            None => min,
-        }
-    })
+    // SAFETY: a non-NULL state points to the caller's generator word.
+    guard(|| unsafe { state.as_mut() }.map(|s| random::random(s, min, max))).unwrap_or(min)
 }
 
 /// `RAFT_VERSION_NUMBER` of the library actually loaded.

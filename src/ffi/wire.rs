@@ -118,7 +118,7 @@ pub extern "C" fn raft_encode_message(
 /// not allocated by `raft_decoder_next`.
 #[no_mangle]
 pub extern "C" fn raft_message_release(message: *mut raft_message, payload_taken: bool) {
-    guard((), || {
+    guard(|| {
         // SAFETY: a non-NULL message was filled by raft_decoder_next (the caller's contract).
         if let Some(m) = unsafe { message.as_mut() } {
             // SAFETY: as above.
