@@ -185,6 +185,15 @@ pub unsafe fn buffer_bytes<'a>(buf: &raft_buffer, what: &str) -> Result<&'a [u8]
     unsafe { slice(buf.base as *const u8, buf.len, what) }
 }
 
+/// The bytes of the caller's buffer argument `buf`, which must not be NULL.
+///
+/// # Safety
+/// A non-NULL `buf` must point to a valid `raft_buffer` whose bytes outlive `'a`.
+pub unsafe fn input_bytes<'a>(buf: *const raft_buffer, what: &str) -> Result<&'a [u8], Failure> {
+    // SAFETY: forwarded to the caller.
+    unsafe { buffer_bytes(non_null(buf, what)?, what) }
+}
+
 /// A NUL-terminated string as UTF-8 text.
 ///
 /// # Safety
@@ -236,6 +245,12 @@ pub fn codec_call(errmsg: *mut c_char, body: impl FnOnce() -> Result<(), Failure
         // every codec function).
         unsafe { report(result, errmsg) }
     })
+}
+
+/// Runs the body of an exported function that returns a status code, with no message buffer,
+/// inside the panic boundary: 0, or the failure's code.
+pub fn status(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
+    codec_call(std::ptr::null_mut(), body)
 }
 
 /// The return code of a codec call, with the failure's message copied to `errmsg`.

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr;
 
-use super::boundary::{self, guard, Failure};
+use super::boundary::{self, guard, status, Failure};
 use super::heap;
 use super::types::*;
 use crate::codec::configuration as codec;
@@ -100,11 +100,8 @@ pub extern "C" fn raft_configuration_add(
     address: *const c_char,
     role: c_int,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: a non-NULL `c` points to a configuration filled by this library.
-        let result = unsafe { add(c, id, address, role) };
-        result.err().map_or(0, |f| f.code)
-    })
+    // SAFETY: a non-NULL `c` points to a configuration filled by this library.
+    status(|| unsafe { add(c, id, address, role) })
 }
 
 unsafe fn add(
@@ -136,10 +133,7 @@ unsafe fn add(
             return Err(Failure::new(RAFT_DUPLICATEADDRESS, "server address already in use"));
         }
     }
-    let copy = heap::strdup(address.as_bytes());
-    if copy.is_null() {
-        return Err(Failure::nomem());
-    }
+    let copy = heap::copy_string(address.as_bytes())?;
     let n = c.n as usize + 1;
     let size = n * std::mem::size_of::<raft_server>();
     let grown = heap::realloc(c.servers as *mut c_void, size) as *mut raft_server;
@@ -163,11 +157,8 @@ pub extern "C" fn raft_configuration_encode(
     c: *const raft_configuration,
     buf: *mut raft_buffer,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: non-NULL pointers are the caller's valid structs.
-        let result = unsafe { encode(c, buf) };
-        result.err().map_or(0, |f| f.code)
-    })
+    // SAFETY: non-NULL pointers are the caller's valid structs.
+    status(|| unsafe { encode(c, buf) })
 }
 
 unsafe fn encode(c: *const raft_configuration, buf: *mut raft_buffer) -> Result<(), Failure> {
@@ -205,11 +196,8 @@ pub extern "C" fn raft_configuration_decode(
     buf: *const raft_buffer,
     c: *mut raft_configuration,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: non-NULL pointers are the caller's valid structs.
-        let result = unsafe { decode(buf, c) };
-        result.err().map_or(0, |f| f.code)
-    })
+    // SAFETY: non-NULL pointers are the caller's valid structs.
+    status(|| unsafe { decode(buf, c) })
 }
 
 unsafe fn decode(buf: *const raft_buffer, c: *mut raft_configuration) -> Result<(), Failure> {
@@ -217,9 +205,7 @@ unsafe fn decode(buf: *const raft_buffer, c: *mut raft_configuration) -> Result<
     let c = unsafe { boundary::non_null_mut(c, "configuration") }?;
     *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
     // SAFETY: forwarded to the caller.
-    let buf = unsafe { boundary::non_null(buf, "buffer") }?;
-    // SAFETY: forwarded to the caller.
-    let bytes = unsafe { boundary::buffer_bytes(buf, "buffer") }?;
+    let bytes = unsafe { boundary::input_bytes(buf, "buffer") }?;
     let conf = codec::decode(bytes).map_err(|e| Failure::from(core::Error::from(e)))?;
     to_c(&conf, c)
 }

@@ -57,9 +57,8 @@ pub extern "C" fn raft_decode_metadata(
     codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let buf = boundary::non_null(buf, "buffer")?;
+            let bytes = boundary::input_bytes(buf, "buffer")?;
             let out = boundary::non_null_mut(metadata, "metadata")?;
-            let bytes = boundary::buffer_bytes(buf, "buffer")?;
             let m = metadata::decode_metadata(bytes)?.unwrap_or_default();
             *out = raft_metadata { version: m.version, term: m.term, voted_for: m.voted_for };
             Ok(())
@@ -251,9 +250,7 @@ fn empty_segment() -> raft_segment {
 /// `data` must be NULL or a valid buffer for the call.
 unsafe fn file_bytes(data: *const raft_buffer) -> Result<Bytes, Failure> {
     // SAFETY: forwarded to the caller.
-    let data = unsafe { boundary::non_null(data, "data") }?;
-    // SAFETY: forwarded to the caller.
-    Ok(Bytes::copy_from_slice(unsafe { boundary::buffer_bytes(data, "data") }?))
+    Ok(Bytes::copy_from_slice(unsafe { boundary::input_bytes(data, "data") }?))
 }
 
 fn open_segment_to_c(loaded: &OpenSegment, file_len: usize) -> Result<raft_segment, Failure> {

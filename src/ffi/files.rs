@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use bytes::Bytes;
 
-use super::boundary::{self, codec_call, guard, Failure};
+use super::boundary::{self, codec_call, guard, status, Failure};
 use super::codec_types::*;
 use super::configuration::{self as conf_ffi, copy_to_heap};
 use super::types::*;
@@ -44,13 +44,12 @@ pub extern "C" fn raft_closed_segment_name(
     out: *mut c_char,
     len: usize,
 ) -> c_int {
-    guard(|| {
+    status(|| {
         if first == 0 || first > last {
-            return RAFT_INVALID;
+            return Err(Failure::invalid("a closed segment holds entries first..=last, first > 0"));
         }
         // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
-        let result = unsafe { write_name(&names::closed_segment_name(first, last), out, len) };
-        result.err().map_or(0, |f| f.code)
+        unsafe { write_name(&names::closed_segment_name(first, last), out, len) }
     })
 }
 
@@ -59,11 +58,8 @@ pub extern "C" fn raft_closed_segment_name(
 /// Errors: `RAFT_INVALID` (NULL `out`), `RAFT_NAMETOOLONG`.
 #[no_mangle]
 pub extern "C" fn raft_open_segment_name(counter: u64, out: *mut c_char, len: usize) -> c_int {
-    guard(|| {
-        // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
-        let result = unsafe { write_name(&names::open_segment_name(counter), out, len) };
-        result.err().map_or(0, |f| f.code)
-    })
+    // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
+    status(|| unsafe { write_name(&names::open_segment_name(counter), out, len) })
 }
 
 /// Writes `snapshot-TERM-INDEX-TIMESTAMP`, followed by `.meta` when `meta` is true, into
@@ -80,12 +76,11 @@ pub extern "C" fn raft_snapshot_file_name(
     out: *mut c_char,
     len: usize,
 ) -> c_int {
-    guard(|| {
+    status(|| {
         let name = SnapshotName { term, index, timestamp };
         let text = if meta { name.meta_file_name() } else { name.data_file_name() };
         // SAFETY: a non-NULL `out` has `len` bytes (the caller's contract).
-        let result = unsafe { write_name(&text, out, len) };
-        result.err().map_or(0, |f| f.code)
+        unsafe { write_name(&text, out, len) }
     })
 }
 
@@ -189,9 +184,9 @@ pub extern "C" fn raft_decode_snapshot_meta(
         unsafe {
             let conf = boundary::non_null_mut(conf, "configuration")?;
             *conf = raft_configuration { servers: std::ptr::null_mut(), n: 0 };
-            let buf = boundary::non_null(buf, "buffer")?;
+            let bytes = boundary::input_bytes(buf, "buffer")?;
             let conf_index = boundary::non_null_mut(conf_index, "conf_index")?;
-            let meta = snapshot::decode_snapshot_meta(boundary::buffer_bytes(buf, "buffer")?)?;
+            let meta = snapshot::decode_snapshot_meta(bytes)?;
             conf_ffi::to_c(&meta.conf, conf)?;
             *conf_index = meta.conf_index;
             Ok(())
@@ -228,9 +223,8 @@ pub extern "C" fn raft_decode_snapshot_data(
     codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let data = boundary::non_null(data, "data")?;
+            let bytes = boundary::input_bytes(data, "data")?;
             let out = boundary::non_null_mut(out, "out")?;
-            let bytes = boundary::buffer_bytes(data, "data")?;
             if !snapshot::is_lz4_frame(bytes) {
                 *out = copy_to_heap(bytes)?;
                 return Ok(());

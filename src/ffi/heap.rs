@@ -5,7 +5,7 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::boundary::guard;
+use super::boundary::{guard, Failure};
 use super::types::raft_heap;
 
 unsafe extern "C" fn default_malloc(_data: *mut c_void, size: usize) -> *mut c_void {
@@ -126,6 +126,15 @@ pub fn strdup(bytes: &[u8]) -> *mut std::ffi::c_char {
         }
     }
     p as *mut std::ffi::c_char
+}
+
+/// [`strdup`], or `RAFT_NOMEM` when the heap has no memory.
+pub fn copy_string(bytes: &[u8]) -> Result<*mut std::ffi::c_char, Failure> {
+    let copy = strdup(bytes);
+    if copy.is_null() {
+        return Err(Failure::nomem());
+    }
+    Ok(copy)
 }
 
 /// Allocates an array of `n` `T`s (uninitialised) with the current heap; NULL on failure or

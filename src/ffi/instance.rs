@@ -255,10 +255,7 @@ unsafe fn init(
     if id == 0 {
         return Err(Failure::new(RAFT_BADID, "server ID must not be 0"));
     }
-    let address_copy = heap::strdup(address.as_bytes());
-    if address_copy.is_null() {
-        return Err(Failure::nomem());
-    }
+    let address_copy = heap::copy_string(address.as_bytes())?;
     let mut instance = Box::new(Instance {
         core: core::Raft::new(id, address),
         messages: Vec::new(),

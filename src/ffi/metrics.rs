@@ -2,10 +2,9 @@
 //! one-call bootstrap of a new cluster, both thin wrappers over the core's Rust API.
 
 use std::ffi::{c_int, c_void};
-use std::ptr;
 
-use super::boundary::{self, guard, Failure};
-use super::configuration::from_c;
+use super::boundary::{self, guard, status, Failure};
+use super::configuration::{copy_to_heap, from_c};
 use super::heap;
 use super::instance::{instance_mut, set_errmsg};
 use super::types::*;
@@ -49,10 +48,7 @@ unsafe fn metrics_json(
     // SAFETY: forwarded to the caller.
     let inst = unsafe { instance_mut(r) }?;
     let text = inst.core.metrics(last_applied).to_json();
-    let base = heap::strdup(text.as_bytes());
-    if base.is_null() {
-        return Err(Failure::nomem());
-    }
+    let base = heap::copy_string(text.as_bytes())?;
     *out = raft_buffer { base: base as *mut c_void, len: text.len() };
     Ok(())
 }
@@ -70,11 +66,8 @@ pub extern "C" fn raft_bootstrap_entry(
     conf: *const raft_configuration,
     out: *mut raft_entry,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: non-NULL pointers are the caller's valid structs.
-        let result = unsafe { bootstrap_entry(conf, out) };
-        result.err().map_or(0, |f| f.code)
-    })
+    // SAFETY: non-NULL pointers are the caller's valid structs.
+    status(|| unsafe { bootstrap_entry(conf, out) })
 }
 
 unsafe fn bootstrap_entry(
@@ -87,23 +80,12 @@ unsafe fn bootstrap_entry(
     let out = unsafe { boundary::non_null_mut(out, "entry") }?;
     // SAFETY: forwarded to the caller.
     let bootstrap = Bootstrap::new(&unsafe { from_c(conf) }?)?;
-    let base = heap::malloc(bootstrap.payload.len());
-    if base.is_null() {
-        return Err(Failure::nomem());
-    }
-    // SAFETY: `base` has room for the payload and does not overlap it.
-    unsafe {
-        ptr::copy_nonoverlapping(
-            bootstrap.payload.as_ptr(),
-            base as *mut u8,
-            bootstrap.payload.len(),
-        )
-    };
+    let buf = copy_to_heap(&bootstrap.payload)?;
     *out = raft_entry {
         term: bootstrap.term,
         r#type: entry_type_code(EntryType::Change),
-        buf: raft_buffer { base, len: bootstrap.payload.len() },
-        batch: base,
+        buf,
+        batch: buf.base,
     };
     Ok(())
 }

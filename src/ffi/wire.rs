@@ -59,15 +59,11 @@ pub extern "C" fn raft_decode_handshake(
     codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let buf = boundary::non_null(buf, "buffer")?;
+            let bytes = boundary::input_bytes(buf, "buffer")?;
             let id = boundary::non_null_mut(id, "id")?;
             let address = boundary::non_null_mut(address, "address")?;
-            let bytes = boundary::buffer_bytes(buf, "buffer")?;
             let handshake = wire::decode_handshake(bytes, &Limits::default())?;
-            let copy = heap::strdup(handshake.address.as_bytes());
-            if copy.is_null() {
-                return Err(Failure::nomem());
-            }
+            let copy = heap::copy_string(handshake.address.as_bytes())?;
             *id = handshake.server_id;
             *address = copy;
             Ok(())
