@@ -164,9 +164,7 @@ pub extern "C" fn raft_load_closed_segment(
     codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let out = boundary::non_null_mut(segment, "segment")?;
-            *out = empty_segment();
-            let data = file_bytes(data)?;
+            let (out, data) = prepare_load(data, segment)?;
             let loaded = segment::load_closed_segment(&data, first, last)?;
             let (entries, n) = entries::to_c(&loaded)?;
             *out = raft_segment {
@@ -203,9 +201,7 @@ pub extern "C" fn raft_load_open_segment(
     codec_call(errmsg, || {
         // SAFETY: the pointers are the caller's, valid for the call.
         unsafe {
-            let out = boundary::non_null_mut(segment, "segment")?;
-            *out = empty_segment();
-            let data = file_bytes(data)?;
+            let (out, data) = prepare_load(data, segment)?;
             let loaded = segment::load_open_segment(&data)?;
             *out = open_segment_to_c(&loaded, data.len())?;
             if let SegmentEnd::Damaged { offset, damage, discarded } = &loaded.end {
@@ -243,14 +239,22 @@ fn empty_segment() -> raft_segment {
     }
 }
 
-/// A copy of the file's bytes the codec can slice (the decoded entries are copied again into
-/// the host's batch, so this one is dropped on return).
+/// The caller's segment, emptied first so that it is empty whatever the outcome, and a copy of
+/// the file's bytes the codec can slice (the decoded entries are copied again into the host's
+/// batch, so this one is dropped on return).
 ///
 /// # Safety
-/// `data` must be NULL or a valid buffer for the call.
-unsafe fn file_bytes(data: *const raft_buffer) -> Result<Bytes, Failure> {
+/// Non-NULL pointers must be the caller's valid structs.
+unsafe fn prepare_load<'a>(
+    data: *const raft_buffer,
+    segment: *mut raft_segment,
+) -> Result<(&'a mut raft_segment, Bytes), Failure> {
     // SAFETY: forwarded to the caller.
-    Ok(Bytes::copy_from_slice(unsafe { boundary::input_bytes(data, "data") }?))
+    let out = unsafe { boundary::non_null_mut(segment, "segment") }?;
+    *out = empty_segment();
+    // SAFETY: forwarded to the caller.
+    let bytes = unsafe { boundary::input_bytes(data, "data") }?;
+    Ok((out, Bytes::copy_from_slice(bytes)))
 }
 
 fn open_segment_to_c(loaded: &OpenSegment, file_len: usize) -> Result<raft_segment, Failure> {
