@@ -5,16 +5,12 @@ use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum Error {
-    #[error("out of memory")]
-    NoMem,
     #[error("{0}")]
     BadId(String),
     #[error("{0}")]
     DuplicateId(String),
     #[error("{0}")]
     DuplicateAddress(String),
-    #[error("{0}")]
-    BadRole(String),
     #[error("{0}")]
     Malformed(String),
     #[error("server is not the leader")]
@@ -23,12 +19,6 @@ pub enum Error {
     Shutdown(String),
     #[error("a configuration change is already in progress")]
     CantChange,
-    #[error("{0}")]
-    Corrupt(String),
-    #[error("{0}")]
-    TooBig(String),
-    #[error("{0}")]
-    Busy(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

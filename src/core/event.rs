@@ -30,16 +30,15 @@ pub enum Event<'a> {
     PersistedEntries {
         index: Index,
     },
-    /// The snapshot handed out by the last `Update::snapshot` is durable.
+    /// The snapshot handed out by the last `Update::snapshot` is durable (whole: snapshots are
+    /// handed out in one piece, so there is no offset or last-chunk flag to report).
     PersistedSnapshot {
         metadata: SnapshotMetadata,
-        offset: u64,
-        last: bool,
     },
-    /// The `Change` entry at `index` is committed (and carries `conf`).
+    /// The `Change` entry at `index` is committed. The core already holds that configuration
+    /// (it took effect when the entry was appended), so the event only names the index.
     Configuration {
         index: Index,
-        conf: Configuration,
     },
     /// The host stored a snapshot up to `metadata.index`; keep `trailing` entries before it.
     Snapshot {

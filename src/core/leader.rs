@@ -233,8 +233,7 @@ mod tests {
         assert_eq!(r.configuration().len(), 4, "takes effect when appended");
         let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
         assert_eq!(err, Error::CantChange);
-        let conf4 = crate::core::testing::conf(&[1, 2, 3, 4]);
-        step(&mut r, now, Event::Configuration { index: 2, conf: conf4 }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 2 }).unwrap();
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
     }
 

@@ -292,7 +292,7 @@ mod raft_tests {
         assert_eq!(r.commit_index(), 1, "the leader is not a voter of the new configuration");
         receive(&mut r, now, 3, append_result(2, 0, 2)).unwrap();
         assert_eq!(r.commit_index(), 2);
-        let out = step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        let out = step(&mut r, now, Event::Configuration { index: 2 }).unwrap();
         assert!(out.state_changed);
         assert_eq!(r.state(), State::Follower);
     }
@@ -314,7 +314,7 @@ mod raft_tests {
         receive(&mut r, 10, 1, ae).unwrap();
         assert_eq!(r.configuration(), &c);
         // The configuration event for the entry's own index (§24.4) commits it.
-        step(&mut r, 11, Event::Configuration { index: 2, conf: c.clone() }).unwrap();
+        step(&mut r, 11, Event::Configuration { index: 2 }).unwrap();
         assert!(r.membership.has_pending_change(), "index 2 is a command, not the change");
         // A new leader overwrites the uncommitted change: roll back.
         let other = [testing::entry(3)];
@@ -336,7 +336,7 @@ mod raft_tests {
         let payload = codec::encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
-        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 2 }).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::None));
         receive(&mut r, now, 4, append_result(2, 0, 2)).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
@@ -350,7 +350,7 @@ mod raft_tests {
         let payload = codec::encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
-        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 2 }).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Running));
         let err = step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap_err();

@@ -221,12 +221,12 @@ impl Raft {
                 self.accept_time(cx, capacity);
                 self.on_persisted_entries(cx, index);
             }
-            Event::PersistedSnapshot { metadata, .. } => {
+            Event::PersistedSnapshot { metadata } => {
                 self.check_persisted_snapshot(&metadata)?;
                 self.accept_time(cx, capacity);
                 self.on_persisted_snapshot(cx);
             }
-            Event::Configuration { index, .. } => {
+            Event::Configuration { index } => {
                 self.accept_time(cx, capacity);
                 raft_trace!(cx.tracer, LEVEL_INFO, "> configuration at {index} committed");
                 self.on_configuration(cx, index);

@@ -344,7 +344,7 @@ mod tests {
         assert!(out.entries.is_none() && out.messages.is_empty(), "dropped while installing");
         let again = receive(&mut r, 21, 1, install(2, 10, 2)).unwrap();
         assert!(again.snapshot.is_none(), "a second install is dropped (payload freed)");
-        let event = Event::PersistedSnapshot { metadata: metadata(10, 2), offset: 0, last: true };
+        let event = Event::PersistedSnapshot { metadata: metadata(10, 2) };
         let out = step(&mut r, 22, event).unwrap();
         assert_eq!(r.commit_index(), 10);
         assert!(matches!(
@@ -356,7 +356,7 @@ mod tests {
     #[test]
     fn persisted_snapshot_without_install_is_invalid() {
         let mut r = follower(&[entry(2)]);
-        let event = Event::PersistedSnapshot { metadata: metadata(10, 2), offset: 0, last: true };
+        let event = Event::PersistedSnapshot { metadata: metadata(10, 2) };
         assert!(matches!(step(&mut r, 22, event), Err(Error::Invalid(_))));
     }
 

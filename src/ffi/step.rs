@@ -390,15 +390,16 @@ unsafe fn read_event<'a: 'v, 'v>(
             }
             Ok(E::RAFT_PERSISTED_SNAPSHOT) => {
                 let p = &ev.body.persisted_snapshot;
-                Event::PersistedSnapshot {
-                    metadata: metadata(&p.metadata)?,
-                    offset: p.offset as u64,
-                    last: p.last != 0,
-                }
+                // `offset` and `last` are C-Raft's chunking, which this library never uses: it
+                // hands snapshots out whole.
+                Event::PersistedSnapshot { metadata: metadata(&p.metadata)? }
             }
             Ok(E::RAFT_CONFIGURATION) => {
                 let c = &ev.body.configuration;
-                Event::Configuration { index: c.index, conf: configuration::from_c(&c.conf)? }
+                // The core holds the configuration already; the host's copy is still checked,
+                // so that a malformed one is refused as the contract says.
+                configuration::from_c(&c.conf)?;
+                Event::Configuration { index: c.index }
             }
             Ok(E::RAFT_SNAPSHOT) => {
                 let s = &ev.body.snapshot;

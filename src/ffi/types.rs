@@ -294,18 +294,13 @@ pub fn catch_up_code(status: CatchUpStatus) -> c_int {
 pub fn core_error_code(e: &core::Error) -> c_int {
     use core::Error::*;
     match e {
-        NoMem => RAFT_NOMEM,
         BadId(_) => RAFT_BADID,
         DuplicateId(_) => RAFT_DUPLICATEID,
         DuplicateAddress(_) => RAFT_DUPLICATEADDRESS,
-        BadRole(_) => RAFT_BADROLE,
         Malformed(_) => RAFT_MALFORMED,
         NotLeader => RAFT_NOTLEADER,
         Shutdown(_) => RAFT_SHUTDOWN,
         CantChange => RAFT_CANTCHANGE,
-        Corrupt(_) => RAFT_CORRUPT,
-        TooBig(_) => RAFT_TOOBIG,
-        Busy(_) => RAFT_BUSY,
         NotFound(_) => RAFT_NOTFOUND,
         Invalid(_) => RAFT_INVALID,
         NoSpace => RAFT_NOSPACE,

@@ -21,8 +21,8 @@ impl Node {
                 EntryType::Barrier => {}
                 EntryType::Change => match conf_codec::decode(&entry.payload) {
                     Ok(conf) => {
-                        self.applied_conf = (index, conf.clone());
-                        self.pending.push_back(Pending::Configuration(index, conf));
+                        self.applied_conf = (index, conf);
+                        self.pending.push_back(Pending::Configuration(index));
                     }
                     Err(e) => fatal(&format!("committed configuration {index} is bad: {e}")),
                 },

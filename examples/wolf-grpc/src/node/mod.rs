@@ -34,7 +34,7 @@ enum Pending {
     Receive(Id, Inbound),
     PersistedEntries(Index),
     PersistedSnapshot(SnapshotMetadata),
-    Configuration(Index, Configuration),
+    Configuration(Index),
     Snapshot(SnapshotMetadata, u32),
     Timeout,
     Submit(Vec<Entry>),
@@ -302,11 +302,11 @@ impl Node {
             }
             Pending::PersistedSnapshot(metadata) => {
                 entries = Vec::new();
-                Event::PersistedSnapshot { metadata, offset: 0, last: true }
+                Event::PersistedSnapshot { metadata }
             }
-            Pending::Configuration(index, conf) => {
+            Pending::Configuration(index) => {
                 entries = Vec::new();
-                Event::Configuration { index, conf }
+                Event::Configuration { index }
             }
             Pending::Snapshot(metadata, trailing) => {
                 entries = Vec::new();
