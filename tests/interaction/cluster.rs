@@ -45,6 +45,9 @@ struct Node {
     raft: Raft,
     up: bool,
     pre_vote: bool,
+    /// Heartbeat interval in ms (election timeouts stay at the default 1000: drawn in
+    /// [1000, 2000]).
+    heartbeat: u32,
     disk: Disk,
     /// The host's log, from `log_start`: what outgoing AppendEntries carry. Ahead of the disk
     /// until the next `persist`.
@@ -91,6 +94,9 @@ struct World {
     /// other server applies the same one).
     applied: BTreeMap<u64, Entry>,
     violations: Vec<String>,
+    /// Links that lose every message, as (from, to): what is sent over one, or was queued on
+    /// it, never arrives.
+    cut: BTreeSet<(u64, u64)>,
 }
 
 impl World {
@@ -107,8 +113,6 @@ impl World {
 pub struct Cluster {
     now: u64,
     nodes: BTreeMap<u64, Node>,
-    /// Links that lose every message, as (from, to).
-    cut: BTreeSet<(u64, u64)>,
     world: World,
 }
 
@@ -136,7 +140,7 @@ impl Seen {
 
 impl Cluster {
     pub fn new() -> Cluster {
-        Cluster { now: 0, nodes: BTreeMap::new(), cut: BTreeSet::new(), world: World::default() }
+        Cluster { now: 0, nodes: BTreeMap::new(), world: World::default() }
     }
 
     /// The safety violations seen so far (fail the script whatever its expected output says).
@@ -166,7 +170,7 @@ impl Cluster {
             "isolate" => self.isolate(&args),
             "cut" => self.cut_links(&args),
             "heal" => {
-                self.cut.clear();
+                self.world.cut.clear();
                 self.world.line("all links restored".into());
             }
             "submit" => self.submit(&args),
@@ -231,7 +235,7 @@ impl Cluster {
                 start: b.index,
                 entries: vec![entry.clone()],
             };
-            self.create(server.id, disk, args.flag("prevote"));
+            self.create(server.id, disk, args);
         }
     }
 
@@ -239,16 +243,18 @@ impl Cluster {
     fn add_node(&mut self, args: &Args) {
         for id in args.ids() {
             let disk = Disk { start: 1, ..Disk::default() };
-            self.create(id, disk, args.flag("prevote"));
+            self.create(id, disk, args);
         }
     }
 
-    fn create(&mut self, id: u64, disk: Disk, pre_vote: bool) {
+    /// A server with the options `prevote` and `heartbeat=MS` (default 100).
+    fn create(&mut self, id: u64, disk: Disk, args: &Args) {
         let node = Node {
             id,
             raft: Raft::new(id, &address(id)),
             up: false,
-            pre_vote,
+            pre_vote: args.flag("prevote"),
+            heartbeat: args.number_or("heartbeat", 100) as u32,
             disk,
             log_start: 1,
             log: Vec::new(),
@@ -316,7 +322,7 @@ impl Cluster {
 
     fn deliver_one(&mut self, packet: Packet) {
         let header = format!("{}->{}: {}", packet.from, packet.to, describe_packet(&packet.body));
-        if self.cut.contains(&(packet.from, packet.to)) {
+        if self.world.cut.contains(&(packet.from, packet.to)) {
             self.world.line(format!("{header} (lost: link cut)"));
             return;
         }
@@ -354,8 +360,8 @@ impl Cluster {
         for id in args.ids() {
             for &other in self.nodes.keys() {
                 if other != id {
-                    self.cut.insert((id, other));
-                    self.cut.insert((other, id));
+                    self.world.cut.insert((id, other));
+                    self.world.cut.insert((other, id));
                 }
             }
             self.world.line(format!("{id} isolated"));
@@ -367,8 +373,8 @@ impl Cluster {
         for word in &args.positional {
             let (a, b) = word.split_once('-').expect("cut A-B");
             let (a, b) = (parse_id(a), parse_id(b));
-            self.cut.insert((a, b));
-            self.cut.insert((b, a));
+            self.world.cut.insert((a, b));
+            self.world.cut.insert((b, a));
             self.world.line(format!("link {a}-{b} cut"));
         }
     }
@@ -531,6 +537,7 @@ impl Node {
         self.raft = Raft::new(self.id, &address(self.id));
         self.raft.seed(self.id as u32 * 7919);
         self.raft.set_pre_vote(self.pre_vote);
+        self.raft.set_heartbeat_timeout(self.heartbeat);
         self.up = true;
         self.log_start = self.disk.start;
         self.log = self.disk.entries.clone();
@@ -677,8 +684,13 @@ impl Node {
                 w.violation(format!("message to {} addressed to {:?}", m.to, m.address));
             }
             if let Some(body) = self.attach(m.body, w) {
-                w.line(format!("  send {}->{}: {}", self.id, m.to, describe_packet(&body)));
-                w.queue.push(Packet { from: self.id, to: m.to, body });
+                let shown = format!("  send {}->{}: {}", self.id, m.to, describe_packet(&body));
+                if w.cut.contains(&(self.id, m.to)) {
+                    w.line(format!("{shown} (lost: link cut)"));
+                } else {
+                    w.line(shown);
+                    w.queue.push(Packet { from: self.id, to: m.to, body });
+                }
             }
         }
         if after.commit != before.commit {
