@@ -562,6 +562,9 @@ impl Node {
                 n => format!("{}..{}", self.disk.start, self.disk.start + n - 1),
             }
         ));
+        if self.applied > 0 {
+            w.line(format!("  restore snapshot {}", self.applied));
+        }
         let entries = self.disk.entries.clone();
         let views: Vec<EntryView> = entries.iter().map(view).collect();
         let event = Event::Start {
