@@ -124,6 +124,8 @@ struct Seen {
     state: State,
     leader: Option<u64>,
     commit: u64,
+    /// The target of a leadership transfer under way (0: none).
+    transferee: u64,
 }
 
 impl Seen {
@@ -134,6 +136,7 @@ impl Seen {
             state: raft.state(),
             leader: raft.leader().map(|(id, _)| id),
             commit: raft.commit_index(),
+            transferee: raft.transferee(),
         }
     }
 }
@@ -581,6 +584,7 @@ impl Node {
             state: State::Follower,
             leader: None,
             commit: 0,
+            transferee: 0,
         };
         self.step_from(now, event, Lent::Nothing, before, w);
     }
@@ -724,6 +728,12 @@ impl Node {
         }
         if after.leader != before.leader && after.state != State::Leader {
             w.line(format!("  leader {}", after.leader.map_or("none".into(), |l| l.to_string())));
+        }
+        if after.transferee != before.transferee {
+            match after.transferee {
+                0 => w.line(format!("  transfer to {} over", before.transferee)),
+                to => w.line(format!("  transfer to {to} under way")),
+            }
         }
         if after.commit != before.commit {
             w.line(format!("  commit {}", after.commit));

@@ -161,7 +161,7 @@ macro_rules! scripts {
     };
 }
 
-scripts!(election, pre_vote, check_quorum, replication, snapshot, membership);
+scripts!(election, pre_vote, check_quorum, replication, snapshot, membership, transfer);
 
 /// A script that is not listed above would never run: refuse it.
 #[test]
