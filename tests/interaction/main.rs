@@ -11,6 +11,18 @@
 //!   ...
 //! ```
 //!
+//! Commands (server IDs are numbers, addresses are `node-N`):
+//!
+//! - `bootstrap voters=1,2,3 [standbys=..] [spares=..] [prevote] [heartbeat=MS]`, `add-node 4`
+//!   (a pristine server), `reset` (forget every server, to begin another scenario);
+//! - `timeout N` (fire N's timer at its deadline), `tick ms=T` (fire every timer due within T);
+//! - `deliver [A->B | A->* | *->B]...`, `drop [..]`, `stabilize` (persist and deliver until
+//!   nothing is pending), `isolate N`, `cut A-B`, `heal`;
+//! - `persist [N..]`, `crash N..`, `restart N..`, `snapshot N [trailing=K]`;
+//! - `submit N "x" "y"`, `change N voters=.. [standbys=..] [spares=..]`, `catch-up N server=M`,
+//!   `transfer N [to=M]`;
+//! - `status [N..]`, `log [N..]`.
+//!
 //! A block is a command line starting with `> ` and the expected output up to the next blank
 //! line, comment or command. `REWRITE=1 cargo test --test interaction` replaces every expected
 //! output with what the code now prints (then read the diff: a rewrite proves nothing by
