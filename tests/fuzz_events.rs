@@ -34,27 +34,11 @@ fn saved_inputs_pass_the_event_checks() {
     }
 }
 
-/// The random runs steer clear of the findings still open (see `avoid_open_findings`): forged
-/// numbers stay below this while the overflows near 2^64 (issue 11, item 7) are open...
-const CEILING_WHILE_OVERFLOWS_ARE_OPEN: u64 = 1 << 40;
-/// ...a sole voter is not restarted while it leads without a new term (item 4)...
-const SOLE_VOTER_RESTARTS: bool = false;
-/// ...and a lone voter does not run for election while the C ABI panics when it wins. The fuzz
-/// targets and the saved inputs never steer.
-const LONE_VOTER_ELECTIONS: bool = false;
-
-fn steer_clear_of_open_findings() {
-    cluster::input::avoid_open_findings(
-        CEILING_WHILE_OVERFLOWS_ARE_OPEN,
-        SOLE_VOTER_RESTARTS,
-        LONE_VOTER_ELECTIONS,
-    );
-}
-
-/// Random bytes decode into random scenarios: a mix of honest rounds and forged events. A
+/// Random bytes decode into random scenarios: a mix of honest rounds and forged events, steered
+/// clear of the findings still open (fuzz/cluster/mod.rs lists them). A
 /// failing input is saved under target/ for `cargo fuzz run TARGET FILE` and minimisation.
 fn random_inputs(name: &str, target: Target, seed: u64, count: usize) {
-    steer_clear_of_open_findings();
+    cluster::steer_clear_of_open_findings();
     let mut rng = Rng::new(seed);
     for _ in 0..count {
         let len = 16 + rng.below(1024) as usize;
@@ -86,7 +70,7 @@ fn random_event_sequences_through_the_c_abi_keep_raft_safe_and_memory_owned() {
 fn replay_one() {
     if let Some(file) = std::env::var_os("RAFT_FUZZ_INPUT") {
         if std::env::var_os("RAFT_FUZZ_STEER").is_some() {
-            steer_clear_of_open_findings();
+            cluster::steer_clear_of_open_findings();
         }
         let input = std::fs::read(file).unwrap();
         let target = std::env::var("RAFT_FUZZ_TARGET").unwrap_or_default();

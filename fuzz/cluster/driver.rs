@@ -410,8 +410,8 @@ impl<N: Node> Cluster<N> {
         let before = node.observe();
         let result = node.step(now, 100, ev);
         node.starve(None);
-        super::panics::assert_none(id, &describe(ev));
         let after = node.observe();
+        super::panics::assert_none(id, &describe(ev));
         if tracing() {
             let verdict = result.as_ref().map(|_| "ok").map_err(|c| *c);
             eprintln!(
@@ -832,8 +832,8 @@ impl<N: Node> Cluster<N> {
         let Some(node) = self.hosts[i].node.as_mut() else { return };
         let before = node.observe();
         let Some(code) = node.misuse(now, how) else { return };
-        super::panics::assert_none(id, "a misuse");
         let after = node.observe();
+        super::panics::assert_none(id, "a misuse");
         self.checks.refused(id, &format!("misuse {how}"), code, &before, &after);
     }
 
