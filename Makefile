@@ -119,22 +119,25 @@ test-wolf: wolf-node
 
 FUZZ_SECONDS       ?= 60
 FUZZ_QUICK_SECONDS ?= 10
+# 1: the event-sequence targets steer clear of the findings still open (fuzz/cluster/mod.rs),
+# to look for new ones; 0: plain.
+FUZZ_STEER         ?= 1
 # Sanitizer flags force a full rebuild: keep it apart from the stable build.
 FUZZ_TARGET_DIR    ?= $(abspath $(TARGET_DIR))/fuzz
 
 fuzz:
-	FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_STEER=$(FUZZ_STEER) FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
 
-# A short run of every target where the tools exist. CI machines may lack nightly and cannot
-# fetch toolchains, so this never installs anything: it says why it skips instead. The stable
-# seeded-mutation replay of the same harness always runs in `cargo test`.
+# A short run of every target where the tools exist (`make deps` installs them). This never
+# installs anything: when nightly or cargo-fuzz is missing it says why it skips. The stable
+# replay of the same harnesses always runs in `cargo test`.
 test-fuzz:
 	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
 	  echo "test-fuzz: skipped: no nightly toolchain (cargo +nightly); the stable mutation harness ran in cargo test"; \
 	elif ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
 	  echo "test-fuzz: skipped: cargo-fuzz is not installed; the stable mutation harness ran in cargo test"; \
 	else \
-	  FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
+	  FUZZ_STEER=$(FUZZ_STEER) FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
 	fi
 
 # --- Benchmarks (release library; see BENCHMARKS.md) -------------------------------------------
