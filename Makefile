@@ -119,14 +119,11 @@ test-wolf: wolf-node
 
 FUZZ_SECONDS       ?= 60
 FUZZ_QUICK_SECONDS ?= 10
-# 1: the event-sequence targets steer clear of the findings still open (fuzz/cluster/mod.rs),
-# to look for new ones; 0: plain.
-FUZZ_STEER         ?= 1
 # Sanitizer flags force a full rebuild: keep it apart from the stable build.
 FUZZ_TARGET_DIR    ?= $(abspath $(TARGET_DIR))/fuzz
 
 fuzz:
-	FUZZ_STEER=$(FUZZ_STEER) FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
 
 # A short run of every target where the tools exist (`make deps` installs them). This never
 # installs anything: when nightly or cargo-fuzz is missing it says why it skips. The stable
@@ -137,7 +134,7 @@ test-fuzz:
 	elif ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
 	  echo "test-fuzz: skipped: cargo-fuzz is not installed; the stable mutation harness ran in cargo test"; \
 	else \
-	  FUZZ_STEER=$(FUZZ_STEER) FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
+	  FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_QUICK_SECONDS); \
 	fi
 
 # --- Benchmarks (release library; see BENCHMARKS.md) -------------------------------------------

@@ -4,9 +4,6 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
-# FUZZ_STEER=1 (the default) steers the event targets clear of the findings still open (listed
-# in fuzz/cluster/mod.rs) so that they look for new ones; FUZZ_STEER=0 runs them plain.
-#
 # Needs a nightly toolchain (libFuzzer with sanitizer coverage) and cargo-fuzz, installed with
 # `cargo install cargo-fuzz` if missing. Each target starts from its committed seeds
 # (fuzz/seeds/TARGET) and a local corpus (fuzz/corpus/TARGET, not committed). A crash is copied
@@ -29,7 +26,6 @@ fi
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz --locked
 fi
-export RAFT_FUZZ_STEER=${FUZZ_STEER:-1}
 # Separate from the stable build's target directory: sanitizer flags force a full rebuild.
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$PWD/target}
 

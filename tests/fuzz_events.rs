@@ -1,6 +1,5 @@
 //! Replays the event-sequence fuzz targets (fuzz/cluster) under a normal `cargo test`: every
-//! saved input of `fuzz/regressions/{core_events,ffi_events}/` (inputs of findings still open
-//! wait in `open/` below it, not replayed, until their fix lands) and a few thousand seeded
+//! saved input of `fuzz/regressions/{core_events,ffi_events}/` and a few thousand seeded
 //! random inputs, so that the cluster properties hold on stable Rust too.
 
 #[path = "../fuzz/cluster/mod.rs"]
@@ -34,11 +33,9 @@ fn saved_inputs_pass_the_event_checks() {
     }
 }
 
-/// Random bytes decode into random scenarios: a mix of honest rounds and forged events, steered
-/// clear of the findings still open (fuzz/cluster/mod.rs lists them). A
+/// Random bytes decode into random scenarios: a mix of honest rounds and forged events. A
 /// failing input is saved under target/ for `cargo fuzz run TARGET FILE` and minimisation.
 fn random_inputs(name: &str, target: Target, seed: u64, count: usize) {
-    cluster::steer_clear_of_open_findings();
     let mut rng = Rng::new(seed);
     for _ in 0..count {
         let len = 16 + rng.below(1024) as usize;
@@ -64,14 +61,10 @@ fn random_event_sequences_through_the_c_abi_keep_raft_safe_and_memory_owned() {
 }
 
 /// `RAFT_FUZZ_INPUT=FILE cargo test --test fuzz_events replay_one -- --nocapture` replays one
-/// input file on both targets (with RAFT_FUZZ_TRACE=1 to see every step, RAFT_FUZZ_STEER=1 to
-/// steer as the random runs do).
+/// input file on both targets (with RAFT_FUZZ_TRACE=1 to see every step).
 #[test]
 fn replay_one() {
     if let Some(file) = std::env::var_os("RAFT_FUZZ_INPUT") {
-        if std::env::var_os("RAFT_FUZZ_STEER").is_some() {
-            cluster::steer_clear_of_open_findings();
-        }
         let input = std::fs::read(file).unwrap();
         let target = std::env::var("RAFT_FUZZ_TARGET").unwrap_or_default();
         for (name, check) in TARGETS {

@@ -297,7 +297,7 @@ impl<N: Node> Cluster<N> {
             }
             Action::Restart(k) => {
                 let i = self.server(k);
-                if self.hosts[i].node.is_none() && self.may_restart(i) {
+                if self.hosts[i].node.is_none() {
                     self.restart(i);
                 }
             }
@@ -398,9 +398,6 @@ impl<N: Node> Cluster<N> {
         honest: bool,
         time: Option<u64>,
     ) -> Result<Out, i32> {
-        if self.held_back(i, ev) {
-            return Err(0);
-        }
         let now = time.unwrap_or(self.now.max(self.hosts[i].clock));
         let host = &mut self.hosts[i];
         let id = host.id;
@@ -741,26 +738,6 @@ impl<N: Node> Cluster<N> {
             host.disk.entries.clear();
             host.disk.start = forget + 1;
         }
-    }
-
-    /// An election a lone voter would win, when the run steers clear of that open finding.
-    fn held_back(&self, i: usize, ev: &Ev) -> bool {
-        let may_elect = matches!(ev, Ev::Timeout | Ev::Receive { msg: Msg::TimeoutNow(_), .. });
-        if super::input::lone_voter_elections() || !may_elect {
-            return false;
-        }
-        let host = &self.hosts[i];
-        let Some(o) = host.node.as_ref().map(|n| n.observe()) else { return false };
-        let lone = host.latest_conf().is_some_and(|c| c.voter_count() == 1 && c.is_voter(host.id));
-        lone && o.state != LEADER
-    }
-
-    /// False for a server that would start as the only voter of its configuration, when the
-    /// run steers clear of that open finding.
-    fn may_restart(&self, i: usize) -> bool {
-        let host = &self.hosts[i];
-        let sole = host.disk_conf().is_some_and(|c| c.voter_count() == 1 && c.is_voter(host.id));
-        super::input::sole_voter_restarts() || !sole
     }
 
     fn crash(&mut self, i: usize) {

@@ -3,36 +3,7 @@
 //! let time pass, crash and restart); forged ones hand a node whatever the bytes say, with
 //! numbers drawn near the receiver's own values and near the limits of their types.
 
-use std::cell::Cell;
-
 use arbitrary::{Arbitrary, Unstructured};
-
-thread_local! {
-    static CEILING: Cell<u64> = const { Cell::new(u64::MAX) };
-    static SOLE_VOTER_RESTARTS: Cell<bool> = const { Cell::new(true) };
-    static LONE_VOTER_ELECTIONS: Cell<bool> = const { Cell::new(true) };
-}
-
-/// Steers the runs of this thread clear of findings still open, so that the stable replay of
-/// random inputs checks everything else meanwhile (the fuzz targets never steer):
-/// `ceiling` caps every forged number and time (overflows near 2^64, issue 11 item 7), and
-/// `sole_voter_restarts: false` keeps down a crashed server that would restart as the only
-/// voter of its configuration (it leads without a new term, issue 11 item 4), and
-/// `lone_voter_elections: false` holds back timeouts and TimeoutNow from a follower that is the
-/// only voter of its configuration (the C ABI panics when it wins: its barrier has no room).
-pub fn avoid_open_findings(ceiling: u64, sole_voter_restarts: bool, lone_voter_elections: bool) {
-    CEILING.with(|c| c.set(ceiling));
-    SOLE_VOTER_RESTARTS.with(|c| c.set(sole_voter_restarts));
-    LONE_VOTER_ELECTIONS.with(|c| c.set(lone_voter_elections));
-}
-
-pub fn lone_voter_elections() -> bool {
-    LONE_VOTER_ELECTIONS.with(|c| c.get())
-}
-
-pub fn sole_voter_restarts() -> bool {
-    SOLE_VOTER_RESTARTS.with(|c| c.get())
-}
 
 #[derive(Debug)]
 pub struct Scenario {
@@ -123,15 +94,13 @@ pub enum Num {
 
 impl Num {
     pub fn resolve(self, base: u64) -> u64 {
-        let ceiling = CEILING.with(|c| c.get());
-        let value = match self {
+        match self {
             Num::Zero => 0,
             Num::Small(k) => u64::from(k),
             Num::Near(d) => base.saturating_add_signed(i64::from(d)),
-            Num::Max(k) => ceiling - u64::from(k).min(ceiling),
+            Num::Max(k) => u64::MAX - u64::from(k),
             Num::Any(v) => v,
-        };
-        value.min(ceiling)
+        }
     }
 }
 
@@ -150,7 +119,7 @@ impl Who {
             Who::Peer(k) => 1 + u64::from(k % 7),
             Who::Zero => 0,
             Who::Me => me,
-            Who::Any(v) => v.min(CEILING.with(|c| c.get())),
+            Who::Any(v) => v,
         }
     }
 }
