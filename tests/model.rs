@@ -159,7 +159,10 @@ fn trace(path: Path<Cluster, Action>) -> String {
                 s.id, s.observed.state, s.observed.term, s.observed.commit, s.log
             ));
         }
-        out.push_str(&format!("  leaders (term, id): {:?}\n", last.history.leaders));
+        out.push_str(&format!(
+            "  leaders (term, id): {:?}\n",
+            last.history.leaders.keys().collect::<Vec<_>>()
+        ));
         for f in &last.history.faults {
             out.push_str(&format!("  fault: {f}\n"));
         }
@@ -292,4 +295,44 @@ fn grow_from_one_voter_with_a_crash() {
         must_reach: &["a single voter grows back to two"],
     }
     .run();
+}
+
+/// The properties are not vacuous: each one fails on a state that breaks its rule.
+#[test]
+fn properties_reject_states_that_break_them() {
+    use checker::{election_safety, leader_completeness, log_matching, state_machine_safety};
+    use cluster::{Data, Entry, StateTag};
+
+    let base = Cluster::bootstrap(&[Voter, Voter, Voter]);
+    let command = |term, n| Entry { term, data: Data::Command(n) };
+    assert!(election_safety(&base) && log_matching(&base));
+    assert!(leader_completeness(&base) && state_machine_safety(&base));
+
+    let mut two_leaders = base.clone();
+    for leader in [(2, 1), (3, 1), (3, 2)] {
+        two_leaders.history.leaders.or_insert(leader, ());
+    }
+    assert!(!election_safety(&two_leaders), "two leaders in term 3");
+
+    let mut diverged = base.clone();
+    diverged.server_mut(1).log.push(command(2, 1));
+    diverged.server_mut(2).log.push(command(2, 2));
+    assert!(!log_matching(&diverged), "index 2 of term 2 names two entries");
+    let mut durable = base.clone();
+    durable.server_mut(1).disk.log.extend([command(2, 1), command(3, 3)]);
+    durable.server_mut(2).log.extend([command(1, 2), command(3, 3)]);
+    assert!(!log_matching(&durable), "equal at index 3 of term 3, different before it");
+
+    let mut forgetful = base.clone();
+    forgetful.history.committed.or_insert(2, (2, command(2, 1)));
+    forgetful.server_mut(3).observed.state = StateTag::Leader;
+    forgetful.server_mut(3).observed.term = 2;
+    assert!(leader_completeness(&forgetful), "committed in the leader's own term: not required");
+    forgetful.server_mut(3).observed.term = 3;
+    assert!(!leader_completeness(&forgetful), "committed in term 2, missing from leader of 3");
+
+    let mut split_brain = base.clone();
+    split_brain.history.committed.or_insert(2, (2, command(2, 1)));
+    split_brain.server_mut(2).applied.push(command(2, 2));
+    assert!(!state_machine_safety(&split_brain), "server 2 applied another entry at 2");
 }

@@ -112,7 +112,7 @@ fn settle(mut cluster: Cluster) -> Cluster {
     for _ in 0..1000 {
         if let Some(id) = (1..=SERVERS).find(|&id| !cluster.server(id).writes.is_empty()) {
             cluster.persist(id, usize::MAX);
-        } else if let Some(packet) = cluster.net.keys().next().cloned() {
+        } else if let Some(packet) = first_packet(&cluster) {
             take_one(&mut cluster, &packet);
             let to = packet.to;
             if let Outcome::Refused(e) = cluster.step(to, Input::Receive(packet)) {
@@ -125,12 +125,15 @@ fn settle(mut cluster: Cluster) -> Cluster {
     panic!("the cluster does not settle");
 }
 
+fn first_packet(cluster: &Cluster) -> Option<Packet> {
+    cluster.net.keys().next().cloned()
+}
+
 fn take_one(cluster: &mut Cluster, packet: &Packet) {
-    if let Some(n) = cluster.net.get_mut(packet) {
-        *n -= 1;
-        if *n == 0 {
-            cluster.net.remove(packet);
-        }
+    if cluster.net.get(packet) == Some(&1) {
+        cluster.net.remove(packet);
+    } else if cluster.net.get(packet).is_some() {
+        *cluster.net.or_insert(packet.clone(), 0) -= 1;
     }
 }
 
@@ -153,7 +156,7 @@ impl Model for RaftModel {
 
     fn actions(&self, cluster: &Cluster, actions: &mut Vec<Action>) {
         let room = in_flight(&cluster.net) < self.bounds.max_in_flight;
-        for (packet, &copies) in &cluster.net {
+        for (packet, &copies) in cluster.net.iter() {
             actions.push(Action::Deliver(packet.clone()));
             // For the properties, a lost message is indistinguishable from one that stays in
             // flight forever; dropping one only matters to make room in a full network.
@@ -197,7 +200,7 @@ impl Model for RaftModel {
                 }
             }
             Action::Drop(packet) => take_one(&mut cluster, &packet),
-            Action::Duplicate(packet) => *cluster.net.entry(packet).or_insert(0) += 1,
+            Action::Duplicate(packet) => *cluster.net.or_insert(packet, 0) += 1,
             Action::Timeout(id) => {
                 if let Outcome::Refused(e) = cluster.step(id, Input::Timeout) {
                     cluster.history.faults.push(format!("server {id} refused a timeout: {e}"));
@@ -248,7 +251,7 @@ impl Model for RaftModel {
 
 /// Election safety (Raft §5.2, Figure 3): at most one leader in any term, over the whole run.
 pub fn election_safety(c: &Cluster) -> bool {
-    let leaders: Vec<_> = c.history.leaders.iter().collect();
+    let leaders: Vec<_> = c.history.leaders.keys().collect();
     leaders.windows(2).all(|w| w[0].0 != w[1].0)
 }
 

@@ -15,8 +15,9 @@
 //! The host side (durable disk, in-memory log with payloads, pending writes, applied entries)
 //! is kept explicitly, as the simulator's host (`tests/sim/host.rs`) keeps it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use raft::codec::configuration as codec;
 use raft::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult, TimeoutNow};
@@ -156,10 +157,67 @@ pub struct Packet {
 
 /// Everything the servers ever sent and nobody received or dropped yet, with multiplicity: the
 /// network loses, duplicates and reorders freely.
-pub type Network = BTreeMap<Packet, u8>;
+pub type Network = SortedMap<Packet, u8>;
 
 pub fn in_flight(net: &Network) -> usize {
     net.values().map(|n| usize::from(*n)).sum()
+}
+
+/// A map kept as a sorted vector. A state holds a handful of keys, and a B-tree node for each
+/// map of each state cost more memory than the rest of the state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap(Vec::new())
+    }
+}
+
+impl<K: Ord, V> SortedMap<K, V> {
+    pub fn new() -> Self {
+        SortedMap::default()
+    }
+
+    fn position(&self, key: &K) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The value of `key`, inserting `value` first if the key is absent.
+    pub fn or_insert(&mut self, key: K, value: V) -> &mut V {
+        let i = match self.position(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.position(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// One event a server accepted, enough to step it again on replay.
@@ -170,6 +228,77 @@ pub enum Input {
     Persisted(u64),
     Configuration(u64, Roles),
     Submit(Vec<Entry>),
+}
+
+/// The inputs a server accepted since START, newest first, as a persistent list: a state
+/// shares all but its newest input with the state it came from (copying them made up most of
+/// the memory of a search). Hashing uses a digest kept per node; equality compares inputs.
+#[derive(Clone, Default)]
+pub struct Inputs {
+    last: Option<Arc<Node>>,
+}
+
+struct Node {
+    input: Input,
+    previous: Option<Arc<Node>>,
+    len: usize,
+    /// Hash of the previous digest and this input, with a fixed-key hasher (fingerprints must
+    /// agree across threads and runs for traces to be rebuilt).
+    digest: u64,
+}
+
+impl Inputs {
+    pub fn push(&mut self, input: Input) {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (self.digest(), &input).hash(&mut hasher);
+        let node = Node { input, previous: self.last.take(), len: self.len() + 1, digest: 0 };
+        self.last = Some(Arc::new(Node { digest: hasher.finish(), ..node }));
+    }
+
+    pub fn len(&self) -> usize {
+        self.last.as_ref().map_or(0, |n| n.len)
+    }
+
+    fn digest(&self) -> u64 {
+        self.last.as_ref().map_or(0, |n| n.digest)
+    }
+
+    /// Oldest first.
+    pub fn in_order(&self) -> Vec<&Input> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut node = self.last.as_deref();
+        while let Some(n) = node {
+            out.push(&n.input);
+            node = n.previous.as_deref();
+        }
+        out.reverse();
+        out
+    }
+}
+
+impl Hash for Inputs {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.len(), self.digest()).hash(state);
+    }
+}
+
+impl PartialEq for Inputs {
+    fn eq(&self, other: &Inputs) -> bool {
+        let same_node = match (&self.last, &other.last) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let alike = self.len() == other.len() && self.digest() == other.digest();
+        same_node || (alike && self.in_order() == other.in_order())
+    }
+}
+
+impl Eq for Inputs {}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.in_order()).finish()
+    }
 }
 
 /// What survives a crash: term, vote and the entries written so far (always from index 1: no
@@ -212,7 +341,7 @@ pub struct Server {
     pub id: u64,
     /// What the last RAFT_START loaded; with `inputs`, this is the `Raft` (see the module doc).
     pub boot: Disk,
-    pub inputs: Vec<Input>,
+    pub inputs: Inputs,
     pub disk: Disk,
     /// The host's in-memory log (index 1 first): what AppendEntries are filled from.
     pub log: Vec<Entry>,
@@ -226,10 +355,10 @@ pub struct Server {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
     /// (term, id) of every server that was ever leader.
-    pub leaders: BTreeSet<(u64, u64)>,
+    pub leaders: SortedMap<(u64, u64), ()>,
     /// Every committed index: the entry, and the lowest term in which a server knew it
     /// committed (leaders of later terms must hold it: leader completeness).
-    pub committed: BTreeMap<u64, (u64, Entry)>,
+    pub committed: SortedMap<u64, (u64, Entry)>,
     /// Honest events the core refused, core panics, and host contract breaches.
     pub faults: Vec<String>,
     pub commands: u8,
@@ -239,7 +368,7 @@ pub struct History {
 
 impl History {
     fn record_commit(&mut self, term: u64, index: u64, entry: Entry) {
-        let slot = self.committed.entry(index).or_insert((term, entry));
+        let slot = self.committed.or_insert(index, (term, entry));
         if slot.1 == entry {
             slot.0 = slot.0.min(term);
         }
@@ -248,7 +377,8 @@ impl History {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cluster {
-    pub servers: Vec<Server>,
+    /// Shared between states until changed: a step copies only the servers it touches.
+    pub servers: Vec<Arc<Server>>,
     pub net: Network,
     pub history: History,
 }
@@ -394,7 +524,7 @@ impl Server {
         Server {
             id,
             boot: disk.clone(),
-            inputs: Vec::new(),
+            inputs: Inputs::default(),
             log: disk.log.clone(),
             disk,
             writes: Vec::new(),
@@ -422,7 +552,7 @@ impl Server {
         };
         raft.step(0, CAPACITY, start, None).map_err(|e| format!("replayed start: {e}"))?;
         let mut now = 0;
-        for input in &self.inputs {
+        for input in self.inputs.in_order() {
             if *input == Input::Timeout {
                 now = timeout_time(&raft, now);
             }
@@ -459,7 +589,7 @@ impl Cluster {
     pub fn bootstrap(roles: &Roles) -> Cluster {
         let first = Entry { term: 1, data: Data::Change(*roles) };
         let disk = Disk { term: 1, vote: 0, log: vec![first] };
-        let servers = (1..=SERVERS).map(|id| Server::loaded(id, disk.clone())).collect();
+        let servers = (1..=SERVERS).map(|id| Arc::new(Server::loaded(id, disk.clone()))).collect();
         let mut cluster = Cluster { servers, net: Network::new(), history: History::default() };
         for id in 1..=SERVERS {
             cluster.start(id);
@@ -471,6 +601,11 @@ impl Cluster {
         &self.servers[(id - 1) as usize]
     }
 
+    /// The server, to change: copied first if another state shares it.
+    pub fn server_mut(&mut self, id: u64) -> &mut Server {
+        Arc::make_mut(&mut self.servers[(id - 1) as usize])
+    }
+
     fn fault(&mut self, id: u64, what: String) {
         self.history.faults.push(format!("server {id}: {what}"));
     }
@@ -478,7 +613,7 @@ impl Cluster {
     /// Crash and restart: unpersisted writes are lost, RAFT_START loads the disk.
     pub fn restart(&mut self, id: u64) {
         let disk = self.server(id).disk.clone();
-        self.servers[(id - 1) as usize] = Server::loaded(id, disk);
+        self.servers[(id - 1) as usize] = Arc::new(Server::loaded(id, disk));
         self.history.crashes += 1;
         self.start(id);
     }
@@ -542,7 +677,7 @@ impl Cluster {
             }
             _ => None,
         };
-        self.servers[(id - 1) as usize].inputs.push(input);
+        self.server_mut(id).inputs.push(input);
         self.process(id, raft, at, lent_entries, changes);
         Outcome::Done
     }
@@ -558,10 +693,9 @@ impl Cluster {
         lent: Option<Vec<Entry>>,
         changes: Changes,
     ) {
-        let i = (id - 1) as usize;
         if changes.term_or_vote {
-            self.servers[i].disk.term = raft.current_term();
-            self.servers[i].disk.vote = raft.voted_for();
+            self.server_mut(id).disk.term = raft.current_term();
+            self.server_mut(id).disk.vote = raft.voted_for();
         }
         if changes.snapshot {
             self.fault(id, "asked to store a snapshot nobody sent".into());
@@ -571,14 +705,14 @@ impl Cluster {
         }
         for (to, body) in changes.messages {
             match self.attach(id, body) {
-                Ok(body) => *self.net.entry(Packet { from: id, to, body }).or_insert(0) += 1,
+                Ok(body) => *self.net.or_insert(Packet { from: id, to, body }, 0) += 1,
                 Err(e) => self.fault(id, e),
             }
         }
-        self.servers[i].observe(raft);
-        let observed = self.servers[i].observed;
+        self.server_mut(id).observe(raft);
+        let observed = self.server_mut(id).observed;
         if observed.state == StateTag::Leader {
-            self.history.leaders.insert((observed.term, id));
+            self.history.leaders.or_insert((observed.term, id), ());
         }
         if changes.commit {
             let configurations = self.apply(id, raft.commit_index(), observed.term);
@@ -600,7 +734,7 @@ impl Cluster {
                 return self.fault(id, format!("entries from {source:?} without such entries"))
             }
         };
-        let server = &mut self.servers[(id - 1) as usize];
+        let server = self.server_mut(id);
         if index == 0 || index > server.log.len() as u64 + 1 {
             let last = server.log.len();
             return self.fault(id, format!("entries at {index} leave a gap after {last}"));
@@ -678,15 +812,14 @@ impl Cluster {
 
     /// Applies the entries up to `commit`; returns the committed configurations to report.
     fn apply(&mut self, id: u64, commit: u64, term: u64) -> Vec<(u64, Roles)> {
-        let i = (id - 1) as usize;
         let mut configurations = Vec::new();
-        while (self.servers[i].applied.len() as u64) < commit {
-            let index = self.servers[i].applied.len() as u64 + 1;
-            let Some(&entry) = self.servers[i].log.get((index - 1) as usize) else {
+        while (self.server(id).applied.len() as u64) < commit {
+            let index = self.server(id).applied.len() as u64 + 1;
+            let Some(&entry) = self.server(id).log.get((index - 1) as usize) else {
                 self.fault(id, format!("committed entry {index} is not in the log"));
                 break;
             };
-            self.servers[i].applied.push(entry);
+            self.server_mut(id).applied.push(entry);
             self.history.record_commit(term, index, entry);
             if let Data::Change(roles) = entry.data {
                 configurations.push((index, roles));
@@ -698,8 +831,7 @@ impl Cluster {
     /// Completes the `n` oldest pending writes, in order, telling the core after each what it
     /// may now count on.
     pub fn persist(&mut self, id: u64, n: usize) {
-        let i = (id - 1) as usize;
-        let n = n.min(self.servers[i].writes.len());
+        let n = n.min(self.server(id).writes.len());
         if n == 0 {
             return;
         }
@@ -708,8 +840,8 @@ impl Cluster {
             Err(e) => return self.fault(id, e),
         };
         for _ in 0..n {
-            let w = self.servers[i].writes.remove(0);
-            let disk = &mut self.servers[i].disk;
+            let w = self.server_mut(id).writes.remove(0);
+            let disk = &mut self.server_mut(id).disk;
             if w.first == 0 || w.first > disk.log.len() as u64 + 1 {
                 return self.fault(id, format!("write at {} leaves a gap", w.first));
             }
