@@ -159,9 +159,9 @@ bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
 # --- Model checking (tests/model.rs) ----------------------------------------------------------
 
 # Bounded model checking of the real core with the long bounds of an optimised build, one check
-# at a time on two threads each; MODEL_DEPTH, MODEL_CRASHES, MODEL_COMMANDS, MODEL_CHANGES,
-# MODEL_TERM, MODEL_IN_FLIGHT and MODEL_THREADS override the bounds. `cargo test` runs the same
-# checks with short bounds.
+# at a time on one thread (exact breadth-first order). MODEL_DEPTH, MODEL_CRASHES,
+# MODEL_COMMANDS, MODEL_CHANGES, MODEL_TERM, MODEL_IN_FLIGHT and MODEL_THREADS override the
+# bounds. `cargo test` runs the same checks with short bounds.
 .PHONY: model
 model:
 	nice -n 15 $(CARGO) test --release --test model -- --nocapture --test-threads=1

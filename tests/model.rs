@@ -15,6 +15,11 @@
 //! build). `make model` runs the long check: `MODEL_DEPTH` (actions from the initial state),
 //! `MODEL_CRASHES`, `MODEL_COMMANDS`, `MODEL_CHANGES`, `MODEL_TERM`, `MODEL_IN_FLIGHT` and
 //! `MODEL_THREADS` override the bounds of every test.
+//!
+//! One thread by default: stateright's single-threaded search is strictly breadth-first, so
+//! every state within the depth is reached and checked. With several threads a state can be
+//! reached first by a longer path and its successors then fall outside the depth (about 0.6%
+//! of the states of `three_voters` at depth 6 were missed with two threads).
 
 #[path = "model/checker.rs"]
 mod checker;
@@ -74,7 +79,7 @@ impl Check {
 
     /// Explores every state at most `depth` actions away, stopping at the first violation.
     fn search(&self, depth: usize, report: bool) -> Outcome {
-        let threads = env_or("MODEL_THREADS", 2);
+        let threads = env_or("MODEL_THREADS", 1);
         let model = self.model();
         let properties = model.properties();
         let started = Instant::now();
@@ -183,7 +188,7 @@ fn three_voters() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (7, 10),
+        depth: (7, 8),
         must_reach: &["a leader is elected"],
     }
     .run();
@@ -202,7 +207,7 @@ fn replication_under_a_leader() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (5, 8),
+        depth: (5, 7),
         must_reach: &["a command is committed"],
     }
     .run();
@@ -267,7 +272,7 @@ fn shrink_to_one_voter_with_a_crash() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (6, 8),
+        depth: (6, 7),
         must_reach: &["a single-voter configuration is committed"],
     }
     .run();
@@ -291,7 +296,7 @@ fn grow_from_one_voter_with_a_crash() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (6, 8),
+        depth: (6, 7),
         must_reach: &["a single voter grows back to two"],
     }
     .run();
