@@ -272,7 +272,7 @@ fn shrink_to_one_voter_with_a_crash() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (6, 7),
+        depth: (5, 7),
         must_reach: &["a single-voter configuration is committed"],
     }
     .run();
@@ -296,7 +296,7 @@ fn grow_from_one_voter_with_a_crash() {
             max_crashes: 1,
             max_in_flight: 4,
         },
-        depth: (6, 7),
+        depth: (5, 7),
         must_reach: &["a single voter grows back to two"],
     }
     .run();
