@@ -47,6 +47,7 @@ struct Check {
     name: &'static str,
     initial: Roles,
     prefix: Prefix,
+    pre_vote: bool,
     bounds: Bounds,
     /// Depth of a debug build (`cargo test`) and of an optimised one (`make model`).
     depth: (usize, usize),
@@ -74,7 +75,12 @@ impl Check {
     }
 
     fn model(&self) -> RaftModel {
-        RaftModel { initial: self.initial, prefix: self.prefix, bounds: self.bounds.clone() }
+        RaftModel {
+            initial: self.initial,
+            prefix: self.prefix,
+            pre_vote: self.pre_vote,
+            bounds: self.bounds.clone(),
+        }
     }
 
     /// Explores every state at most `depth` actions away, stopping at the first violation.
@@ -94,11 +100,12 @@ impl Check {
             .join();
         if report {
             eprintln!(
-                "model {}: {:?} from {:?}, {depth} actions, {:?}: {} states generated, {} \
+                "model {}: {:?} from {:?}, pre-vote {}, {depth} actions, {:?}: {} states generated, {} \
                  unique, max depth {} ({threads} threads, {:.1} s)",
                 self.name,
                 self.initial,
                 self.prefix,
+                self.pre_vote,
                 self.bounds,
                 checker.state_count(),
                 checker.unique_state_count(),
@@ -180,6 +187,7 @@ fn three_voters() {
     Check {
         name: "three voters",
         initial: [Voter, Voter, Voter],
+        pre_vote: false,
         prefix: Prefix::Bootstrap,
         bounds: Bounds {
             max_term: 3,
@@ -194,11 +202,33 @@ fn three_voters() {
     .run();
 }
 
+/// Elections with the pre-vote phase (dissertation §9.6): a pre-vote round changes no term.
+#[test]
+fn three_voters_with_pre_vote() {
+    Check {
+        name: "three voters, pre-vote",
+        initial: [Voter, Voter, Voter],
+        pre_vote: true,
+        prefix: Prefix::Bootstrap,
+        bounds: Bounds {
+            max_term: 3,
+            max_commands: 1,
+            max_changes: 1,
+            max_crashes: 1,
+            max_in_flight: 4,
+        },
+        depth: (7, 9),
+        must_reach: &["a leader is elected"],
+    }
+    .run();
+}
+
 #[test]
 fn replication_under_a_leader() {
     Check {
         name: "replication",
         initial: [Voter, Voter, Voter],
+        pre_vote: false,
         prefix: Prefix::Elected(1),
         bounds: Bounds {
             max_term: 3,
@@ -220,6 +250,7 @@ fn shrink_to_one_voter() {
     Check {
         name: "shrink",
         initial: [Voter, Voter, Standby],
+        pre_vote: false,
         prefix: Prefix::Elected(1),
         bounds: Bounds {
             max_term: 3,
@@ -240,6 +271,7 @@ fn grow_from_one_voter() {
     Check {
         name: "grow",
         initial: [Voter, Standby, Standby],
+        pre_vote: false,
         prefix: Prefix::Settled,
         bounds: Bounds {
             max_term: 3,
@@ -264,6 +296,7 @@ fn shrink_to_one_voter_with_a_crash() {
     Check {
         name: "shrink with a crash",
         initial: [Voter, Voter, Standby],
+        pre_vote: false,
         prefix: Prefix::Elected(1),
         bounds: Bounds {
             max_term: 3,
@@ -288,6 +321,7 @@ fn grow_from_one_voter_with_a_crash() {
     Check {
         name: "grow with a crash",
         initial: [Voter, Standby, Standby],
+        pre_vote: false,
         prefix: Prefix::Settled,
         bounds: Bounds {
             max_term: 3,
@@ -308,7 +342,7 @@ fn properties_reject_states_that_break_them() {
     use checker::{election_safety, leader_completeness, log_matching, state_machine_safety};
     use cluster::{Data, Entry, StateTag};
 
-    let base = Cluster::bootstrap(&[Voter, Voter, Voter]);
+    let base = Cluster::bootstrap(&[Voter, Voter, Voter], false);
     let command = |term, n| Entry { term, data: Data::Command(n) };
     assert!(election_safety(&base) && log_matching(&base));
     assert!(leader_completeness(&base) && state_machine_safety(&base));

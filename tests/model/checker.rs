@@ -40,6 +40,7 @@ pub enum Prefix {
 pub struct RaftModel {
     pub initial: Roles,
     pub prefix: Prefix,
+    pub pre_vote: bool,
     pub bounds: Bounds,
 }
 
@@ -142,7 +143,7 @@ impl Model for RaftModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<Cluster> {
-        let mut cluster = Cluster::bootstrap(&self.initial);
+        let mut cluster = Cluster::bootstrap(&self.initial, self.pre_vote);
         match self.prefix {
             Prefix::Bootstrap => {}
             Prefix::Settled => cluster = settle(cluster),

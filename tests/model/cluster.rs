@@ -381,6 +381,8 @@ pub struct Cluster {
     pub servers: Vec<Arc<Server>>,
     pub net: Network,
     pub history: History,
+    /// Whether every server runs the pre-vote phase (dissertation §9.6) before an election.
+    pub pre_vote: bool,
 }
 
 /// The clock value at which a Timeout is stepped: late enough that the election timer of a
@@ -394,12 +396,13 @@ fn timeout_time(raft: &Raft, now: u64) -> u64 {
     }
 }
 
-fn new_raft(id: u64) -> Raft {
+fn new_raft(id: u64, pre_vote: bool) -> Raft {
     let mut raft = Raft::new(id, &address(id));
     // A fixed seed: replaying the same inputs must give the same server.
     raft.seed(id as u32);
     raft.set_election_timeout(ELECTION_TIMEOUT as u32, None);
     raft.set_heartbeat_timeout(100);
+    raft.set_pre_vote(pre_vote);
     raft
 }
 
@@ -539,8 +542,8 @@ impl Server {
 
     /// Rebuilds this server's `Raft` by stepping RAFT_START and every accepted input again;
     /// returns it with its clock.
-    fn revive(&self) -> Result<(Raft, u64), String> {
-        let mut raft = new_raft(self.id);
+    fn revive(&self, pre_vote: bool) -> Result<(Raft, u64), String> {
+        let mut raft = new_raft(self.id, pre_vote);
         let lent = self.start_event_entries();
         let views = lent.views();
         let start = Event::Start {
@@ -586,11 +589,12 @@ pub enum Outcome {
 impl Cluster {
     /// Three servers bootstrapped with the same configuration entry, each stepped through
     /// RAFT_START (a lone voter leads at once).
-    pub fn bootstrap(roles: &Roles) -> Cluster {
+    pub fn bootstrap(roles: &Roles, pre_vote: bool) -> Cluster {
         let first = Entry { term: 1, data: Data::Change(*roles) };
         let disk = Disk { term: 1, vote: 0, log: vec![first] };
         let servers = (1..=SERVERS).map(|id| Arc::new(Server::loaded(id, disk.clone()))).collect();
-        let mut cluster = Cluster { servers, net: Network::new(), history: History::default() };
+        let history = History::default();
+        let mut cluster = Cluster { servers, net: Network::new(), history, pre_vote };
         for id in 1..=SERVERS {
             cluster.start(id);
         }
@@ -621,7 +625,7 @@ impl Cluster {
     fn start(&mut self, id: u64) {
         let server = self.server(id).clone();
         let lent = server.start_event_entries();
-        let mut raft = new_raft(id);
+        let mut raft = new_raft(id, self.pre_vote);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let views = lent.views();
             let start = Event::Start {
@@ -645,7 +649,7 @@ impl Cluster {
 
     /// Steps `input` on server `id` and carries out its update as a host would.
     pub fn step(&mut self, id: u64, input: Input) -> Outcome {
-        let revived = self.server(id).revive();
+        let revived = self.server(id).revive(self.pre_vote);
         let (mut raft, mut now) = match revived {
             Ok(r) => r,
             Err(e) => {
@@ -835,7 +839,7 @@ impl Cluster {
         if n == 0 {
             return;
         }
-        let (mut raft, mut now) = match self.server(id).revive() {
+        let (mut raft, mut now) = match self.server(id).revive(self.pre_vote) {
             Ok(r) => r,
             Err(e) => return self.fault(id, e),
         };
