@@ -406,10 +406,19 @@ fn new_raft(id: u64, pre_vote: bool) -> Raft {
     raft
 }
 
-/// The incoming form of a body that carries no entries.
-fn plain_incoming(body: &Body) -> Option<Incoming<'static>> {
-    Some(match *body {
-        Body::RequestVote { .. } | Body::Append { .. } => return None,
+/// The message as the receiving core borrows it, with the entries of an AppendEntries.
+fn incoming<'a>(packet: &Packet, entries: &'a [EntryView<'a>]) -> Incoming<'a> {
+    match packet.body {
+        Body::RequestVote { term, last_index, last_term, disrupt, pre_vote } => {
+            Incoming::RequestVote(RequestVote {
+                term,
+                candidate_id: packet.from,
+                last_log_index: last_index,
+                last_log_term: last_term,
+                disrupt_leader: disrupt,
+                pre_vote,
+            })
+        }
         Body::VoteResult { term, granted, pre_vote, features, capacity } => {
             Incoming::RequestVoteResult(RequestVoteResult {
                 term,
@@ -419,6 +428,13 @@ fn plain_incoming(body: &Body) -> Option<Incoming<'static>> {
                 capacity,
             })
         }
+        Body::Append { term, prev_index, prev_term, commit, .. } => Incoming::AppendEntries {
+            term,
+            prev_log_index: prev_index,
+            prev_log_term: prev_term,
+            leader_commit: commit,
+            entries,
+        },
         Body::AppendResult { term, rejected, last_index, features, capacity } => {
             Incoming::AppendEntriesResult(AppendEntriesResult {
                 term,
@@ -433,61 +449,37 @@ fn plain_incoming(body: &Body) -> Option<Incoming<'static>> {
             last_log_index: last_index,
             last_log_term: last_term,
         }),
-    })
+    }
 }
 
 /// Steps one input on `raft` at `now`, lending the payloads it needs.
 fn step_input(raft: &mut Raft, now: u64, input: &Input) -> Result<Changes, Error> {
     let update = match input {
-        Input::Timeout => raft.step(now, CAPACITY, Event::Timeout, None)?,
+        Input::Timeout => raft.step(now, CAPACITY, Event::Timeout, None),
         Input::Persisted(index) => {
-            raft.step(now, CAPACITY, Event::PersistedEntries { index: *index }, None)?
+            raft.step(now, CAPACITY, Event::PersistedEntries { index: *index }, None)
         }
         Input::Configuration(index, roles) => {
             let event = Event::Configuration { index: *index, conf: configuration(roles) };
-            raft.step(now, CAPACITY, event, None)?
+            raft.step(now, CAPACITY, event, None)
         }
         Input::Submit(entries) => {
             let lent = Lent::new(entries);
-            let views = lent.views();
-            let update = raft.step(now, CAPACITY, Event::Submit { entries: &views }, None)?;
-            return Ok(Changes::of(update));
+            raft.step(now, CAPACITY, Event::Submit { entries: &lent.views() }, None)
         }
         Input::Receive(packet) => {
-            let from_address = address(packet.from);
             let lent = match &packet.body {
                 Body::Append { entries, .. } => Lent::new(entries),
                 _ => Lent::new(&[]),
             };
             let views = lent.views();
-            let body = match packet.body {
-                Body::RequestVote { term, last_index, last_term, disrupt, pre_vote } => {
-                    Incoming::RequestVote(RequestVote {
-                        term,
-                        candidate_id: packet.from,
-                        last_log_index: last_index,
-                        last_log_term: last_term,
-                        disrupt_leader: disrupt,
-                        pre_vote,
-                    })
-                }
-                Body::Append { term, prev_index, prev_term, commit, .. } => {
-                    Incoming::AppendEntries {
-                        term,
-                        prev_log_index: prev_index,
-                        prev_log_term: prev_term,
-                        leader_commit: commit,
-                        entries: &views,
-                    }
-                }
-                ref other => plain_incoming(other).expect("a body without entries"),
-            };
+            let from_address = address(packet.from);
+            let body = incoming(packet, &views);
             let received = Received { from: packet.from, from_address: &from_address, body };
-            let update = raft.step(now, CAPACITY, Event::Receive(received), None)?;
-            return Ok(Changes::of(update));
+            raft.step(now, CAPACITY, Event::Receive(received), None)
         }
     };
-    Ok(Changes::of(update))
+    update.map(Changes::of)
 }
 
 /// What the host must do after a step, copied out of the core's update.
