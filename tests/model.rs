@@ -140,15 +140,16 @@ impl Check {
             let reached = outcome.reached.contains(&p.name);
             eprintln!("  {}: {}", p.name, if reached { "reached" } else { "not reached" });
         }
-        if let Some((mut name, mut path)) = outcome.violation {
+        if let Some((mut violated, mut path)) = outcome.violation {
             loop {
                 let shorter = path.clone().into_actions().len() - 1;
                 match check.search(shorter, false).violation {
-                    Some((n, p)) if shorter > 0 => (name, path) = (n, p),
+                    Some((n, p)) if shorter > 0 => (violated, path) = (n, p),
                     _ => break,
                 }
             }
-            panic!("model {}: {name} violated:\n{}", check.name, trace(path));
+            let (name, prefix, path) = (check.name, check.prefix, trace(path));
+            panic!("model {name}: {violated} violated, after the prefix {prefix:?}:\n{path}");
         }
         let missed: Vec<_> =
             check.must_reach.iter().filter(|n| !outcome.reached.contains(n)).collect();
