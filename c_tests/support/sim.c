@@ -513,6 +513,13 @@ raft_term sim_term_at(const struct sim *s, unsigned i, raft_index index)
     return e != NULL ? e->term : 0;
 }
 
+const void *sim_payload_at(const struct sim *s, unsigned i, raft_index index, size_t *len)
+{
+    struct sim_entry *e = sim_log_get(&s->servers[i].mem, index);
+    *len = e != NULL ? e->len : 0;
+    return e != NULL ? sim_entry_data(e) : NULL;
+}
+
 unsigned sim_durable_count(const struct sim *s, raft_index index, raft_term term)
 {
     unsigned n = 0;
@@ -536,7 +543,7 @@ int sim_submit(struct sim *s, unsigned i, unsigned n)
 int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
 {
     struct server *srv = &s->servers[i];
-    if (!srv->alive || n == 0 || len < 8 || len % 8 != 0) {
+    if (!srv->alive || n == 0 || len > SIM_ENTRY_MAX_LEN) {
         return RAFT_INVALID;
     }
     struct sim_batch *batch = sim_batch_new(len * n);
@@ -548,9 +555,11 @@ int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
     struct raft_entry *entries = s->submit_entries;
     char *payload = sim_batch_data(batch);
     for (unsigned k = 0; k < n; k++, payload += len) {
+        /* The command's number, as much of it as fits, then its low byte repeated. */
         uint64_t command = s->next_command++;
-        memcpy(payload, &command, sizeof command);
-        memset(payload + sizeof command, (int)(command & 0xff), len - sizeof command);
+        size_t head = len < sizeof command ? len : sizeof command;
+        memcpy(payload, &command, head);
+        memset(payload + head, (int)(command & 0xff), len - head);
         entries[k].term = raft_current_term(&srv->raft);
         entries[k].type = RAFT_COMMAND;
         entries[k].buf.base = payload;

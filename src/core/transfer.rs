@@ -88,7 +88,8 @@ impl Raft {
         let Status::Leader(leader) = &mut self.status else {
             return;
         };
-        if leader.transfer.as_ref().is_some_and(|t| now - t.start >= election_timeout) {
+        if leader.transfer.as_ref().is_some_and(|t| now.saturating_sub(t.start) >= election_timeout)
+        {
             raft_trace!(cx.tracer, LEVEL_INFO, "  leadership transfer abandoned");
             leader.transfer = None;
         }
