@@ -287,12 +287,11 @@ fn grow_from_one_voter() {
     .run();
 }
 
-/// Shrinking to one voter with a crash-restart. Fails on a known bug (issue 11, item 4: a sole
-/// voter leads at RAFT_START in its durable term without a new term): leader 1 submits a
-/// configuration making 2 the only voter, 2 receives and persists it, 2 crashes and restarts
-/// and leads term 2 as well: two leaders in term 2, in four actions.
+/// Shrinking to one voter with a crash-restart. Before the fix of issue 11 item 4 (a sole voter
+/// led at RAFT_START in its durable term), four actions gave two leaders in term 2: leader 1
+/// submits a configuration making 2 the only voter, 2 receives and persists it, 2 crashes and
+/// restarts and leads term 2 as well.
 #[test]
-#[ignore = "known bug, issue 11 item 4: un-ignore once its fix is merged"]
 fn shrink_to_one_voter_with_a_crash() {
     Check {
         name: "shrink with a crash",
@@ -312,12 +311,11 @@ fn shrink_to_one_voter_with_a_crash() {
     .run();
 }
 
-/// Growing from one voter with a crash-restart and a command. Fails on the same known bug
-/// (issue 11, item 4), the other way round: sole voter 1 replicates a command at index 2 of
-/// term 1 to stand-by 2, crashes before persisting it, restarts leading term 1 again and
-/// writes a different entry at index 2 of term 1: log matching is violated in four actions.
+/// Growing from one voter with a crash-restart and a command. Before the fix of issue 11 item 4,
+/// four actions broke log matching: sole voter 1 replicates a command at index 2 of term 1 to
+/// stand-by 2, crashes before persisting it, restarts leading term 1 again and writes a
+/// different entry at index 2 of term 1.
 #[test]
-#[ignore = "known bug, issue 11 item 4: un-ignore once its fix is merged"]
 fn grow_from_one_voter_with_a_crash() {
     Check {
         name: "grow with a crash",
