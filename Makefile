@@ -156,6 +156,16 @@ bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
 	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt $(BUILD)/bench/bench
 	@echo "make bench: figures in $(BUILD)/bench/results.txt"
 
+# --- Model checking (tests/model.rs) ----------------------------------------------------------
+
+# Bounded model checking of the real core with the long bounds of an optimised build, one check
+# at a time on one thread (exact breadth-first order). MODEL_DEPTH, MODEL_CRASHES,
+# MODEL_COMMANDS, MODEL_CHANGES, MODEL_TERM, MODEL_IN_FLIGHT and MODEL_THREADS override the
+# bounds. `cargo test` runs the same checks with short bounds.
+.PHONY: model
+model:
+	nice -n 15 $(CARGO) test --release --test model -- --nocapture --test-threads=1
+
 # --- Long runs -------------------------------------------------------------------------------
 
 soak: $(BUILD)/plain/test_random_cluster
