@@ -12,23 +12,7 @@ pub struct CoreNode {
 
 /// The `RAFT_*` code of a core error, as the C ABI maps it.
 fn code(e: &Error) -> i32 {
-    match e {
-        Error::NoMem => 1,
-        Error::BadId(_) => 2,
-        Error::DuplicateId(_) => 3,
-        Error::DuplicateAddress(_) => 4,
-        Error::BadRole(_) => 5,
-        Error::Malformed(_) => 6,
-        Error::NotLeader => 7,
-        Error::Shutdown(_) => 9,
-        Error::CantChange => 11,
-        Error::Corrupt(_) => 12,
-        Error::TooBig(_) => 15,
-        Error::Busy(_) => 17,
-        Error::NotFound(_) => 19,
-        Error::Invalid(_) => 20,
-        Error::NoSpace => 22,
-    }
+    raft::ffi::types::core_error_code(e)
 }
 
 fn views(entries: &[Entry]) -> Vec<EntryView<'_>> {
@@ -99,12 +83,8 @@ impl Node for CoreNode {
                 Event::Receive(Received { from: *from, from_address, body })
             }
             Ev::PersistedEntries(index) => Event::PersistedEntries { index: *index },
-            Ev::PersistedSnapshot(meta) => {
-                Event::PersistedSnapshot { metadata: meta.clone(), offset: 0, last: true }
-            }
-            Ev::Configuration(index, conf) => {
-                Event::Configuration { index: *index, conf: conf.clone() }
-            }
+            Ev::PersistedSnapshot(meta) => Event::PersistedSnapshot { metadata: meta.clone() },
+            Ev::Configuration(index, _) => Event::Configuration { index: *index },
             Ev::Snapshot(meta, trailing) => {
                 Event::Snapshot { metadata: meta.clone(), trailing: *trailing }
             }

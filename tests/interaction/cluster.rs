@@ -862,8 +862,8 @@ impl Node {
                 EntryType::Barrier => {}
                 EntryType::Change => {
                     let conf = codec::decode(&entry.payload).expect("committed configuration");
-                    self.applied_conf = (index, conf.clone());
-                    self.step(now, Event::Configuration { index, conf }, Lent::Nothing, w);
+                    self.applied_conf = (index, conf);
+                    self.step(now, Event::Configuration { index }, Lent::Nothing, w);
                 }
             }
         }
@@ -878,7 +878,7 @@ impl Node {
             self.disk.snapshot = Some((meta.clone(), machine));
             self.disk.start = meta.index + 1;
             self.disk.entries.clear();
-            let event = Event::PersistedSnapshot { metadata: meta, offset: 0, last: true };
+            let event = Event::PersistedSnapshot { metadata: meta };
             self.step(now, event, Lent::Nothing, w);
             wrote = true;
         }

@@ -459,9 +459,8 @@ fn step_input(raft: &mut Raft, now: u64, input: &Input) -> Result<Changes, Error
         Input::Persisted(index) => {
             raft.step(now, CAPACITY, Event::PersistedEntries { index: *index }, None)
         }
-        Input::Configuration(index, roles) => {
-            let event = Event::Configuration { index: *index, conf: configuration(roles) };
-            raft.step(now, CAPACITY, event, None)
+        Input::Configuration(index, _) => {
+            raft.step(now, CAPACITY, Event::Configuration { index: *index }, None)
         }
         Input::Submit(entries) => {
             let lent = Lent::new(entries);
