@@ -165,10 +165,16 @@ pub enum raft_state {
 // the declared variants, and the core's types map to them by name, so no number is repeated.
 // ---------------------------------------------------------------------------------------------
 
-/// Implements `TryFrom<c_int>` for a C enum by comparing the code with each listed variant's.
-/// The exhaustive match makes forgetting a variant a compile error.
+/// Lists a C enum's variants (`VARIANTS`) and implements `TryFrom<c_int>` by searching them.
+/// The exhaustive match makes forgetting a variant a compile error. (cbindgen does not expand
+/// macros, so nothing here reaches the header.)
 macro_rules! readable_from_code {
     ($ty:ident: $($variant:ident),+ $(,)?) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            pub const VARIANTS: &'static [$ty] = &[$($ty::$variant),+];
+        }
+
         impl TryFrom<c_int> for $ty {
             /// The code that names no variant.
             type Error = c_int;
@@ -179,12 +185,7 @@ macro_rules! readable_from_code {
                         $($ty::$variant)|+ => {}
                     }
                 }
-                $(
-                    if code == $ty::$variant as c_int {
-                        return Ok($ty::$variant);
-                    }
-                )+
-                Err(code)
+                $ty::VARIANTS.iter().copied().find(|&v| v as c_int == code).ok_or(code)
             }
         }
     };
@@ -782,17 +783,19 @@ pub struct raft {
 mod tests {
     use super::*;
 
-    /// Reads back every variant from its code, and refuses the codes just outside the range.
-    fn reads_back<T>(variants: &[T], outside: &[c_int])
+    /// The codes of `variants`, each read back as its variant, and `outside` refused.
+    fn codes_read_back<T>(variants: &[T], outside: &[c_int]) -> Vec<c_int>
     where
         T: Copy + PartialEq + std::fmt::Debug + TryFrom<c_int, Error = c_int> + Into<c_int>,
     {
-        for &v in variants {
-            assert_eq!(T::try_from(v.into()), Ok(v));
-        }
         for &code in outside {
             assert_eq!(T::try_from(code), Err(code), "code {code}");
         }
+        let codes: Vec<c_int> = variants.iter().map(|&v| v.into()).collect();
+        for (&v, &code) in variants.iter().zip(&codes) {
+            assert_eq!(T::try_from(code), Ok(v));
+        }
+        codes
     }
 
     macro_rules! into_code {
@@ -807,39 +810,15 @@ mod tests {
     into_code!(raft_entry_type, raft_message_type, raft_event_type, raft_state);
 
     #[test]
-    fn every_c_enum_code_reads_back_as_its_variant_and_no_other_code_does() {
-        use raft_entry_type::*;
-        reads_back(&[RAFT_COMMAND, RAFT_BARRIER, RAFT_CHANGE], &[0, 4, -1]);
-        use raft_message_type::*;
-        reads_back(
-            &[
-                RAFT_APPEND_ENTRIES,
-                RAFT_APPEND_ENTRIES_RESULT,
-                RAFT_REQUEST_VOTE,
-                RAFT_REQUEST_VOTE_RESULT,
-                RAFT_INSTALL_SNAPSHOT,
-                RAFT_TIMEOUT_NOW,
-            ],
-            &[0, 7, c_int::MIN],
-        );
-        use raft_event_type::*;
-        reads_back(
-            &[
-                RAFT_START,
-                RAFT_RECEIVE,
-                RAFT_PERSISTED_ENTRIES,
-                RAFT_PERSISTED_SNAPSHOT,
-                RAFT_CONFIGURATION,
-                RAFT_SNAPSHOT,
-                RAFT_TIMEOUT,
-                RAFT_SUBMIT,
-                RAFT_CATCH_UP,
-                RAFT_TRANSFER,
-            ],
-            &[0, 11, c_int::MAX],
-        );
-        use raft_state::*;
-        reads_back(&[RAFT_UNAVAILABLE, RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER], &[-1, 4]);
+    fn every_c_enum_has_c_rafts_codes_and_reads_no_other() {
+        let entry_types = codes_read_back(raft_entry_type::VARIANTS, &[0, 4, -1]);
+        assert_eq!(entry_types, [1, 2, 3]);
+        let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 7, c_int::MIN]);
+        assert_eq!(message_types, [1, 2, 3, 4, 5, 6]);
+        let event_types = codes_read_back(raft_event_type::VARIANTS, &[0, 11, c_int::MAX]);
+        assert_eq!(event_types, (1..=10).collect::<Vec<_>>());
+        let states = codes_read_back(raft_state::VARIANTS, &[-1, 4]);
+        assert_eq!(states, [0, 1, 2, 3]);
     }
 
     #[test]
