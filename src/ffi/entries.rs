@@ -1,6 +1,6 @@
 //! Entries crossing the boundary: host `raft_entry` arrays read into the core's views or codec
-//! entries, and decoded entries handed to the host as one `raft_malloc` array plus one `raft_malloc` batch
-//! (the shape `RAFT_RECEIVE` and `RAFT_START` expect).
+//! entries, and decoded entries handed to the host as one `raft_malloc` array plus one
+//! `raft_malloc` batch (the shape `RAFT_RECEIVE` and `RAFT_START` expect).
 
 use std::ffi::c_void;
 use std::ptr;
@@ -70,7 +70,8 @@ pub unsafe fn views<'a>(
     // clean RAFT_NOMEM before anything changed, never an abort.
     views.try_reserve(entries.len()).map_err(|_| Failure::nomem())?;
     for (i, e) in entries.iter().enumerate() {
-        // The library frees what it takes through `batch`: a NULL one cannot be owned.
+        // Entries given to raft_step are freed or handed back through their batch, so every
+        // one must name it.
         if e.batch.is_null() {
             return Err(origin.failure(format!("{what} {i} has a NULL batch")));
         }
@@ -85,7 +86,9 @@ pub unsafe fn views<'a>(
 /// # Safety
 /// Every entry's `buf` must be `(NULL, 0)` or point to `len` readable bytes for the call.
 pub unsafe fn from_c(entries: &[raft_entry], what: &str) -> Result<Vec<Entry>, Failure> {
-    let mut out = Vec::with_capacity(entries.len());
+    let mut out = Vec::new();
+    // As for views: a huge count is RAFT_NOMEM, never an abort.
+    out.try_reserve(entries.len()).map_err(|_| Failure::nomem())?;
     for (i, e) in entries.iter().enumerate() {
         // SAFETY: forwarded to the caller.
         let v = unsafe { view(e, i, what, Origin::Host) }?;
