@@ -165,7 +165,7 @@ pub enum raft_state {
 // the declared variants, and the core's types map to them by name, so no number is repeated.
 // ---------------------------------------------------------------------------------------------
 
-/// Lists a C enum's variants (`VARIANTS`) and implements `TryFrom<c_int>` by searching them.
+/// Lists a C enum's variants (`VARIANTS`) and implements `TryFrom<c_int>` by comparing with each.
 /// The exhaustive match makes forgetting a variant a compile error. (cbindgen does not expand
 /// macros, so nothing here reaches the header.)
 macro_rules! readable_from_code {
@@ -185,7 +185,13 @@ macro_rules! readable_from_code {
                         $($ty::$variant)|+ => {}
                     }
                 }
-                $ty::VARIANTS.iter().copied().find(|&v| v as c_int == code).ok_or(code)
+                // One comparison per variant, unrolled: entry types are read once per entry.
+                $(
+                    if code == $ty::$variant as c_int {
+                        return Ok($ty::$variant);
+                    }
+                )+
+                Err(code)
             }
         }
     };
