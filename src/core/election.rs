@@ -114,8 +114,10 @@ impl Raft {
         }
     }
 
-    /// Takes the lead. Entries of earlier terms beyond the commit index get a barrier of this
-    /// term appended, since only current-term entries are committed by count (Raft §5.4.2).
+    /// Takes the lead and appends a barrier of this term (Raft §8: a new leader commits a blank
+    /// entry at the start of its term). It commits the entries of earlier terms beyond the commit
+    /// index, which are only committed through an entry of the current term (§5.4.2), and it is
+    /// what lets this leader change the configuration soon (see `committed_an_entry_of_its_term`).
     fn become_leader(&mut self, cx: &mut Ctx<'_>) {
         let last = self.log.last_index();
         let progress = self
@@ -133,12 +135,10 @@ impl Raft {
         });
         cx.update.state_changed = true;
         cx.update.timeout_changed = true;
-        if last > self.commit {
-            self.log.append(self.term, 1);
-            let source = EntrySource::Barrier { term: self.term };
-            cx.update.entries = Some(NewEntries { index: last + 1, source });
-            raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
-        }
+        self.log.append(self.term, 1);
+        let source = EntrySource::Barrier { term: self.term };
+        cx.update.entries = Some(NewEntries { index: last + 1, source });
+        raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
         self.replicate_to_all(cx, true);
         self.maybe_commit(cx);
     }
@@ -393,8 +393,9 @@ mod tests {
         let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
         assert_eq!(r.state(), State::Leader);
         assert!(out.state_changed);
-        assert!(out.entries.is_none(), "nothing uncommitted: no barrier");
-        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { n_entries: 0, .. }));
+        let barrier = out.entries.expect("a new leader appends a barrier (Raft §8)");
+        assert_eq!(barrier.index, 2);
+        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { prev_log_index: 1, .. }));
     }
 
     #[test]

@@ -249,9 +249,10 @@ fn entry_counts_that_would_pass_the_limit() {
         let received = Received { from: 1, from_address: "node-1", body: ae };
         check(&what, &mut r, LATER, Event::Receive(received), !fits, malformed);
     }
-    // A leader whose log ends one short of the limit takes one more entry, not two.
+    // A leader whose log ends one short of the limit takes one more entry, not two. It starts
+    // two short: its election appends a barrier.
     let metadata = SnapshotMetadata {
-        index: LIMIT - 1,
+        index: LIMIT - 2,
         term: 1,
         configuration: conf(&[1]),
         configuration_index: 1,
@@ -261,11 +262,11 @@ fn entry_counts_that_would_pass_the_limit() {
         term: 1,
         voted_for: 0,
         snapshot: Some(metadata),
-        start_index: LIMIT,
+        start_index: LIMIT - 1,
         entries: &[],
     };
     step(&mut r, 0, start).unwrap();
-    assert_eq!((r.state(), r.last_index()), (State::Leader, LIMIT - 1));
+    assert_eq!((r.state(), r.last_index()), (State::Leader, LIMIT - 1), "snapshot + barrier");
     let term = r.current_term();
     let two = [entry(term), entry(term)];
     let before = observe(&r);

@@ -594,7 +594,7 @@ mod tests {
         let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (0, 4));
+                assert_eq!((*prev_log_index, *n_entries), (0, 5), "bootstrap, barrier, 3 entries");
             }
             other => panic!("{other:?}"),
         }
@@ -623,7 +623,7 @@ mod tests {
         let out = step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (1, 2));
+                assert_eq!((*prev_log_index, *n_entries), (2, 1), "the barrier is in flight");
             }
             other => panic!("{other:?}"),
         }
@@ -642,11 +642,14 @@ mod tests {
         let (mut leader, now) = leader(&[1, 2, 3]);
         let submitted = commands(2, &payloads);
         step(&mut leader, now, Event::Submit { entries: &submitted }).unwrap();
-        assert_eq!(leader.last_index(), 1 + submitted.len() as u64);
+        assert_eq!(leader.last_index(), 2 + submitted.len() as u64, "after the barrier");
         let last = leader.last_index();
         step(&mut leader, now, Event::PersistedEntries { index: last }).unwrap();
 
-        let mut follower = follower(&submitted);
+        let barrier = EntryView { term: 2, kind: EntryType::Barrier, payload: &[0; 8] };
+        let mut received = vec![barrier];
+        received.extend(submitted.iter().copied());
+        let mut follower = follower(&received);
         assert_eq!(follower.last_index(), last, "received AppendEntries of any length");
         receive(&mut leader, now, 2, append_result(2, 0, last)).unwrap();
         assert_eq!(leader.commit_index(), last, "committed by a majority");
@@ -656,7 +659,7 @@ mod tests {
         // Restart from the persisted log: bootstrap configuration, then the commands.
         let bootstrap = codec::encode(&conf(&[1, 2, 3]));
         let mut log = vec![EntryView { term: 1, kind: EntryType::Change, payload: &bootstrap }];
-        log.extend(commands(2, &payloads));
+        log.extend(received);
         let mut restarted = Raft::new(2, &address(2));
         let event =
             Event::Start { term: 2, voted_for: 1, snapshot: None, start_index: 1, entries: &log };

@@ -17,6 +17,10 @@ fn one_voter_and_a_standby() -> Configuration {
     c
 }
 
+fn barrier(term: Term) -> EntryView<'static> {
+    EntryView { term, kind: EntryType::Barrier, payload: &[0; 8] }
+}
+
 fn change(payload: &[u8], term: Term) -> EntryView<'_> {
     EntryView { term, kind: EntryType::Change, payload }
 }
@@ -75,16 +79,23 @@ fn restarted_sole_voter_does_not_lead_the_term_it_gave_its_vote_in() {
     assert!(matches!(out.to(2)[0], Outgoing::RequestVoteResult(r) if r.vote_granted));
     receive(&mut s2, now, 1, vote_granted(2)).unwrap();
     assert_eq!((s2.state(), s2.current_term()), (State::Leader, 2));
+    // Server 2's barrier (index 2) is committed with server 1 before it may change anything.
+    let barrier = [barrier(2)];
+    persist_all(&mut s2, now);
+    receive(&mut s1, now, 2, append(2, 1, 1, &barrier)).unwrap();
+    persist_all(&mut s1, now);
+    receive(&mut s2, now, 1, append_result(2, 0, 2)).unwrap();
+    assert_eq!(s2.commit_index(), 2);
 
     let payload = codec::encode(&one_voter_and_a_standby());
     let submitted = [change(&payload, 2)];
     step(&mut s2, now, Event::Submit { entries: &submitted }).unwrap();
-    receive(&mut s1, now, 2, append(2, 1, 1, &submitted)).unwrap();
+    receive(&mut s1, now, 2, append(2, 2, 2, &submitted)).unwrap();
     persist_all(&mut s1, now);
     assert_eq!((s1.current_term(), s1.voted_for()), (2, 2));
 
     let bootstrap = codec::encode(&conf(&[1, 2]));
-    let log = [change(&bootstrap, 1), change(&payload, 2)];
+    let log = [change(&bootstrap, 1), barrier[0], change(&payload, 2)];
     let mut r = Raft::new(1, &address(1));
     let start =
         Event::Start { term: 2, voted_for: 2, snapshot: None, start_index: 1, entries: &log };
@@ -108,9 +119,10 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     let term = s1.current_term();
     let lost = [entry(term)];
     step(&mut s1, 10, Event::Submit { entries: &lost }).unwrap();
-    receive(&mut s2, 10, 1, append(term, 1, 1, &lost)).unwrap();
+    let sent = [barrier(term), entry(term)];
+    receive(&mut s2, 10, 1, append(term, 1, 1, &sent)).unwrap();
     persist_all(&mut s2, 10);
-    assert_eq!(s2.term_of(2), Some(term));
+    assert_eq!(s2.term_of(3), Some(term));
 
     // Server 1 crashes before entry 2 is durable and restarts without it.
     let payload = codec::encode(&c);
@@ -122,15 +134,16 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     let written = [entry(new_term)];
     step(&mut s1, 20, Event::Submit { entries: &written }).unwrap();
     persist_all(&mut s1, 20);
-    assert_eq!(s1.commit_index(), 2);
+    assert_eq!(s1.commit_index(), 3);
 
-    let out = receive(&mut s2, 20, 1, append(new_term, 1, 1, &written)).unwrap();
+    let sent = [barrier(new_term), entry(new_term)];
+    let out = receive(&mut s2, 20, 1, append(new_term, 1, 1, &sent)).unwrap();
     assert_eq!(
         out.entries,
         Some(NewEntries { index: 2, source: EntrySource::Event { skip: 0 } }),
-        "the stand-by keeps its old entry 2 as if it were the leader's"
+        "the stand-by keeps its old entries 2 and 3 as if they were the leader's"
     );
-    assert_eq!(s2.term_of(2), s1.term_of(2));
+    assert_eq!(s2.term_of(3), s1.term_of(3));
 }
 
 /// With pre-vote on, the sole voter's pre-vote round is won by its own vote and the real
@@ -183,15 +196,15 @@ fn follower_left_as_sole_voter_leads_only_in_a_new_term() {
 #[test]
 fn rejection_beyond_the_leaders_log_is_ignored() {
     let (mut r, now) = leader(&[1, 2, 3]);
-    receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+    receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
     let out = receive(&mut r, now, 2, append_result(2, 100, 99)).unwrap();
     assert!(out.messages.is_empty(), "{:?}", out.messages);
     let heartbeat = r.timeout();
     let out = step(&mut r, heartbeat, Event::Timeout).unwrap();
     for body in out.to(2) {
-        assert!(matches!(body, Outgoing::AppendEntries { prev_log_index: 1, .. }), "{body:?}");
+        assert!(matches!(body, Outgoing::AppendEntries { prev_log_index: 2, .. }), "{body:?}");
     }
-    assert_eq!(r.match_index(2), Ok(1));
+    assert_eq!(r.match_index(2), Ok(2));
 }
 
 /// A leader without a snapshot never emits InstallSnapshot, whatever its followers answer.

@@ -312,17 +312,17 @@ mod tests {
         let (mut r, now) = leader(&[1, 2, 3]);
         let entries = [entry(2), entry(2)];
         step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
-        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
-        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
-        step(&mut r, now, Event::Snapshot { metadata: metadata(3, 2), trailing: 0 }).unwrap();
-        let out = receive(&mut r, now, 3, append_result(2, 1, 0)).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 4 }).unwrap();
+        receive(&mut r, now, 3, append_result(2, 0, 4)).unwrap();
+        step(&mut r, now, Event::Snapshot { metadata: metadata(4, 2), trailing: 0 }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         assert!(matches!(
-            out.to(3)[0],
-            Outgoing::InstallSnapshot { last_index: 3, last_term: 2, conf_index: 1, .. }
+            out.to(2)[0],
+            Outgoing::InstallSnapshot { last_index: 4, last_term: 2, conf_index: 1, .. }
         ));
-        let out = receive(&mut r, now + 5, 3, append_result(2, 0, 3)).unwrap();
-        assert_eq!(r.match_index(3), Ok(3));
-        assert!(out.messages.is_empty() || matches!(out.to(3)[0], Outgoing::AppendEntries { .. }));
+        let out = receive(&mut r, now + 5, 2, append_result(2, 0, 4)).unwrap();
+        assert_eq!(r.match_index(2), Ok(4));
+        assert!(out.messages.is_empty() || matches!(out.to(2)[0], Outgoing::AppendEntries { .. }));
     }
 
     #[test]
