@@ -11,7 +11,6 @@ use super::progress::Progress;
 use super::raft::{Ctx, Leader, Raft, Status};
 use super::trace::LEVEL_INFO;
 use super::types::{CatchUpStatus, EntryType};
-use crate::codec::configuration as codec;
 use crate::raft_trace;
 
 impl Raft {
@@ -131,7 +130,7 @@ impl Raft {
             if self.membership.has_pending_change() || catching_up || !changes.is_empty() {
                 return Err(Error::CantChange);
             }
-            changes.push((i, codec::decode(entry.payload)?));
+            changes.push((i, self.decode_change(entry.payload)?));
         }
         Ok(changes)
     }
@@ -177,7 +176,6 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::Event;
     use crate::core::message::EntryView;
@@ -227,7 +225,7 @@ mod tests {
     #[test]
     fn one_configuration_change_at_a_time() {
         let (mut r, now) = leader(&[1, 2, 3]);
-        let payload = codec::encode(&conf(&[1, 2, 3, 4]));
+        let payload = encode(&conf(&[1, 2, 3, 4]));
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         assert_eq!(r.configuration().len(), 4, "takes effect when appended");

@@ -263,11 +263,10 @@ mod tests {
 
 #[cfg(test)]
 mod raft_tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::Event;
     use crate::core::message::{EntryView, Incoming};
-    use crate::core::testing::{self, append_result, leader, receive, step};
+    use crate::core::testing::{self, append_result, encode, leader, receive, step};
     use crate::core::types::{CatchUpStatus, EntryType, Role, State};
 
     use super::Configuration;
@@ -282,7 +281,7 @@ mod raft_tests {
     fn leader_removed_steps_down_once_committed() {
         let (mut r, now) = leader(&[1, 2, 3]);
         let c = testing::conf(&[2, 3]);
-        let payload = codec::encode(&c);
+        let payload = encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         assert_eq!(r.role(), None);
@@ -301,7 +300,7 @@ mod raft_tests {
     fn follower_records_change_at_its_own_index_and_rolls_back() {
         let mut r = testing::started(2, &[1, 2, 3]);
         let c = testing::conf(&[1, 2]);
-        let payload = codec::encode(&c);
+        let payload = encode(&c);
         let entries =
             [testing::entry(2), EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         let ae = Incoming::AppendEntries {
@@ -333,7 +332,7 @@ mod raft_tests {
     fn catch_up_finishes_at_once_for_up_to_date_server() {
         let (mut r, now) = leader(&[1, 2, 3]);
         let c = with(&[1, 2, 3], 4, Role::Spare);
-        let payload = codec::encode(&c);
+        let payload = encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
@@ -347,7 +346,7 @@ mod raft_tests {
     fn catch_up_rounds_finish_when_target_reached() {
         let (mut r, now) = leader(&[1, 2, 3]);
         let c = with(&[1, 2, 3], 4, Role::Standby);
-        let payload = codec::encode(&c);
+        let payload = encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
@@ -371,7 +370,7 @@ mod raft_tests {
         let (mut r, now) = leader(&[1, 2, 3]);
         r.set_max_catch_up_round_duration(500);
         let c = with(&[1, 2, 3], 4, Role::Standby);
-        let payload = codec::encode(&c);
+        let payload = encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();

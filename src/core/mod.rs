@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 pub mod bootstrap;
-pub mod configuration;
 pub mod error;
 pub mod event;
 pub mod message;
@@ -16,7 +15,9 @@ mod metrics_json;
 pub mod random;
 pub mod settings;
 pub mod trace;
-pub mod types;
+
+// The shared vocabulary, under the paths the rules have always used (`super::types::Id`).
+pub use crate::vocab::{configuration, types};
 
 mod commit;
 mod election;
@@ -37,8 +38,11 @@ mod start;
 mod testing;
 mod transfer;
 
+pub use crate::vocab::{
+    CatchUpStatus, EntryType, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM,
+};
+pub use crate::vocab::{Configuration, ConfigurationError, ConfigurationFormat, Server};
 pub use bootstrap::Bootstrap;
-pub use configuration::{Configuration, Server};
 pub use error::Error;
 pub use event::{EntrySource, Event, NewEntries, SnapshotMetadata, Update};
 pub use message::{EntryView, Incoming, Message, Outgoing, Received};
@@ -46,6 +50,3 @@ pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
 pub use raft::Raft;
 pub use settings::Settings;
 pub use trace::Tracer;
-pub use types::{
-    CatchUpStatus, EntryType, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM,
-};

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::configuration::{Configuration, ConfigurationFormat};
 use super::error::Error;
 use super::event::{Event, SnapshotMetadata, Update};
 use super::log::Log;
@@ -71,6 +72,10 @@ pub(crate) enum Status {
 pub struct Raft {
     pub(crate) id: Id,
     pub(crate) address: Arc<str>,
+    /// How `Change` entries encode configurations. The host supplies it (the C boundary hands
+    /// over C-Raft's codec) because the protocol must not know any byte format; only `Change`
+    /// entries are ever decoded, so commands cost nothing.
+    pub(crate) configurations: &'static dyn ConfigurationFormat,
     pub(crate) settings: Settings,
     pub(crate) random: u32,
     pub(crate) started: bool,
@@ -98,11 +103,14 @@ pub struct Raft {
 }
 
 impl Raft {
-    pub fn new(id: Id, address: &str) -> Raft {
+    /// A server `id` at `address`, reading the configurations of `Change` entries with
+    /// `configurations`. It does nothing until it receives `Event::Start`.
+    pub fn new(id: Id, address: &str, configurations: &'static dyn ConfigurationFormat) -> Raft {
         let settings = Settings::default();
         Raft {
             id,
             address: Arc::from(address),
+            configurations,
             timer_length: settings.election_timeout,
             settings,
             random: 0,
@@ -367,7 +375,7 @@ impl Raft {
     }
 
     /// The configuration in effect (possibly uncommitted).
-    pub fn configuration(&self) -> &super::configuration::Configuration {
+    pub fn configuration(&self) -> &Configuration {
         &self.membership.current
     }
 
@@ -377,6 +385,12 @@ impl Raft {
     }
 
     // ---- helpers shared by the rules ----
+
+    /// The configuration carried by the payload of a `Change` entry.
+    pub(crate) fn decode_change(&self, payload: &[u8]) -> Result<Configuration, Error> {
+        (self.configurations.decode(payload))
+            .map_err(|why| Error::Malformed(format!("bad configuration: {why}")))
+    }
 
     pub(crate) fn draw_timer_length(&mut self) {
         let t = self.settings.election_timeout;

@@ -9,7 +9,6 @@ use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
 use super::trace::LEVEL_INFO;
 use super::types::{CatchUpStatus, EntryType, Id, Index, Role, Term};
-use crate::codec::configuration as codec;
 use crate::raft_trace;
 
 /// A received AppendEntries, as decided during validation.
@@ -94,7 +93,7 @@ impl Raft {
         let mut changes = Vec::new();
         for (i, entry) in ae.entries.iter().enumerate().skip(skip) {
             if entry.kind == EntryType::Change {
-                changes.push((prev + 1 + i as u64, codec::decode(entry.payload)?));
+                changes.push((prev + 1 + i as u64, self.decode_change(entry.payload)?));
             }
         }
         Ok(AppendPlan::Accept { skip, truncate, changes })
@@ -446,7 +445,6 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::{EntrySource, Event, NewEntries};
     use crate::core::message::{EntryView, Incoming, Outgoing};
@@ -654,10 +652,10 @@ mod tests {
         assert_eq!(follower.commit_index(), last);
 
         // Restart from the persisted log: bootstrap configuration, then the commands.
-        let bootstrap = codec::encode(&conf(&[1, 2, 3]));
+        let bootstrap = encode(&conf(&[1, 2, 3]));
         let mut log = vec![EntryView { term: 1, kind: EntryType::Change, payload: &bootstrap }];
         log.extend(commands(2, &payloads));
-        let mut restarted = Raft::new(2, &address(2));
+        let mut restarted = Raft::new(2, &address(2), &TEST_FORMAT);
         let event =
             Event::Start { term: 2, voted_for: 1, snapshot: None, start_index: 1, entries: &log };
         step(&mut restarted, 0, event).unwrap();
