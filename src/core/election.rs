@@ -10,11 +10,6 @@ use super::types::{Id, Term};
 use crate::raft_trace;
 
 impl Raft {
-    /// Whether `votes` voters form a majority of the current configuration's voters.
-    pub(super) fn has_majority(&self, votes: usize) -> bool {
-        votes > self.membership.current.voter_count() / 2
-    }
-
     /// Whether a candidate whose last entry is (`index`, `term`) has a log at least as
     /// up-to-date as ours (compared with everything we hold, durable or not).
     pub(super) fn is_up_to_date(&self, index: u64, term: Term) -> bool {

@@ -39,21 +39,11 @@ impl Raft {
     fn check_quorum(&mut self, cx: &mut Ctx<'_>) -> bool {
         let now = cx.now;
         let election_timeout = u64::from(self.settings.election_timeout);
-        let Status::Leader(leader) = &self.status else {
+        let heard = self.heard_from_majority();
+        let Status::Leader(leader) = &mut self.status else {
             return false;
         };
-        let heard = self
-            .membership
-            .current
-            .voters()
-            .filter(|s| {
-                s.id == self.id || leader.progress.iter().any(|p| p.id == s.id && p.recent_recv)
-            })
-            .count();
-        if self.has_majority(heard) {
-            let Status::Leader(leader) = &mut self.status else {
-                return false;
-            };
+        if heard {
             leader.quorum_start = now;
             leader.progress.iter_mut().for_each(|p| p.recent_recv = false);
             cx.update.timeout_changed = true;
@@ -65,29 +55,6 @@ impl Raft {
             return false;
         }
         true
-    }
-
-    /// Whether the capacity threshold blocks submissions: a majority of voters reports its
-    /// capacity, and no majority of voters reports at least the threshold.
-    fn lacks_capacity(&self) -> bool {
-        let min = self.settings.capacity_threshold;
-        if min == 0 {
-            return false;
-        }
-        let mut reporting = 0;
-        let mut enough = 0;
-        for voter in self.membership.current.voters() {
-            let capacity = if voter.id == self.id {
-                Some(self.capacity)
-            } else {
-                self.peer_capacity.iter().find(|(id, _)| *id == voter.id).map(|(_, c)| *c)
-            };
-            if let Some(capacity) = capacity {
-                reporting += 1;
-                enough += usize::from(capacity >= min);
-            }
-        }
-        self.has_majority(reporting) && !self.has_majority(enough)
     }
 
     /// Validates RAFT_SUBMIT; returns the decoded configurations of its `Change` entries.

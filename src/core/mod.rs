@@ -27,6 +27,7 @@ mod limit_tests;
 mod log;
 mod membership;
 mod progress;
+mod quorum;
 mod raft;
 mod receive;
 mod replication;

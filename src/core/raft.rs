@@ -449,14 +449,6 @@ impl Raft {
         self.restart_election_timer(cx, true);
     }
 
-    pub(crate) fn set_commit(&mut self, cx: &mut Ctx<'_>, index: Index) {
-        if index > self.commit {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  commit index {} -> {index}", self.commit);
-            self.commit = index;
-            cx.update.commit_index_changed = true;
-        }
-    }
-
     /// The address to reply to `id`: the configuration's copy when it matches (no allocation).
     pub(crate) fn reply_address(&self, id: Id, given: &str) -> Arc<str> {
         if let Some(server) = self.membership.current.get(id) {

@@ -174,11 +174,7 @@ impl Raft {
                     self.membership.append_change(index, conf);
                 }
                 let received_up_to = prev + ae.entries.len() as u64;
-                if let Status::Follower(f) = &mut self.status {
-                    f.verified = Some(f.verified.unwrap_or(0).max(received_up_to));
-                }
-                // Never lower the commit index (§24.16); never beyond what this leader vouched.
-                self.set_commit(cx, ae.leader_commit.min(received_up_to));
+                self.follow_leader_commit(cx, ae.leader_commit, received_up_to);
                 if !new.is_empty() {
                     raft_trace!(
                         cx.tracer,

@@ -217,13 +217,6 @@ impl Raft {
         }
     }
 
-    /// What the leader sent up to `index` is committed, so it matches the leader's log.
-    fn mark_verified(&mut self, index: Index) {
-        if let Status::Follower(f) = &mut self.status {
-            f.verified = Some(f.verified.unwrap_or(0).max(index));
-        }
-    }
-
     pub(super) fn check_persisted_snapshot(
         &self,
         metadata: &SnapshotMetadata,
@@ -246,6 +239,7 @@ impl Raft {
         raft_trace!(cx.tracer, LEVEL_INFO, "> snapshot {index} persisted");
         self.durable = index;
         self.snapshot_conf_index = metadata.configuration_index;
+        // A snapshot holds committed entries only.
         self.set_commit(cx, index);
         if let Status::Follower(Follower { leader: Some((id, address)), .. }) = &self.status {
             let (id, address) = (*id, address.clone());
