@@ -1,22 +1,109 @@
-//! RAFT_RECEIVE: validates a received message as a whole, then hands it to the rule that
-//! owns its type.
+//! RAFT_RECEIVE: validates a received message as a whole, applies the term rule once for every
+//! message type, then hands the message to the rule that owns its type.
 
 use super::error::Error;
 use super::log::fits_below_max_index;
 use super::message::{Incoming, Received};
 use super::raft::{Ctx, Raft};
-use super::replication::{AppendEntries, AppendPlan};
-use super::snapshot::{InstallPlan, InstallSnapshot};
-use super::types::{MAX_INDEX, MAX_TERM};
+use super::replication::{check_append_entries_form, AppendEntries, AppendPlan};
+use super::snapshot::{check_install_snapshot_form, InstallPlan, InstallSnapshot};
+use super::trace::LEVEL_INFO;
+use super::types::{Id, Index, Term, MAX_INDEX, MAX_TERM};
+use crate::raft_trace;
 
 /// What validation decided about a received message.
 pub(super) enum ReceivePlan {
+    /// Of an older term: answered (or dropped) by the term rule, seen by no handler.
+    Stale,
     Append(AppendPlan),
     Install(InstallPlan),
     Other,
 }
 
+/// How a message's term compares with ours, once the exceptions are taken into account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TermCheck {
+    /// Older than ours.
+    Stale,
+    /// Ours, or a newer one that does not move ours (see [`Raft::keeps_term_for`]).
+    Current,
+    /// Newer: adopt it before the handler runs.
+    Newer(Term),
+}
+
+/// The term a message claims: its sender's term, or for vote requests and results the term of
+/// the election they are about.
+fn claimed_term(body: &Incoming<'_>) -> Term {
+    match body {
+        Incoming::RequestVote(rv) => rv.term,
+        Incoming::RequestVoteResult(r) => r.term,
+        Incoming::AppendEntries { term, .. } | Incoming::InstallSnapshot { term, .. } => *term,
+        Incoming::AppendEntriesResult(r) => r.term,
+        Incoming::TimeoutNow(t) => t.term,
+    }
+}
+
 impl Raft {
+    /// The term rule (Raft §5.1), in one place as etcd raft's `Step` has it: a message of a
+    /// newer term makes us adopt that term (and step down) before anything else; a message of
+    /// an older term is answered with ours or dropped, and reaches no handler.
+    fn check_term(&self, body: &Incoming<'_>) -> TermCheck {
+        let term = claimed_term(body);
+        if term < self.term {
+            TermCheck::Stale
+        } else if term > self.term && !self.keeps_term_for(body) {
+            TermCheck::Newer(term)
+        } else {
+            TermCheck::Current
+        }
+    }
+
+    /// The messages whose newer term does not move ours: a pre-vote request, and a granted
+    /// pre-vote (the term of an election that may never happen, dissertation §9.6); and a
+    /// vote request we refuse to protect our leader (§4.2.3), lest a server cut off from the
+    /// cluster depose a healthy leader by bumping every term.
+    fn keeps_term_for(&self, body: &Incoming<'_>) -> bool {
+        match body {
+            Incoming::RequestVote(rv) => rv.pre_vote || self.protects_leader_from(rv),
+            Incoming::RequestVoteResult(r) => {
+                r.vote_granted && r.term == self.term.saturating_add(1)
+            }
+            _ => false,
+        }
+    }
+
+    /// Answers a message of an older term so that its sender learns ours: a refused
+    /// AppendEntries or InstallSnapshot (the leader steps down on our reply), a denied vote.
+    /// Results and TimeoutNow of an older term are dropped.
+    fn answer_stale(&mut self, cx: &mut Ctx<'_>, from: Id, from_address: &str, body: &Incoming) {
+        raft_trace!(
+            cx.tracer,
+            LEVEL_INFO,
+            "> message of stale term {} from {from} (ours is {})",
+            claimed_term(body),
+            self.term
+        );
+        match body {
+            Incoming::AppendEntries { prev_log_index: anchor, .. }
+            | Incoming::InstallSnapshot { last_index: anchor, .. } => {
+                let rejected: Index = (*anchor).max(1);
+                let hint = self.log.last_index().min(rejected - 1);
+                self.reply_append(cx, from, from_address, rejected, hint);
+            }
+            Incoming::RequestVote(rv) => self.reply_vote(cx, from, from_address, rv, false),
+            _ => {}
+        }
+    }
+
+    /// Records the disk capacity a peer reports in its results, whatever their term.
+    fn note_capacity(&mut self, from: Id, body: &Incoming<'_>) {
+        match body {
+            Incoming::RequestVoteResult(r) => self.record_capacity(from, r.features, r.capacity),
+            Incoming::AppendEntriesResult(r) => self.record_capacity(from, r.features, r.capacity),
+            _ => {}
+        }
+    }
+
     pub(super) fn check_receive(&self, m: &Received<'_>) -> Result<ReceivePlan, Error> {
         if m.from == 0 {
             return Err(Error::Malformed("message from server 0".into()));
@@ -28,21 +115,11 @@ impl Raft {
             return Err(Error::Malformed(format!("message from ourselves (server {})", m.from)));
         }
         check_limits(&m.body)?;
+        self.check_form(&m.body)?;
+        if self.check_term(&m.body) == TermCheck::Stale {
+            return Ok(ReceivePlan::Stale);
+        }
         match &m.body {
-            Incoming::RequestVote(rv) => {
-                if rv.term == 0 || rv.candidate_id == 0 {
-                    return Err(Error::Malformed("RequestVote with term or candidate 0".into()));
-                }
-                Ok(ReceivePlan::Other)
-            }
-            Incoming::RequestVoteResult(r) => {
-                if r.pre_vote && r.vote_granted && r.term > self.term.saturating_add(1) {
-                    return Err(Error::Malformed(
-                        "pre-vote granted for a term too far ahead".into(),
-                    ));
-                }
-                Ok(ReceivePlan::Other)
-            }
             Incoming::AppendEntries {
                 term,
                 prev_log_index,
@@ -59,7 +136,6 @@ impl Raft {
                 };
                 Ok(ReceivePlan::Append(self.check_append_entries(&ae)?))
             }
-            Incoming::AppendEntriesResult(_) => Ok(ReceivePlan::Other),
             Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index } => {
                 let s = InstallSnapshot {
                     term: *term,
@@ -70,17 +146,69 @@ impl Raft {
                 };
                 Ok(ReceivePlan::Install(self.check_install_snapshot(&s)?))
             }
+            _ => Ok(ReceivePlan::Other),
+        }
+    }
+
+    /// Refuses a message no correct server sends, whatever the terms.
+    fn check_form(&self, body: &Incoming<'_>) -> Result<(), Error> {
+        match body {
+            Incoming::RequestVote(rv) => {
+                if rv.term == 0 || rv.candidate_id == 0 {
+                    return Err(Error::Malformed("RequestVote with term or candidate 0".into()));
+                }
+            }
+            Incoming::RequestVoteResult(r) => {
+                if r.pre_vote && r.vote_granted && r.term > self.term.saturating_add(1) {
+                    return Err(Error::Malformed(
+                        "pre-vote granted for a term too far ahead".into(),
+                    ));
+                }
+            }
+            Incoming::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                leader_commit,
+                entries,
+            } => {
+                check_append_entries_form(&AppendEntries {
+                    term: *term,
+                    prev_log_index: *prev_log_index,
+                    prev_log_term: *prev_log_term,
+                    leader_commit: *leader_commit,
+                    entries,
+                })?;
+            }
+            Incoming::AppendEntriesResult(_) => {}
+            Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index } => {
+                check_install_snapshot_form(&InstallSnapshot {
+                    term: *term,
+                    last_index: *last_index,
+                    last_term: *last_term,
+                    conf,
+                    conf_index: *conf_index,
+                })?;
+            }
             Incoming::TimeoutNow(t) => {
                 if t.term == 0 {
                     return Err(Error::Malformed("TimeoutNow with term 0".into()));
                 }
-                Ok(ReceivePlan::Other)
             }
         }
+        Ok(())
     }
 
     pub(super) fn on_receive(&mut self, cx: &mut Ctx<'_>, m: Received<'_>, plan: ReceivePlan) {
         let (from, address) = (m.from, m.from_address);
+        self.note_capacity(from, &m.body);
+        if let ReceivePlan::Stale = plan {
+            self.answer_stale(cx, from, address, &m.body);
+            return;
+        }
+        if let TermCheck::Newer(term) = self.check_term(&m.body) {
+            self.adopt_term(cx, term);
+        }
         match (m.body, plan) {
             (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, rv),
             (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, r),
@@ -144,4 +272,126 @@ fn check_limits(body: &Incoming<'_>) -> Result<(), Error> {
         return Err(Error::Malformed(format!("{kind}: index beyond 2^63 - 1")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::message::{
+        AppendEntriesResult, Incoming, Outgoing, RequestVote, RequestVoteResult, TimeoutNow,
+    };
+    use crate::core::testing::*;
+    use crate::core::types::State;
+
+    fn vote_request(term: u64, pre_vote: bool, disrupt_leader: bool) -> Incoming<'static> {
+        Incoming::RequestVote(RequestVote {
+            term,
+            candidate_id: 3,
+            last_log_index: 9,
+            last_log_term: 1,
+            disrupt_leader,
+            pre_vote,
+        })
+    }
+
+    /// One message of each type, all of term `term`.
+    fn every_message(term: u64) -> Vec<(&'static str, Incoming<'static>)> {
+        vec![
+            ("vote request", vote_request(term, false, true)),
+            (
+                "vote result",
+                Incoming::RequestVoteResult(RequestVoteResult {
+                    term,
+                    vote_granted: false,
+                    pre_vote: false,
+                    features: 0,
+                    capacity: 0,
+                }),
+            ),
+            (
+                "append entries",
+                Incoming::AppendEntries {
+                    term,
+                    prev_log_index: 1,
+                    prev_log_term: 1,
+                    leader_commit: 1,
+                    entries: &[],
+                },
+            ),
+            (
+                "append result",
+                Incoming::AppendEntriesResult(AppendEntriesResult {
+                    term,
+                    rejected: 0,
+                    last_log_index: 1,
+                    features: 0,
+                    capacity: 0,
+                }),
+            ),
+            (
+                "install snapshot",
+                Incoming::InstallSnapshot {
+                    term,
+                    last_index: 1,
+                    last_term: 1,
+                    conf: conf(&[1, 2, 3]),
+                    conf_index: 1,
+                },
+            ),
+            (
+                "timeout now",
+                Incoming::TimeoutNow(TimeoutNow { term, last_log_index: 1, last_log_term: 1 }),
+            ),
+        ]
+    }
+
+    /// Raft §5.1: "If a candidate or leader discovers that its term is out of date, it
+    /// immediately reverts to follower state", whatever message told it.
+    #[test]
+    fn a_newer_term_in_any_message_makes_a_leader_adopt_it_and_step_down() {
+        for (kind, message) in every_message(7) {
+            let (mut r, now) = leader(&[1, 2, 3]);
+            let out = receive(&mut r, now, 3, message).unwrap();
+            assert_eq!(r.current_term(), 7, "{kind}");
+            assert_eq!(r.state(), State::Follower, "{kind}");
+            assert!(out.term_changed && out.state_changed, "{kind}");
+        }
+    }
+
+    /// Raft §5.1: "If a server receives a request with a stale term number, it rejects the
+    /// request": the sender learns our term; replies and TimeoutNow are dropped.
+    #[test]
+    fn a_stale_term_changes_nothing_and_requests_learn_our_term() {
+        for (kind, message) in every_message(1) {
+            let (mut r, now) = leader(&[1, 2, 3]);
+            let out = receive(&mut r, now, 3, message).unwrap();
+            assert_eq!((r.current_term(), r.state()), (2, State::Leader), "{kind}");
+            assert!(!out.term_changed && !out.state_changed, "{kind}");
+            let replies = out.to(3);
+            match kind {
+                "append entries" | "install snapshot" => assert!(
+                    matches!(replies[..], [Outgoing::AppendEntriesResult(r)] if r.term == 2 && r.rejected != 0),
+                    "{kind}: {replies:?}"
+                ),
+                "vote request" => assert!(
+                    matches!(replies[..], [Outgoing::RequestVoteResult(r)] if r.term == 2 && !r.vote_granted),
+                    "{kind}: {replies:?}"
+                ),
+                _ => assert!(replies.is_empty(), "{kind}: {replies:?}"),
+            }
+        }
+    }
+
+    /// Dissertation §9.6 and §4.2.3: a pre-vote's term is that of an election that may never
+    /// happen, and a server that hears from its leader ignores vote requests; neither moves
+    /// our term.
+    #[test]
+    fn pre_votes_and_vote_requests_against_a_live_leader_keep_our_term() {
+        let mut r = follower(&[]);
+        receive(&mut r, 20, 3, vote_request(5, true, false)).unwrap();
+        assert_eq!(r.current_term(), 2, "pre-vote");
+        receive(&mut r, 20, 3, vote_request(5, false, false)).unwrap();
+        assert_eq!(r.current_term(), 2, "a vote request while we follow a leader");
+        receive(&mut r, 20, 3, vote_request(5, false, true)).unwrap();
+        assert_eq!(r.current_term(), 5, "unless the leader handed over");
+    }
 }

@@ -14,8 +14,6 @@ use crate::raft_trace;
 /// A received AppendEntries, as decided during validation.
 #[derive(Debug)]
 pub(super) enum AppendPlan {
-    /// Older than our term: tell the sender about the newer one.
-    Stale,
     /// A received snapshot is being stored: drop without reply.
     Drop,
     /// Our log does not hold `prev_log_index` with `prev_log_term`.
@@ -37,28 +35,30 @@ fn malformed(why: &str) -> Error {
     Error::Malformed(format!("AppendEntries: {why}"))
 }
 
+/// What is wrong with the form of an AppendEntries, whatever our state: checked before its term.
+pub(super) fn check_append_entries_form(ae: &AppendEntries<'_>) -> Result<(), Error> {
+    if ae.term == 0 {
+        return Err(malformed("term 0"));
+    }
+    if (ae.prev_log_index == 0) != (ae.prev_log_term == 0) {
+        return Err(malformed("previous index and term must be both zero or both non-zero"));
+    }
+    let mut previous_term = ae.prev_log_term;
+    for entry in ae.entries {
+        if entry.term == 0 || entry.term < previous_term || entry.term > ae.term {
+            return Err(malformed("entry terms must be non-zero, non-decreasing, at most term"));
+        }
+        previous_term = entry.term;
+    }
+    Ok(())
+}
+
 impl Raft {
     // ---- follower side ----
 
+    /// What to do with an AppendEntries that is not stale (the term check of `receive.rs`
+    /// decided that; a newer term is adopted before the plan is carried out).
     pub(super) fn check_append_entries(&self, ae: &AppendEntries<'_>) -> Result<AppendPlan, Error> {
-        if ae.term == 0 {
-            return Err(malformed("term 0"));
-        }
-        if (ae.prev_log_index == 0) != (ae.prev_log_term == 0) {
-            return Err(malformed("previous index and term must be both zero or both non-zero"));
-        }
-        let mut previous_term = ae.prev_log_term;
-        for entry in ae.entries {
-            if entry.term == 0 || entry.term < previous_term || entry.term > ae.term {
-                return Err(malformed(
-                    "entry terms must be non-zero, non-decreasing, at most term",
-                ));
-            }
-            previous_term = entry.term;
-        }
-        if ae.term < self.term {
-            return Ok(AppendPlan::Stale);
-        }
         if ae.term == self.term && matches!(self.status, Status::Leader(_)) {
             return Err(malformed("another leader in our term"));
         }
@@ -130,21 +130,8 @@ impl Raft {
             ae.leader_commit
         );
         let prev = ae.prev_log_index;
-        if let AppendPlan::Stale = plan {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  stale term: reject");
-            let rejected = prev.max(1);
-            self.reply_append(
-                cx,
-                from,
-                from_address,
-                rejected,
-                self.log.last_index().min(rejected - 1),
-            );
-            return;
-        }
-        self.follow(cx, from, from_address, ae.term);
+        self.follow(cx, from, from_address);
         match plan {
-            AppendPlan::Stale => {}
             AppendPlan::Drop => {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  installing a snapshot: dropped");
             }
@@ -192,12 +179,10 @@ impl Raft {
         }
     }
 
-    /// Recognises `from` as the leader of `term` (adopting the term if newer) and restarts the
-    /// election timer.
-    pub(super) fn follow(&mut self, cx: &mut Ctx<'_>, from: Id, from_address: &str, term: Term) {
-        if term > self.term {
-            self.adopt_term(cx, term);
-        } else if !matches!(self.status, Status::Follower(_)) {
+    /// Recognises `from` as the leader of our term (the term check at receive adopted it
+    /// already) and restarts the election timer.
+    pub(super) fn follow(&mut self, cx: &mut Ctx<'_>, from: Id, from_address: &str) {
+        if !matches!(self.status, Status::Follower(_)) {
             raft_trace!(cx.tracer, LEVEL_INFO, "  leader exists in our term: step down");
             self.become_follower(cx);
         }
@@ -395,14 +380,6 @@ impl Raft {
             r.rejected,
             r.last_log_index
         );
-        self.record_capacity(from, r.features, r.capacity);
-        if r.term > self.term {
-            self.adopt_term(cx, r.term);
-            return;
-        }
-        if r.term < self.term {
-            return;
-        }
         let Some(i) = self.progress_position(from) else {
             return;
         };
