@@ -1,7 +1,7 @@
 //! The layers depend on each other one way only (see `src/lib.rs`): `vocab` is a leaf, `core`
 //! (the protocol) and `codec` (the byte formats) each use `vocab` and never each other, and
-//! only `ffi` sees them all. A rule checked on the source, so that a stray `use` fails here
-//! rather than in review.
+//! only `ffi` sees them all; `present` (text forms of the core's state) reads the core only.
+//! A rule checked on the source, so that a stray `use` fails here rather than in review.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,17 +44,17 @@ fn mentions(layer: &str, forbidden: &[&str]) -> Vec<String> {
 
 #[test]
 fn the_vocabulary_is_a_leaf() {
-    assert_eq!(mentions("vocab", &["core", "codec", "ffi"]), Vec::<String>::new());
+    assert_eq!(mentions("vocab", &["core", "codec", "present", "ffi"]), Vec::<String>::new());
 }
 
 #[test]
 fn the_core_knows_no_byte_format_and_no_c() {
-    assert_eq!(mentions("core", &["codec", "ffi"]), Vec::<String>::new());
+    assert_eq!(mentions("core", &["codec", "present", "ffi"]), Vec::<String>::new());
 }
 
 #[test]
 fn the_codec_knows_no_protocol_and_no_c() {
-    assert_eq!(mentions("codec", &["core", "ffi"]), Vec::<String>::new());
+    assert_eq!(mentions("codec", &["core", "present", "ffi"]), Vec::<String>::new());
 }
 
 /// The core says nothing of C either, not even in comments: NUL-terminated strings, raw
@@ -74,4 +74,9 @@ fn the_core_has_no_c_details() {
         }
     }
     assert_eq!(found, Vec::<String>::new());
+}
+
+#[test]
+fn presentation_reads_the_core_only() {
+    assert_eq!(mentions("present", &["codec", "ffi"]), Vec::<String>::new());
 }

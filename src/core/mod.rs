@@ -11,7 +11,6 @@ pub mod error;
 pub mod event;
 pub mod message;
 pub mod metrics;
-mod metrics_json;
 pub mod random;
 pub mod settings;
 pub mod trace;
@@ -36,7 +35,7 @@ mod safety_tests;
 mod snapshot;
 mod start;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod transfer;
 
 pub use crate::vocab::{

@@ -49,7 +49,7 @@ unsafe fn metrics_json(
     let out = unsafe { boundary::non_null_mut(out, "output buffer") }?;
     // SAFETY: forwarded to the caller.
     let inst = unsafe { instance_mut(r) }?;
-    let text = inst.core.metrics(last_applied).to_json();
+    let text = crate::present::metrics_json(&inst.core.metrics(last_applied));
     let base = heap::strdup(text.as_bytes());
     if base.is_null() {
         return Err(Failure::nomem());

@@ -140,7 +140,7 @@ impl Node {
                 let _ = done.send(self.bootstrap(voters));
             }
             Command::Metrics { done } => {
-                let _ = done.send(self.raft.metrics(self.last_applied).to_json());
+                let _ = done.send(raft::present::metrics_json(&self.raft.metrics(self.last_applied)));
             }
             Command::Put { key, value, done } => self.put(&key, &value, done),
             Command::Get { key, done } => {
