@@ -18,6 +18,7 @@ pub mod trace;
 // The shared vocabulary, under the paths the rules have always used (`super::types::Id`).
 pub use crate::vocab::{configuration, types};
 
+mod catch_up;
 mod commit;
 mod election;
 mod leader;
