@@ -25,32 +25,29 @@ impl Raft {
             && self.durable == self.log.last_index()
     }
 
-    /// RAFT_TIMEOUT on a follower or candidate.
-    pub(super) fn election_timeout(&mut self, cx: &mut Ctx<'_>) {
-        if !self.election_timer_expired(cx.now) {
+    /// RAFT_TIMEOUT on a candidate whose election timer expired: the round failed (split
+    /// votes, lost messages), so it starts another of the same kind (Raft §5.2).
+    pub(super) fn candidate_timeout(&mut self, cx: &mut Ctx<'_>, pre_vote: bool) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
+        self.start_election(cx, pre_vote, false);
+    }
+
+    /// RAFT_TIMEOUT on a follower whose election timer expired: it heard from no leader, so
+    /// it stands if it may (Raft §5.2).
+    pub(super) fn follower_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.may_stand() {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
+            // Nothing heard from the leader for an election timeout: stop protecting it
+            // from candidates, or a non-voter could refuse votes forever. A snapshot
+            // being installed still needs its leader for the acknowledgement.
+            if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
+                *f = Follower::default();
+            }
+            self.restart_election_timer(cx, true);
             return;
         }
-        match &self.status {
-            Status::Candidate(c) => {
-                let pre_vote = c.pre_vote;
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
-                self.start_election(cx, pre_vote, false);
-            }
-            _ if !self.may_stand() => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
-                // Nothing heard from the leader for an election timeout: stop protecting it
-                // from candidates, or a non-voter could refuse votes forever. A snapshot
-                // being installed still needs its leader for the acknowledgement.
-                if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
-                    *f = Follower::default();
-                }
-                self.restart_election_timer(cx, true);
-            }
-            _ => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
-                self.start_election(cx, self.settings.pre_vote, false);
-            }
-        }
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
+        self.start_election(cx, self.settings.pre_vote, false);
     }
 
     /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).

@@ -14,17 +14,9 @@ use super::types::{CatchUpStatus, EntryType};
 use crate::raft_trace;
 
 impl Raft {
-    /// RAFT_TIMEOUT, whatever the state.
-    pub(super) fn on_timeout(&mut self, cx: &mut Ctx<'_>) {
-        raft_trace!(cx.tracer, LEVEL_INFO, "> timeout in term {} as {:?}", self.term, self.state());
-        if matches!(self.status, Status::Leader(_)) {
-            self.leader_timeout(cx);
-        } else {
-            self.election_timeout(cx);
-        }
-    }
-
-    fn leader_timeout(&mut self, cx: &mut Ctx<'_>) {
+    /// RAFT_TIMEOUT on a leader: check-quorum first (a leader that steps down does nothing
+    /// more), then the transfer and catch-up deadlines, then heartbeats and pending entries.
+    pub(super) fn leader_timeout(&mut self, cx: &mut Ctx<'_>) {
         if !self.check_quorum(cx) {
             return;
         }

@@ -37,6 +37,7 @@ mod snapshot;
 mod start;
 #[cfg(test)]
 pub(crate) mod testing;
+mod timers;
 mod transfer;
 
 pub use crate::vocab::{

@@ -11,7 +11,6 @@ use super::log::Log;
 use super::membership::Membership;
 use super::message::{Message, Outgoing};
 use super::progress::Progress;
-use super::random;
 use super::settings::Settings;
 use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
@@ -284,31 +283,6 @@ impl Raft {
         self.commit
     }
 
-    /// Absolute time of the next RAFT_TIMEOUT (spec §17), 0 before `Start` (nothing is due).
-    /// Deadlines saturate at the end of time rather than wrap: a host whose clock is near 2^64
-    /// must not see a deadline in the past and fire at once.
-    pub fn timeout(&self) -> Time {
-        if !self.started {
-            return 0;
-        }
-        match &self.status {
-            Status::Leader(leader) => {
-                let quorum =
-                    leader.quorum_start.saturating_add(u64::from(self.settings.election_timeout));
-                let heartbeat = u64::from(self.settings.heartbeat_timeout);
-                leader
-                    .progress
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| self.replicates_to(*i))
-                    .filter_map(|(_, p)| p.last_send)
-                    .map(|t| t.saturating_add(heartbeat))
-                    .fold(quorum, Time::min)
-            }
-            _ => self.election_deadline(),
-        }
-    }
-
     pub fn match_index(&self, id: Id) -> Result<Index, Error> {
         let Status::Leader(leader) = &self.status else {
             return Err(Error::NotLeader);
@@ -390,28 +364,6 @@ impl Raft {
     pub(crate) fn decode_change(&self, payload: &[u8]) -> Result<Configuration, Error> {
         (self.configurations.decode(payload))
             .map_err(|why| Error::Malformed(format!("bad configuration: {why}")))
-    }
-
-    pub(crate) fn draw_timer_length(&mut self) {
-        let t = self.settings.election_timeout;
-        self.timer_length = random::random(&mut self.random, t, t.saturating_mul(2));
-    }
-
-    /// Restarts the election timer; `redraw` picks a new randomized length.
-    pub(crate) fn restart_election_timer(&mut self, cx: &mut Ctx<'_>, redraw: bool) {
-        if redraw {
-            self.draw_timer_length();
-        }
-        self.timer_start = cx.now;
-        cx.update.timeout_changed = true;
-    }
-
-    fn election_deadline(&self) -> Time {
-        self.timer_start.saturating_add(u64::from(self.timer_length))
-    }
-
-    pub(crate) fn election_timer_expired(&self, now: Time) -> bool {
-        now >= self.election_deadline()
     }
 
     /// Whether this server may move to a new term of its own making (an election): its term
