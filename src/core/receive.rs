@@ -11,12 +11,17 @@ use super::trace::LEVEL_INFO;
 use super::types::{Id, Index, Term, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
 
-/// What validation decided about a received message.
-pub(super) enum ReceivePlan {
-    /// Of an older term: answered (or dropped) by the term rule, seen by no handler.
-    Stale,
+/// What validation decided about a received message: how its term compares with ours, and
+/// for the messages whose handling depends on our log, what their handler will do.
+pub(super) struct ReceivePlan {
+    term: TermCheck,
+    rule: RulePlan,
+}
+
+enum RulePlan {
     Append(AppendPlan),
     Install(InstallPlan),
+    /// A stale message, or one whose handler needs no plan.
     Other,
 }
 
@@ -40,6 +45,38 @@ fn claimed_term(body: &Incoming<'_>) -> Term {
         Incoming::AppendEntries { term, .. } | Incoming::InstallSnapshot { term, .. } => *term,
         Incoming::AppendEntriesResult(r) => r.term,
         Incoming::TimeoutNow(t) => t.term,
+    }
+}
+
+/// The fields of `body` if it is an AppendEntries.
+fn append_entries<'b>(body: &'b Incoming<'_>) -> Option<AppendEntries<'b>> {
+    match body {
+        Incoming::AppendEntries { term, prev_log_index, prev_log_term, leader_commit, entries } => {
+            Some(AppendEntries {
+                term: *term,
+                prev_log_index: *prev_log_index,
+                prev_log_term: *prev_log_term,
+                leader_commit: *leader_commit,
+                entries,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The fields of `body` if it is an InstallSnapshot.
+fn install_snapshot<'b>(body: &'b Incoming<'_>) -> Option<InstallSnapshot<'b>> {
+    match body {
+        Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index } => {
+            Some(InstallSnapshot {
+                term: *term,
+                last_index: *last_index,
+                last_term: *last_term,
+                conf,
+                conf_index: *conf_index,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -116,38 +153,17 @@ impl Raft {
         }
         check_limits(&m.body)?;
         self.check_form(&m.body)?;
-        if self.check_term(&m.body) == TermCheck::Stale {
-            return Ok(ReceivePlan::Stale);
-        }
-        match &m.body {
-            Incoming::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                leader_commit,
-                entries,
-            } => {
-                let ae = AppendEntries {
-                    term: *term,
-                    prev_log_index: *prev_log_index,
-                    prev_log_term: *prev_log_term,
-                    leader_commit: *leader_commit,
-                    entries,
-                };
-                Ok(ReceivePlan::Append(self.check_append_entries(&ae)?))
-            }
-            Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index } => {
-                let s = InstallSnapshot {
-                    term: *term,
-                    last_index: *last_index,
-                    last_term: *last_term,
-                    conf,
-                    conf_index: *conf_index,
-                };
-                Ok(ReceivePlan::Install(self.check_install_snapshot(&s)?))
-            }
-            _ => Ok(ReceivePlan::Other),
-        }
+        let term = self.check_term(&m.body);
+        let rule = if term == TermCheck::Stale {
+            RulePlan::Other
+        } else if let Some(ae) = append_entries(&m.body) {
+            RulePlan::Append(self.check_append_entries(&ae)?)
+        } else if let Some(s) = install_snapshot(&m.body) {
+            RulePlan::Install(self.check_install_snapshot(&s)?)
+        } else {
+            RulePlan::Other
+        };
+        Ok(ReceivePlan { term, rule })
     }
 
     /// Refuses a message no correct server sends, whatever the terms.
@@ -165,31 +181,17 @@ impl Raft {
                     ));
                 }
             }
-            Incoming::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                leader_commit,
-                entries,
-            } => {
-                check_append_entries_form(&AppendEntries {
-                    term: *term,
-                    prev_log_index: *prev_log_index,
-                    prev_log_term: *prev_log_term,
-                    leader_commit: *leader_commit,
-                    entries,
-                })?;
+            Incoming::AppendEntries { .. } => {
+                if let Some(ae) = append_entries(body) {
+                    check_append_entries_form(&ae)?;
+                }
+            }
+            Incoming::InstallSnapshot { .. } => {
+                if let Some(s) = install_snapshot(body) {
+                    check_install_snapshot_form(&s)?;
+                }
             }
             Incoming::AppendEntriesResult(_) => {}
-            Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index } => {
-                check_install_snapshot_form(&InstallSnapshot {
-                    term: *term,
-                    last_index: *last_index,
-                    last_term: *last_term,
-                    conf,
-                    conf_index: *conf_index,
-                })?;
-            }
             Incoming::TimeoutNow(t) => {
                 if t.term == 0 {
                     return Err(Error::Malformed("TimeoutNow with term 0".into()));
@@ -200,42 +202,36 @@ impl Raft {
     }
 
     pub(super) fn on_receive(&mut self, cx: &mut Ctx<'_>, m: Received<'_>, plan: ReceivePlan) {
-        let (from, address) = (m.from, m.from_address);
-        self.note_capacity(from, &m.body);
-        if let ReceivePlan::Stale = plan {
-            self.answer_stale(cx, from, address, &m.body);
-            return;
-        }
-        if let TermCheck::Newer(term) = self.check_term(&m.body) {
-            self.adopt_term(cx, term);
-        }
-        match (m.body, plan) {
-            (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, rv),
-            (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, r),
-            (
-                Incoming::AppendEntries {
-                    term,
-                    prev_log_index,
-                    prev_log_term,
-                    leader_commit,
-                    entries,
-                },
-                ReceivePlan::Append(plan),
-            ) => {
-                let ae =
-                    AppendEntries { term, prev_log_index, prev_log_term, leader_commit, entries };
-                self.on_append_entries(cx, from, address, ae, plan);
+        let (from, address, body) = (m.from, m.from_address, &m.body);
+        self.note_capacity(from, body);
+        match plan.term {
+            TermCheck::Stale => {
+                self.answer_stale(cx, from, address, body);
+                return;
             }
-            (Incoming::AppendEntriesResult(r), _) => self.on_append_result(cx, from, r),
-            (
-                Incoming::InstallSnapshot { term, last_index, last_term, conf, conf_index },
-                ReceivePlan::Install(plan),
-            ) => {
-                let s = InstallSnapshot { term, last_index, last_term, conf: &conf, conf_index };
-                self.on_install_snapshot(cx, from, address, s, plan);
+            TermCheck::Newer(term) => self.adopt_term(cx, term),
+            TermCheck::Current => {}
+        }
+        match (body, plan.rule) {
+            (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, *rv),
+            (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, *r),
+            (Incoming::AppendEntriesResult(r), _) => self.on_append_result(cx, from, *r),
+            (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, *t),
+            (_, RulePlan::Append(plan)) => {
+                if let Some(ae) = append_entries(body) {
+                    self.on_append_entries(cx, from, address, ae, plan);
+                }
             }
-            (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, t),
-            _ => unreachable!("validation plans match message types"),
+            (_, RulePlan::Install(plan)) => {
+                if let Some(s) = install_snapshot(body) {
+                    self.on_install_snapshot(cx, from, address, s, plan);
+                }
+            }
+            // Validation gives every AppendEntries and InstallSnapshot that is not stale a plan.
+            (
+                Incoming::AppendEntries { .. } | Incoming::InstallSnapshot { .. },
+                RulePlan::Other,
+            ) => {}
         }
     }
 }
