@@ -240,31 +240,33 @@ impl Raft {
 /// (including the last of the entries it carries): no server produces one, and accepting it
 /// would leave no room for the `+ 1` of the next election or entry.
 fn check_limits(body: &Incoming<'_>) -> Result<(), Error> {
-    let (kind, terms, indexes): (&str, &[u64], &[u64]) = match body {
-        Incoming::RequestVote(rv) => {
-            ("RequestVote", &[rv.term, rv.last_log_term], &[rv.last_log_index])
-        }
-        Incoming::RequestVoteResult(r) => ("RequestVote result", &[r.term], &[]),
+    // Both limits are 2^63 - 1, so a value passes them exactly when its top bit is clear, and
+    // the bitwise or of a message's values passes exactly when every value does: one
+    // comparison per kind of number, whatever the message.
+    const _: () = assert!(MAX_TERM == u64::MAX >> 1 && MAX_INDEX == u64::MAX >> 1);
+    let (kind, terms, indexes) = match body {
+        Incoming::RequestVote(rv) => ("RequestVote", rv.term | rv.last_log_term, rv.last_log_index),
+        Incoming::RequestVoteResult(r) => ("RequestVote result", r.term, 0),
         Incoming::AppendEntries { term, prev_log_index, prev_log_term, leader_commit, entries } => {
             if !fits_below_max_index(prev_log_index.saturating_add(1), entries.len()) {
                 return Err(Error::Malformed(
                     "AppendEntries: entries beyond index 2^63 - 1".into(),
                 ));
             }
-            ("AppendEntries", &[*term, *prev_log_term], &[*prev_log_index, *leader_commit])
+            ("AppendEntries", term | prev_log_term, prev_log_index | leader_commit)
         }
         Incoming::AppendEntriesResult(r) => {
-            ("AppendEntries result", &[r.term], &[r.rejected, r.last_log_index])
+            ("AppendEntries result", r.term, r.rejected | r.last_log_index)
         }
         Incoming::InstallSnapshot { term, last_index, last_term, conf_index, .. } => {
-            ("InstallSnapshot", &[*term, *last_term], &[*last_index, *conf_index])
+            ("InstallSnapshot", term | last_term, last_index | conf_index)
         }
-        Incoming::TimeoutNow(t) => ("TimeoutNow", &[t.term, t.last_log_term], &[t.last_log_index]),
+        Incoming::TimeoutNow(t) => ("TimeoutNow", t.term | t.last_log_term, t.last_log_index),
     };
-    if terms.iter().any(|&t| t > MAX_TERM) {
+    if terms > MAX_TERM {
         return Err(Error::Malformed(format!("{kind}: term beyond 2^63 - 1")));
     }
-    if indexes.iter().any(|&i| i > MAX_INDEX) {
+    if indexes > MAX_INDEX {
         return Err(Error::Malformed(format!("{kind}: index beyond 2^63 - 1")));
     }
     Ok(())
