@@ -2,7 +2,19 @@
 //!
 //! [`Raft::step`] takes one [`Event`] and the current time and returns an [`Update`] telling the
 //! host what to persist, send and apply. The core does no I/O, reads no clock, keeps no entry
-//! payloads, and knows nothing of C.
+//! payloads, and knows nothing of C or of any byte format: the configurations of `Change`
+//! entries are read through the [`ConfigurationFormat`] given to [`Raft::new`].
+//!
+//! Where each rule lives:
+//! - `raft.rs`: the state, `step` (validate with `check_*`, then apply with `on_*`), accessors.
+//! - `receive.rs`: validation of received messages and the term rule (Raft §5.1), once for all.
+//! - `timers.rs`: RAFT_TIMEOUT dispatched per state, the election timer, the next deadline.
+//! - `election.rs`: standing, pre-vote, granting and counting votes, becoming leader (§5.2, §5.4.1).
+//! - `quorum.rs`: every majority question (votes, match index, check-quorum, capacity).
+//! - `commit.rs`: the leader's and the follower's commit rules (§5.3, §5.4.2).
+//! - `replication.rs`: AppendEntries on both sides; `progress.rs`: the leader's view of a peer.
+//! - `leader.rs`: submissions, the leader's timeout, check-quorum.
+//! - `snapshot.rs`, `membership.rs`, `catch_up.rs`, `transfer.rs`, `start.rs`: as named.
 
 #![forbid(unsafe_code)]
 

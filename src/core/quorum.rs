@@ -46,6 +46,13 @@ impl Raft {
         is_majority(votes, self.membership.current.voter_count())
     }
 
+    /// Whether this server is the only voter of its configuration, so that its own vote is a
+    /// majority.
+    pub(crate) fn is_sole_voter(&self) -> bool {
+        let conf = &self.membership.current;
+        conf.voter_count() == 1 && conf.is_voter(self.id)
+    }
+
     /// Leader: the highest index a majority of voters durably stores, in O(voters). The leader
     /// counts its own durable index, never what it has only appended.
     pub(super) fn quorum_match_index(&mut self) -> Index {

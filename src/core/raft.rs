@@ -373,13 +373,6 @@ impl Raft {
         self.term < MAX_TERM && self.log.last_index() < MAX_INDEX
     }
 
-    /// Whether this server is the only voter of its configuration, so that its own vote is a
-    /// majority.
-    pub(crate) fn is_sole_voter(&self) -> bool {
-        let conf = &self.membership.current;
-        conf.voter_count() == 1 && conf.is_voter(self.id)
-    }
-
     /// Moves to a higher term: no vote yet, and no longer leader or candidate of the old one.
     pub(crate) fn adopt_term(&mut self, cx: &mut Ctx<'_>, term: Term) {
         raft_trace!(cx.tracer, LEVEL_INFO, "  adopt term {term} (was {})", self.term);
