@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::error::{Error, Result};
-use crate::core::types::{EntryType, Index, Term};
+use crate::vocab::{EntryType, Index, Term};
 
 /// Bytes of one entry descriptor.
 pub const DESCRIPTOR_LEN: usize = 16;

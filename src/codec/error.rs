@@ -110,17 +110,5 @@ impl Error {
     }
 }
 
-impl From<Error> for crate::core::Error {
-    fn from(e: Error) -> crate::core::Error {
-        let text = e.to_string();
-        match e.kind() {
-            ErrorKind::Malformed => crate::core::Error::Malformed(text),
-            ErrorKind::Corrupt => crate::core::Error::Corrupt(text),
-            ErrorKind::TooBig => crate::core::Error::TooBig(text),
-            ErrorKind::Invalid => crate::core::Error::Invalid(text),
-        }
-    }
-}
-
 /// Result of the codecs.
 pub type Result<T> = std::result::Result<T, Error>;

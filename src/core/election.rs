@@ -10,11 +10,6 @@ use super::types::{Id, Term};
 use crate::raft_trace;
 
 impl Raft {
-    /// Whether `votes` voters form a majority of the current configuration's voters.
-    pub(super) fn has_majority(&self, votes: usize) -> bool {
-        votes > self.membership.current.voter_count() / 2
-    }
-
     /// Whether a candidate whose last entry is (`index`, `term`) has a log at least as
     /// up-to-date as ours (compared with everything we hold, durable or not).
     pub(super) fn is_up_to_date(&self, index: u64, term: Term) -> bool {
@@ -30,32 +25,29 @@ impl Raft {
             && self.durable == self.log.last_index()
     }
 
-    /// RAFT_TIMEOUT on a follower or candidate.
-    pub(super) fn election_timeout(&mut self, cx: &mut Ctx<'_>) {
-        if !self.election_timer_expired(cx.now) {
+    /// RAFT_TIMEOUT on a candidate whose election timer expired: the round failed (split
+    /// votes, lost messages), so it starts another of the same kind (Raft §5.2).
+    pub(super) fn candidate_timeout(&mut self, cx: &mut Ctx<'_>, pre_vote: bool) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
+        self.start_election(cx, pre_vote, false);
+    }
+
+    /// RAFT_TIMEOUT on a follower whose election timer expired: it heard from no leader, so
+    /// it stands if it may (Raft §5.2).
+    pub(super) fn follower_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.may_stand() {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
+            // Nothing heard from the leader for an election timeout: stop protecting it
+            // from candidates, or a non-voter could refuse votes forever. A snapshot
+            // being installed still needs its leader for the acknowledgement.
+            if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
+                *f = Follower::default();
+            }
+            self.restart_election_timer(cx, true);
             return;
         }
-        match &self.status {
-            Status::Candidate(c) => {
-                let pre_vote = c.pre_vote;
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
-                self.start_election(cx, pre_vote, false);
-            }
-            _ if !self.may_stand() => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
-                // Nothing heard from the leader for an election timeout: stop protecting it
-                // from candidates, or a non-voter could refuse votes forever. A snapshot
-                // being installed still needs its leader for the acknowledgement.
-                if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
-                    *f = Follower::default();
-                }
-                self.restart_election_timer(cx, true);
-            }
-            _ => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
-                self.start_election(cx, self.settings.pre_vote, false);
-            }
-        }
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
+        self.start_election(cx, self.settings.pre_vote, false);
     }
 
     /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).
@@ -162,6 +154,20 @@ impl Raft {
             cx.update.vote_changed = true;
             self.restart_election_timer(cx, false);
         }
+        self.reply_vote(cx, from, from_address, &rv, granted);
+    }
+
+    /// Answers a vote request. A granted pre-vote carries the term it was asked for (the
+    /// candidate counts it for that term); anything else carries ours.
+    pub(super) fn reply_vote(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        from_address: &str,
+        rv: &RequestVote,
+        granted: bool,
+    ) {
+        let kind = if rv.pre_vote { "pre-vote" } else { "vote" };
         let term = if rv.pre_vote && granted { rv.term } else { self.term };
         raft_trace!(cx.tracer, LEVEL_INFO, "  {} {kind}", if granted { "grant" } else { "deny" });
         let result = RequestVoteResult {
@@ -175,21 +181,21 @@ impl Raft {
         cx.send(from, address, Outgoing::RequestVoteResult(result));
     }
 
-    fn decide_vote(&mut self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+    /// Whether a vote request is refused to protect the leader we know (ourselves included):
+    /// a server that hears from a leader does not help depose it (dissertation §4.2.3), unless
+    /// that leader handed over with TimeoutNow (the request's disrupt flag).
+    pub(super) fn protects_leader_from(&self, rv: &RequestVote) -> bool {
         let has_leader = match &self.status {
             Status::Leader(_) => true,
             Status::Follower(f) => f.leader.is_some(),
             Status::Candidate(_) => false,
         };
-        if has_leader && !rv.disrupt_leader {
+        has_leader && !rv.disrupt_leader
+    }
+
+    fn decide_vote(&self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+        if self.protects_leader_from(rv) {
             raft_trace!(cx.tracer, LEVEL_INFO, "  we have a leader");
-            return false;
-        }
-        if !rv.pre_vote && rv.term > self.term {
-            self.adopt_term(cx, rv.term);
-        }
-        if rv.term < self.term {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  stale term (ours is {})", self.term);
             return false;
         }
         // Unlike C-Raft, a server votes even when its own (possibly stale) configuration does
@@ -220,12 +226,7 @@ impl Raft {
             r.vote_granted,
             r.pre_vote
         );
-        self.record_capacity(from, r.features, r.capacity);
         let pre_vote_grant = r.vote_granted && r.term == self.term + 1;
-        if r.term > self.term && !pre_vote_grant {
-            self.adopt_term(cx, r.term);
-            return;
-        }
         let Status::Candidate(c) = &mut self.status else {
             return;
         };
@@ -247,11 +248,8 @@ impl Raft {
     /// TimeoutNow: our leader hands over; stand at once if we are as up to date as it is.
     pub(super) fn on_timeout_now(&mut self, cx: &mut Ctx<'_>, from: Id, t: TimeoutNow) {
         raft_trace!(cx.tracer, LEVEL_INFO, "> timeout now from {from} in term {}", t.term);
-        if t.term > self.term {
-            // A leader we did not know: we cannot vouch for its log.
-            self.adopt_term(cx, t.term);
-            return;
-        }
+        // A TimeoutNow of a newer term comes from a leader we did not know (the term check
+        // adopted its term and left us without a leader): we cannot vouch for its log.
         let from_leader = matches!(&self.status,
             Status::Follower(f) if f.leader.as_ref().is_some_and(|(id, _)| *id == from));
         let ready = t.term == self.term

@@ -11,21 +11,12 @@ use super::progress::Progress;
 use super::raft::{Ctx, Leader, Raft, Status};
 use super::trace::LEVEL_INFO;
 use super::types::{CatchUpStatus, EntryType};
-use crate::codec::configuration as codec;
 use crate::raft_trace;
 
 impl Raft {
-    /// RAFT_TIMEOUT, whatever the state.
-    pub(super) fn on_timeout(&mut self, cx: &mut Ctx<'_>) {
-        raft_trace!(cx.tracer, LEVEL_INFO, "> timeout in term {} as {:?}", self.term, self.state());
-        if matches!(self.status, Status::Leader(_)) {
-            self.leader_timeout(cx);
-        } else {
-            self.election_timeout(cx);
-        }
-    }
-
-    fn leader_timeout(&mut self, cx: &mut Ctx<'_>) {
+    /// RAFT_TIMEOUT on a leader: check-quorum first (a leader that steps down does nothing
+    /// more), then the transfer and catch-up deadlines, then heartbeats and pending entries.
+    pub(super) fn leader_timeout(&mut self, cx: &mut Ctx<'_>) {
         if !self.check_quorum(cx) {
             return;
         }
@@ -40,21 +31,11 @@ impl Raft {
     fn check_quorum(&mut self, cx: &mut Ctx<'_>) -> bool {
         let now = cx.now;
         let election_timeout = u64::from(self.settings.election_timeout);
-        let Status::Leader(leader) = &self.status else {
+        let heard = self.heard_from_majority();
+        let Status::Leader(leader) = &mut self.status else {
             return false;
         };
-        let heard = self
-            .membership
-            .current
-            .voters()
-            .filter(|s| {
-                s.id == self.id || leader.progress.iter().any(|p| p.id == s.id && p.recent_recv)
-            })
-            .count();
-        if self.has_majority(heard) {
-            let Status::Leader(leader) = &mut self.status else {
-                return false;
-            };
+        if heard {
             leader.quorum_start = now;
             leader.progress.iter_mut().for_each(|p| p.recent_recv = false);
             cx.update.timeout_changed = true;
@@ -66,29 +47,6 @@ impl Raft {
             return false;
         }
         true
-    }
-
-    /// Whether the capacity threshold blocks submissions: a majority of voters reports its
-    /// capacity, and no majority of voters reports at least the threshold.
-    fn lacks_capacity(&self) -> bool {
-        let min = self.settings.capacity_threshold;
-        if min == 0 {
-            return false;
-        }
-        let mut reporting = 0;
-        let mut enough = 0;
-        for voter in self.membership.current.voters() {
-            let capacity = if voter.id == self.id {
-                Some(self.capacity)
-            } else {
-                self.peer_capacity.iter().find(|(id, _)| *id == voter.id).map(|(_, c)| *c)
-            };
-            if let Some(capacity) = capacity {
-                reporting += 1;
-                enough += usize::from(capacity >= min);
-            }
-        }
-        self.has_majority(reporting) && !self.has_majority(enough)
     }
 
     /// Validates RAFT_SUBMIT; returns the decoded configurations of its `Change` entries.
@@ -134,7 +92,7 @@ impl Raft {
             if !self.committed_an_entry_of_its_term() {
                 return Err(Error::CantChange);
             }
-            changes.push((i, codec::decode(entry.payload)?));
+            changes.push((i, self.decode_change(entry.payload)?));
         }
         Ok(changes)
     }
@@ -192,7 +150,6 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::Event;
     use crate::core::message::EntryView;
@@ -242,7 +199,7 @@ mod tests {
     #[test]
     fn one_configuration_change_at_a_time() {
         let (mut r, now) = leader(&[1, 2, 3]);
-        let payload = codec::encode(&conf(&[1, 2, 3, 4]));
+        let payload = encode(&conf(&[1, 2, 3, 4]));
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         assert_eq!(r.configuration().len(), 4, "takes effect when appended");
@@ -265,7 +222,7 @@ mod tests {
         let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
         let barrier = out.entries.expect("a new leader appends a barrier (Raft §8)");
         assert_eq!(barrier.index, 2);
-        let payload = codec::encode(&conf(&[1, 2, 3, 4]));
+        let payload = encode(&conf(&[1, 2, 3, 4]));
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         let err = step(&mut r, now, Event::Submit { entries: &change }).unwrap_err();
         assert_eq!(err, Error::CantChange, "the barrier is not committed yet");

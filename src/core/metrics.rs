@@ -21,16 +21,6 @@ pub enum ReplicationMode {
     Snapshot,
 }
 
-impl ReplicationMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            ReplicationMode::Probe => "probe",
-            ReplicationMode::Pipeline => "pipeline",
-            ReplicationMode::Snapshot => "snapshot",
-        }
-    }
-}
-
 /// A leader's view of one other server of the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerProgress {

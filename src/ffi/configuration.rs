@@ -23,7 +23,7 @@ pub unsafe fn from_c(c: &raft_configuration) -> Result<Configuration, Failure> {
         let address = unsafe { boundary::text(s.address, &format!("address of server {i}")) }?;
         let role = Role::from_code(s.role.into())
             .ok_or_else(|| Failure::new(RAFT_BADROLE, format!("server {i} has role {}", s.role)))?;
-        conf.add(s.id, address, role)?;
+        conf.add(s.id, address, role).map_err(core::Error::from)?;
     }
     Ok(conf)
 }
@@ -222,6 +222,7 @@ unsafe fn decode(buf: *const raft_buffer, c: *mut raft_configuration) -> Result<
     let buf = unsafe { boundary::non_null(buf, "buffer") }?;
     // SAFETY: forwarded to the caller.
     let bytes = unsafe { boundary::buffer_bytes(buf, "buffer") }?;
-    let conf = codec::decode(bytes).map_err(|e| Failure::from(core::Error::from(e)))?;
+    let conf =
+        codec::decode(bytes).map_err(|e| Failure::malformed(format!("bad configuration: {e}")))?;
     to_c(&conf, c)
 }

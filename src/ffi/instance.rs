@@ -268,7 +268,7 @@ unsafe fn init(
         return Err(Failure::nomem());
     }
     let mut instance = Box::new(Instance {
-        core: core::Raft::new(id, address),
+        core: core::Raft::new(id, address, &crate::codec::configuration::CRAFT),
         messages: Vec::new(),
         addresses: AddressBook::default(),
         views: Vec::new(),

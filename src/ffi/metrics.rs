@@ -9,6 +9,7 @@ use super::configuration::from_c;
 use super::heap;
 use super::instance::{instance_mut, set_errmsg};
 use super::types::*;
+use crate::codec::configuration::CRAFT;
 use crate::core::Bootstrap;
 
 /// Writes the metrics of `r` as one line of JSON (shape in the README) into `out`:
@@ -48,7 +49,7 @@ unsafe fn metrics_json(
     let out = unsafe { boundary::non_null_mut(out, "output buffer") }?;
     // SAFETY: forwarded to the caller.
     let inst = unsafe { instance_mut(r) }?;
-    let text = inst.core.metrics(last_applied).to_json();
+    let text = crate::present::metrics_json(&inst.core.metrics(last_applied));
     let base = heap::strdup(text.as_bytes());
     if base.is_null() {
         return Err(Failure::nomem());
@@ -86,7 +87,7 @@ unsafe fn bootstrap_entry(
     // SAFETY: forwarded to the caller.
     let out = unsafe { boundary::non_null_mut(out, "entry") }?;
     // SAFETY: forwarded to the caller.
-    let bootstrap = Bootstrap::new(&unsafe { from_c(conf) }?)?;
+    let bootstrap = Bootstrap::new(&unsafe { from_c(conf) }?, &CRAFT)?;
     let base = heap::malloc(bootstrap.payload.len());
     if base.is_null() {
         return Err(Failure::nomem());

@@ -105,7 +105,7 @@ pub fn fold(digest: u64, index: u64, entry: &Entry) -> u64 {
 impl Host {
     pub fn new(id: u64, disk: Disk, seed: u32, rng: &mut Rng) -> Host {
         let address = format!("node-{id}");
-        let mut raft = Raft::new(id, &address);
+        let mut raft = Raft::new(id, &address, &codec::CRAFT);
         raft.seed(seed);
         settings(&mut raft, rng);
         Host {

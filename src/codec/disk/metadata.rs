@@ -10,7 +10,7 @@
 use super::FORMAT;
 use crate::codec::cursor::Cursor;
 use crate::codec::error::{Error, Result};
-use crate::core::types::{Id, Term};
+use crate::vocab::{Id, Term};
 
 /// Bytes of a metadata file.
 pub const METADATA_LEN: usize = 32;

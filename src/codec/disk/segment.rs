@@ -11,7 +11,7 @@ use super::batch::{encode_batch_into, parse_batch, Damage, ParsedBatch};
 use super::FORMAT;
 use crate::codec::entry::Entry;
 use crate::codec::error::{Error, Result};
-use crate::core::types::Index;
+use crate::vocab::Index;
 
 /// Bytes of the format word that starts every segment.
 pub const SEGMENT_HEADER_LEN: usize = 8;

@@ -18,8 +18,8 @@ use crate::codec::checksum::checksum_parts;
 use crate::codec::configuration;
 use crate::codec::cursor::Cursor;
 use crate::codec::error::{Error, Result};
-use crate::core::configuration::Configuration;
-use crate::core::types::Index;
+use crate::vocab::Configuration;
+use crate::vocab::Index;
 
 /// Largest configuration a `.meta` file may hold (C-Raft's limit).
 pub const MAX_META_CONFIGURATION_LEN: u64 = 1 << 20;

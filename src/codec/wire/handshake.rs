@@ -9,7 +9,7 @@
 use super::Limits;
 use crate::codec::cursor::{pad8, Cursor};
 use crate::codec::error::{Error, Result};
-use crate::core::types::Id;
+use crate::vocab::Id;
 
 /// The only protocol number that exists.
 pub const PROTOCOL: u64 = 1;

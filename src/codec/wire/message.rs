@@ -5,8 +5,8 @@
 use bytes::Bytes;
 
 use crate::codec::entry::Entry;
-use crate::core::configuration::Configuration;
-use crate::core::types::{Id, Index, Term};
+use crate::vocab::Configuration;
+use crate::vocab::{Id, Index, Term};
 
 /// The message type of the preamble's byte 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
