@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "raft.h"
+#include "support/host.h"
 
 #define NOW 1000
 #define LIMIT ((uint64_t)INT64_MAX) /* the highest term and index the header allows */
@@ -25,24 +26,9 @@ struct node {
     raft_time now;
 };
 
-/* Frees what an update hands to the host (these tests keep nothing). */
 static void release_update(struct node *n)
 {
-    if (n->u.flags & RAFT_UPDATE_ENTRIES) {
-        void *last = NULL;
-        for (unsigned k = 0; k < n->u.entries.n; k++) {
-            if (n->u.entries.batch[k].batch != last) {
-                last = n->u.entries.batch[k].batch;
-                raft_free(last);
-            }
-        }
-        raft_free(n->u.entries.batch);
-    }
-    if (n->u.flags & RAFT_UPDATE_SNAPSHOT) {
-        raft_configuration_close(&n->u.snapshot.metadata.configuration);
-        raft_free(n->u.snapshot.chunk.base);
-    }
-    n->u.flags = 0;
+    host_release_update(&n->u);
 }
 
 static int step_at(struct node *n, raft_time time, struct raft_event *ev)
