@@ -625,6 +625,24 @@ void sim_set_capacity(struct sim *s, unsigned i, unsigned short capacity)
     s->servers[i].capacity = capacity;
 }
 
+/* The latest configuration in the server's log, as "conf: 1=V 2=S 3=P" (Voter, Stand-by, sPare). */
+static void dump_configuration(struct server *srv)
+{
+    struct raft_configuration c;
+    if (!current_conf(srv, &c)) {
+        fprintf(stderr, "      conf: none\n");
+        return;
+    }
+    fprintf(stderr, "      conf:");
+    for (unsigned k = 0; k < c.n; k++) {
+        int role = c.servers[k].role;
+        fprintf(stderr, " %llu=%c", c.servers[k].id,
+                role == RAFT_VOTER ? 'V' : role == RAFT_STANDBY ? 'S' : 'P');
+    }
+    fprintf(stderr, "\n");
+    raft_configuration_close(&c);
+}
+
 void sim_dump(struct sim *s)
 {
     for (unsigned i = 0; i < s->o.n_servers; i++) {
@@ -643,6 +661,7 @@ void sim_dump(struct sim *s)
                 raft_last_index(&srv->raft), durable_last(srv),
                 srv->snap.present ? srv->snap.index : 0, srv->installing ? " (installing)" : "",
                 srv->disk.n > 0 ? "pending" : "none");
+        dump_configuration(srv);
     }
 }
 

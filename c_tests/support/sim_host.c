@@ -327,7 +327,8 @@ static void observe_commit(struct sim *s, struct server *srv, raft_index commit)
         if (e == NULL) {
             continue; /* covered by a snapshot */
         }
-        if (!sim_record_committed(&s->record, k, e->term, e->hash, why, sizeof why)) {
+        if (!sim_record_committed(&s->record, k, e->term, e->hash,
+                                  raft_current_term(&srv->raft), why, sizeof why)) {
             fail(s, "server %u: %s", srv->i, why);
             return;
         }
@@ -431,7 +432,11 @@ void check_server(struct sim *s, struct server *srv)
         fail(s, "%s", why);
         return;
     }
-    /* Leader completeness: every committed entry is in the leader's log. */
+    /* Leader completeness (Raft paper section 5.4, dissertation 3.6.3): an entry committed
+     * in a term before this leader's is in its log. "Committed in term T" is the term of the
+     * leader that committed it, not the entry's own: a leader of term 7 may rightly lack an
+     * entry of term 5 that only the leader of term 8 committed (it was on a minority when
+     * term 7 was won), and a stale leader lacks what a newer leader committed meanwhile. */
     raft_index from = srv->snap.present ? srv->snap.index + 1 : 1;
     if (from < srv->mem.first) {
         from = srv->mem.first;
@@ -439,7 +444,7 @@ void check_server(struct sim *s, struct server *srv)
     for (raft_index k = srv->commit + 1 > from ? srv->commit + 1 : from; k <= s->record.max_commit; k++) {
         const struct sim_committed *c = sim_record_get_committed(&s->record, k);
         struct sim_entry *e = sim_log_get(&srv->mem, k);
-        if (c == NULL) {
+        if (c == NULL || c->committed_in >= term) {
             continue;
         }
         if (e == NULL || e->term != c->term || e->hash != c->hash) {
