@@ -2,15 +2,63 @@
 //! and every raw pointer from C becomes a reference or a slice through the helpers here, so
 //! the NULL and length checks live in one place.
 
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{self, catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
 use super::types::*;
 use crate::core;
 
 /// Runs `body`, turning a panic into `on_panic` so that no unwind ever crosses into C.
 pub fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+    contain(body).unwrap_or(on_panic)
+}
+
+/// Runs `body` and returns the message of a panic instead of unwinding. A panic here is a bug
+/// of the library: it is never printed on the host's stderr (the host owns that stream), it is
+/// handed to the caller, which reports it through the instance's error message.
+pub fn contain<T>(body: impl FnOnce() -> T) -> Result<T, String> {
+    install_quiet_hook();
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(body));
+    DEPTH.with(|d| d.set(d.get() - 1));
+    outcome.map_err(|_| {
+        LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
+thread_local! {
+    /// How many boundary calls are running on this thread (a tracer may re-enter the library).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The last panic caught inside the boundary on this thread, with its location.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once per process, a panic hook that records panics raised inside the boundary
+/// instead of printing them, and hands every other panic to the hook that was there before
+/// (a Rust host's panics keep their usual report).
+fn install_quiet_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if DEPTH.with(|d| d.get()) == 0 {
+                return previous(info);
+            }
+            let text = match info.payload().downcast_ref::<&str>() {
+                Some(s) => (*s).to_string(),
+                None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
+            };
+            let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line()));
+            let report = format!("{text}{}", place.unwrap_or_default());
+            LAST_PANIC.with(|p| {
+                if let Ok(mut slot) = p.try_borrow_mut() {
+                    *slot = Some(report);
+                }
+            });
+        }));
+    });
 }
 
 /// A failed call: the code to return and, where an instance is at hand, the message to store.
@@ -180,5 +228,34 @@ pub unsafe fn report(result: Result<(), Failure>, errmsg: *mut c_char) -> c_int 
             unsafe { write_errmsg(errmsg, &failure.message) };
             failure.code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_the_boundary_is_handed_back_with_its_location() {
+        let outcome = contain(|| -> u32 { panic!("invariant broken: {}", 7) });
+        let message = outcome.expect_err("the panic is contained");
+        assert!(message.starts_with("invariant broken: 7 at "), "{message}");
+        assert!(message.contains("boundary.rs:"), "{message}");
+    }
+
+    #[test]
+    fn guard_returns_the_fallback_on_panic_and_the_value_otherwise() {
+        assert_eq!(guard(-1, || 5), 5);
+        assert_eq!(guard(-1, || -> i32 { panic!("boom") }), -1);
+    }
+
+    #[test]
+    fn nested_boundaries_report_to_the_innermost_caller() {
+        let outer = contain(|| {
+            let inner = contain(|| -> u8 { panic!("inner") });
+            assert!(inner.unwrap_err().starts_with("inner"));
+            3
+        });
+        assert_eq!(outer, Ok(3));
     }
 }

@@ -6,12 +6,13 @@
 //! ever touched through raw pointers, so a tracer callback reading the public members while a
 //! step runs does not alias a Rust reference.
 
-use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void, CString};
+use std::ffi::{c_char, c_int, c_uint, c_ushort, c_void};
 use std::ptr::{self, addr_of, addr_of_mut};
 use std::sync::Arc;
 
 use super::boundary::{self, guard, Failure};
 use super::heap;
+use super::step::BarrierStock;
 use super::tracer::{self, HostTracer};
 use super::types::*;
 use crate::core::{self, CatchUpStatus, Role, State};
@@ -36,6 +37,8 @@ pub struct Instance {
     pub default_tracer_enabled: bool,
     /// Set when a step panicked: the state may be inconsistent, so every later step fails.
     pub poisoned: bool,
+    /// A barrier entry ready to hand out when this server becomes leader.
+    pub barrier: BarrierStock,
 }
 
 impl Instance {
@@ -50,42 +53,71 @@ impl Instance {
     }
 }
 
-/// Stable C strings for the addresses of servers the library talks about. An entry is replaced
-/// only when a server's address changes, which the host can only observe after its next step.
-/// A cluster has a handful of servers, so a short list searched in order beats hashing.
+/// NUL-terminated copies of the addresses that emitted messages and `raft_leader` point to.
+///
+/// A pointer handed to the host stays valid until its next `raft_step` begins. A server's
+/// address may change within one step (a transport may report another peer address for the
+/// same leader from one message to the next): the copy an earlier message of the same update
+/// points to is then retired, not freed, until the next step. A cluster has a handful of
+/// servers, so a short list searched in order beats hashing. Copies are made with fallible
+/// allocations, since they happen after the core changed state.
 #[derive(Default)]
 pub struct AddressBook {
-    entries: Vec<(core::Id, Arc<str>, CString)>,
+    entries: Vec<(core::Id, Arc<str>, Vec<u8>)>,
+    retired: Vec<Vec<u8>>,
 }
 
 impl AddressBook {
-    /// A pointer to a NUL-terminated copy of `address`, valid until the next step.
-    pub fn pointer(&mut self, id: core::Id, address: &Arc<str>) -> *const c_char {
+    /// A new step starts: the host no longer holds pointers to retired copies.
+    pub fn begin_step(&mut self) {
+        self.retired.clear();
+    }
+
+    /// A pointer to a NUL-terminated copy of `address`, valid until the next step; None when
+    /// no memory is left for a new copy.
+    pub fn pointer(&mut self, id: core::Id, address: &Arc<str>) -> Option<*const c_char> {
         let at = match self.entries.iter().position(|e| e.0 == id) {
             Some(at) => at,
             None => {
-                self.entries.push((id, address.clone(), c_string(address)));
+                let copy = nul_terminated(address)?;
+                self.entries.try_reserve(1).ok()?;
+                self.entries.push((id, address.clone(), copy));
                 self.entries.len() - 1
             }
         };
         let entry = &mut self.entries[at];
         if !Arc::ptr_eq(&entry.1, address) && *entry.1 != **address {
-            *entry = (id, address.clone(), c_string(address));
+            let copy = nul_terminated(address)?;
+            self.retired.try_reserve(1).ok()?;
+            self.retired.push(std::mem::replace(&mut entry.2, copy));
+            entry.1 = address.clone();
         }
-        entry.2.as_ptr()
+        Some(entry.2.as_ptr() as *const c_char)
+    }
+
+    /// Records the address `raft_leader` reports for `id`.
+    pub fn record(&mut self, id: core::Id, address: &Arc<str>) {
+        // Without memory for a changed address, raft_leader keeps reporting the previous one
+        // until a later step records it.
+        let _ = self.pointer(id, address);
     }
 
     /// The pointer already recorded for `id`, if any.
     pub fn recorded(&self, id: core::Id) -> *const c_char {
-        self.entries.iter().find(|e| e.0 == id).map_or(ptr::null(), |e| e.2.as_ptr())
+        self.entries.iter().find(|e| e.0 == id).map_or(ptr::null(), |e| e.2.as_ptr().cast())
     }
 }
 
-fn c_string(text: &str) -> CString {
-    // Addresses come from C strings or decoded configurations; cut at a stray NUL if any.
+/// A NUL-terminated copy of `text`, cut at a stray NUL (addresses come from C strings or
+/// decoded configurations); None when out of memory.
+fn nul_terminated(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    CString::new(&bytes[..end]).expect("NUL bytes were cut")
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(end + 1).ok()?;
+    copy.extend_from_slice(&bytes[..end]);
+    copy.push(0);
+    Some(copy)
 }
 
 /// Writes `message` into the instance's error buffer, truncated at a character boundary.
@@ -218,6 +250,7 @@ unsafe fn init(
         default_tracer: Box::new(tracer::default_tracer()),
         default_tracer_enabled: std::env::var_os("LIBRAFT_TRACE").is_some(),
         poisoned: false,
+        barrier: BarrierStock::empty(),
     });
     let default_tracer: *mut raft_tracer = &mut *instance.default_tracer;
     // SAFETY: writing the public and private members of the caller's struct.
@@ -263,11 +296,23 @@ pub extern "C" fn raft_seed(r: *mut raft, random: c_uint) {
 }
 
 /// Runs `f` on an idle, initialised instance; does nothing otherwise (setters return nothing).
+/// The instance is marked busy meanwhile, as in a step: `f` may call the host's tracer, and a
+/// tracer that calls back into the library on this instance (to step it, or even close it)
+/// must be refused, not allowed to free or change the instance under `f`.
 fn with_instance(r: *mut raft, f: impl FnOnce(&mut Instance)) {
     guard((), || {
         // SAFETY: `r` is NULL or a struct raft of the host.
         if let Ok(inst) = unsafe { instance_mut(r) } {
-            f(inst)
+            // SAFETY: `r` is initialised (instance_mut succeeded); cleared below.
+            unsafe { set_busy(r, true) };
+            let outcome = boundary::contain(|| f(inst));
+            // SAFETY: as above.
+            unsafe { set_busy(r, false) };
+            if let Err(panic) = outcome {
+                inst.poisoned = true;
+                // SAFETY: an initialised struct raft.
+                unsafe { set_errmsg(r, &format!("internal error ({panic}): close the instance")) };
+            }
         }
     })
 }

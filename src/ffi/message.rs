@@ -1,6 +1,6 @@
 //! Conversions between `raft_message`/`raft_entry` and the core's message and entry types.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::boundary::{self, Failure};
 use super::configuration;
@@ -54,7 +54,9 @@ pub unsafe fn entry_views<'a>(
     views: &mut Vec<EntryView<'a>>,
 ) -> Result<(), Failure> {
     views.clear();
-    views.reserve(entries.len());
+    // A message may announce millions of entries: running out of memory for their views is a
+    // clean RAFT_NOMEM before anything changed, never an abort.
+    views.try_reserve(entries.len()).map_err(|_| Failure::nomem())?;
     for (i, e) in entries.iter().enumerate() {
         let kind = EntryType::from_code(e.r#type.into())
             .ok_or_else(|| origin.failure(format!("{what} {i} has unknown type {}", e.r#type)))?;
@@ -74,10 +76,13 @@ pub unsafe fn entry_views<'a>(
 /// # Safety
 /// `m` and everything it points to must be valid for `'a` as the header documents for
 /// `RAFT_RECEIVE`.
+/// Also returns the entries the message carries (an AppendEntries' batch), which the update
+/// may hand back to the host.
 pub unsafe fn received<'a: 'v, 'v>(
     m: &'a raft_message,
     views: &'v mut Vec<EntryView<'a>>,
-) -> Result<Received<'v>, Failure> {
+) -> Result<(Received<'v>, &'a [raft_entry]), Failure> {
+    let mut carried: &'a [raft_entry] = &[];
     if m.server_id == 0 {
         return Err(Failure::malformed("received message has sender ID 0"));
     }
@@ -93,6 +98,7 @@ pub unsafe fn received<'a: 'v, 'v>(
                     .map_err(|f| Failure::malformed(f.message))?;
                 check_single_batch(entries)?;
                 entry_views(entries, EntryOrigin::Network, "received entry", views)?;
+                carried = entries;
                 Incoming::AppendEntries {
                     term: ae.term,
                     prev_log_index: ae.prev_log_index,
@@ -157,7 +163,7 @@ pub unsafe fn received<'a: 'v, 'v>(
             other => return Err(Failure::malformed(format!("unknown message type {other}"))),
         }
     };
-    Ok(Received { from: m.server_id, from_address, body })
+    Ok((Received { from: m.server_id, from_address, body }, carried))
 }
 
 /// All entries of one AppendEntries share one batch, which the library may free at once.
@@ -193,13 +199,27 @@ pub fn received_snapshot_data(m: &raft_message) -> Option<raft_buffer> {
     Some(unsafe { m.body.install_snapshot.data })
 }
 
-/// The C form of an emitted message. Entries, configuration and data are left NULL for the
-/// host to attach.
-pub fn emitted(m: &Message, addresses: &mut AddressBook) -> raft_message {
+/// Fills `out` with the C form of the core's messages, reusing its buffer. This runs after the
+/// core changed state, so it cannot fail: a message that finds no memory (for the array or
+/// for its address) is dropped, which Raft tolerates as it tolerates any lost message (the
+/// sender retries on its next heartbeat or election timeout).
+pub fn emit_all(messages: &[Message], out: &mut Vec<raft_message>, addresses: &mut AddressBook) {
+    out.clear();
+    let room = out.try_reserve(messages.len()).is_ok();
+    for m in messages.iter().take(if room { messages.len() } else { out.capacity() }) {
+        if let Some(address) = addresses.pointer(m.to, &m.address) {
+            out.push(emitted(m, address));
+        }
+    }
+}
+
+/// The C form of an emitted message, sent to `address` (the library's copy). Entries,
+/// configuration and data are left NULL for the host to attach.
+fn emitted(m: &Message, address: *const c_char) -> raft_message {
     // SAFETY: all-zero bytes are a valid raft_message (NULL pointers, zero integers).
     let mut out: raft_message = unsafe { std::mem::zeroed() };
     out.server_id = m.to;
-    out.server_address = addresses.pointer(m.to, &m.address);
+    out.server_address = address;
     match &m.body {
         Outgoing::RequestVote(rv) => {
             out.r#type = raft_message_type::RAFT_REQUEST_VOTE as _;

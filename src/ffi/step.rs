@@ -1,11 +1,10 @@
 //! `raft_step`: reads the host's event into the core's form, runs the core, and writes the
 //! core's update into the host's `raft_update`, moving payload ownership as spec §11-12 say.
 //!
-//! Allocations the update will need (entry arrays, a barrier, a snapshot configuration) are
-//! made before the core runs, so that running out of memory never leaves a half-applied step.
+//! Memory the update may need (an entry array, a barrier, a snapshot configuration) is at hand
+//! before the core runs, so that running out of memory never leaves a half-applied step.
 
-use std::ffi::c_int;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::boundary::{self, guard, Failure};
@@ -82,15 +81,18 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         let installed_tracer = unsafe { (*r).tracer };
         // SAFETY: `r` is initialised; busy is cleared below on every path.
         unsafe { instance::set_busy(r, true) };
-        let run = catch_unwind(AssertUnwindSafe(|| {
+        let run = boundary::contain(|| {
             // SAFETY: the event and tracer are the host's, valid for the call.
             unsafe { run(inst, installed_tracer, event, update) }
-        }));
+        });
         // SAFETY: as above.
         unsafe { instance::set_busy(r, false) };
-        run.unwrap_or_else(|_| {
+        run.unwrap_or_else(|panic| {
             inst.poisoned = true;
-            Err(Failure::new(RAFT_SHUTDOWN, "internal error in raft_step: close the instance"))
+            Err(Failure::new(
+                RAFT_SHUTDOWN,
+                format!("internal error in raft_step ({panic}): close the instance"),
+            ))
         })
     })();
     match outcome {
@@ -103,63 +105,110 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
     }
 }
 
-/// Memory the update may need, allocated before the core runs. Whatever is not handed to the
-/// host is freed on drop.
-struct Reserved {
+/// What the host's event carries that an update may hand back: its entries (submitted, or
+/// received in an AppendEntries) and the received message. Read once, with the event.
+#[derive(Clone, Copy)]
+struct Carried<'a> {
+    entries: &'a [raft_entry],
+    received: Option<&'a raft_message>,
+}
+
+/// Memory for every update the core may produce from this event, allocated before the core
+/// runs, so that filling the update never allocates and a step that fails for lack of memory
+/// fails before anything changed.
+///
+/// The core's update names its new entries as either a suffix of the event's entries or one
+/// barrier ([`EntrySource`]): an array as long as the event's entries covers the first, the
+/// instance's [`BarrierStock`] the second. A snapshot is only handed back for a received
+/// InstallSnapshot, whose configuration is copied here. Nothing depends on guessing what the
+/// core will decide. Whatever is not handed to the host is freed on drop.
+struct Outputs {
     entries: *mut raft_entry,
-    entries_capacity: usize,
-    barrier: *mut std::ffi::c_void,
     configuration: Option<raft_configuration>,
 }
 
-impl Reserved {
-    fn new() -> Reserved {
-        Reserved {
-            entries: ptr::null_mut(),
-            entries_capacity: 0,
-            barrier: ptr::null_mut(),
-            configuration: None,
+impl Outputs {
+    fn for_event(carried: &Carried<'_>, received: Option<&Incoming<'_>>) -> Result<Self, Failure> {
+        let mut outputs = Outputs { entries: ptr::null_mut(), configuration: None };
+        if !carried.entries.is_empty() {
+            outputs.entries = heap::alloc_array::<raft_entry>(carried.entries.len());
+            if outputs.entries.is_null() {
+                return Err(Failure::nomem());
+            }
         }
-    }
-
-    fn reserve_entries(&mut self, n: usize) -> Result<(), Failure> {
-        self.entries = heap::alloc_array::<raft_entry>(n);
-        self.entries_capacity = n;
-        if self.entries.is_null() {
-            return Err(Failure::nomem());
+        if let Some(Incoming::InstallSnapshot { conf, .. }) = received {
+            let mut copy = raft_configuration { servers: ptr::null_mut(), n: 0 };
+            configuration::to_c(conf, &mut copy)?;
+            outputs.configuration = Some(copy);
         }
-        Ok(())
+        Ok(outputs)
     }
 
-    fn reserve_barrier(&mut self) -> Result<(), Failure> {
-        self.reserve_entries(1)?;
-        self.barrier = heap::calloc(1, BARRIER_PAYLOAD_LEN);
-        if self.barrier.is_null() {
-            return Err(Failure::nomem());
-        }
-        Ok(())
-    }
-
-    fn reserve_configuration(&mut self, conf: &core::Configuration) -> Result<(), Failure> {
-        let mut copy = raft_configuration { servers: ptr::null_mut(), n: 0 };
-        configuration::to_c(conf, &mut copy)?;
-        self.configuration = Some(copy);
-        Ok(())
-    }
-
-    fn take_entries(&mut self, n: usize) -> *mut raft_entry {
-        assert!(n <= self.entries_capacity, "entries array reserved too small");
+    /// The array for `n` of the event's entries (`n` never exceeds their count: the core can
+    /// only hand back a suffix of them).
+    fn take_entries(&mut self) -> *mut raft_entry {
         std::mem::replace(&mut self.entries, ptr::null_mut())
     }
 }
 
-impl Drop for Reserved {
+impl Drop for Outputs {
     fn drop(&mut self) {
-        heap::free(self.entries as *mut std::ffi::c_void);
-        heap::free(self.barrier);
+        heap::free(self.entries as *mut c_void);
         if let Some(mut c) = self.configuration.take() {
             configuration::close(&mut c);
         }
+    }
+}
+
+/// One barrier entry kept ready in the instance (a one-element array and its 8-byte payload,
+/// from the raft heap), so that a step that wins an election, by votes or by being the only
+/// voter, can hand its barrier to the host without allocating after the core ran. Refilled
+/// before the next step after one is handed out: about once per election won.
+pub struct BarrierStock {
+    array: *mut raft_entry,
+    payload: *mut c_void,
+}
+
+impl BarrierStock {
+    pub const fn empty() -> BarrierStock {
+        BarrierStock { array: ptr::null_mut(), payload: ptr::null_mut() }
+    }
+
+    /// Makes sure a barrier is in stock. On failure nothing is lost: the step fails before the
+    /// core runs.
+    fn refill(&mut self) -> Result<(), Failure> {
+        if self.array.is_null() {
+            self.array = heap::alloc_array::<raft_entry>(1);
+        }
+        if self.payload.is_null() {
+            self.payload = heap::calloc(1, BARRIER_PAYLOAD_LEN);
+        }
+        if self.array.is_null() || self.payload.is_null() {
+            return Err(Failure::nomem());
+        }
+        Ok(())
+    }
+
+    /// Hands out the stocked barrier as a one-entry array of `term`.
+    fn take(&mut self, term: core::Term) -> *mut raft_entry {
+        let array = std::mem::replace(&mut self.array, ptr::null_mut());
+        let payload = std::mem::replace(&mut self.payload, ptr::null_mut());
+        let barrier = raft_entry {
+            term,
+            r#type: raft_entry_type::RAFT_BARRIER as _,
+            buf: raft_buffer { base: payload, len: BARRIER_PAYLOAD_LEN },
+            batch: payload,
+        };
+        // SAFETY: `refill` succeeded before the core ran, so `array` holds one entry.
+        unsafe { array.write(barrier) };
+        array
+    }
+}
+
+impl Drop for BarrierStock {
+    fn drop(&mut self) {
+        heap::free(self.array as *mut c_void);
+        heap::free(self.payload);
     }
 }
 
@@ -186,6 +235,9 @@ fn recycle<'b>(mut views: Vec<EntryView<'_>>) -> Vec<EntryView<'b>> {
     views.into_iter().map(|_| unreachable!("the vector was emptied")).collect()
 }
 
+/// One pass: the C event becomes the core's event, the core runs, and its update becomes the
+/// C update. Everything that can fail (reading the event, memory for the update) happens
+/// before the core runs; after it, filling the update cannot fail.
 unsafe fn run_with_views<'a>(
     inst: &mut Instance,
     installed_tracer: *mut raft_tracer,
@@ -193,9 +245,15 @@ unsafe fn run_with_views<'a>(
     update: &mut raft_update,
     views: &mut Vec<EntryView<'a>>,
 ) -> Result<(), Failure> {
-    let mut reserved = Reserved::new();
     // SAFETY: the event's pointers are the host's, valid for the call.
-    let event = unsafe { read_event(ev, views, &mut reserved) }?;
+    let (event, carried) = unsafe { read_event(ev, views) }?;
+    let received = match &event {
+        Event::Receive(m) => Some(&m.body),
+        _ => None,
+    };
+    let mut outputs = Outputs::for_event(&carried, received)?;
+    inst.barrier.refill()?;
+    inst.addresses.begin_step();
     let silent = inst.silent_default_tracer();
     // SAFETY: the host's tracer (or NULL), valid for the call.
     let mut tracer = unsafe { HostTracer::new(installed_tracer, silent, &mut inst.trace_text) };
@@ -209,42 +267,29 @@ unsafe fn run_with_views<'a>(
     if result.vote_changed {
         flags |= RAFT_UPDATE_VOTED_FOR;
     }
-    // SAFETY: the event is the one read above.
-    let (event_entries, received) = unsafe { event_payloads(ev) };
     let mut entries_handed_back = false;
     if let Some(new) = result.entries {
         let (batch, n) = match new.source {
             EntrySource::Event { skip } => {
-                let handed = &event_entries[skip.min(event_entries.len())..];
-                let batch = reserved.take_entries(handed.len());
-                // SAFETY: the reserved array holds at least `handed.len()` entries.
+                let handed = &carried.entries[skip.min(carried.entries.len())..];
+                let batch = outputs.take_entries();
+                // SAFETY: `batch` holds as many entries as the event carries, and `handed` is
+                // a suffix of them.
                 unsafe { ptr::copy_nonoverlapping(handed.as_ptr(), batch, handed.len()) };
                 entries_handed_back = true;
                 (batch, handed.len())
             }
-            EntrySource::Barrier { term } => {
-                let batch = reserved.take_entries(1);
-                let payload = std::mem::replace(&mut reserved.barrier, ptr::null_mut());
-                assert!(!payload.is_null(), "barrier payload not reserved");
-                let barrier = raft_entry {
-                    term,
-                    r#type: raft_entry_type::RAFT_BARRIER as _,
-                    buf: raft_buffer { base: payload, len: BARRIER_PAYLOAD_LEN },
-                    batch: payload,
-                };
-                // SAFETY: the reserved array holds at least one entry.
-                unsafe { batch.write(barrier) };
-                (batch, 1)
-            }
+            EntrySource::Barrier { term } => (inst.barrier.take(term), 1),
         };
         update.entries = raft_update_entries { index: new.index, batch, n: n as _ };
         flags |= RAFT_UPDATE_ENTRIES;
     }
     let mut snapshot_handed_back = false;
     if let Some(meta) = &result.snapshot {
-        let data = received.and_then(message::received_snapshot_data);
-        let data = data.expect("a snapshot update answers a received InstallSnapshot");
-        let configuration = reserved.configuration.take().expect("configuration reserved");
+        let data = carried.received.and_then(message::received_snapshot_data);
+        let (Some(data), Some(configuration)) = (data, outputs.configuration.take()) else {
+            unreachable!("the core hands back a snapshot only for a received InstallSnapshot");
+        };
         update.snapshot = raft_update_snapshot {
             metadata: raft_snapshot_metadata {
                 index: meta.index,
@@ -259,10 +304,7 @@ unsafe fn run_with_views<'a>(
         snapshot_handed_back = true;
         flags |= RAFT_UPDATE_SNAPSHOT;
     }
-    inst.messages.clear();
-    for m in &result.messages {
-        inst.messages.push(message::emitted(m, &mut inst.addresses));
-    }
+    message::emit_all(&result.messages, &mut inst.messages, &mut inst.addresses);
     update.messages =
         raft_update_messages { batch: inst.messages.as_mut_ptr(), n: inst.messages.len() as _ };
     if !inst.messages.is_empty() {
@@ -279,9 +321,9 @@ unsafe fn run_with_views<'a>(
     }
     update.flags = flags;
     if let Some((leader, address)) = inst.core.leader() {
-        inst.addresses.pointer(leader, address);
+        inst.addresses.record(leader, address);
     }
-    if let Some(m) = received {
+    if let Some(m) = carried.received {
         release_unclaimed_payloads(m, entries_handed_back, snapshot_handed_back);
     }
     Ok(())
@@ -304,38 +346,6 @@ fn release_unclaimed_payloads(
     }
 }
 
-/// The entries an update may hand back (submitted or received) and the received message.
-///
-/// # Safety
-/// `ev` was accepted by [`read_event`].
-unsafe fn event_payloads(ev: &raft_event) -> (&[raft_entry], Option<&raft_message>) {
-    // SAFETY: the union member selected by `type`, already validated.
-    unsafe {
-        match ev.r#type {
-            SUBMIT => {
-                let s = &ev.body.submit;
-                (std::slice::from_raw_parts(s.entries, s.n as usize), None)
-            }
-            RECEIVE => {
-                let m = &*ev.body.receive.message;
-                let entries = if m.r#type == raft_message_type::RAFT_APPEND_ENTRIES as c_int
-                    && m.body.append_entries.n_entries > 0
-                {
-                    let ae = &m.body.append_entries;
-                    std::slice::from_raw_parts(
-                        ae.entries as *const raft_entry,
-                        ae.n_entries as usize,
-                    )
-                } else {
-                    &[]
-                };
-                (entries, Some(m))
-            }
-            _ => (&[], None),
-        }
-    }
-}
-
 /// Snapshot metadata from the host, with its configuration read into the core's form.
 ///
 /// # Safety
@@ -350,7 +360,7 @@ unsafe fn metadata(m: &raft_snapshot_metadata) -> Result<SnapshotMetadata, Failu
     })
 }
 
-/// The host's event in the core's form, reserving what its update may need.
+/// The host's event in the core's form, with what it carries for the update.
 ///
 /// # Safety
 /// The member of `ev.body` selected by `ev.type`, and everything it points to, must be valid
@@ -358,11 +368,11 @@ unsafe fn metadata(m: &raft_snapshot_metadata) -> Result<SnapshotMetadata, Failu
 unsafe fn read_event<'a: 'v, 'v>(
     ev: &'a raft_event,
     views: &'v mut Vec<EntryView<'a>>,
-    reserved: &mut Reserved,
-) -> Result<Event<'v>, Failure> {
+) -> Result<(Event<'v>, Carried<'a>), Failure> {
+    let mut carried = Carried { entries: &[], received: None };
     // SAFETY: `type` selects the member the host filled; pointers per the caller.
-    unsafe {
-        Ok(match ev.r#type {
+    let event = unsafe {
+        match ev.r#type {
             START => {
                 let s = &ev.body.start;
                 let snapshot = match s.metadata.as_ref() {
@@ -381,17 +391,8 @@ unsafe fn read_event<'a: 'v, 'v>(
             }
             RECEIVE => {
                 let m = boundary::non_null(ev.body.receive.message, "receive.message")?;
-                let received = message::received(m, views)?;
-                match &received.body {
-                    Incoming::AppendEntries { entries, .. } if !entries.is_empty() => {
-                        reserved.reserve_entries(entries.len())?
-                    }
-                    Incoming::RequestVoteResult(_) => reserved.reserve_barrier()?,
-                    Incoming::InstallSnapshot { conf, .. } => {
-                        reserved.reserve_configuration(conf)?
-                    }
-                    _ => {}
-                }
+                let (received, entries) = message::received(m, views)?;
+                carried = Carried { entries, received: Some(m) };
                 Event::Receive(received)
             }
             PERSISTED_ENTRIES => Event::PersistedEntries { index: ev.body.persisted_entries.index },
@@ -419,12 +420,13 @@ unsafe fn read_event<'a: 'v, 'v>(
                 }
                 let entries = boundary::slice(s.entries, s.n as usize, "submit.entries")?;
                 message::entry_views(entries, EntryOrigin::Host, "submitted entry", views)?;
-                reserved.reserve_entries(entries.len())?;
+                carried.entries = entries;
                 Event::Submit { entries: views }
             }
             CATCH_UP => Event::CatchUp { server_id: ev.body.catch_up.server_id },
             TRANSFER => Event::Transfer { server_id: ev.body.transfer.server_id },
             other => return Err(Failure::invalid(format!("unknown event type {other}"))),
-        })
-    }
+        }
+    };
+    Ok((event, carried))
 }
