@@ -536,7 +536,7 @@ int sim_submit(struct sim *s, unsigned i, unsigned n)
 int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
 {
     struct server *srv = &s->servers[i];
-    if (!srv->alive || n == 0 || len < 8 || len % 8 != 0) {
+    if (!srv->alive || n == 0 || len > SIM_ENTRY_MAX_LEN) {
         return RAFT_INVALID;
     }
     struct sim_batch *batch = sim_batch_new(len * n);
@@ -549,8 +549,9 @@ int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
     char *payload = sim_batch_data(batch);
     for (unsigned k = 0; k < n; k++, payload += len) {
         uint64_t command = s->next_command++;
-        memcpy(payload, &command, sizeof command);
-        memset(payload + sizeof command, (int)(command & 0xff), len - sizeof command);
+        size_t head = len < sizeof command ? len : sizeof command;
+        memcpy(payload, &command, head);
+        memset(payload + head, (int)(command & 0xff), len - head);
         entries[k].term = raft_current_term(&srv->raft);
         entries[k].type = RAFT_COMMAND;
         entries[k].buf.base = payload;

@@ -251,6 +251,8 @@ struct server {
     raft_index commit; /* last commit index seen in this incarnation */
     unsigned short capacity;
     bool installing;
+    bool change_landed;       /* the update being handled appended a configuration entry */
+    bool in_extra_timeout;    /* stepping the extra RAFT_TIMEOUT of early_timeout_percent */
     /* The simulator's batch in the event being stepped (submitted entries, a received
      * AppendEntries), adopted without a copy if the update hands it back. */
     struct sim_batch *lent;
