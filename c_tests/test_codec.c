@@ -349,22 +349,27 @@ static void garbage_is_malformed_or_too_big(void **state)
     }
 }
 
+/* wire-format.md §5.3: raft_step accepts payloads of any length, but C-Raft's wire format carries
+ * only multiples of 8, so its encoder refuses the others, naming the entry's log index (it
+ * follows from prev_log_index) and length. */
 static void encoder_refuses_what_craft_cannot_read(void **state)
 {
     (void)state;
-    char payload[12] = "twelve bytes";
-    struct raft_entry entry = {.term = 1, .type = RAFT_COMMAND, .buf = {payload, 12}};
-    entry.batch = payload;
+    char payload[20] = "eight bytestwelve b";
+    struct raft_entry entries[2] = {{.term = 1, .type = RAFT_COMMAND, .buf = {payload, 8}},
+                                    {.term = 1, .type = RAFT_COMMAND, .buf = {payload + 8, 12}}};
+    entries[0].batch = entries[1].batch = payload;
     struct raft_message m;
     memset(&m, 0, sizeof m);
     m.type = RAFT_APPEND_ENTRIES;
     m.append_entries.term = 1;
-    m.append_entries.entries = &entry;
-    m.append_entries.n_entries = 1;
+    m.append_entries.prev_log_index = 41;
+    m.append_entries.entries = entries;
+    m.append_entries.n_entries = 2;
     struct raft_buffer out = {NULL, 0};
     char errmsg[RAFT_ERRMSG_BUF_SIZE] = "";
     assert_int_equal(raft_encode_message(&m, &out, errmsg), RAFT_INVALID);
-    assert_non_null(strstr(errmsg, "multiple of 8"));
+    assert_non_null(strstr(errmsg, "entry at log index 43 has 12 bytes, not a multiple of 8"));
     assert_null(out.base);
 
     m.append_entries.entries = NULL; /* n_entries 1 without entries */

@@ -193,16 +193,22 @@ static void torn_open_segment_is_recovered_and_reported(void **state)
     raft_free(buf.base);
 }
 
+/* disk-format.md §4.1: C-Raft could not load a batch holding an entry whose length is not a
+ * multiple of 8, so the encoder refuses it, naming the entry by its position in the batch (a
+ * batch carries no log index) and its length. */
 static void batch_encoder_refuses_what_craft_cannot_load(void **state)
 {
     (void)state;
-    char payload[8] = "1234567";
-    struct raft_entry e = {.term = 1, .type = RAFT_COMMAND, .buf = {payload, 7}};
-    e.batch = payload;
+    char payload[16] = "12345678abcdefg";
+    struct raft_entry two[2] = {{.term = 1, .type = RAFT_COMMAND, .buf = {payload, 8}},
+                                {.term = 1, .type = RAFT_COMMAND, .buf = {payload + 8, 7}}};
+    two[0].batch = two[1].batch = payload;
     struct raft_buffer out = {NULL, 0};
     char errmsg[RAFT_ERRMSG_BUF_SIZE] = "";
-    assert_int_equal(raft_encode_batch(&e, 1, &out, errmsg), RAFT_INVALID);
-    assert_non_null(strstr(errmsg, "multiple of 8"));
+    assert_int_equal(raft_encode_batch(two, 2, &out, errmsg), RAFT_INVALID);
+    assert_non_null(strstr(errmsg, "entry at batch position 1 (from 0) has 7 bytes"));
+    assert_non_null(strstr(errmsg, "not a multiple of 8"));
+    struct raft_entry e = two[0];
     assert_int_equal(raft_encode_batch(&e, 0, &out, NULL), RAFT_INVALID);
     e.type = 9;
     e.buf.len = 8;

@@ -487,9 +487,6 @@ static void bad_submissions_are_refused(void **state)
     e = (struct raft_entry){term, (enum raft_entry_type)0, {payload, 8}, payload};
     assert_int_equal(step(f, &ev), RAFT_INVALID);
     assert_unchanged(&f->r, &before);
-    e = (struct raft_entry){term, RAFT_COMMAND, {payload, 5}, payload};
-    assert_int_equal(step(f, &ev), RAFT_INVALID);
-    assert_unchanged(&f->r, &before);
     e = (struct raft_entry){term, RAFT_COMMAND, {payload, 8}, NULL};
     assert_int_equal(step(f, &ev), RAFT_INVALID);
     assert_unchanged(&f->r, &before);
@@ -498,8 +495,9 @@ static void bad_submissions_are_refused(void **state)
     assert_int_equal(step(f, &ev), RAFT_MALFORMED);
     assert_unchanged(&f->r, &before);
 
-    /* A good one goes through and comes back to the host. */
-    e = (struct raft_entry){term, RAFT_COMMAND, {payload, 16}, payload};
+    /* A good one, of any length (13 bytes here, as C-Raft's raft_step takes), goes through
+     * and comes back to the host. */
+    e = (struct raft_entry){term, RAFT_COMMAND, {payload, 13}, payload};
     assert_int_equal(step(f, &ev), 0);
     assert_true(f->u.flags & RAFT_UPDATE_ENTRIES);
     assert_true(f->u.entries.index == before.last + 1);

@@ -387,7 +387,9 @@ struct raft_request_vote_result {
 /**
  * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
  * holds it (several entries may share one batch). Whoever owns the entry releases its memory
- * with one `raft_free(batch)` per distinct batch.
+ * with one `raft_free(batch)` per distinct batch. `raft_step` accepts payloads of any length,
+ * 0 included; C-Raft's wire and disk formats (`raft_encode_message`, `raft_encode_batch`)
+ * carry only multiples of 8 bytes, so a host that uses them pads its own command encoding.
  */
 struct raft_entry {
   raft_term term;
@@ -1025,7 +1027,8 @@ RAFT_API int raft_encode_segment_header(struct raft_buffer *out, char *errmsg);
  * Append it to a segment after its header; it is durable once fsync'ed.
  *
  * Errors: `RAFT_INVALID` (NULL argument, no entries or more than 262144, unknown entry type,
- * a payload size that is not a multiple of 8 — C-Raft could not load it — or above 4 GiB),
+ * a payload size that is not a multiple of 8 — C-Raft could not load it; `raft_step` accepts
+ * any length — or above 4 GiB: `errmsg` names the entry's position in `entries` and its length),
  * `RAFT_NOMEM`.
  */
 RAFT_API
@@ -1458,16 +1461,16 @@ int raft_decode_handshake(const struct raft_buffer *buf,
  * `raft_malloc` buffer the caller frees with `raft_free`; on error `out` is untouched.
  * `server_id`/`server_address` are not encoded (the connection's handshake names the
  * sender). Everything `message` points to is borrowed for the call: for AppendEntries the
- * `n_entries` entries the host attached (payload sizes must be multiples of 8, as C-Raft
- * requires), for InstallSnapshot the attached `conf` (not empty) and `data`. `version`
- * selects the layout where there are several: RequestVote 1 → 32-byte header, else 40;
- * RequestVoteResult 1 → 16, else 24; AppendEntriesResult 0 → 24 (what C-Raft 0.15 sends),
- * else 32 with `features` and `capacity`. Messages emitted by `raft_step` carry the versions
- * C-Raft writes.
+ * `n_entries` entries the host attached (payload sizes must be multiples of 8: C-Raft's wire
+ * format cannot carry others, although `raft_step` accepts any length), for InstallSnapshot
+ * the attached `conf` (not empty) and `data`. `version` selects the layout where there are
+ * several: RequestVote 1 → 32-byte header, else 40; RequestVoteResult 1 → 16, else 24;
+ * AppendEntriesResult 0 → 24 (what C-Raft 0.15 sends), else 32 with `features` and
+ * `capacity`. Messages emitted by `raft_step` carry the versions C-Raft writes.
  *
  * Errors: `RAFT_INVALID` (NULL argument, unknown type, NULL entries with `n_entries > 0`,
- * unknown entry type, unaligned or over-4-GiB entry, bad or empty configuration),
- * `RAFT_NOMEM`.
+ * unknown entry type, unaligned or over-4-GiB entry — `errmsg` names its log index and its
+ * length —, bad or empty configuration), `RAFT_NOMEM`.
  */
 RAFT_API
 int raft_encode_message(const struct raft_message *message,

@@ -160,15 +160,67 @@ fn unaligned_or_empty_batches_are_never_encoded() {
     let odd = Entry::new(1, EntryType::Command, &b"hello"[..]);
     assert_eq!(encode_batch(std::slice::from_ref(&odd)).unwrap_err().kind(), ErrorKind::Invalid);
     assert_eq!(encode_batch(&[]).unwrap_err().kind(), ErrorKind::Invalid);
-    let ae = WireMessage::AppendEntries(AppendEntries {
+    assert_eq!(
+        encode_message(&append_entries(0, vec![odd])).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+}
+
+fn append_entries(prev_log_index: u64, entries: Vec<Entry>) -> WireMessage {
+    WireMessage::AppendEntries(AppendEntries {
         version: 0,
         term: 1,
-        prev_log_index: 0,
-        prev_log_term: 0,
+        prev_log_index,
+        prev_log_term: 1,
         leader_commit: 0,
-        entries: vec![odd],
-    });
-    assert_eq!(encode_message(&ae).unwrap_err().kind(), ErrorKind::Invalid);
+        entries,
+    })
+}
+
+fn command(len: usize) -> Entry {
+    Entry::new(1, EntryType::Command, vec![7u8; len])
+}
+
+/// wire-format.md §5.3 and disk-format.md §4.1: C-Raft's formats carry only multiples of 8
+/// bytes, so their encoders refuse any other length (raft_step itself accepts it), naming the
+/// entry by its log index where they know it and its length.
+#[test]
+fn encoders_refuse_unaligned_entries_naming_index_and_length() {
+    for len in [1, 7, 9, 13, 4099] {
+        let err = encode_message(&append_entries(6, vec![command(8), command(len)])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let text = err.to_string();
+        assert!(
+            text.contains("log index 8 has") && text.contains(&format!("{len} bytes")),
+            "{text}"
+        );
+
+        let err = encode_batch(&[command(8), command(16), command(len)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let text = err.to_string();
+        assert!(
+            text.contains("batch position 2") && text.contains(&format!("{len} bytes")),
+            "{text}"
+        );
+
+        let err = encode_segment(&[&[command(8)], &[command(8), command(len)]]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let text = err.to_string();
+        assert!(
+            text.contains("batch 1 of the segment: ") && text.contains("batch position 1"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn encoders_carry_empty_and_aligned_entries() {
+    let entries = vec![command(0), command(8), command(4096)];
+    let bytes = encode_message(&append_entries(6, entries.clone())).unwrap();
+    let decoded = decode_message(&Bytes::from(bytes), &Limits::default()).unwrap();
+    assert_eq!(decoded, append_entries(6, entries.clone()));
+    let batch = encode_batch(&entries).unwrap();
+    assert_eq!(raft::codec::disk::batch::decode_batch(&Bytes::from(batch)).unwrap().0, entries);
 }
 
 fn entries(n: usize, term: u64) -> Vec<Entry> {

@@ -513,6 +513,13 @@ raft_term sim_term_at(const struct sim *s, unsigned i, raft_index index)
     return e != NULL ? e->term : 0;
 }
 
+const void *sim_payload_at(const struct sim *s, unsigned i, raft_index index, size_t *len)
+{
+    struct sim_entry *e = sim_log_get(&s->servers[i].mem, index);
+    *len = e != NULL ? e->len : 0;
+    return e != NULL ? sim_entry_data(e) : NULL;
+}
+
 unsigned sim_durable_count(const struct sim *s, raft_index index, raft_term term)
 {
     unsigned n = 0;
@@ -548,6 +555,7 @@ int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len)
     struct raft_entry *entries = s->submit_entries;
     char *payload = sim_batch_data(batch);
     for (unsigned k = 0; k < n; k++, payload += len) {
+        /* The command's number, as much of it as fits, then its low byte repeated. */
         uint64_t command = s->next_command++;
         size_t head = len < sizeof command ? len : sizeof command;
         memcpy(payload, &command, head);

@@ -106,6 +106,9 @@ raft_index sim_durable_last_index(const struct sim *s, unsigned i);
 /* Term of the entry at `index` in server i's log (its in-memory log, as the host keeps it),
  * 0 if it has none there. */
 raft_term sim_term_at(const struct sim *s, unsigned i, raft_index index);
+/* Payload of the entry at `index` in server i's in-memory log, with its length in *len; NULL
+ * (and *len 0) if it has none there. Valid until the server next steps or crashes. */
+const void *sim_payload_at(const struct sim *s, unsigned i, raft_index index, size_t *len);
 /* Number of servers whose persisted log holds `index` with term `term`. */
 unsigned sim_durable_count(const struct sim *s, raft_index index, raft_term term);
 /* Role of server `target` in the latest configuration of server i's log (-1: not in it). */
@@ -115,8 +118,7 @@ raft_index sim_max_commit(const struct sim *s);
 
 /* Submits n 8-byte commands to server i. Returns raft_step's code (RAFT_NOTLEADER ...). */
 int sim_submit(struct sim *s, unsigned i, unsigned n);
-/* Submits n commands of `len` bytes each in one batch (the first bytes number the command;
- * the library decides which lengths it accepts). */
+/* Submits n commands of `len` bytes each (any length, 0 included) in one batch. */
 int sim_submit_sized(struct sim *s, unsigned i, unsigned n, size_t len);
 /* Submits a RAFT_CHANGE entry that gives server `target` the role `role` (adding it if it is
  * not in the leader's current configuration, or removing it when role is -1). */

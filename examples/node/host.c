@@ -316,6 +316,24 @@ void host_receive(void *ctx, struct raft_message *m)
     raft_message_release(m, rv == 0);
 }
 
+/* This node stores and sends entries in C-Raft's disk and wire formats, which carry only
+ * payloads whose length is a multiple of 8 (raft_step itself takes any length). A command of
+ * another length is refused here, where its client can be told, rather than accepted and then
+ * failing the node's storage. Returns 0 or RAFT_INVALID. */
+static int check_craft_lengths(const struct raft_buffer *payloads, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        if (payloads[k].len % 8 != 0) {
+            fprintf(stderr,
+                    "host: command %u of the batch has %zu bytes, not a multiple of 8: C-Raft's "
+                    "formats cannot carry it (pad it in the command encoding)\n",
+                    k, payloads[k].len);
+            return RAFT_INVALID;
+        }
+    }
+    return 0;
+}
+
 raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsigned n,
                        int *error)
 {
@@ -323,7 +341,7 @@ raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsig
     raft_index index = raft_last_index(&h->raft) + 1;
     *error = raft_state(&h->raft) != RAFT_LEADER ? RAFT_NOTLEADER
              : n > sizeof entries / sizeof *entries ? RAFT_TOOMANY
-                                                    : 0;
+                                                    : check_craft_lengths(payloads, n);
     for (unsigned k = 0; k < n && *error == 0; k++) {
         entries[k] = (struct raft_entry){raft_current_term(&h->raft), RAFT_COMMAND, payloads[k],
                                          payloads[k].base};

@@ -3,7 +3,9 @@
  *   PUT command:  u32le key length | u32le value length | key | value | zeros to a multiple of 8
  *   snapshot:     u64le count | count x (u32le key length | u32le value length | key | value)
  *                 | zeros to a multiple of 8
- * Entry payloads must be multiples of 8 bytes for C-Raft peers, hence the padding. */
+ * raft_step takes payloads of any length, but this node's segment files and its C-Raft peers
+ * use C-Raft's formats, which carry only multiples of 8 bytes: hence the padding, which the
+ * explicit lengths make exact to undo. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -17,7 +17,8 @@
 struct kv;
 struct kv *kv_new(void);
 void kv_free(struct kv *kv);
-/* A command payload (multiple of 8 bytes) in a raft_malloc buffer. */
+/* A command payload (padded to a multiple of 8 bytes for C-Raft's formats) in a raft_malloc
+ * buffer. */
 struct raft_buffer kv_encode_put(const char *key, const char *value);
 int kv_apply(struct kv *kv, const void *data, size_t len);
 const char *kv_get(const struct kv *kv, const char *key);

@@ -140,8 +140,9 @@ int host_start(struct host *h, raft_term term, raft_id vote);
 /* Steps one event and processes its update and the events it queues. */
 int host_step(struct host *h, struct raft_event *event);
 void host_receive(void *ctx, struct raft_message *message);
-/* Leader only: submits n commands (at most 1024) as one batch; returns the index of the first
- * or 0 with *error set (the payloads are freed either way: the library or the log owns them). */
+/* Leader only: submits n commands (at most 1024, each a multiple of 8 bytes long: RAFT_INVALID
+ * otherwise, see kv.h) as one batch; returns the index of the first or 0 with *error set (the
+ * payloads are freed either way: the library or the log owns them). */
 raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsigned n,
                        int *error);
 /* Makes the appends of this round durable and reports them (RAFT_PERSISTED_ENTRIES). */

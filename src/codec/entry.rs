@@ -7,13 +7,15 @@
 //!
 //! The payloads follow all the descriptors, back to back, without padding. Every size must be a
 //! multiple of 8: C-Raft locates entries as if each were padded to 8 bytes, so an unaligned
-//! entry is mis-sliced by C-Raft peers and makes C-Raft refuse its own segment files.
+//! entry is mis-sliced by C-Raft peers and makes C-Raft refuse its own segment files. The rule is
+//! these formats', not the protocol's (`raft_step` accepts payloads of any length): encoders
+//! refuse such an entry, decoders reject it as malformed.
 
 use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::error::{Error, Result};
-use crate::core::types::{EntryType, Term};
+use crate::core::types::{EntryType, Index, Term};
 
 /// Bytes of one entry descriptor.
 pub const DESCRIPTOR_LEN: usize = 16;
@@ -46,26 +48,67 @@ pub(crate) struct Descriptor {
     pub size: u32,
 }
 
-/// Checks that `entries` may be sent or stored, and returns the total payload length.
+/// How an encoder names an entry in its errors: by its log index where it knows it, else by its
+/// position in the batch it was given.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EntryNames {
+    /// Entry `i` is at log index `first + i` (an AppendEntries knows it from `prev_log_index`).
+    LogIndex {
+        /// Log index of the first entry.
+        first: Index,
+    },
+    /// Only the position in the batch is known (a segment batch carries no index).
+    BatchPosition,
+}
+
+impl EntryNames {
+    /// How errors refer to entry `i` of the batch.
+    fn name(self, i: usize) -> String {
+        match self {
+            EntryNames::LogIndex { first } => {
+                format!("entry at log index {}", first.saturating_add(i as u64))
+            }
+            EntryNames::BatchPosition => format!("entry at batch position {i} (from 0)"),
+        }
+    }
+}
+
+/// Checks that `entries` may be sent or stored in C-Raft's formats, and returns the total
+/// payload length.
 ///
-/// Errors: [`Error::Invalid`] when a payload is longer than `u32::MAX` bytes or its length is
-/// not a multiple of 8.
-pub(crate) fn total_payload_len(entries: &[Entry], what: &'static str) -> Result<u64> {
+/// Errors: [`Error::Invalid`] naming the first entry whose payload is longer than `u32::MAX`
+/// bytes or whose length is not a multiple of 8: C-Raft slices entries as if each were padded
+/// to 8 bytes, so it would mis-read such an entry on the wire and refuse its own segment.
+pub(crate) fn total_payload_len(
+    entries: &[Entry],
+    names: EntryNames,
+    what: &'static str,
+) -> Result<u64> {
     let mut total = 0u64;
     for (i, entry) in entries.iter().enumerate() {
         let len = entry.payload.len();
         if u32::try_from(len).is_err() {
-            return Err(Error::invalid(what, format!("entry {i} has {len} bytes, above 4 GiB")));
+            let name = names.name(i);
+            return Err(Error::invalid(what, format!("{name} has {len} bytes, above 4 GiB")));
         }
-        if len % 8 != 0 {
+        if !fits_eight_byte_rule(len) {
+            let name = names.name(i);
             return Err(Error::invalid(
                 what,
-                format!("entry {i} has {len} bytes, not a multiple of 8 (C-Raft mis-reads it)"),
+                format!(
+                    "{name} has {len} bytes, not a multiple of 8 (C-Raft's format cannot carry \
+                     it: pad it in the command encoding)"
+                ),
             ));
         }
         total += len as u64;
     }
     Ok(total)
+}
+
+/// C-Raft's wire and disk formats carry only payloads whose length is a multiple of 8.
+fn fits_eight_byte_rule(len: usize) -> bool {
+    len % 8 == 0
 }
 
 /// Appends the descriptors of `entries` (already checked by [`total_payload_len`]).
@@ -111,7 +154,7 @@ pub(crate) fn announced_payload_len(descriptors: &[Descriptor]) -> u64 {
 ///
 /// Errors: [`Error::Malformed`] naming the first unaligned entry.
 pub(crate) fn check_aligned(descriptors: &[Descriptor], what: &'static str) -> Result<()> {
-    match descriptors.iter().position(|d| d.size % 8 != 0) {
+    match descriptors.iter().position(|d| !fits_eight_byte_rule(d.size as usize)) {
         None => Ok(()),
         Some(i) => Err(Error::malformed(
             what,

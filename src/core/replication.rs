@@ -436,11 +436,13 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
+    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::{EntrySource, Event, NewEntries};
     use crate::core::message::{EntryView, Incoming, Outgoing};
+    use crate::core::raft::Raft;
     use crate::core::testing::*;
-    use crate::core::types::State;
+    use crate::core::types::{EntryType, State};
 
     fn ae<'a>(
         term: u64,
@@ -620,5 +622,36 @@ mod tests {
             out.to(2)[0],
             Outgoing::AppendEntries { prev_log_index: 3, n_entries: 2, .. }
         ));
+    }
+
+    /// Raft §5.3: the leader appends a command "as a new entry" whatever it holds; the 8-byte
+    /// rule of C-Raft's wire and disk formats belongs to those encoders, not to the protocol.
+    #[test]
+    fn commands_of_any_length_are_submitted_replicated_committed_and_restarted() {
+        let payloads = odd_payloads();
+        let (mut leader, now) = leader(&[1, 2, 3]);
+        let submitted = commands(2, &payloads);
+        step(&mut leader, now, Event::Submit { entries: &submitted }).unwrap();
+        assert_eq!(leader.last_index(), 1 + submitted.len() as u64);
+        let last = leader.last_index();
+        step(&mut leader, now, Event::PersistedEntries { index: last }).unwrap();
+
+        let mut follower = follower(&submitted);
+        assert_eq!(follower.last_index(), last, "received AppendEntries of any length");
+        receive(&mut leader, now, 2, append_result(2, 0, last)).unwrap();
+        assert_eq!(leader.commit_index(), last, "committed by a majority");
+        receive(&mut follower, now, 1, ae(2, last, 2, last, &[])).unwrap();
+        assert_eq!(follower.commit_index(), last);
+
+        // Restart from the persisted log: bootstrap configuration, then the commands.
+        let bootstrap = codec::encode(&conf(&[1, 2, 3]));
+        let mut log = vec![EntryView { term: 1, kind: EntryType::Change, payload: &bootstrap }];
+        log.extend(commands(2, &payloads));
+        let mut restarted = Raft::new(2, &address(2));
+        let event =
+            Event::Start { term: 2, voted_for: 1, snapshot: None, start_index: 1, entries: &log };
+        step(&mut restarted, 0, event).unwrap();
+        assert_eq!(restarted.last_index(), last);
+        assert_eq!(restarted.term_of(last), Some(2));
     }
 }

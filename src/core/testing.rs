@@ -63,6 +63,20 @@ pub fn receive(r: &mut Raft, now: Time, from: Id, body: Incoming<'_>) -> Result<
     step(r, now, Event::Receive(Received { from, from_address: &address, body }))
 }
 
+/// Payload lengths that C-Raft's wire and disk formats could not carry unpadded (all but 0 are
+/// not multiples of 8; 4099 also spans pages). The protocol itself treats payloads as opaque.
+pub const ODD_LENGTHS: [usize; 6] = [0, 1, 7, 9, 13, 4099];
+
+/// One payload of each of [`ODD_LENGTHS`], each byte telling its entry apart from the others.
+pub fn odd_payloads() -> Vec<Vec<u8>> {
+    ODD_LENGTHS.iter().enumerate().map(|(k, &len)| vec![0xA0 + k as u8; len]).collect()
+}
+
+/// Commands of `term` carrying `payloads`.
+pub fn commands(term: Term, payloads: &[Vec<u8>]) -> Vec<EntryView<'_>> {
+    payloads.iter().map(|p| EntryView { term, kind: EntryType::Command, payload: p }).collect()
+}
+
 pub fn entry(term: Term) -> EntryView<'static> {
     EntryView { term, kind: EntryType::Command, payload: &[0; 8] }
 }

@@ -20,9 +20,14 @@ pub fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
 /// handed to the caller, which reports it through the instance's error message.
 pub fn contain<T>(body: impl FnOnce() -> T) -> Result<T, String> {
     install_quiet_hook();
-    DEPTH.with(|d| d.set(d.get() + 1));
-    let outcome = catch_unwind(AssertUnwindSafe(body));
-    DEPTH.with(|d| d.set(d.get() - 1));
+    // One thread-local access per call: in a shared library each costs a call into the
+    // dynamic loader, and this runs on every step.
+    let outcome = DEPTH.with(|depth| {
+        depth.set(depth.get() + 1);
+        let outcome = catch_unwind(AssertUnwindSafe(body));
+        depth.set(depth.get() - 1);
+        outcome
+    });
     outcome.map_err(|_| {
         LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown panic".into())
     })

@@ -125,7 +125,8 @@ pub extern "C" fn raft_encode_segment_header(out: *mut raft_buffer, errmsg: *mut
 /// Append it to a segment after its header; it is durable once fsync'ed.
 ///
 /// Errors: `RAFT_INVALID` (NULL argument, no entries or more than 262144, unknown entry type,
-/// a payload size that is not a multiple of 8 — C-Raft could not load it — or above 4 GiB),
+/// a payload size that is not a multiple of 8 — C-Raft could not load it; `raft_step` accepts
+/// any length — or above 4 GiB: `errmsg` names the entry's position in `entries` and its length),
 /// `RAFT_NOMEM`.
 #[no_mangle]
 pub extern "C" fn raft_encode_batch(

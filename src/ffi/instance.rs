@@ -179,6 +179,32 @@ unsafe fn instance_ptr(r: *mut raft) -> Result<*mut Instance, Failure> {
     Ok(inst as *mut Instance)
 }
 
+/// After a panic inside a call on `r`: marks its instance failed (every later step refuses
+/// with `RAFT_SHUTDOWN`), idle again so that it can be closed, and stores `message`. Does
+/// nothing for a NULL or uninitialised `r`.
+///
+/// # Safety
+/// `r` must be NULL or point to a `struct raft` that was at least zeroed or initialised, and no
+/// reference to its instance may be alive.
+pub unsafe fn poison(r: *mut raft, message: &str) {
+    if r.is_null() {
+        return;
+    }
+    // SAFETY: `r` points to a struct raft (caller); the private words are plain integers.
+    let (magic, inst) = unsafe {
+        (ptr::read(addr_of!((*r).private_magic)), ptr::read(addr_of!((*r).private_instance)))
+    };
+    if magic != MAGIC || inst.is_null() {
+        return;
+    }
+    // SAFETY: created by Box::into_raw in raft_init; no reference to it is alive (caller).
+    unsafe {
+        (*(inst as *mut Instance)).poisoned = true;
+        set_busy(r, false);
+        set_errmsg(r, message);
+    }
+}
+
 /// Marks the instance busy (or idle) for the duration of a step.
 ///
 /// # Safety

@@ -7,7 +7,7 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-use super::boundary::{self, guard, Failure};
+use super::boundary::{self, Failure};
 use super::configuration;
 use super::heap;
 use super::instance::{self, Instance};
@@ -49,10 +49,18 @@ pub extern "C" fn raft_step(
     event: *mut raft_event,
     update: *mut raft_update,
 ) -> c_int {
-    guard(RAFT_SHUTDOWN, || {
-        // SAFETY: `r` is NULL or the host's struct raft; the other pointers are checked below.
-        unsafe { step(r, event, update) }
-    })
+    // One panic boundary around the whole call. A panic is a bug of the library: the step may
+    // have been half applied, so the instance is poisoned and every later step refuses.
+    // SAFETY: `r` is NULL or the host's struct raft; the other pointers are checked in `step`.
+    match boundary::contain(|| unsafe { step(r, event, update) }) {
+        Ok(code) => code,
+        Err(panic) => {
+            let message = format!("internal error in raft_step ({panic}): close the instance");
+            // SAFETY: as above; the step's references to the instance ended with the unwind.
+            unsafe { instance::poison(r, &message) };
+            RAFT_SHUTDOWN
+        }
+    }
 }
 
 unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
@@ -79,21 +87,13 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         }
         // SAFETY: reading the tracer member of the initialised struct.
         let installed_tracer = unsafe { (*r).tracer };
-        // SAFETY: `r` is initialised; busy is cleared below on every path.
+        // SAFETY: `r` is initialised; busy is cleared below, or by `poison` after a panic.
         unsafe { instance::set_busy(r, true) };
-        let run = boundary::contain(|| {
-            // SAFETY: the event and tracer are the host's, valid for the call.
-            unsafe { run(inst, installed_tracer, event, update) }
-        });
+        // SAFETY: the event and tracer are the host's, valid for the call.
+        let run = unsafe { run(inst, installed_tracer, event, update) };
         // SAFETY: as above.
         unsafe { instance::set_busy(r, false) };
-        run.unwrap_or_else(|panic| {
-            inst.poisoned = true;
-            Err(Failure::new(
-                RAFT_SHUTDOWN,
-                format!("internal error in raft_step ({panic}): close the instance"),
-            ))
-        })
+        run
     })();
     match outcome {
         Ok(()) => 0,

@@ -185,7 +185,9 @@ pub struct raft_configuration {
 
 /// A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
 /// holds it (several entries may share one batch). Whoever owns the entry releases its memory
-/// with one `raft_free(batch)` per distinct batch.
+/// with one `raft_free(batch)` per distinct batch. `raft_step` accepts payloads of any length,
+/// 0 included; C-Raft's wire and disk formats (`raft_encode_message`, `raft_encode_batch`)
+/// carry only multiples of 8 bytes, so a host that uses them pads its own command encoding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct raft_entry {

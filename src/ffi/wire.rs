@@ -85,16 +85,16 @@ pub extern "C" fn raft_decode_handshake(
 /// `raft_malloc` buffer the caller frees with `raft_free`; on error `out` is untouched.
 /// `server_id`/`server_address` are not encoded (the connection's handshake names the
 /// sender). Everything `message` points to is borrowed for the call: for AppendEntries the
-/// `n_entries` entries the host attached (payload sizes must be multiples of 8, as C-Raft
-/// requires), for InstallSnapshot the attached `conf` (not empty) and `data`. `version`
-/// selects the layout where there are several: RequestVote 1 → 32-byte header, else 40;
-/// RequestVoteResult 1 → 16, else 24; AppendEntriesResult 0 → 24 (what C-Raft 0.15 sends),
-/// else 32 with `features` and `capacity`. Messages emitted by `raft_step` carry the versions
-/// C-Raft writes.
+/// `n_entries` entries the host attached (payload sizes must be multiples of 8: C-Raft's wire
+/// format cannot carry others, although `raft_step` accepts any length), for InstallSnapshot
+/// the attached `conf` (not empty) and `data`. `version` selects the layout where there are
+/// several: RequestVote 1 → 32-byte header, else 40; RequestVoteResult 1 → 16, else 24;
+/// AppendEntriesResult 0 → 24 (what C-Raft 0.15 sends), else 32 with `features` and
+/// `capacity`. Messages emitted by `raft_step` carry the versions C-Raft writes.
 ///
 /// Errors: `RAFT_INVALID` (NULL argument, unknown type, NULL entries with `n_entries > 0`,
-/// unknown entry type, unaligned or over-4-GiB entry, bad or empty configuration),
-/// `RAFT_NOMEM`.
+/// unknown entry type, unaligned or over-4-GiB entry — `errmsg` names its log index and its
+/// length —, bad or empty configuration), `RAFT_NOMEM`.
 #[no_mangle]
 pub extern "C" fn raft_encode_message(
     message: *const raft_message,

@@ -1,7 +1,6 @@
 //! The replicated state machine: a string-to-string map. Commands are JSON objects
-//! `{"key":..,"value":..}` padded with spaces to a multiple of 8 bytes, because C-Raft's segment
-//! format stores payloads in 8-byte words (JSON ignores trailing whitespace). Snapshots are the
-//! JSON of the whole map.
+//! `{"key":..,"value":..}`, of any length (the storage frames them for C-Raft's segment format).
+//! Snapshots are the JSON of the whole map.
 
 use std::collections::BTreeMap;
 
@@ -20,10 +19,8 @@ pub struct Store {
 
 /// The log payload of `key = value`.
 pub fn encode_put(key: &str, value: &str) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec(&Put { key: key.into(), value: value.into() })
-        .expect("strings always serialise");
-    bytes.resize(bytes.len().next_multiple_of(8), b' ');
-    bytes
+    serde_json::to_vec(&Put { key: key.into(), value: value.into() })
+        .expect("strings always serialise")
 }
 
 impl Store {
@@ -54,9 +51,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_are_padded_and_applied() {
+    fn commands_are_exact_json_and_applied() {
         let payload = encode_put("k", "v");
-        assert_eq!(payload.len() % 8, 0);
+        assert_eq!(payload, br#"{"key":"k","value":"v"}"#, "23 bytes, unpadded");
         let mut store = Store::default();
         store.apply(&payload);
         assert_eq!(store.get("k").map(String::as_str), Some("v"));

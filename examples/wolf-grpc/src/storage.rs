@@ -2,6 +2,12 @@
 //! vote in `metadata1`/`metadata2`, entries in closed segments (one per write, named by their
 //! index range), and snapshots as `snapshot-T-I-TS` data plus `.meta`. Every file is written
 //! to a `tmp-` name, synced and renamed, so a crash leaves either the old or the new file.
+//!
+//! C-Raft's segment format carries only payloads whose length is a multiple of 8, while the
+//! library and the wolf.raft service carry any length. So command and barrier payloads are
+//! stored framed, `u64le length | payload | zeros to a multiple of 8`, and unframed on load to
+//! their exact bytes. Configuration changes are stored as they are, so that C-Raft's tools
+//! read them: their encoding is always a multiple of 8 (the service refuses any other).
 
 use std::fs;
 use std::io::{self, Write};
@@ -15,7 +21,7 @@ use raft::codec::disk::names::{closed_segment_name, parse_file_name, FileName, S
 use raft::codec::disk::segment::{encode_segment, load_closed_segment};
 use raft::codec::disk::snapshot::{decode_snapshot_meta, encode_snapshot_meta, SnapshotMeta};
 use raft::codec::Entry;
-use raft::core::{Bootstrap, Id, Index, SnapshotMetadata, Term};
+use raft::core::{Bootstrap, EntryType, Id, Index, SnapshotMetadata, Term};
 
 /// A snapshot as stored: its position, configuration and the state machine's bytes.
 #[derive(Clone, Debug)]
@@ -101,7 +107,8 @@ impl Storage {
             return Ok(());
         }
         let last = index + entries.len() as u64 - 1;
-        let bytes = encode_segment(&[entries]).map_err(invalid)?;
+        let stored: Vec<Entry> = entries.iter().map(to_stored).collect();
+        let bytes = encode_segment(&[&stored]).map_err(invalid)?;
         self.write_file(&closed_segment_name(index, last), &bytes)?;
         self.segments.push((index, last));
         Ok(())
@@ -193,8 +200,15 @@ impl Storage {
     }
 
     fn read_segment(&self, first: Index, last: Index) -> io::Result<Vec<Entry>> {
-        let bytes = Bytes::from(fs::read(self.dir.join(closed_segment_name(first, last)))?);
-        load_closed_segment(&bytes, first, last).map_err(invalid)
+        let name = closed_segment_name(first, last);
+        let bytes = Bytes::from(fs::read(self.dir.join(&name))?);
+        let stored = load_closed_segment(&bytes, first, last).map_err(invalid)?;
+        (first..)
+            .zip(stored)
+            .map(|(index, e)| {
+                from_stored(e).map_err(|why| invalid(format!("{name}: entry {index}: {why}")))
+            })
+            .collect()
     }
 
     fn read_snapshot(&self, name: SnapshotName) -> io::Result<Snapshot> {
@@ -229,10 +243,124 @@ impl Storage {
     }
 }
 
+/// Bytes of the length that starts a framed payload.
+const FRAME_HEADER_LEN: usize = 8;
+
+/// Whether entries of `kind` are stored framed: all but configuration changes.
+fn is_framed(kind: EntryType) -> bool {
+    kind != EntryType::Change
+}
+
+/// The form in which `entry` goes into a segment (see the module's documentation).
+fn to_stored(entry: &Entry) -> Entry {
+    if !is_framed(entry.kind) {
+        return entry.clone();
+    }
+    let len = entry.payload.len();
+    let mut framed = Vec::with_capacity(framed_len(len));
+    framed.extend_from_slice(&(len as u64).to_le_bytes());
+    framed.extend_from_slice(&entry.payload);
+    framed.resize(framed_len(len), 0);
+    Entry::new(entry.term, entry.kind, framed)
+}
+
+/// Bytes of the framed form of a `len`-byte payload: a multiple of 8.
+fn framed_len(len: usize) -> usize {
+    (FRAME_HEADER_LEN + len).next_multiple_of(8)
+}
+
+/// The entry whose stored form is `stored`, with its exact payload (a slice, not a copy).
+fn from_stored(stored: Entry) -> Result<Entry, String> {
+    if !is_framed(stored.kind) {
+        return Ok(stored);
+    }
+    let payload = &stored.payload;
+    let Some(header) = payload.get(..FRAME_HEADER_LEN) else {
+        return Err(format!("{} bytes, too short for a framed payload", payload.len()));
+    };
+    let len = u64::from_le_bytes(header.try_into().expect("8 bytes"));
+    let fits = len <= payload.len() as u64 && framed_len(len as usize) == payload.len();
+    if !fits {
+        return Err(format!("framed length {len} does not match its {} bytes", payload.len()));
+    }
+    let exact = payload.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + len as usize);
+    Ok(Entry { payload: exact, ..stored })
+}
+
 fn millis_since_epoch() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn invalid(e: impl ToString) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::core::{Configuration, Role};
+
+    use super::*;
+
+    /// A fresh data directory under the system's temporary directory.
+    fn data_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("wolf-storage-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn bootstrap() -> Bootstrap {
+        let mut conf = Configuration::new();
+        conf.add(1, "127.0.0.1:1", Role::Voter).unwrap();
+        Bootstrap::new(&conf).unwrap()
+    }
+
+    /// Payloads of any length survive a restart exactly, while every stored payload obeys
+    /// C-Raft's 8-byte rule (disk-format.md §4.1).
+    #[test]
+    fn payloads_of_any_length_are_loaded_back_exactly() {
+        let dir = data_dir("any-length");
+        let (mut storage, _) = Storage::open(&dir).unwrap();
+        storage.bootstrap(&bootstrap()).unwrap();
+        let mut entries: Vec<Entry> = [0, 1, 7, 9, 13, 4099]
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| Entry::new(2, EntryType::Command, vec![0xA0 + k as u8; len]))
+            .collect();
+        entries.push(Entry::new(2, EntryType::Barrier, Vec::new()));
+        storage.append(2, &entries[..3]).unwrap();
+        storage.append(5, &entries[3..]).unwrap();
+
+        let (_, loaded) = Storage::open(&dir).unwrap();
+        assert_eq!(loaded.start_index, 1);
+        assert_eq!(loaded.entries[0].kind, EntryType::Change);
+        assert_eq!(loaded.entries[1..], entries[..]);
+        let raw = Bytes::from(fs::read(dir.join(closed_segment_name(5, 8))).unwrap());
+        let stored = load_closed_segment(&raw, 5, 8).unwrap();
+        assert!(stored.iter().all(|e| e.payload.len() % 8 == 0));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn truncation_keeps_the_exact_payloads_before_it() {
+        let dir = data_dir("truncate");
+        let (mut storage, _) = Storage::open(&dir).unwrap();
+        storage.bootstrap(&bootstrap()).unwrap();
+        let entries: Vec<Entry> =
+            (1..=3).map(|len| Entry::new(2, EntryType::Command, vec![len as u8; len])).collect();
+        storage.append(2, &entries).unwrap();
+        storage.append(4, &[Entry::new(3, EntryType::Command, vec![9u8; 5])]).unwrap();
+
+        let (_, loaded) = Storage::open(&dir).unwrap();
+        assert_eq!(loaded.entries[1..3], entries[..2]);
+        assert_eq!(loaded.entries[3].payload.len(), 5);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_payload_whose_frame_lies_is_refused_on_load() {
+        let bad = Entry::new(2, EntryType::Command, 99u64.to_le_bytes().to_vec());
+        assert!(from_stored(bad).unwrap_err().contains("framed length 99"));
+        let short = Entry::new(2, EntryType::Command, Vec::new());
+        assert!(from_stored(short).unwrap_err().contains("too short"));
+    }
 }

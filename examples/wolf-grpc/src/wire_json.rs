@@ -4,12 +4,14 @@
 //!
 //! ```json
 //! {"leader_id":1,"term":3,"prev_log_index":7,"prev_log_term":2,"leader_commit":7,
-//!  "entries":[{"term":3,"type":1,"data":"eyJrZXkiOiJhIiwidmFsdWUiOiIxIn0g"}]}
+//!  "entries":[{"term":3,"type":1,"data":"eyJrZXkiOiJhIiwidmFsdWUiOiIxIn0="}]}
 //! ```
 //!
 //! `type` is C-Raft's `enum raft_entry_type` (1 command, 2 barrier, 3 configuration change);
-//! `data` is the payload in standard base64 with padding. `entries` may be omitted when empty.
-//! Unknown fields are rejected, so a typo is reported instead of silently ignored.
+//! `data` is the payload in standard base64 with padding, of any length for commands and
+//! barriers (as `raft_step` accepts), a multiple of 8 bytes for configuration changes (C-Raft's
+//! configuration encoding always is, and the node stores it unframed). `entries` may be omitted
+//! when empty. Unknown fields are rejected, so a typo is reported instead of silently ignored.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -47,8 +49,12 @@ impl EntryJson {
         let kind = EntryType::from_code(self.kind.into())
             .ok_or_else(|| format!("unknown entry type {}", self.kind))?;
         let data = STANDARD.decode(&self.data).map_err(|e| format!("bad base64 data: {e}"))?;
-        if data.len() % 8 != 0 {
-            return Err(format!("entry data is {} bytes, not a multiple of 8", data.len()));
+        if kind == EntryType::Change && data.len() % 8 != 0 {
+            return Err(format!(
+                "configuration entry data is {} bytes, not a multiple of 8 (not a C-Raft \
+                 configuration encoding)",
+                data.len()
+            ));
         }
         Ok(Entry::new(self.term, kind, data))
     }
@@ -96,5 +102,23 @@ mod tests {
         assert!(parse(&bad_type).unwrap_err().contains("type"));
         let bad_data = format!(r#"{{{base},"entries":[{{"term":2,"type":1,"data":"!"}}]}}"#);
         assert!(parse(&bad_data).unwrap_err().contains("base64"));
+    }
+
+    /// The service carries commands and barriers of any length, as `raft_step` accepts them.
+    #[test]
+    fn accepts_commands_and_barriers_of_any_length() {
+        let base =
+            r#""leader_id":1,"term":2,"prev_log_index":1,"prev_log_term":1,"leader_commit":1"#;
+        for len in [0, 1, 7, 9, 13, 4099] {
+            let data = STANDARD.encode(vec![5u8; len]);
+            for kind in [1, 2] {
+                let text =
+                    format!(r#"{{{base},"entries":[{{"term":2,"type":{kind},"data":"{data}"}}]}}"#);
+                let (_, entries) = parse(&text).unwrap();
+                assert_eq!(entries[0].payload.len(), len);
+            }
+        }
+        let change = format!(r#"{{{base},"entries":[{{"term":2,"type":3,"data":"AAAAAAA="}}]}}"#);
+        assert!(parse(&change).unwrap_err().contains("5 bytes, not a multiple of 8"));
     }
 }

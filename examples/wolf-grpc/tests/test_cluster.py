@@ -173,7 +173,10 @@ def test_malformed_requests_get_the_seed_error_codes(cluster):
     pb, node = cluster.pb, cluster.raft[1]
     for text in ["not json", "{}", '{"leader_id":2,"term":1}', "[1,2]",
                  '{"leader_id":2,"term":1,"prev_log_index":0,"prev_log_term":0,'
-                 '"leader_commit":0,"entries":[{"term":1,"type":7,"data":""}]}']:
+                 '"leader_commit":0,"entries":[{"term":1,"type":7,"data":""}]}',
+                 # A configuration change of 5 bytes: not C-Raft's configuration encoding.
+                 '{"leader_id":2,"term":1,"prev_log_index":0,"prev_log_term":0,'
+                 '"leader_commit":0,"entries":[{"term":1,"type":3,"data":"AAAAAAA="}]}']:
         code, msg = error_of(node.AppendEntries(pb.RaftAppendEntriesReq(msg_id="x", req=text)))
         assert code == JSON_NOT_VALID, (text, msg)
     unknown = ('{"leader_id":99,"term":1,"prev_log_index":0,"prev_log_term":0,'

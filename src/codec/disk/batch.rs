@@ -15,7 +15,7 @@ use crate::codec::checksum::{checksum, checksum_parts};
 use crate::codec::cursor::Cursor;
 use crate::codec::entry::{
     announced_payload_len, check_aligned, decode_descriptors, encode_descriptors, slice_entries,
-    total_payload_len, Entry, DESCRIPTOR_LEN,
+    total_payload_len, Entry, EntryNames, DESCRIPTOR_LEN,
 };
 use crate::codec::error::{Error, Result};
 
@@ -101,12 +101,13 @@ pub fn batch_len(entries: &[Entry]) -> u64 {
 ///
 /// Errors: [`Error::Invalid`] if `entries` is empty or holds more than [`MAX_BATCH_ENTRIES`], or
 /// an entry size is not a multiple of 8 (C-Raft could not load the segment again) or above
-/// 4 GiB.
+/// 4 GiB; the message names the entry by its position in `entries` (a batch carries no log
+/// index) and its length.
 pub fn encode_batch_into(entries: &[Entry], out: &mut Vec<u8>) -> Result<()> {
     if entries.is_empty() || entries.len() as u64 > MAX_BATCH_ENTRIES {
         return Err(Error::invalid(WHAT, format!("{} entries", entries.len())));
     }
-    total_payload_len(entries, WHAT)?;
+    total_payload_len(entries, EntryNames::BatchPosition, WHAT)?;
     let start = out.len();
     out.reserve(batch_len(entries) as usize);
     out.extend_from_slice(&[0u8; 8]);

@@ -24,13 +24,24 @@ pub fn encode_segment_header() -> [u8; SEGMENT_HEADER_LEN] {
 /// A whole segment file holding `batches` in order (e.g. the closed segment written by
 /// bootstrap, or the rewrite of a truncated segment).
 ///
-/// Errors: those of [`encode_batch_into`] for any batch.
+/// Errors: those of [`encode_batch_into`] for any batch; an [`Error::Invalid`] also says which
+/// batch (from 0) holds the entry it names.
 pub fn encode_segment(batches: &[&[Entry]]) -> Result<Vec<u8>> {
     let mut out = encode_segment_header().to_vec();
-    for batch in batches {
-        encode_batch_into(batch, &mut out)?;
+    for (b, batch) in batches.iter().enumerate() {
+        encode_batch_into(batch, &mut out).map_err(|e| in_batch(e, b))?;
     }
     Ok(out)
+}
+
+/// Adds "batch `b`" to an encoder's refusal, whose positions count within one batch.
+fn in_batch(e: Error, b: usize) -> Error {
+    match e {
+        Error::Invalid { what, detail } => {
+            Error::invalid(what, format!("batch {b} of the segment: {detail}"))
+        }
+        other => other,
+    }
 }
 
 /// Decodes a closed segment holding entries `first..=last` (from its file name). Entries are

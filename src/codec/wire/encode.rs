@@ -9,13 +9,14 @@ use super::message::{
     TimeoutNow, WireMessage,
 };
 use crate::codec::configuration;
-use crate::codec::entry::{encode_descriptors, total_payload_len};
+use crate::codec::entry::{encode_descriptors, total_payload_len, EntryNames};
 use crate::codec::error::{Error, Result};
 
 /// Encodes a whole message: preamble, header and payload.
 ///
 /// Errors: [`Error::Invalid`] if an entry's payload is not a multiple of 8 bytes or longer than
-/// 4 GiB (C-Raft peers would mis-read it), or an InstallSnapshot's configuration is empty.
+/// 4 GiB (C-Raft peers would mis-read it; the message names the entry's log index and length),
+/// or an InstallSnapshot's configuration is empty.
 pub fn encode_message(msg: &WireMessage) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     encode_message_into(msg, &mut out)?;
@@ -110,7 +111,8 @@ fn request_vote_result(m: &RequestVoteResult, h: &mut Header) {
 }
 
 fn append_entries(m: &AppendEntries, h: &mut Header) -> Result<()> {
-    total_payload_len(&m.entries, "AppendEntries")?;
+    let names = EntryNames::LogIndex { first: m.prev_log_index.saturating_add(1) };
+    total_payload_len(&m.entries, names, "AppendEntries")?;
     h.u64(m.term);
     h.u64(m.prev_log_index);
     h.u64(m.prev_log_term);
