@@ -14,7 +14,7 @@
  *
  * RAFT_SEEDS=N runs N seeds (default 1000; RAFT_TEST_QUICK=1 runs 40), RAFT_SEED=S replays one
  * (RAFT_SIM_GENERATION=1 for the first generator), RAFT_SIM_TRACE=1 prints the library's
- * diagnostics. A failure prints its seed. */
+ * diagnostics. A failure prints its seed; the run stops after RAFT_SIM_MAX_FAILURES (5). */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -327,6 +327,7 @@ static void random_clusters_stay_safe_and_converge(void **state)
     unsigned only = env_unsigned("RAFT_SEED", 0);
     unsigned generation = env_unsigned("RAFT_SIM_GENERATION", 2);
     unsigned seeds = env_unsigned("RAFT_SEEDS", getenv("RAFT_TEST_QUICK") ? 40 : 1000);
+    unsigned max_failures = env_unsigned("RAFT_SIM_MAX_FAILURES", 5);
     unsigned failures = 0;
     if (only == 0) {
         for (size_t k = 0; k < sizeof regressions / sizeof regressions[0]; k++) {
@@ -338,7 +339,7 @@ static void random_clusters_stay_safe_and_converge(void **state)
         }
     }
     unsigned first = only ? only : 1, last = only ? only : seeds;
-    for (unsigned seed = first; seed <= last && failures < 5; seed++) {
+    for (unsigned seed = first; seed <= last && failures < max_failures; seed++) {
         failures += !run_or_report(generation, seed, &totals);
     }
     printf("randomized: %u runs, %llu entries committed, %llu steps, %llu elections, "
