@@ -62,6 +62,7 @@ struct regression {
 static const struct regression regressions[] = {
     {1, 29695, "no leader after a crash mid-demotion (dissertation 4.2.2)"},
     {1, 54013, "leader completeness checked a stale leader against a newer term's commit"},
+    {2, 20426, "a snapshot of entries whose write a crash lost, over older durable entries"},
 };
 
 static unsigned env_unsigned(const char *name, unsigned fallback)

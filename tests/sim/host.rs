@@ -142,10 +142,18 @@ impl Host {
 
     /// Loads the durable state and steps RAFT_START.
     pub fn start(&mut self, now: u64, out: &mut Vec<Packet>) {
-        // Entries that all precede the snapshot are covered by it (the snapshot may have been
-        // taken of entries applied before they were durable here): load the snapshot alone.
+        // The snapshot may have been taken of entries applied before they were durable here,
+        // and a crash lost their write: entries that all precede the snapshot are covered by
+        // it, and entries that disagree with it at its index are older than what it covers
+        // (those after a disagreeing one were never committed, by log matching). Either way,
+        // load the snapshot alone, as the lost write would have replaced them.
         if let Some((meta, _)) = &self.disk.snapshot {
-            if self.disk.start + self.disk.entries.len() as u64 <= meta.index {
+            let ends_before = self.disk.start + self.disk.entries.len() as u64 <= meta.index;
+            let at_index = meta
+                .index
+                .checked_sub(self.disk.start)
+                .and_then(|k| self.disk.entries.get(k as usize));
+            if ends_before || at_index.is_some_and(|e| e.term != meta.term) {
                 self.disk.entries.clear();
                 self.disk.start = meta.index + 1;
             }
