@@ -125,9 +125,9 @@ FUZZ_TARGET_DIR    ?= $(abspath $(TARGET_DIR))/fuzz
 fuzz:
 	FUZZ_TARGET_DIR=$(FUZZ_TARGET_DIR) fuzz/run.sh $(FUZZ_SECONDS)
 
-# A short run of every target where the tools exist. CI machines may lack nightly and cannot
-# fetch toolchains, so this never installs anything: it says why it skips instead. The stable
-# seeded-mutation replay of the same harness always runs in `cargo test`.
+# A short run of every target where the tools exist (`make deps` installs them). This never
+# installs anything: when nightly or cargo-fuzz is missing it says why it skips. The stable
+# replay of the same harnesses always runs in `cargo test`.
 test-fuzz:
 	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
 	  echo "test-fuzz: skipped: no nightly toolchain (cargo +nightly); the stable mutation harness ran in cargo test"; \
@@ -155,6 +155,16 @@ bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
 	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
 	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt $(BUILD)/bench/bench
 	@echo "make bench: figures in $(BUILD)/bench/results.txt"
+
+# --- Model checking (tests/model.rs) ----------------------------------------------------------
+
+# Bounded model checking of the real core with the long bounds of an optimised build, one check
+# at a time on one thread (exact breadth-first order). MODEL_DEPTH, MODEL_CRASHES,
+# MODEL_COMMANDS, MODEL_CHANGES, MODEL_TERM, MODEL_IN_FLIGHT and MODEL_THREADS override the
+# bounds. `cargo test` runs the same checks with short bounds.
+.PHONY: model
+model:
+	nice -n 15 $(CARGO) test --release --test model -- --nocapture --test-threads=1
 
 # --- Long runs -------------------------------------------------------------------------------
 

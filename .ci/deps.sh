@@ -34,6 +34,19 @@ if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}
   cargo install --quiet --locked cbindgen --version "$cbindgen_version"
 fi
 
+# The fuzz targets (make fuzz, make test-fuzz) need a nightly toolchain and cargo-fuzz. A
+# failure here is reported, not fatal: test-fuzz then says it skips.
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "deps: installing the nightly toolchain (for cargo-fuzz)"
+  rustup toolchain install nightly --profile minimal ||
+    echo "deps: could not install nightly: make test-fuzz will skip the fuzz targets" >&2
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "deps: installing cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz ||
+    echo "deps: could not install cargo-fuzz: make test-fuzz will skip the fuzz targets" >&2
+fi
+
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 echo "deps: ready"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of the codecs for SECONDS seconds each (default 60).
+# Runs every cargo-fuzz target (the codecs' and the event sequences') for SECONDS seconds each
+# (default 60).
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
@@ -14,7 +15,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(stream batch segment configuration metadata snapshot)
+    targets=(stream batch segment configuration metadata snapshot core_events ffi_events)
 fi
 
 cd "$(dirname "$0")"

@@ -290,7 +290,8 @@ struct raft_fsm;
 struct raft_io;
 
 /**
- * Server ID. 0 means "no server".
+ * Server ID. 0 means "no server". Any other value is valid, but a received message whose
+ * `server_id` is the receiver's own ID is refused with `RAFT_MALFORMED`.
  */
 typedef unsigned long long raft_id;
 
@@ -332,12 +333,18 @@ struct raft_buffer {
 };
 
 /**
- * Election term.
+ * Election term. At most 2^63 - 1 (`INT64_MAX`), so that the term can always grow by one and
+ * fits a signed 64-bit integer: `raft_step` refuses a received message naming a higher term
+ * with `RAFT_MALFORMED` and a `RAFT_START` or `RAFT_SNAPSHOT` naming one with `RAFT_INVALID`,
+ * nothing changed. A server whose term reached the limit no longer stands for election.
  */
 typedef unsigned long long raft_term;
 
 /**
- * Log index. The first entry has index 1; 0 means "none".
+ * Log index. The first entry has index 1; 0 means "none". At most 2^63 - 1 (`INT64_MAX`),
+ * like terms: a received message naming a higher index, or carrying entries that would pass it,
+ * is refused with `RAFT_MALFORMED`; a `RAFT_START`, `RAFT_SNAPSHOT` or `RAFT_SUBMIT` that would,
+ * with `RAFT_INVALID`.
  */
 typedef unsigned long long raft_index;
 
@@ -661,7 +668,8 @@ struct raft {
 typedef void (*raft_close_cb)(struct raft *raft);
 
 /**
- * Milliseconds, on any clock that never goes backwards.
+ * Milliseconds, on any clock that never goes backwards. Every value is valid; deadlines that
+ * would pass 2^64 - 1 are reported as 2^64 - 1 by `raft_timeout()`, never wrapped.
  */
 typedef unsigned long long raft_time;
 

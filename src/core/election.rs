@@ -85,7 +85,14 @@ impl Raft {
     }
 
     /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).
+    /// This is the only way to leadership, even for a sole voter (Raft §5.2): every leader
+    /// holds a term that it alone was granted, durably recorded before anything is sent.
     pub(super) fn start_election(&mut self, cx: &mut Ctx<'_>, pre_vote: bool, disrupt: bool) {
+        if !self.can_start_new_term() {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  term or log at its limit: cannot stand");
+            self.restart_election_timer(cx, true);
+            return;
+        }
         if !pre_vote {
             self.term += 1;
             self.voted_for = self.id;
@@ -131,13 +138,15 @@ impl Raft {
             self.start_election(cx, false, false);
         } else {
             raft_trace!(cx.tracer, LEVEL_INFO, "  won election for term {}", self.term);
-            self.become_leader(cx, true);
+            self.become_leader(cx);
         }
     }
 
-    /// Takes the lead. With `barrier`, entries of earlier terms beyond the commit index get a
-    /// barrier of this term appended, since only current-term entries are committed by count.
-    pub(super) fn become_leader(&mut self, cx: &mut Ctx<'_>, barrier: bool) {
+    /// Takes the lead and appends a barrier of this term (Raft §8: a new leader commits a blank
+    /// entry at the start of its term). It commits the entries of earlier terms beyond the commit
+    /// index, which are only committed through an entry of the current term (§5.4.2), and it is
+    /// what lets this leader change the configuration soon (see `committed_an_entry_of_its_term`).
+    fn become_leader(&mut self, cx: &mut Ctx<'_>) {
         let last = self.log.last_index();
         let progress = self
             .membership
@@ -154,12 +163,10 @@ impl Raft {
         });
         cx.update.state_changed = true;
         cx.update.timeout_changed = true;
-        if barrier && last > self.commit {
-            self.log.append(self.term, 1);
-            let source = EntrySource::Barrier { term: self.term };
-            cx.update.entries = Some(NewEntries { index: last + 1, source });
-            raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
-        }
+        self.log.append(self.term, 1);
+        let source = EntrySource::Barrier { term: self.term };
+        cx.update.entries = Some(NewEntries { index: last + 1, source });
+        raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
         self.replicate_to_all(cx, true);
         self.maybe_commit(cx);
     }
@@ -416,8 +423,9 @@ mod tests {
         let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
         assert_eq!(r.state(), State::Leader);
         assert!(out.state_changed);
-        assert!(out.entries.is_none(), "nothing uncommitted: no barrier");
-        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { n_entries: 0, .. }));
+        let barrier = out.entries.expect("a new leader appends a barrier (Raft §8)");
+        assert_eq!(barrier.index, 2);
+        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { prev_log_index: 1, .. }));
     }
 
     #[test]
@@ -433,10 +441,10 @@ mod tests {
     }
 
     #[test]
-    fn single_voter_becomes_leader_at_start_without_term_change() {
+    fn single_voter_becomes_leader_at_start_in_a_term_of_its_own() {
         let r = started(1, &[1]);
         assert_eq!(r.state(), State::Leader);
-        assert_eq!(r.current_term(), 1);
+        assert_eq!((r.current_term(), r.voted_for()), (2, 1), "Raft §5.2: a new term");
         assert_eq!(r.commit_index(), 1);
     }
 

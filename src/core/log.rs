@@ -4,7 +4,14 @@
 
 use std::collections::VecDeque;
 
-use super::types::{Index, Term};
+use super::types::{Index, Term, MAX_INDEX};
+
+/// Whether `count` entries from `first` on all have indexes within [`MAX_INDEX`]: the check
+/// every event or message that would grow the log passes first.
+pub(crate) fn fits_below_max_index(first: Index, count: usize) -> bool {
+    let count = Index::try_from(count).unwrap_or(Index::MAX);
+    count == 0 || first.checked_add(count - 1).is_some_and(|last| last <= MAX_INDEX)
+}
 
 /// Consecutive entries of one term, starting at `first`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -287,12 +287,12 @@ mod raft_tests {
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
         assert_eq!(r.role(), None);
         assert_eq!(r.state(), State::Leader, "keeps leading until the change commits");
-        step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
-        receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
-        assert_eq!(r.commit_index(), 1, "the leader is not a voter of the new configuration");
-        receive(&mut r, now, 3, append_result(2, 0, 2)).unwrap();
-        assert_eq!(r.commit_index(), 2);
-        let out = step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
+        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
+        assert_eq!(r.commit_index(), 2, "the leader is not a voter of the new configuration");
+        receive(&mut r, now, 3, append_result(2, 0, 3)).unwrap();
+        assert_eq!(r.commit_index(), 3);
+        let out = step(&mut r, now, Event::Configuration { index: 3, conf: c }).unwrap();
         assert!(out.state_changed);
         assert_eq!(r.state(), State::Follower);
     }
@@ -336,9 +336,9 @@ mod raft_tests {
         let payload = codec::encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
-        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 3, conf: c }).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::None));
-        receive(&mut r, now, 4, append_result(2, 0, 2)).unwrap();
+        receive(&mut r, now, 4, append_result(2, 0, 3)).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished), "§24.19");
     }
@@ -350,7 +350,7 @@ mod raft_tests {
         let payload = codec::encode(&c);
         let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
         step(&mut r, now, Event::Submit { entries: &change }).unwrap();
-        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        step(&mut r, now, Event::Configuration { index: 3, conf: c }).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Running));
         let err = step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap_err();
@@ -362,7 +362,7 @@ mod raft_tests {
             step(&mut r, now, Event::Submit { entries: &entries }).unwrap_err(),
             Error::CantChange
         );
-        receive(&mut r, now + 10, 4, append_result(2, 0, 2)).unwrap();
+        receive(&mut r, now + 10, 4, append_result(2, 0, 3)).unwrap();
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished));
     }
 

@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [2, 3]);
         assert_eq!((peers[0].match_index, peers[0].next_index), (last, last + 1));
         assert_eq!(peers[0].mode, ReplicationMode::Pipeline);
-        assert_eq!(peers[1].mode, ReplicationMode::Probe);
+        assert_eq!(peers[1].mode, ReplicationMode::Pipeline, "3 acknowledged the barrier");
     }
 
     #[test]

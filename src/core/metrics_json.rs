@@ -195,6 +195,7 @@ mod tests {
         assert_eq!(v["state"], "leader");
         assert_eq!(v["current_leader"]["id"], 1);
         assert_eq!(v["replication"][1]["id"], 3);
-        assert_eq!(v["replication"][1]["mode"], "probe");
+        assert_eq!(v["replication"][0]["mode"], "probe");
+        assert_eq!(v["replication"][1]["mode"], "pipeline", "3 acknowledged the barrier");
     }
 }

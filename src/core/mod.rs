@@ -21,12 +21,16 @@ pub mod types;
 mod commit;
 mod election;
 mod leader;
+#[cfg(test)]
+mod limit_tests;
 mod log;
 mod membership;
 mod progress;
 mod raft;
 mod receive;
 mod replication;
+#[cfg(test)]
+mod safety_tests;
 mod snapshot;
 mod start;
 #[cfg(test)]
@@ -42,4 +46,6 @@ pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
 pub use raft::Raft;
 pub use settings::Settings;
 pub use trace::Tracer;
-pub use types::{CatchUpStatus, EntryType, Id, Index, Role, State, Term, Time};
+pub use types::{
+    CatchUpStatus, EntryType, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM,
+};

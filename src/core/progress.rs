@@ -78,28 +78,40 @@ impl Progress {
         moved
     }
 
-    /// Applies a rejection of `rejected` with the follower's `hint` (already below `rejected`).
-    /// Returns false when the rejection is stale (it answers a message we no longer care about),
-    /// so that duplicated and reordered results are ignored.
-    pub fn reject(&mut self, rejected: Index, hint: Index) -> bool {
+    /// Applies a rejection of `rejected` with the follower's `hint` (already below `rejected`),
+    /// `last` being the leader's last index. Returns false when the rejection is stale (it
+    /// answers a message we no longer care about), so that duplicated and reordered results
+    /// are ignored. A rejection of an index beyond `last` answers nothing this leader sent
+    /// (a forged result, or one addressed to an earlier life of this server): it is ignored too.
+    pub fn reject(&mut self, rejected: Index, hint: Index, last: Index) -> bool {
+        if rejected > last {
+            return false;
+        }
         match self.mode {
             Mode::Snapshot { .. } => false,
             Mode::Pipeline => {
                 if rejected <= self.matched {
                     return false;
                 }
-                self.next = rejected.min(hint + 1).max(self.matched + 1);
+                self.retry_from(rejected, hint);
                 self.mode = Mode::Probe;
                 true
             }
             Mode::Probe => {
-                if rejected + 1 != self.next {
+                if rejected != self.next - 1 {
                     return false;
                 }
-                self.next = rejected.min(hint + 1).max(self.matched + 1);
+                self.retry_from(rejected, hint);
                 true
             }
         }
+    }
+
+    /// The next index to probe after `rejected` failed: at most the follower's hint plus one,
+    /// never above what failed nor at or below what is known to match. With `rejected` at most
+    /// the leader's last index, the probe always names an entry the leader holds or compacted.
+    fn retry_from(&mut self, rejected: Index, hint: Index) {
+        self.next = rejected.min(hint.saturating_add(1)).max(self.matched + 1);
     }
 
     /// Gives up waiting for a snapshot acknowledgement and probes again.
@@ -121,7 +133,7 @@ mod tests {
     #[test]
     fn probe_backs_off_to_follower_hint() {
         let mut p = progress();
-        assert!(p.reject(10, 4));
+        assert!(p.reject(10, 4, 10));
         assert_eq!(p.next, 5);
         assert_eq!(p.mode, Mode::Probe);
     }
@@ -129,7 +141,7 @@ mod tests {
     #[test]
     fn probe_ignores_rejection_of_another_index() {
         let mut p = progress();
-        assert!(!p.reject(7, 3));
+        assert!(!p.reject(7, 3, 10));
         assert_eq!(p.next, 11);
     }
 
@@ -139,10 +151,21 @@ mod tests {
         p.acknowledge(8);
         p.mode = Mode::Pipeline;
         p.next = 20;
-        assert!(!p.reject(8, 2), "stale rejection at or below match is ignored");
-        assert!(p.reject(15, 2));
+        assert!(!p.reject(8, 2, 20), "stale rejection at or below match is ignored");
+        assert!(p.reject(15, 2, 20));
         assert_eq!(p.next, 9, "never back off below the match index");
         assert_eq!(p.mode, Mode::Probe);
+    }
+
+    #[test]
+    fn rejection_beyond_the_leaders_last_index_is_ignored() {
+        let mut p = progress();
+        p.acknowledge(5);
+        p.mode = Mode::Pipeline;
+        assert!(!p.reject(50, 49, 10), "no AppendEntries of ours had prev 50");
+        assert_eq!((p.next, p.mode), (11, Mode::Pipeline));
+        assert!(p.reject(10, 49, 10), "a hint beyond the rejection does not push next past it");
+        assert_eq!((p.next, p.mode), (10, Mode::Probe));
     }
 
     #[test]

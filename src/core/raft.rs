@@ -13,7 +13,7 @@ use super::progress::Progress;
 use super::random;
 use super::settings::Settings;
 use super::trace::{Tracer, LEVEL_INFO};
-use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time};
+use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
 
 /// What a step carries through the rules: the time, the tracer and the update being built.
@@ -276,11 +276,17 @@ impl Raft {
         self.commit
     }
 
-    /// Absolute time of the next RAFT_TIMEOUT (spec §17).
+    /// Absolute time of the next RAFT_TIMEOUT (spec §17), 0 before `Start` (nothing is due).
+    /// Deadlines saturate at the end of time rather than wrap: a host whose clock is near 2^64
+    /// must not see a deadline in the past and fire at once.
     pub fn timeout(&self) -> Time {
+        if !self.started {
+            return 0;
+        }
         match &self.status {
             Status::Leader(leader) => {
-                let quorum = leader.quorum_start + u64::from(self.settings.election_timeout);
+                let quorum =
+                    leader.quorum_start.saturating_add(u64::from(self.settings.election_timeout));
                 let heartbeat = u64::from(self.settings.heartbeat_timeout);
                 leader
                     .progress
@@ -288,10 +294,10 @@ impl Raft {
                     .enumerate()
                     .filter(|(i, _)| self.replicates_to(*i))
                     .filter_map(|(_, p)| p.last_send)
-                    .map(|t| t + heartbeat)
+                    .map(|t| t.saturating_add(heartbeat))
                     .fold(quorum, Time::min)
             }
-            _ => self.timer_start + u64::from(self.timer_length),
+            _ => self.election_deadline(),
         }
     }
 
@@ -386,8 +392,26 @@ impl Raft {
         cx.update.timeout_changed = true;
     }
 
+    fn election_deadline(&self) -> Time {
+        self.timer_start.saturating_add(u64::from(self.timer_length))
+    }
+
     pub(crate) fn election_timer_expired(&self, now: Time) -> bool {
-        now >= self.timer_start + u64::from(self.timer_length)
+        now >= self.election_deadline()
+    }
+
+    /// Whether this server may move to a new term of its own making (an election): its term
+    /// must stay within [`MAX_TERM`], and its log must have room for the barrier a new leader
+    /// appends. Without this a forged term near the limit would make the next election wrap.
+    pub(crate) fn can_start_new_term(&self) -> bool {
+        self.term < MAX_TERM && self.log.last_index() < MAX_INDEX
+    }
+
+    /// Whether this server is the only voter of its configuration, so that its own vote is a
+    /// majority.
+    pub(crate) fn is_sole_voter(&self) -> bool {
+        let conf = &self.membership.current;
+        conf.voter_count() == 1 && conf.is_voter(self.id)
     }
 
     /// Moves to a higher term: no vote yet, and no longer leader or candidate of the old one.

@@ -2,10 +2,12 @@
 //! owns its type.
 
 use super::error::Error;
+use super::log::fits_below_max_index;
 use super::message::{Incoming, Received};
 use super::raft::{Ctx, Raft};
 use super::replication::{AppendEntries, AppendPlan};
 use super::snapshot::{InstallPlan, InstallSnapshot};
+use super::types::{MAX_INDEX, MAX_TERM};
 
 /// What validation decided about a received message.
 pub(super) enum ReceivePlan {
@@ -19,6 +21,13 @@ impl Raft {
         if m.from == 0 {
             return Err(Error::Malformed("message from server 0".into()));
         }
+        if m.from == self.id {
+            // No server sends to itself: a message naming us as its sender is a host or
+            // transport error, and acting on it (our own vote, our own AppendEntries) would
+            // corrupt our state.
+            return Err(Error::Malformed(format!("message from ourselves (server {})", m.from)));
+        }
+        check_limits(&m.body)?;
         match &m.body {
             Incoming::RequestVote(rv) => {
                 if rv.term == 0 || rv.candidate_id == 0 {
@@ -27,7 +36,7 @@ impl Raft {
                 Ok(ReceivePlan::Other)
             }
             Incoming::RequestVoteResult(r) => {
-                if r.pre_vote && r.vote_granted && r.term > self.term + 1 {
+                if r.pre_vote && r.vote_granted && r.term > self.term.saturating_add(1) {
                     return Err(Error::Malformed(
                         "pre-vote granted for a term too far ahead".into(),
                     ));
@@ -101,4 +110,38 @@ impl Raft {
             _ => unreachable!("validation plans match message types"),
         }
     }
+}
+
+/// Refuses a message naming a term beyond [`MAX_TERM`] or an index beyond [`MAX_INDEX`]
+/// (including the last of the entries it carries): no server produces one, and accepting it
+/// would leave no room for the `+ 1` of the next election or entry.
+fn check_limits(body: &Incoming<'_>) -> Result<(), Error> {
+    let (kind, terms, indexes): (&str, &[u64], &[u64]) = match body {
+        Incoming::RequestVote(rv) => {
+            ("RequestVote", &[rv.term, rv.last_log_term], &[rv.last_log_index])
+        }
+        Incoming::RequestVoteResult(r) => ("RequestVote result", &[r.term], &[]),
+        Incoming::AppendEntries { term, prev_log_index, prev_log_term, leader_commit, entries } => {
+            if !fits_below_max_index(prev_log_index.saturating_add(1), entries.len()) {
+                return Err(Error::Malformed(
+                    "AppendEntries: entries beyond index 2^63 - 1".into(),
+                ));
+            }
+            ("AppendEntries", &[*term, *prev_log_term], &[*prev_log_index, *leader_commit])
+        }
+        Incoming::AppendEntriesResult(r) => {
+            ("AppendEntries result", &[r.term], &[r.rejected, r.last_log_index])
+        }
+        Incoming::InstallSnapshot { term, last_index, last_term, conf_index, .. } => {
+            ("InstallSnapshot", &[*term, *last_term], &[*last_index, *conf_index])
+        }
+        Incoming::TimeoutNow(t) => ("TimeoutNow", &[t.term, t.last_log_term], &[t.last_log_index]),
+    };
+    if terms.iter().any(|&t| t > MAX_TERM) {
+        return Err(Error::Malformed(format!("{kind}: term beyond 2^63 - 1")));
+    }
+    if indexes.iter().any(|&i| i > MAX_INDEX) {
+        return Err(Error::Malformed(format!("{kind}: index beyond 2^63 - 1")));
+    }
+    Ok(())
 }

@@ -67,9 +67,7 @@ impl Raft {
             return Ok(AppendPlan::Drop);
         }
         let prev = ae.prev_log_index;
-        let matches =
-            self.log.is_compacted(prev) || self.log.term_of(prev) == Some(ae.prev_log_term);
-        if !matches {
+        if !self.matches_previous(prev, ae.prev_log_term) {
             return Ok(AppendPlan::Mismatch {
                 hint: self.log.conflict_hint(prev, ae.prev_log_term),
             });
@@ -78,12 +76,11 @@ impl Raft {
         let mut truncate = None;
         for (i, entry) in ae.entries.iter().enumerate() {
             let index = prev + 1 + i as u64;
-            if self.log.is_compacted(index) {
-                continue;
-            }
             match self.log.term_of(index) {
+                // Compacted into the snapshot, which is committed and so matches any leader.
+                None if self.log.is_compacted(index) => continue,
                 Some(term) if term == entry.term => continue,
-                Some(_) if index <= self.commit => {
+                Some(_) if index <= self.commit || index <= self.log.snapshot_index() => {
                     return Err(Error::Shutdown(format!(
                         "entry {index} conflicts with a committed entry"
                     )));
@@ -101,6 +98,18 @@ impl Raft {
             }
         }
         Ok(AppendPlan::Accept { skip, truncate, changes })
+    }
+
+    /// Log matching at the anchor of an AppendEntries (Raft §5.3): we hold `prev` with
+    /// `prev_term`, or `prev` lies in the snapshot where its term is no longer known (committed
+    /// entries match any leader's). Where the term is known, at the snapshot's own index or a
+    /// trailing entry, it is checked like any other: entries following it must not fall below
+    /// the snapshot's term.
+    fn matches_previous(&self, prev: Index, prev_term: Term) -> bool {
+        match self.log.term_of(prev) {
+            Some(term) => term == prev_term,
+            None => self.log.is_compacted(prev),
+        }
     }
 
     pub(super) fn on_append_entries(
@@ -318,7 +327,7 @@ impl Raft {
                 has_new || p.heartbeat_due(now, heartbeat)
             }
             Mode::Snapshot { sent_at, .. } => {
-                if now - sent_at >= install_timeout {
+                if now.saturating_sub(sent_at) >= install_timeout {
                     raft_trace!(cx.tracer, LEVEL_INFO, "  snapshot to {} timed out", p.id);
                     p.abort_snapshot();
                     return true;
@@ -337,7 +346,8 @@ impl Raft {
             return;
         };
         let p = &leader.progress[i];
-        let mut prev = p.next - 1;
+        // Never anchor beyond our own log: there is no term to send for such an index.
+        let mut prev = (p.next - 1).min(last);
         if let Mode::Snapshot { index, .. } = p.mode {
             // Keep the follower's timer quiet while it installs.
             prev =
@@ -409,7 +419,7 @@ impl Raft {
         p.recent_recv = true;
         if r.rejected != 0 {
             let hint = r.last_log_index.min(r.rejected - 1);
-            if p.reject(r.rejected, hint) {
+            if p.reject(r.rejected, hint, last) {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  rejected: retry from {}", p.next);
                 self.send_append_entries(cx, i);
             }
@@ -584,7 +594,7 @@ mod tests {
         let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (0, 4));
+                assert_eq!((*prev_log_index, *n_entries), (0, 5), "bootstrap, barrier, 3 entries");
             }
             other => panic!("{other:?}"),
         }
@@ -613,7 +623,7 @@ mod tests {
         let out = step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (1, 2));
+                assert_eq!((*prev_log_index, *n_entries), (2, 1), "the barrier is in flight");
             }
             other => panic!("{other:?}"),
         }
@@ -632,11 +642,14 @@ mod tests {
         let (mut leader, now) = leader(&[1, 2, 3]);
         let submitted = commands(2, &payloads);
         step(&mut leader, now, Event::Submit { entries: &submitted }).unwrap();
-        assert_eq!(leader.last_index(), 1 + submitted.len() as u64);
+        assert_eq!(leader.last_index(), 2 + submitted.len() as u64, "after the barrier");
         let last = leader.last_index();
         step(&mut leader, now, Event::PersistedEntries { index: last }).unwrap();
 
-        let mut follower = follower(&submitted);
+        let barrier = EntryView { term: 2, kind: EntryType::Barrier, payload: &[0; 8] };
+        let mut received = vec![barrier];
+        received.extend(submitted.iter().copied());
+        let mut follower = follower(&received);
         assert_eq!(follower.last_index(), last, "received AppendEntries of any length");
         receive(&mut leader, now, 2, append_result(2, 0, last)).unwrap();
         assert_eq!(leader.commit_index(), last, "committed by a majority");
@@ -646,7 +659,7 @@ mod tests {
         // Restart from the persisted log: bootstrap configuration, then the commands.
         let bootstrap = codec::encode(&conf(&[1, 2, 3]));
         let mut log = vec![EntryView { term: 1, kind: EntryType::Change, payload: &bootstrap }];
-        log.extend(commands(2, &payloads));
+        log.extend(received);
         let mut restarted = Raft::new(2, &address(2));
         let event =
             Event::Start { term: 2, voted_for: 1, snapshot: None, start_index: 1, entries: &log };

@@ -8,7 +8,7 @@ use super::message::Outgoing;
 use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
 use super::trace::LEVEL_INFO;
-use super::types::{Id, Index, Term};
+use super::types::{Id, Index, Term, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
 
 /// A received InstallSnapshot, as decided during validation.
@@ -35,6 +35,36 @@ fn malformed(why: &str) -> Error {
     Error::Malformed(format!("InstallSnapshot: {why}"))
 }
 
+/// What is wrong with the position of a snapshot, if anything, wherever it comes from
+/// (`Start`, `Snapshot`, a received InstallSnapshot), so that a snapshot accepted once is never
+/// refused later: it covers at least the bootstrap entry, so its index, term and configuration
+/// index are non-zero; its configuration is one of its entries; and nothing passes the limits.
+pub(super) fn snapshot_position_problem(
+    index: Index,
+    term: Term,
+    conf: &Configuration,
+    conf_index: Index,
+) -> Option<&'static str> {
+    if index == 0 || term == 0 {
+        return Some("snapshot at index or term 0");
+    }
+    if index > MAX_INDEX || term > MAX_TERM {
+        return Some("snapshot index or term beyond 2^63 - 1");
+    }
+    if conf_index == 0 || conf_index > index {
+        return Some("snapshot configuration index not in [1, snapshot index]");
+    }
+    if conf.is_empty() {
+        return Some("snapshot without configuration");
+    }
+    None
+}
+
+/// [`snapshot_position_problem`] of a host's snapshot metadata.
+pub(super) fn metadata_problem(m: &SnapshotMetadata) -> Option<&'static str> {
+    snapshot_position_problem(m.index, m.term, &m.configuration, m.configuration_index)
+}
+
 impl Raft {
     pub(super) fn check_snapshot(&self, metadata: &SnapshotMetadata) -> Result<(), Error> {
         if self.installing.is_some() {
@@ -51,10 +81,10 @@ impl Raft {
         if index < self.log.first_held() || self.log.term_of(index).is_none() {
             return Err(Error::Invalid(format!("snapshot index {index} is not in the log")));
         }
-        if metadata.configuration_index > index || metadata.configuration.is_empty() {
-            return Err(Error::Invalid("snapshot configuration does not fit its index".into()));
+        match metadata_problem(metadata) {
+            Some(why) => Err(Error::Invalid(why.into())),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// RAFT_SNAPSHOT: the host stored a snapshot; keep `trailing` entries before it.
@@ -75,6 +105,8 @@ impl Raft {
     }
 
     /// Leader: sends our snapshot to follower `i`, whose next entries we no longer hold.
+    /// Without a snapshot there is nothing to send (an InstallSnapshot of index 0 would be
+    /// refused by every follower): the follower is probed again from its match index.
     pub(super) fn send_snapshot(&mut self, cx: &mut Ctx<'_>, i: usize) {
         let (index, term) = (self.log.snapshot_index(), self.log.snapshot_term());
         let (our_term, conf_index, now) = (self.term, self.snapshot_conf_index, cx.now);
@@ -82,6 +114,11 @@ impl Raft {
             return;
         };
         let p = &mut leader.progress[i];
+        if index == 0 {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  no snapshot for {}: probe again", p.id);
+            p.abort_snapshot();
+            return;
+        }
         p.mode = Mode::Snapshot { index, sent_at: now };
         p.next = index + 1;
         p.last_send = Some(now);
@@ -102,8 +139,13 @@ impl Raft {
         if s.term == 0 || s.last_index == 0 || s.last_term == 0 {
             return Err(malformed("term, last index and last term must be non-zero"));
         }
-        if s.last_term > s.term || s.conf.is_empty() || s.conf_index > s.last_index {
-            return Err(malformed("inconsistent snapshot"));
+        if let Some(why) =
+            snapshot_position_problem(s.last_index, s.last_term, s.conf, s.conf_index)
+        {
+            return Err(malformed(why));
+        }
+        if s.last_term > s.term {
+            return Err(malformed("snapshot term above the sender's term"));
         }
         if s.term < self.term {
             return Ok(InstallPlan::Stale);
@@ -270,17 +312,17 @@ mod tests {
         let (mut r, now) = leader(&[1, 2, 3]);
         let entries = [entry(2), entry(2)];
         step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
-        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
-        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
-        step(&mut r, now, Event::Snapshot { metadata: metadata(3, 2), trailing: 0 }).unwrap();
-        let out = receive(&mut r, now, 3, append_result(2, 1, 0)).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 4 }).unwrap();
+        receive(&mut r, now, 3, append_result(2, 0, 4)).unwrap();
+        step(&mut r, now, Event::Snapshot { metadata: metadata(4, 2), trailing: 0 }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         assert!(matches!(
-            out.to(3)[0],
-            Outgoing::InstallSnapshot { last_index: 3, last_term: 2, conf_index: 1, .. }
+            out.to(2)[0],
+            Outgoing::InstallSnapshot { last_index: 4, last_term: 2, conf_index: 1, .. }
         ));
-        let out = receive(&mut r, now + 5, 3, append_result(2, 0, 3)).unwrap();
-        assert_eq!(r.match_index(3), Ok(3));
-        assert!(out.messages.is_empty() || matches!(out.to(3)[0], Outgoing::AppendEntries { .. }));
+        let out = receive(&mut r, now + 5, 2, append_result(2, 0, 4)).unwrap();
+        assert_eq!(r.match_index(2), Ok(4));
+        assert!(out.messages.is_empty() || matches!(out.to(2)[0], Outgoing::AppendEntries { .. }));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 use super::configuration::Configuration;
 use super::error::Error;
 use super::event::SnapshotMetadata;
+use super::log::fits_below_max_index;
 use super::message::EntryView;
 use super::raft::{Ctx, Raft};
+use super::snapshot::metadata_problem;
 use super::trace::LEVEL_INFO;
-use super::types::{EntryType, Id, Index, Term};
+use super::types::{EntryType, Id, Index, Term, MAX_TERM};
 use crate::codec::configuration as codec;
 use crate::raft_trace;
 
@@ -33,16 +35,13 @@ impl Raft {
         if term == 0 && (voted_for != 0 || snapshot.is_some() || !entries.is_empty()) {
             return Err(invalid("term 0 with a vote, a snapshot or entries"));
         }
+        if term > MAX_TERM {
+            return Err(invalid("term beyond 2^63 - 1"));
+        }
         let snapshot_index = snapshot.map_or(0, |s| s.index);
         if let Some(s) = snapshot {
-            if s.index == 0 || s.term == 0 {
-                return Err(invalid("snapshot at index or term 0"));
-            }
-            if s.configuration_index == 0 || s.configuration_index > s.index {
-                return Err(invalid("snapshot configuration index out of range"));
-            }
-            if s.configuration.is_empty() {
-                return Err(invalid("snapshot without configuration"));
+            if let Some(why) = metadata_problem(s) {
+                return Err(invalid(why));
             }
             if s.term > term {
                 return Err(invalid("snapshot term above the current term"));
@@ -50,6 +49,9 @@ impl Raft {
         }
         if start_index == 0 || start_index > snapshot_index + 1 {
             return Err(invalid("start index out of range"));
+        }
+        if !fits_below_max_index(start_index, entries.len()) {
+            return Err(invalid("entries beyond index 2^63 - 1"));
         }
         if snapshot.is_none() && !entries.is_empty() && entries[0].kind != EntryType::Change {
             return Err(invalid("log does not start with a configuration"));
@@ -143,13 +145,13 @@ impl Raft {
             (_, None) => {}
         }
         self.restart_election_timer(cx, true);
-        let conf = &self.membership.current;
-        if conf.voter_count() == 1 && conf.is_voter(self.id) {
-            // A lone voter needs nobody's vote: lead at once, in the loaded term.
-            raft_trace!(cx.tracer, LEVEL_INFO, "  only voter: become leader in term {term}");
-            self.become_leader(cx, false);
-            let last = self.log.last_index();
-            self.set_commit(cx, last);
+        if self.is_sole_voter() {
+            // A lone voter needs nobody's vote, but not its loaded term: another server may
+            // have led that term with our vote (and made us the only voter), or we may have
+            // led it and lost unpersisted entries that a stand-by holds. Reusing the term would
+            // put two different entries at one index and term (Raft §5.2, §5.3).
+            raft_trace!(cx.tracer, LEVEL_INFO, "  only voter: stand at once");
+            self.start_election(cx, self.settings.pre_vote, false);
         }
     }
 }

@@ -113,7 +113,8 @@ pub fn append_result(term: Term, rejected: Index, last: Index) -> Incoming<'stat
     })
 }
 
-/// Server 1 of `voters`, elected leader of term 2 (its barrier, if any, persisted), and the time.
+/// Server 1 of `voters`, elected leader of term 2 with its barrier (index 2) persisted and
+/// committed, so that it may change the configuration; and the time.
 pub fn leader(voters: &[Id]) -> (Raft, Time) {
     let mut r = started(1, voters);
     let now = r.timeout();
@@ -126,10 +127,18 @@ pub fn leader(voters: &[Id]) -> (Raft, Time) {
         receive(&mut r, now, id, vote_granted(term)).unwrap();
     }
     assert_eq!(r.state(), State::Leader);
-    if r.last_index() > r.persisted_index() {
-        let last = r.last_index();
-        step(&mut r, now, Event::PersistedEntries { index: last }).unwrap();
+    let last = r.last_index();
+    step(&mut r, now, Event::PersistedEntries { index: last }).unwrap();
+    // Acknowledged by the last voters first, so that server 2's progress stays untouched
+    // whenever a majority does not need it.
+    for &id in voters.iter().rev().filter(|&&id| id != 1) {
+        if r.commit_index() == last {
+            break;
+        }
+        let term = r.current_term();
+        receive(&mut r, now, id, append_result(term, 0, last)).unwrap();
     }
+    assert_eq!(r.commit_index(), last, "the barrier is committed");
     (r, now)
 }
 

@@ -9,6 +9,15 @@ pub type Index = u64;
 /// Milliseconds on the host's clock, which must never go backwards.
 pub type Time = u64;
 
+/// The highest term the library accepts or produces (2^63 - 1). Terms only ever grow by one,
+/// so every `+ 1` the protocol makes stays far from wrapping, and a host may store terms in a
+/// signed 64-bit integer. A server whose term reached it can no longer stand for election.
+pub const MAX_TERM: Term = i64::MAX as u64;
+/// The highest log index the library accepts or produces (2^63 - 1), for the same reasons:
+/// events and messages that name a higher index, or whose entries would reach past it, are
+/// refused.
+pub const MAX_INDEX: Index = i64::MAX as u64;
+
 /// The part a server plays in a configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {

@@ -83,9 +83,6 @@ pub unsafe fn received<'a: 'v, 'v>(
     views: &'v mut Vec<EntryView<'a>>,
 ) -> Result<(Received<'v>, &'a [raft_entry]), Failure> {
     let mut carried: &'a [raft_entry] = &[];
-    if m.server_id == 0 {
-        return Err(Failure::malformed("received message has sender ID 0"));
-    }
     // SAFETY: a non-NULL sender address is the host's NUL-terminated string.
     let from_address = unsafe { boundary::text(m.server_address, "sender address") }
         .map_err(|f| Failure::malformed(f.message))?;
