@@ -47,23 +47,6 @@ static unsigned fewest_voters(void)
     return on ? 1 : 2;
 }
 
-/* A leader may append a configuration change only once an entry of its own term is committed
- * (Ongaro, raft-dev 2015, the fix for single-server changes): otherwise two leaders of
- * successive terms can each append a different change to the same configuration, with
- * majorities that do not overlap. The core does not enforce it yet: seed 76266 (generation 2,
- * 5 servers, with this off) ends with leader 0 of term 7 lacking committed entry 11. Until it
- * does, generation 2 submits a change only through a leader that committed an entry of its
- * term, as a careful host would; RAFT_SIM_UNGATED_CHANGES=1 drops the precaution for a run. */
-#define CHANGES_AFTER_TERM_COMMIT 1
-
-static bool may_submit_change(struct sim *s, unsigned leader)
-{
-    const char *v = getenv("RAFT_SIM_UNGATED_CHANGES");
-    bool gated = v != NULL && *v != '\0' ? *v == '0' : CHANGES_AFTER_TERM_COMMIT;
-    struct raft *r = sim_raft(s, leader);
-    return !gated || sim_term_at(s, leader, raft_commit_index(r)) == raft_current_term(r);
-}
-
 struct run_totals {
     unsigned runs;
     unsigned long long committed, steps, crashes, elections, snapshots, installs, dropped;
@@ -80,6 +63,7 @@ static const struct regression regressions[] = {
     {1, 29695, "no leader after a crash mid-demotion (dissertation 4.2.2)"},
     {1, 54013, "leader completeness checked a stale leader against a newer term's commit"},
     {2, 20426, "a snapshot of entries whose write a crash lost, over older durable entries"},
+    {2, 76266, "two leaders' configuration changes with disjoint majorities (no term commit)"},
 };
 
 static unsigned env_unsigned(const char *name, unsigned fallback)
@@ -100,7 +84,7 @@ static unsigned voters_in(struct sim *s, unsigned leader, unsigned n)
 /* Submits a random role change for `who` through the leader, keeping at least `min_voters`
  * voters so that the cluster can always recover once every server is back. */
 static void change_membership(struct sim *s, unsigned *rng, unsigned n, unsigned who,
-                              unsigned min_voters, bool gated)
+                              unsigned min_voters)
 {
     int leader = sim_leader(s);
     if (leader < 0) {
@@ -110,9 +94,6 @@ static void change_membership(struct sim *s, unsigned *rng, unsigned n, unsigned
     int role = roles[raft_random(rng, 0, 3)];
     bool demotes = role != RAFT_VOTER && sim_role_in(s, (unsigned)leader, who) == RAFT_VOTER;
     if (demotes && voters_in(s, (unsigned)leader, n) - 1 < min_voters) {
-        return;
-    }
-    if (gated && !may_submit_change(s, (unsigned)leader)) {
         return;
     }
     sim_change(s, (unsigned)leader, who, role);
@@ -129,7 +110,7 @@ static void reshape_membership(struct sim *s, unsigned *rng, unsigned n, unsigne
     unsigned pick = raft_random(rng, 0, 2);
     unsigned fewest = fewest_voters();
     if (pick == 2) {
-        change_membership(s, rng, n, who, fewest, true);
+        change_membership(s, rng, n, who, fewest);
         return;
     }
     /* The first server from `who` on whose role the move changes. */
@@ -138,16 +119,11 @@ static void reshape_membership(struct sim *s, unsigned *rng, unsigned n, unsigne
         bool voter = sim_role_in(s, (unsigned)leader, i) == RAFT_VOTER;
         if (pick == 0 && voter && voters_in(s, (unsigned)leader, n) > fewest) {
             static const int demoted[] = {RAFT_STANDBY, RAFT_SPARE, -1};
-            int role = demoted[raft_random(rng, 0, 2)];
-            if (may_submit_change(s, (unsigned)leader)) {
-                sim_change(s, (unsigned)leader, i, role);
-            }
+            sim_change(s, (unsigned)leader, i, demoted[raft_random(rng, 0, 2)]);
             return;
         }
         if (pick == 1 && !voter) {
-            if (may_submit_change(s, (unsigned)leader)) {
-                sim_change(s, (unsigned)leader, i, RAFT_VOTER);
-            }
+            sim_change(s, (unsigned)leader, i, RAFT_VOTER);
             return;
         }
     }
@@ -264,7 +240,7 @@ static bool run_seed(unsigned generation, unsigned seed, struct run_totals *tota
             sim_snapshot(s, who, raft_random(&rng, 0, 5));
         } else if (action < 96 && (membership || raft_random(&rng, 0, 3) == 0)) {
             if (generation == 1) {
-                change_membership(s, &rng, n, who, 2, false);
+                change_membership(s, &rng, n, who, 2);
             } else {
                 reshape_membership(s, &rng, n, who);
             }

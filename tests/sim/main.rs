@@ -35,19 +35,6 @@ const UNALIGNED_PAYLOADS: bool = true;
 /// clusters of two servers or more.
 const SHRINK_TO_ONE_VOTER: bool = false;
 
-/// A leader may append a configuration change only once an entry of its own term is
-/// committed (Ongaro, raft-dev 2015, the fix for single-server changes): otherwise two leaders
-/// of successive terms can each append a different change to the same configuration, with
-/// majorities that do not overlap. The core does not enforce it yet (C seed 76266 of
-/// generation 2 with the same precaution off); until it does, the simulated admin submits a
-/// change only through a leader that committed an entry of its term.
-/// `RAFT_SIM_UNGATED_CHANGES=1` drops the precaution for a run.
-const CHANGES_AFTER_TERM_COMMIT: bool = true;
-
-fn changes_gated() -> bool {
-    std::env::var("RAFT_SIM_UNGATED_CHANGES").map(|v| v == "0").unwrap_or(CHANGES_AFTER_TERM_COMMIT)
-}
-
 fn fewest_voters() -> usize {
     let on =
         std::env::var("RAFT_SIM_SHRINK_TO_ONE").map(|v| v != "0").unwrap_or(SHRINK_TO_ONE_VOTER);
@@ -410,10 +397,6 @@ impl Cluster {
         }
         let before = self.hosts[i].raft.configuration().voter_count();
         if conf.voter_count() < fewest_voters().min(before) {
-            return;
-        }
-        let raft = &self.hosts[i].raft;
-        if changes_gated() && raft.term_of(raft.commit_index()) != Some(raft.current_term()) {
             return;
         }
         let term = self.hosts[i].raft.current_term();
