@@ -20,9 +20,34 @@ impl Raft {
     /// Whether a follower whose election timer expired may stand: it must be a voter, not be
     /// installing a snapshot, and have persisted its whole log (RequestVote advertises it).
     fn may_stand(&self) -> bool {
-        self.membership.current.is_voter(self.id)
+        self.has_a_counted_vote()
             && self.installing.is_none()
             && self.durable == self.log.last_index()
+    }
+
+    /// Whether some server may need our vote to elect a leader: we are a voter in our latest
+    /// configuration, or in the committed one before it while the latest is uncommitted.
+    ///
+    /// Raft dissertation §4.2.2: a server that is not part of its own latest configuration
+    /// still stands while that configuration is uncommitted, since servers that never received
+    /// the change still count on its vote; it does not count its own vote then. Without this,
+    /// a leader that demotes itself and crashes before the change spreads leaves a server
+    /// with the longest log that never stands and refuses every candidate behind it (seed
+    /// 29695 of the randomized C runs: no leader, ever). Safety does not depend on who
+    /// stands, only on whose votes are counted, which stays the candidate's latest
+    /// configuration.
+    fn has_a_counted_vote(&self) -> bool {
+        let m = &self.membership;
+        m.current.is_voter(self.id) || (m.has_pending_change() && m.committed.is_voter(self.id))
+    }
+
+    /// Our own vote, counted only when our latest configuration makes us a voter.
+    fn own_votes(&self) -> Vec<Id> {
+        if self.membership.current.is_voter(self.id) {
+            vec![self.id]
+        } else {
+            Vec::new()
+        }
     }
 
     /// RAFT_TIMEOUT on a candidate whose election timer expired: the round failed (split
@@ -68,7 +93,9 @@ impl Raft {
         if !matches!(self.status, Status::Candidate(_)) {
             cx.update.state_changed = true;
         }
-        self.status = Status::Candidate(Candidate { pre_vote, votes: vec![self.id] });
+        let votes = self.own_votes();
+        let counted = votes.len();
+        self.status = Status::Candidate(Candidate { pre_vote, votes });
         self.restart_election_timer(cx, true);
         let phase = if pre_vote { "pre-vote" } else { "election" };
         raft_trace!(
@@ -77,7 +104,7 @@ impl Raft {
             "  start {phase} for term {}",
             self.term + pre_vote as u64
         );
-        if self.has_majority(1) {
+        if self.has_majority(counted) {
             self.win_round(cx, pre_vote);
             return;
         }
@@ -268,9 +295,9 @@ impl Raft {
 #[cfg(test)]
 mod tests {
     use crate::core::event::Event;
-    use crate::core::message::{Incoming, Outgoing, RequestVote};
+    use crate::core::message::{EntryView, Incoming, Outgoing, RequestVote};
     use crate::core::testing::*;
-    use crate::core::types::State;
+    use crate::core::types::{EntryType, Role, State};
 
     fn request(term: u64, last_index: u64, last_term: u64) -> Incoming<'static> {
         Incoming::RequestVote(RequestVote {
@@ -441,5 +468,89 @@ mod tests {
         let deadline = r.timeout();
         step(&mut r, deadline, Event::Timeout).unwrap();
         assert_eq!(r.state(), State::Follower);
+    }
+
+    /// Server 2 of {1,2,3} holding leader 1's uncommitted change that gives 2 `role` (§4.2.2).
+    fn demoted_by_uncommitted_change(role: Role) -> crate::core::raft::Raft {
+        let mut c = conf(&[1, 3]);
+        c.add(2, &address(2), role).unwrap();
+        let payload = encode(&c);
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
+        let r = follower(&change);
+        assert_eq!(r.role(), Some(role));
+        r
+    }
+
+    #[test]
+    fn server_demoted_by_an_uncommitted_change_still_stands_without_its_own_vote() {
+        // §4.2.2: servers without the change may need our vote; we must stand until it commits.
+        let mut r = demoted_by_uncommitted_change(Role::Standby);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (3, 2));
+        assert!(matches!(out.to(1)[0], Outgoing::RequestVote(rv) if rv.last_log_index == 2));
+        assert!(matches!(out.to(3)[0], Outgoing::RequestVote(_)));
+        // Its own vote does not count in its latest configuration: one grant of {1, 3} is not
+        // a majority, both are.
+        receive(&mut r, deadline, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Candidate, "one vote of two voters");
+        receive(&mut r, deadline, 3, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+    }
+
+    #[test]
+    fn demoted_leader_steps_down_once_its_demotion_commits() {
+        let mut r = demoted_by_uncommitted_change(Role::Spare);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        let out = receive(&mut r, now, 3, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        let barrier = out.entries.expect("barrier for the uncommitted change").index;
+        step(&mut r, now, Event::PersistedEntries { index: barrier }).unwrap();
+        receive(&mut r, now, 1, append_result(3, 0, barrier)).unwrap();
+        assert_eq!(r.commit_index(), 1, "its own copy does not count");
+        receive(&mut r, now, 3, append_result(3, 0, barrier)).unwrap();
+        assert_eq!(r.commit_index(), barrier);
+        let c = r.configuration().clone();
+        step(&mut r, now, Event::Configuration { index: 2, conf: c }).unwrap();
+        assert_eq!(r.state(), State::Follower);
+    }
+
+    #[test]
+    fn non_voter_of_committed_and_latest_configuration_does_not_stand() {
+        // A stand-by in both the committed configuration and an uncommitted one (which adds a
+        // spare): no configuration counts its vote, so it stays quiet.
+        let mut c = conf(&[1, 2, 3]);
+        c.add(4, &address(4), Role::Standby).unwrap();
+        let payload = encode(&c);
+        let mut r = crate::core::raft::Raft::new(4, &address(4), &TEST_FORMAT);
+        let entries = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
+        let start = Event::Start {
+            term: 1,
+            voted_for: 0,
+            snapshot: None,
+            start_index: 1,
+            entries: &entries,
+        };
+        step(&mut r, 0, start).unwrap();
+        let mut next = c.clone();
+        next.add(5, &address(5), Role::Spare).unwrap();
+        let payload = encode(&next);
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
+        let ae = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            leader_commit: 1,
+            entries: &change,
+        };
+        receive(&mut r, 10, 1, ae).unwrap();
+        step(&mut r, 10, Event::PersistedEntries { index: 2 }).unwrap();
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+        assert!(out.messages.is_empty());
     }
 }
