@@ -1,6 +1,6 @@
-/* Bad input and misuse through raft_step (spec section 24): every case gets an error code and a
- * message, changes nothing observable, and leaves ownership with the host. Also the defaults of
- * section 18 and the fixes of C-Raft quirks that a single instance can show. */
+/* Bad input and misuse through raft_step (docs/contract.md#bad-input): every case gets an error code and a
+ * message, changes nothing observable, and leaves ownership with the host. Also the defaults
+ * (docs/contract.md#defaults) and the fixes of C-Raft quirks that a single instance can show. */
 
 #include <setjmp.h>
 #include <stdarg.h>

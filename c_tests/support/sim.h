@@ -140,7 +140,7 @@ void sim_set_faults(struct sim *s, unsigned loss_percent, unsigned dup_percent);
 void sim_set_isolate_after_change(struct sim *s, unsigned percent);
 /* Drops the next `count` messages of `type` from server i to server j. */
 void sim_drop_next(struct sim *s, unsigned i, unsigned j, int type, unsigned count);
-/* The disk capacity server i reports in its events from now on (spec section 17). */
+/* The disk capacity server i reports in its events from now on (docs/contract.md#common-fields). */
 void sim_set_capacity(struct sim *s, unsigned i, unsigned short capacity);
 /* Takes a snapshot on server i now (at its last applied index). */
 int sim_snapshot(struct sim *s, unsigned i, unsigned trailing);

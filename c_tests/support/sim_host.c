@@ -1,4 +1,4 @@
-/* The simulated host of one server: processing updates as spec section 12.8 orders, disk
+/* The simulated host of one server: processing updates in docs/contract.md#update-order, disk
  * writes and their completions, applying committed entries, snapshots, and the safety checks
  * that concern one server. */
 

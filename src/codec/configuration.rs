@@ -167,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn encodes_spec_example_byte_for_byte() {
+    fn encodes_the_one_voter_example_byte_for_byte() {
         let bytes = encode(&conf(&[(1, "addr1", Role::Voter)]));
         let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
         expected.extend_from_slice(b"addr1\0");

@@ -1,5 +1,5 @@
 //! Log entries as the codecs carry them, and the 16-byte entry descriptor that AppendEntries
-//! messages and segment batches share (wire-format.md §5.3):
+//! messages and segment batches share (docs/formats.md#common-rules):
 //!
 //! ```text
 //! u64le term | u8 type (1 command, 2 barrier, 3 change) | 3 reserved bytes | u32le size

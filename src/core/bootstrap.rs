@@ -1,4 +1,4 @@
-//! The durable state of a brand-new cluster (spec §21 "Load or bootstrap"): term 1, no vote,
+//! The durable state of a brand-new cluster (docs/contract.md#host-loop): term 1, no vote,
 //! and one `Change` entry at index 1 holding the initial configuration. Every initial voter
 //! must store byte-identical state, so it is built in one place from the configuration alone.
 

@@ -50,7 +50,7 @@ impl Raft {
             CatchUp { status: CatchUpStatus::Running, round: 1, target: last, round_start: now };
         raft_trace!(cx.tracer, LEVEL_INFO, "  catch-up of {server_id} starts, target {last}");
         if p.matched == last {
-            // Already up to date: nothing will move its match index, so finish now (§24.19).
+            // Already up to date: nothing will move its match index, so finish now (C-Raft would wait for the round to time out).
             p.catch_up.status = CatchUpStatus::Finished;
             raft_trace!(cx.tracer, LEVEL_INFO, "  catch-up of {server_id} finished at once");
         }
@@ -93,7 +93,7 @@ impl Raft {
         }
     }
 
-    /// On a leader's timeout: aborts catch-ups that are too slow (§24.13: `>=` on rounds).
+    /// On a leader's timeout: aborts catch-ups that are too slow (`>=` on rounds, where C-Raft tests `==`).
     pub(super) fn abort_slow_catch_ups(&mut self, cx: &mut Ctx<'_>) {
         let s = &self.settings;
         let (election_timeout, max_rounds, max_duration) = (
@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(r.catch_up(4), Ok(CatchUpStatus::None));
         receive(&mut r, now, 4, append_result(2, 0, 3)).unwrap();
         step(&mut r, now, Event::CatchUp { server_id: 4 }).unwrap();
-        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished), "§24.19");
+        assert_eq!(r.catch_up(4), Ok(CatchUpStatus::Finished), "up to date: finished at once");
     }
 
     #[test]

@@ -194,7 +194,8 @@ mod raft_tests {
         };
         receive(&mut r, 10, 1, ae).unwrap();
         assert_eq!(r.configuration(), &c);
-        // The configuration event for the entry's own index (§24.4) commits it.
+        // The configuration event for the entry's own index commits it (C-Raft records every
+        // change of a batch at the batch's first new index).
         step(&mut r, 11, Event::Configuration { index: 2, conf: c.clone() }).unwrap();
         assert!(r.membership.has_pending_change(), "index 2 is a command, not the change");
         // A new leader overwrites the uncommitted change: roll back.

@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn probe_inside_our_snapshot_is_accepted_so_leader_resumes_past_it() {
-        // §24.18: a follower whose snapshot is ahead of what the leader knows.
+        // A follower whose snapshot is ahead of what the leader knows (C-Raft livelocks here).
         let mut r = committed_follower(5);
         step(&mut r, 20, Event::Snapshot { metadata: metadata(6, 2), trailing: 0 }).unwrap();
         let probe = Incoming::AppendEntries {

@@ -26,7 +26,7 @@ impl Raft {
         }
     }
 
-    /// Absolute time of the next RAFT_TIMEOUT (spec §17), 0 before `Start` (nothing is due).
+    /// Absolute time of the next RAFT_TIMEOUT (docs/contract.md#accessors), 0 before `Start` (nothing is due).
     /// Deadlines saturate at the end of time rather than wrap: a host whose clock is near 2^64
     /// must not see a deadline in the past and fire at once.
     pub fn timeout(&self) -> Time {

@@ -55,7 +55,7 @@ pub fn to_c(conf: &Configuration, out: &mut raft_configuration) -> Result<(), Fa
     Ok(())
 }
 
-/// Frees what `c` holds and leaves it empty (C-Raft leaves dangling pointers, §24.14).
+/// Frees what `c` holds and leaves it empty (C-Raft leaves dangling pointers).
 pub fn close(c: &mut raft_configuration) {
     if !c.servers.is_null() {
         for i in 0..c.n as usize {

@@ -316,7 +316,7 @@ mod tests {
     }
 
     /// Payloads of any length survive a restart exactly, while every stored payload obeys
-    /// C-Raft's 8-byte rule (disk-format.md §4.1).
+    /// C-Raft's 8-byte rule (docs/formats.md#alignment).
     #[test]
     fn payloads_of_any_length_are_loaded_back_exactly() {
         let dir = data_dir("any-length");

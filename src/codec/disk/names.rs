@@ -1,4 +1,4 @@
-//! File names of a data directory (disk-format.md §2). Numbers are decimal; closed segments are
+//! File names of a data directory (docs/formats.md#disk). Numbers are decimal; closed segments are
 //! written with 16-digit zero padding but read in any width, as C-Raft's `sscanf` does.
 
 use crate::vocab::{Index, Term};

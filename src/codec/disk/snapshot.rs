@@ -1,4 +1,4 @@
-//! Snapshot files (disk-format.md §5): the `.meta` file holding the snapshot's configuration,
+//! Snapshot files (docs/formats.md#disk): the `.meta` file holding the snapshot's configuration,
 //! and the data file, which C-Raft 0.15 writes as an LZ4 frame by default.
 //!
 //! `.meta` layout:

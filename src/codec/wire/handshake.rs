@@ -1,4 +1,4 @@
-//! The handshake a connecting node sends once before its messages (wire-format.md §3):
+//! The handshake a connecting node sends once before its messages (docs/formats.md#wire):
 //!
 //! ```text
 //! u64le protocol (1) | u64le server id | u64le L | L bytes: address, NUL, padding

@@ -1,4 +1,4 @@
-//! The owned messages of the wire codec, one struct per C-Raft message struct (c-api.md §9),
+//! The owned messages of the wire codec, one struct per C-Raft message struct (docs/contract.md#message-fields),
 //! with payloads as [`Bytes`] so that decoded entries and snapshot data share the receive
 //! buffer.
 

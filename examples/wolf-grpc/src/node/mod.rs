@@ -1,5 +1,5 @@
 //! The driver: one thread owns the `raft::core::Raft` instance, the storage and the state
-//! machine, and turns everything into events (spec §21's host loop). Disk writes are
+//! machine, and turns everything into events (docs/contract.md#host-loop). Disk writes are
 //! synchronous, so when a received AppendEntries has been stepped and its entries written,
 //! the core's reply exists and goes straight back to the gRPC handler waiting for it.
 
