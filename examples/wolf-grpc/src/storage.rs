@@ -83,8 +83,13 @@ impl Storage {
 
     /// Writes the bootstrap state of a new cluster.
     pub fn bootstrap(&mut self, bootstrap: &Bootstrap) -> io::Result<()> {
-        let files = bootstrap_files(bootstrap.term, bootstrap.voted_for, bootstrap.index, &bootstrap.payload)
-            .map_err(invalid)?;
+        let files = bootstrap_files(
+            bootstrap.term,
+            bootstrap.voted_for,
+            bootstrap.index,
+            &bootstrap.payload,
+        )
+        .map_err(invalid)?;
         for (name, bytes) in &files {
             self.write_file(name, bytes)?;
         }

@@ -140,7 +140,8 @@ impl Node {
                 let _ = done.send(self.bootstrap(voters));
             }
             Command::Metrics { done } => {
-                let _ = done.send(raft::present::metrics_json(&self.raft.metrics(self.last_applied)));
+                let _ =
+                    done.send(raft::present::metrics_json(&self.raft.metrics(self.last_applied)));
             }
             Command::Put { key, value, done } => self.put(&key, &value, done),
             Command::Get { key, done } => {
@@ -185,7 +186,8 @@ impl Node {
         if conf.get(self.options.id).is_none() {
             return Err(format!("this node is not among the first {voters} servers"));
         }
-        let bootstrap = Bootstrap::new(&conf, &raft::codec::configuration::CRAFT).map_err(|e| e.to_string())?;
+        let bootstrap =
+            Bootstrap::new(&conf, &raft::codec::configuration::CRAFT).map_err(|e| e.to_string())?;
         self.storage.bootstrap(&bootstrap).map_err(|e| format!("cannot store: {e}"))?;
         let entry = Entry::new(bootstrap.term, EntryType::Change, bootstrap.payload.clone());
         let loaded = Loaded {
