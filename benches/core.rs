@@ -22,7 +22,7 @@ fn started(id: Id, voters: u64) -> Raft {
     }
     let payload = conf_codec::encode(&conf);
     let entries = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
-    let mut r = Raft::new(id, &address(id));
+    let mut r = Raft::new(id, &address(id), &conf_codec::CRAFT);
     r.seed(id as u32);
     r.set_election_timeout(100, None);
     r.set_heartbeat_timeout(20);

@@ -87,7 +87,7 @@ static void handshake_refuses_bad_input(void **state)
     raft_free(buf.base);
 }
 
-/* Messages written by C-Raft 0.15 (or crafted from the spec and accepted by it) that our
+/* Messages written by C-Raft 0.15 (or crafted by hand and accepted by it) that our
  * encoder must reproduce byte for byte. */
 static const char *const ROUND_TRIP[] = {
     "append-entries-barrier.bin",
@@ -349,7 +349,7 @@ static void garbage_is_malformed_or_too_big(void **state)
     }
 }
 
-/* wire-format.md §5.3: raft_step accepts payloads of any length, but C-Raft's wire format carries
+/* docs/formats.md#alignment: raft_step accepts payloads of any length, but C-Raft's wire format carries
  * only multiples of 8, so its encoder refuses the others, naming the entry's log index (it
  * follows from prev_log_index) and length. */
 static void encoder_refuses_what_craft_cannot_read(void **state)

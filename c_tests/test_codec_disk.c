@@ -193,7 +193,7 @@ static void torn_open_segment_is_recovered_and_reported(void **state)
     raft_free(buf.base);
 }
 
-/* disk-format.md §4.1: C-Raft could not load a batch holding an entry whose length is not a
+/* docs/formats.md#alignment: C-Raft could not load a batch holding an entry whose length is not a
  * multiple of 8, so the encoder refuses it, naming the entry by its position in the batch (a
  * batch carries no log index) and its length. */
 static void batch_encoder_refuses_what_craft_cannot_load(void **state)

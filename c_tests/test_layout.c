@@ -1,5 +1,5 @@
 /* The ABI proof: sizes and offsets of every public struct, against C-Raft's numbers on x86-64
- * Linux (spec/c-api.md section 22, default build). A host compiled against C-Raft's header
+ * Linux (docs/contract.md#layout, default build). A host compiled against C-Raft's header
  * must find every member where it expects it. Everything here is checked at compile time; the
  * cmocka test repeats the checks at run time so that the binary also reports them. */
 

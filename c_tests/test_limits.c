@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "raft.h"
+#include "support/host.h"
 
 #define NOW 1000
 #define LIMIT ((uint64_t)INT64_MAX) /* the highest term and index the header allows */
@@ -25,24 +26,9 @@ struct node {
     raft_time now;
 };
 
-/* Frees what an update hands to the host (these tests keep nothing). */
 static void release_update(struct node *n)
 {
-    if (n->u.flags & RAFT_UPDATE_ENTRIES) {
-        void *last = NULL;
-        for (unsigned k = 0; k < n->u.entries.n; k++) {
-            if (n->u.entries.batch[k].batch != last) {
-                last = n->u.entries.batch[k].batch;
-                raft_free(last);
-            }
-        }
-        raft_free(n->u.entries.batch);
-    }
-    if (n->u.flags & RAFT_UPDATE_SNAPSHOT) {
-        raft_configuration_close(&n->u.snapshot.metadata.configuration);
-        raft_free(n->u.snapshot.chunk.base);
-    }
-    n->u.flags = 0;
+    host_release_update(&n->u);
 }
 
 static int step_at(struct node *n, raft_time time, struct raft_event *ev)
@@ -626,7 +612,8 @@ static void submissions_stop_at_the_last_index(void **state)
     struct raft_snapshot_metadata metadata;
     memset(&metadata, 0, sizeof metadata);
     decode(conf, &metadata.configuration);
-    metadata.index = LIMIT - 1;
+    /* Two short of the limit: the sole voter's election appends a barrier. */
+    metadata.index = LIMIT - 2;
     metadata.term = 1;
     metadata.configuration_index = 1;
     struct raft_event ev;
@@ -634,7 +621,7 @@ static void submissions_stop_at_the_last_index(void **state)
     ev.type = RAFT_START;
     ev.start.term = 1;
     ev.start.metadata = &metadata;
-    ev.start.start_index = LIMIT;
+    ev.start.start_index = LIMIT - 1;
     assert_int_equal(step_at(n, NOW, &ev), 0);
     raft_configuration_close(&metadata.configuration);
     raft_free(conf.base);

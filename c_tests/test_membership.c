@@ -111,6 +111,49 @@ static void removed_leader_steps_down_once_committed(void **state)
     sim_destroy(s);
 }
 
+/* Raft dissertation section 4.2.2: a server that is not a voter in its own latest
+ * configuration must still stand while that configuration is uncommitted, since servers that
+ * never received the change still count on its vote; it does not count its own vote.
+ *
+ * Randomized seed 29695 wedged a cluster that way for good. The smallest such sequence with a
+ * leader that appends a change only after committing an entry of its term: in four voters,
+ * the leader demotes itself and crashes before anyone else stores the change, while a fourth
+ * server is down. The two others need its vote (three of four) and it refuses, its log being
+ * one entry ahead; a stand-by in its own latest configuration, it never stood: no leader until
+ * the fourth server returns. Standing, it wins with the two others (two of the three voters of
+ * its configuration), commits its demotion and steps down; one of them then leads. */
+static void server_demoted_by_an_uncommitted_change_still_stands(void **state)
+{
+    (void)state;
+    struct sim *s = scenario_cluster(4, 4, 81);
+    unsigned a = (unsigned)scenario_elect(s);
+    unsigned b = (a + 1) % 4, c = (a + 2) % 4, d = (a + 3) % 4;
+    assert_true(scenario_commit(s, a, 3));
+    sim_crash(s, d);
+
+    /* a demotes itself; the change reaches a's disk only, then a crashes. */
+    sim_isolate(s, a, true);
+    assert_int_equal(sim_change(s, a, a, RAFT_STANDBY), 0);
+    sim_run_until(s, sim_now(s) + 50);
+    assert_true(sim_durable_last_index(s, a) == scenario_last(s, b) + 1);
+    assert_true(scenario_last(s, b) == scenario_last(s, c));
+    sim_crash(s, a);
+    sim_isolate(s, a, false);
+    sim_restart(s, a);
+    assert_int_equal(sim_role_in(s, a, a), RAFT_STANDBY);
+    assert_int_equal(sim_role_in(s, b, b), RAFT_VOTER);
+
+    /* d stays down: b and c need a's vote in their configuration. */
+    int leader = scenario_elect(s);
+    assert_true(leader >= 0);
+    assert_int_not_equal(leader, (int)a);
+    assert_int_equal(sim_role_in(s, (unsigned)leader, a), RAFT_STANDBY);
+    assert_true(scenario_commit(s, (unsigned)leader, 1));
+    assert_false(sim_alive(s, d));
+    assert_false(sim_failed(s));
+    sim_destroy(s);
+}
+
 static void second_change_while_one_is_pending_fails(void **state)
 {
     (void)state;
@@ -230,6 +273,7 @@ int main(void)
         cmocka_unit_test(catch_up_is_only_for_leaders_and_known_non_voters),
         cmocka_unit_test(remove_a_voter),
         cmocka_unit_test(removed_leader_steps_down_once_committed),
+        cmocka_unit_test(server_demoted_by_an_uncommitted_change_still_stands),
         cmocka_unit_test(second_change_while_one_is_pending_fails),
         cmocka_unit_test(transfer_to_a_caught_up_follower),
         cmocka_unit_test(transfer_to_unknown_self_or_any),

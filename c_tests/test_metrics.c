@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "support/host.h"
 #include "support/scenario.h"
 
 /* The metrics of r as a NUL-terminated string the caller frees with raft_free. */
@@ -101,9 +102,18 @@ static void bootstrapped_single_voter_reports_itself_leader(void **state)
     struct raft_update u;
     assert_int_equal(raft_step(&r, &ev, &u), 0);
     raft_free(e.batch);
-    char *after = metrics(&r, 1);
+    /* It leads a term of its own and hands over a barrier, which commits once durable. */
+    assert_true(u.flags & RAFT_UPDATE_ENTRIES);
+    raft_index barrier = u.entries.index;
+    host_release_update(&u);
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_PERSISTED_ENTRIES;
+    ev.persisted_entries.index = barrier;
+    assert_int_equal(raft_step(&r, &ev, &u), 0);
+    host_release_update(&u);
+    char *after = metrics(&r, 2);
     assert_contains(after, "\"id\":1,\"address\":\"one\",\"state\":\"leader\",\"role\":\"voter\"");
-    assert_contains(after, "\"commit_index\":1,\"last_applied\":1");
+    assert_contains(after, "\"commit_index\":2,\"last_applied\":2");
     assert_contains(after, "\"current_leader\":{\"id\":1,\"address\":\"one\"}");
     assert_contains(after, "\"membership_config\":{\"index\":1,\"committed\":true,");
     assert_contains(after, "\"replication\":[]");

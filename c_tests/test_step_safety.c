@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "raft.h"
+#include "support/host.h"
 
 #define NOW 1000
 
@@ -33,23 +34,9 @@ static int step_at(struct host *h, struct raft_event *ev, raft_time time)
     return raft_step(&h->r, ev, &h->u);
 }
 
-/* Frees what an update hands to the host (these tests keep nothing). */
 static void release_update(struct host *h)
 {
-    if (h->u.flags & RAFT_UPDATE_ENTRIES) {
-        void *last = NULL;
-        for (unsigned k = 0; k < h->u.entries.n; k++) {
-            if (h->u.entries.batch[k].batch != last) {
-                last = h->u.entries.batch[k].batch;
-                raft_free(last);
-            }
-        }
-        raft_free(h->u.entries.batch);
-    }
-    if (h->u.flags & RAFT_UPDATE_SNAPSHOT) {
-        raft_configuration_close(&h->u.snapshot.metadata.configuration);
-        raft_free(h->u.snapshot.chunk.base);
-    }
+    host_release_update(&h->u);
 }
 
 /* A configuration of servers 1..n, all voters, encoded into a raft-heap buffer. */
@@ -133,32 +120,6 @@ static int receive_append(struct host *h, const char *address, raft_term term, r
     ev.type = RAFT_RECEIVE;
     ev.receive.message = &m;
     return step_at(h, &ev, time);
-}
-
-/* What an observer can see of an instance, to prove that a failed call changed nothing. */
-struct observed {
-    raft_term term;
-    raft_id vote;
-    raft_index commit, last;
-    raft_time timeout;
-    enum raft_state state;
-    raft_id leader;
-    int role;
-};
-
-static struct observed observe(struct raft *r)
-{
-    struct observed o;
-    memset(&o, 0, sizeof o);
-    o.term = raft_current_term(r);
-    o.vote = raft_voted_for(r);
-    o.commit = raft_commit_index(r);
-    o.last = raft_last_index(r);
-    o.timeout = raft_timeout(r);
-    o.state = raft_state(r);
-    raft_leader(r, &o.leader, NULL);
-    o.role = raft_role(r);
-    return o;
 }
 
 /* --- stderr belongs to the host -------------------------------------------------------------- */
@@ -285,11 +246,11 @@ static void step_without_memory_for_a_barrier_fails_before_anything_changes(void
      * before the core runs. */
     assert_int_equal(timeout(&h, NOW + 100000), 0);
     release_update(&h);
-    struct observed before = observe(&h.r);
+    struct host_observed before = host_observe(&h.r);
     heap_failing = true;
     assert_int_equal(persist_entries(&h, 3, NOW + 100010), RAFT_NOMEM);
     heap_failing = false;
-    struct observed after = observe(&h.r);
+    struct host_observed after = host_observe(&h.r);
     assert_memory_equal(&before, &after, sizeof before);
     assert_non_null(strstr(raft_errmsg(&h.r), "memory"));
     assert_int_equal(persist_entries(&h, 3, NOW + 100010), 0);
@@ -412,7 +373,7 @@ static int receive_huge_batch_in_capped_process(void)
     for (unsigned i = 0; i < HUGE_BATCH; i++) {
         entries[i] = (struct raft_entry){2, RAFT_COMMAND, {batch, 0}, batch};
     }
-    struct observed before = observe(&h.r);
+    struct host_observed before = host_observe(&h.r);
     struct rlimit cap;
     cap.rlim_cur = cap.rlim_max = address_space_in_use() + (32u << 20);
     if (setrlimit(RLIMIT_AS, &cap) != 0) {
@@ -436,7 +397,7 @@ static int receive_huge_batch_in_capped_process(void)
     if (rv != RAFT_NOMEM) {
         return 12;
     }
-    struct observed after = observe(&h.r);
+    struct host_observed after = host_observe(&h.r);
     if (memcmp(&before, &after, sizeof before) != 0) {
         return 13;
     }

@@ -8,7 +8,7 @@ Everything a real host does is here, in memory and on a simulated clock: each ``
 a "disk" (term, vote, log, snapshot) that survives crashes and volatile state that does not
 (the library instance, the in-memory log, pending writes, the key-value store); a ``Cluster``
 delivers messages with random latency, completes disk writes after a delay (0: at once, but
-still as a separate event, as spec section 11.3 requires) and fires timeouts. The script
+still as a separate event, as docs/contract.md#raft_persisted_entries requires) and fires timeouts. The script
 bootstraps the cluster, writes a few keys, crashes the leader, waits for a new election, writes
 more, restarts the old leader from its persisted state and checks that every node converges.
 
@@ -123,7 +123,7 @@ class Write:
 
 
 class Node:
-    """One server: durable state, volatile state and the update handling of spec 12.8."""
+    """One server: durable state, volatile state and the update handling of docs/contract.md#update-order."""
 
     def __init__(self, cluster: "Cluster", id: int, address: str):
         self.cluster = cluster
@@ -158,7 +158,7 @@ class Node:
     # --- Lifecycle ----------------------------------------------------------------------
 
     def bootstrap(self, conf: Configuration) -> None:
-        """Spec section 21: term 1, no vote, a RAFT_CHANGE entry at index 1."""
+        """A new cluster (docs/contract.md#host-loop): term 1, no vote, a RAFT_CHANGE entry at index 1."""
         self.term, self.vote = 1, 0
         self.disk_log = Log(1, [Entry(1, CHANGE, conf.encode())])
 
@@ -318,7 +318,7 @@ class Node:
             return
         meta = SnapshotMetadata(self.last_applied, e.term, self.conf, self.conf_index)
         data = json.dumps(self.kv, sort_keys=True).encode()
-        # Durable before the library hears of it (spec section 11.6).
+        # Durable before the library hears of it (docs/contract.md#raft_snapshot).
         self.disk_snapshot = self.snapshot = (meta, data)
         trailing = self.cluster.snapshot_trailing
         self._step_one(Snapshot(meta, trailing))
@@ -402,7 +402,7 @@ class Cluster:
         dst = self.nodes.get(m.server_id)
         if dst is None or not dst.alive:
             return  # lost
-        # On receipt, server_id/server_address name the sender (spec section 9).
+        # On receipt, server_id/server_address name the sender (docs/contract.md#message-fields).
         sender = self.nodes[src]
         dst.step(Receive(replace(m, server_id=src, server_address=sender.address)))
 

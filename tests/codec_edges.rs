@@ -1,5 +1,5 @@
 //! Malformed, truncated, oversized and damaged inputs: each is refused with the right kind of
-//! error (or recovered as the spec says), without panicking or buffering what a peer merely
+//! error (or recovered as C-Raft does), without panicking or buffering what a peer merely
 //! announces.
 
 mod common;
@@ -181,7 +181,7 @@ fn command(len: usize) -> Entry {
     Entry::new(1, EntryType::Command, vec![7u8; len])
 }
 
-/// wire-format.md §5.3 and disk-format.md §4.1: C-Raft's formats carry only multiples of 8
+/// docs/formats.md#alignment: C-Raft's formats carry only multiples of 8
 /// bytes, so their encoders refuse any other length (raft_step itself accepts it), naming the
 /// entry by its log index where they know it and its length.
 #[test]

@@ -6,6 +6,7 @@
 //! Rules that already have a test in the core's unit tests are not repeated here; the list of
 //! where they live is at the end of this file.
 
+use raft::codec::configuration::CRAFT;
 use raft::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult};
 use raft::core::{
     Bootstrap, Configuration, EntryType, EntryView, Event, Incoming, Message, Outgoing, Raft,
@@ -28,9 +29,9 @@ fn voters(ids: &[u64]) -> Configuration {
 
 /// Server `id` of a freshly bootstrapped cluster of voters 1, 2 and 3, started at time 0.
 fn bootstrapped(id: u64) -> Raft {
-    let bootstrap = Bootstrap::new(&voters(&[1, 2, 3])).unwrap();
+    let bootstrap = Bootstrap::new(&voters(&[1, 2, 3]), &CRAFT).unwrap();
     let entries = [bootstrap.entry()];
-    let mut raft = Raft::new(id, &address(id));
+    let mut raft = Raft::new(id, &address(id), &CRAFT);
     raft.seed(id as u32);
     raft.step(0, 100, bootstrap.start_event(&entries), None).unwrap();
     raft
@@ -39,10 +40,10 @@ fn bootstrapped(id: u64) -> Raft {
 /// Server `id` restarted at time 0 from term `term`, vote `voted_for` and a log holding the
 /// bootstrap entry followed by commands of the given terms.
 fn restarted(id: u64, term: u64, voted_for: u64, terms: &[u64]) -> Raft {
-    let bootstrap = Bootstrap::new(&voters(&[1, 2, 3])).unwrap();
+    let bootstrap = Bootstrap::new(&voters(&[1, 2, 3]), &CRAFT).unwrap();
     let mut entries = vec![bootstrap.entry()];
     entries.extend(terms.iter().map(|&t| command(t)));
-    let mut raft = Raft::new(id, &address(id));
+    let mut raft = Raft::new(id, &address(id), &CRAFT);
     raft.seed(id as u32);
     let start = Event::Start { term, voted_for, snapshot: None, start_index: 1, entries: &entries };
     raft.step(0, 100, start, None).unwrap();

@@ -226,7 +226,7 @@ fn captured_node_streams_decode_in_any_chunking() {
 }
 
 #[test]
-fn streams_crafted_from_the_spec_decode_and_reencode_byte_for_byte() {
+fn streams_crafted_by_hand_decode_and_reencode_byte_for_byte() {
     let mut items = 0;
     for (name, decoded) in scenarios() {
         let dir = vectors().join("wire").join(&name);

@@ -15,15 +15,21 @@ static inline struct sim *scenario_cluster(unsigned n, unsigned voters, unsigned
     return sim_create(&o);
 }
 
-/* Lets a majority notice a lost leader (an election timeout at most), then waits for one. */
-static inline int scenario_elect(struct sim *s)
-{
-    return sim_run_until_leader(s, 10000);
-}
-
 static inline raft_index scenario_last(struct sim *s, unsigned i)
 {
     return raft_last_index(sim_raft(s, i));
+}
+
+/* Lets a majority notice a lost leader (an election timeout at most), then waits for one and
+ * for the barrier it appends to be applied everywhere: until then it accepts no configuration
+ * change. Returns the leader, or -1. */
+static inline int scenario_elect(struct sim *s)
+{
+    int leader = sim_run_until_leader(s, 10000);
+    if (leader < 0 || !sim_run_until_applied(s, scenario_last(s, (unsigned)leader), 10000)) {
+        return -1;
+    }
+    return sim_leader(s);
 }
 
 /* Submits n commands through the leader and waits until every follower applied them. */

@@ -108,6 +108,26 @@ static bool current_conf(struct server *srv, struct raft_configuration *c)
 
 /* --- Lifecycle ----------------------------------------------------------------------------- */
 
+/* Whether the durable snapshot supersedes the whole durable log. A log that stops short of
+ * the snapshot was written before the snapshot was installed. A log whose entry at the
+ * snapshot index has another term is older than what the snapshot covers: the server applied
+ * (and snapshotted) committed entries that replaced it in memory, learned from the leader
+ * before its own write of them was durable, and a crash lost that write (seed 20426 of the
+ * randomized runs). Entries after a disagreeing one were never committed (log matching), so
+ * the host drops them as the lost write would have. */
+static bool durable_log_is_stale(struct server *srv)
+{
+    const struct sim_snapshot *snap = &srv->durable_snap;
+    if (!snap->present) {
+        return false;
+    }
+    if (durable_last(srv) < snap->index) {
+        return true;
+    }
+    struct sim_entry *e = durable_get(srv, snap->index);
+    return e != NULL && e->term != snap->term;
+}
+
 static void start_server(struct sim *s, struct server *srv)
 {
     srv->alive = true;
@@ -128,9 +148,7 @@ static void start_server(struct sim *s, struct server *srv)
     if (s->o.max_inflight_entries > 0) {
         raft_set_max_inflight_entries(&srv->raft, s->o.max_inflight_entries);
     }
-    /* A durable log that stops short of the durable snapshot is stale (its entries were
-     * written before the snapshot was installed): the snapshot supersedes it. */
-    if (srv->durable_snap.present && durable_last(srv) < srv->durable_snap.index) {
+    if (durable_log_is_stale(srv)) {
         durable_reset(srv, srv->durable_snap.index + 1);
     }
     /* The in-memory log is loaded from the persisted one, which then shares its entries. */
@@ -634,6 +652,24 @@ void sim_set_capacity(struct sim *s, unsigned i, unsigned short capacity)
     s->servers[i].capacity = capacity;
 }
 
+/* The latest configuration in the server's log, as "conf: 1=V 2=S 3=P" (Voter, Stand-by, sPare). */
+static void dump_configuration(struct server *srv)
+{
+    struct raft_configuration c;
+    if (!current_conf(srv, &c)) {
+        fprintf(stderr, "      conf: none\n");
+        return;
+    }
+    fprintf(stderr, "      conf:");
+    for (unsigned k = 0; k < c.n; k++) {
+        int role = c.servers[k].role;
+        fprintf(stderr, " %llu=%c", c.servers[k].id,
+                role == RAFT_VOTER ? 'V' : role == RAFT_STANDBY ? 'S' : 'P');
+    }
+    fprintf(stderr, "\n");
+    raft_configuration_close(&c);
+}
+
 void sim_dump(struct sim *s)
 {
     for (unsigned i = 0; i < s->o.n_servers; i++) {
@@ -652,6 +688,7 @@ void sim_dump(struct sim *s)
                 raft_last_index(&srv->raft), durable_last(srv),
                 srv->snap.present ? srv->snap.index : 0, srv->installing ? " (installing)" : "",
                 srv->disk.n > 0 ? "pending" : "none");
+        dump_configuration(srv);
     }
 }
 

@@ -56,6 +56,14 @@ struct sim_options {
     unsigned max_inflight_entries; /* 0 keeps the library's default */
     unsigned snapshot_threshold;   /* take a snapshot every N applied entries (0: never) */
     unsigned snapshot_trailing;    /* entries kept before a snapshot */
+    /* Timeouts at every point (0: off). After any step, the chance in percent that the host
+     * also steps a RAFT_TIMEOUT at once, due or not (the contract makes an early one
+     * harmless). After a step that appended a configuration entry, the chance that the
+     * server is cut off from everyone right then, so that its next event is the RAFT_TIMEOUT
+     * of its election deadline under the configuration just landed (the network heals with
+     * sim_heal or sim_isolate). */
+    unsigned early_timeout_percent;
+    unsigned isolate_after_change_percent;
     bool trace;                    /* print the library's diagnostics to stderr */
     /* Benchmarks: skip the safety checks and hash only the first bytes of each payload, so
      * that the host's own work stays small next to the library's. */
@@ -128,9 +136,11 @@ void sim_set_link(struct sim *s, unsigned i, unsigned j, bool up);
 void sim_isolate(struct sim *s, unsigned i, bool isolated);
 void sim_heal(struct sim *s);
 void sim_set_faults(struct sim *s, unsigned loss_percent, unsigned dup_percent);
+/* Changes isolate_after_change_percent (sim_options). */
+void sim_set_isolate_after_change(struct sim *s, unsigned percent);
 /* Drops the next `count` messages of `type` from server i to server j. */
 void sim_drop_next(struct sim *s, unsigned i, unsigned j, int type, unsigned count);
-/* The disk capacity server i reports in its events from now on (spec section 17). */
+/* The disk capacity server i reports in its events from now on (docs/contract.md#common-fields). */
 void sim_set_capacity(struct sim *s, unsigned i, unsigned short capacity);
 /* Takes a snapshot on server i now (at its last applied index). */
 int sim_snapshot(struct sim *s, unsigned i, unsigned trailing);

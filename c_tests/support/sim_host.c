@@ -1,4 +1,4 @@
-/* The simulated host of one server: processing updates as spec section 12.8 orders, disk
+/* The simulated host of one server: processing updates in docs/contract.md#update-order, disk
  * writes and their completions, applying committed entries, snapshots, and the safety checks
  * that concern one server. */
 
@@ -22,6 +22,35 @@ void trace_emit(struct raft_tracer *t, int type, const void *data)
         return;
     }
     fprintf(stderr, "[%6llu] %llu: %s\n", srv->sim->now, srv->id, info->diagnostic.message);
+}
+
+static bool chance(struct sim *s, unsigned percent)
+{
+    return percent > 0 && draw(s, 0, 99) < percent;
+}
+
+/* Timeouts at every point (sim_options): a server that just appended a configuration entry
+ * may be cut off at once, so that it reaches its election deadline under that configuration;
+ * any step may be followed by an early RAFT_TIMEOUT. */
+static void disturb_after_step(struct sim *s, struct server *srv)
+{
+    bool landed = srv->change_landed;
+    srv->change_landed = false;
+    if (!srv->alive || s->failed || srv->in_extra_timeout) {
+        return;
+    }
+    if (landed && chance(s, s->o.isolate_after_change_percent)) {
+        note(s, "s%u: cut off right after a configuration entry", srv->i);
+        sim_isolate(s, srv->i, true);
+    }
+    if (chance(s, s->o.early_timeout_percent)) {
+        struct raft_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = RAFT_TIMEOUT;
+        srv->in_extra_timeout = true;
+        step_or_fail(s, srv->i, &ev, "early RAFT_TIMEOUT");
+        srv->in_extra_timeout = false;
+    }
 }
 
 int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
@@ -76,6 +105,7 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event)
             }
         }
     }
+    disturb_after_step(s, srv);
     return 0;
 }
 
@@ -286,6 +316,7 @@ static void handle_entries_update(struct sim *s, struct server *srv, struct raft
     sim_log_reserve(&srv->mem, n);
     for (unsigned k = 0; k < n; k++) {
         struct raft_entry *e = &u->entries.batch[k];
+        srv->change_landed |= e->type == RAFT_CHANGE;
         const void *data;
         struct sim_batch *b = adopt(e, srv->lent, &data);
         uint64_t hash = s->o.unchecked ? sim_quick_hash(e->type, data, e->buf.len)
@@ -327,7 +358,8 @@ static void observe_commit(struct sim *s, struct server *srv, raft_index commit)
         if (e == NULL) {
             continue; /* covered by a snapshot */
         }
-        if (!sim_record_committed(&s->record, k, e->term, e->hash, why, sizeof why)) {
+        if (!sim_record_committed(&s->record, k, e->term, e->hash,
+                                  raft_current_term(&srv->raft), why, sizeof why)) {
             fail(s, "server %u: %s", srv->i, why);
             return;
         }
@@ -431,7 +463,11 @@ void check_server(struct sim *s, struct server *srv)
         fail(s, "%s", why);
         return;
     }
-    /* Leader completeness: every committed entry is in the leader's log. */
+    /* Leader completeness (Raft paper section 5.4, dissertation 3.6.3): an entry committed
+     * in a term before this leader's is in its log. "Committed in term T" is the term of the
+     * leader that committed it, not the entry's own: a leader of term 7 may rightly lack an
+     * entry of term 5 that only the leader of term 8 committed (it was on a minority when
+     * term 7 was won), and a stale leader lacks what a newer leader committed meanwhile. */
     raft_index from = srv->snap.present ? srv->snap.index + 1 : 1;
     if (from < srv->mem.first) {
         from = srv->mem.first;
@@ -439,7 +475,7 @@ void check_server(struct sim *s, struct server *srv)
     for (raft_index k = srv->commit + 1 > from ? srv->commit + 1 : from; k <= s->record.max_commit; k++) {
         const struct sim_committed *c = sim_record_get_committed(&s->record, k);
         struct sim_entry *e = sim_log_get(&srv->mem, k);
-        if (c == NULL) {
+        if (c == NULL || c->committed_in >= term) {
             continue;
         }
         if (e == NULL || e->term != c->term || e->hash != c->hash) {

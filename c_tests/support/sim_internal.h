@@ -120,8 +120,12 @@ struct sim_pair {
 
 struct sim_committed {
     bool known;
-    raft_term term;
+    raft_term term; /* the entry's */
     uint64_t hash;
+    /* The lowest current term of a server when it saw the entry committed. A server learns
+     * of a commit from the leader that made it, or later, so this bounds from above the term
+     * of that leader: the term in which the entry was committed. */
+    raft_term committed_in;
 };
 
 void sim_record_init(struct sim_record *r);
@@ -129,8 +133,9 @@ void sim_record_free(struct sim_record *r);
 /* Returns false (and fills why) when (index, term) was persisted before with other content. */
 bool sim_record_persisted(struct sim_record *r, raft_index index, raft_term term, uint64_t hash,
                           raft_term prev_term, char *why, size_t why_len);
+/* Server of current term `observer_term` saw entry `index` (of `term`) committed. */
 bool sim_record_committed(struct sim_record *r, raft_index index, raft_term term, uint64_t hash,
-                          char *why, size_t why_len);
+                          raft_term observer_term, char *why, size_t why_len);
 const struct sim_committed *sim_record_get_committed(const struct sim_record *r,
                                                      raft_index index);
 bool sim_record_leader(struct sim_record *r, raft_term term, raft_id id, char *why,
@@ -246,6 +251,8 @@ struct server {
     raft_index commit; /* last commit index seen in this incarnation */
     unsigned short capacity;
     bool installing;
+    bool change_landed;       /* the update being handled appended a configuration entry */
+    bool in_extra_timeout;    /* stepping the extra RAFT_TIMEOUT of early_timeout_percent */
     /* The simulator's batch in the event being stepped (submitted entries, a received
      * AppendEntries), adopted without a copy if the update hands it back. */
     struct sim_batch *lent;

@@ -271,7 +271,7 @@ bool sim_record_persisted(struct sim_record *r, raft_index index, raft_term term
 }
 
 bool sim_record_committed(struct sim_record *r, raft_index index, raft_term term, uint64_t hash,
-                          char *why, size_t why_len)
+                          raft_term observer_term, char *why, size_t why_len)
 {
     if (index >= r->cap_committed) {
         size_t cap = r->cap_committed ? r->cap_committed : 1024;
@@ -289,6 +289,9 @@ bool sim_record_committed(struct sim_record *r, raft_index index, raft_term term
                  "state machine safety: committed entry %llu was term %llu, now term %llu%s",
                  index, c->term, term, c->term == term ? " with other content" : "");
         return false;
+    }
+    if (!c->known || observer_term < c->committed_in) {
+        c->committed_in = observer_term;
     }
     c->known = true;
     c->term = term;

@@ -382,6 +382,11 @@ void sim_set_faults(struct sim *s, unsigned loss_percent, unsigned dup_percent)
     s->o.dup_percent = dup_percent;
 }
 
+void sim_set_isolate_after_change(struct sim *s, unsigned percent)
+{
+    s->o.isolate_after_change_percent = percent;
+}
+
 void sim_drop_next(struct sim *s, unsigned i, unsigned j, int type, unsigned count)
 {
     s->drop_from = i;

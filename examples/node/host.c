@@ -1,4 +1,4 @@
-/* raft_step and what the host does with each update, in the order of c-api.md §12.8:
+/* raft_step and what the host does with each update, in the order of docs/contract.md#update-order:
  * term and vote, snapshot, entries, messages, state, commit index; events an update causes
  * (RAFT_PERSISTED_*, RAFT_CONFIGURATION, RAFT_SNAPSHOT) are queued and stepped after it.
  * Entries are written at once but made durable once per poll round (host_flush: one
@@ -231,7 +231,7 @@ static int step(struct host *h, struct raft_event *ev)
     return 0;
 }
 
-/* Takes a snapshot of the store at last_applied and tells the library (§11.6). */
+/* Takes a snapshot of the store at last_applied and tells the library (docs/contract.md#raft_snapshot). */
 static void take_snapshot(struct host *h)
 {
     const struct mem_entry *e = memlog_get(&h->log, h->last_applied);

@@ -1,4 +1,4 @@
-/* The in-memory log. The library keeps no payloads (spec §12.3): the host sends
+/* The in-memory log. The library keeps no payloads (docs/contract.md#raft_update_entries): the host sends
  * AppendEntries from here and applies committed entries from here. Payloads are copied, so
  * the library's batches can be freed as soon as an update is processed. */
 #include <stdlib.h>

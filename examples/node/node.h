@@ -6,7 +6,7 @@
  *   transport.c C-Raft's TCP protocol: handshake, one outbound connection per peer
  *   kv.c        the state machine and its snapshots
  *   clients.c   the client line protocol (PUT/GET/STATUS/HASH, redirects)
- *   host.c      raft_step and the processing of updates (spec c-api.md §12.8, §21)
+ *   host.c      raft_step and the processing of updates (docs/contract.md#update-order)
  *   main.c      arguments, start-up, the poll(2) loop, SIGTERM
  */
 #ifndef EXAMPLE_NODE_H

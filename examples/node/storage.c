@@ -1,4 +1,4 @@
-/* Durable storage in C-Raft's data-directory format (spec disk-format.md), through the codec
+/* Durable storage in C-Raft's data-directory format (docs/formats.md#disk), through the codec
  * C API: metadata1/metadata2 written alternately, one open segment appended to and fsync'ed,
  * closed segments FIRST-LAST, snapshots snapshot-T-I-TS with their .meta. Writes are
  * synchronous: when a function returns 0 the data is durable. Errors (disk full included) are

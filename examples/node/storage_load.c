@@ -1,5 +1,5 @@
 /* Opening a data directory after a clean stop or a crash, and storing snapshots. Recovery
- * follows disk-format.md: leftover tmp files are deleted, open segments keep their valid
+ * follows C-Raft's (docs/formats.md#disk): leftover tmp files are deleted, open segments keep their valid
  * batches (a torn tail is reported and cut off) and are closed, a closed segment that fails
  * its checks is set aside as corrupt-* and the log ends before it. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,4 +1,4 @@
-/* C-Raft's TCP transport (wire-format.md): a node sends on connections it opens, one per
+/* C-Raft's TCP transport (docs/formats.md#wire): a node sends on connections it opens, one per
  * peer, each starting with its handshake, and receives on the connections peers open to it.
  * Every socket is non-blocking and every outbound connection has its own bounded queue: a
  * peer that is down or slow loses messages (Raft retries) but never delays the others. */

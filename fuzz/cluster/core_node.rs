@@ -30,7 +30,7 @@ fn event_entries(ev: &Ev) -> &[Entry] {
 
 impl Node for CoreNode {
     fn new(id: u64, address: &str, seed: u32, s: &Settings) -> CoreNode {
-        let mut raft = Raft::new(id, address);
+        let mut raft = Raft::new(id, address, &raft::codec::configuration::CRAFT);
         raft.seed(seed);
         raft.set_election_timeout(s.election_timeout, None);
         raft.set_heartbeat_timeout(s.heartbeat_timeout);
@@ -166,7 +166,8 @@ impl Node for CoreNode {
                 }
             }
             _ => {
-                let mut fresh = Raft::new(self.raft.id(), "fresh");
+                let mut fresh =
+                    Raft::new(self.raft.id(), "fresh", &raft::codec::configuration::CRAFT);
                 let result = fresh.step(now, 0, Event::Timeout, None);
                 assert!(result.is_err(), "a timeout before the start was accepted");
                 None

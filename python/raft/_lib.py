@@ -1,7 +1,7 @@
 """Loading libraft.so and declaring the C types and signatures used by the binding.
 
 Every Structure below mirrors a struct of ``include/raft.h`` field for field, so that its size
-and offsets equal those of spec section 22 (x86-64 Linux); ``tests/test_layout.py`` checks them.
+and offsets equal those of docs/contract.md#layout (x86-64 Linux); ``tests/test_layout.py`` checks them.
 Anonymous C11 unions are declared as named ctypes Unions listed in ``_anonymous_``, so Python
 code reads ``msg.append_entries`` exactly like C does.
 """
@@ -35,7 +35,7 @@ RAFT_ERRMSG_BUF_SIZE = 256
 RAFT_STRUCT_SIZE = 992  # C-Raft's default layout, the one our header ships
 
 
-# --- Basic structs (spec sections 4, 6, 8, 10) -------------------------------------------------
+# --- Basic structs ---------------------------------------------------------------------------
 
 
 class RaftBuffer(Structure):
@@ -51,7 +51,7 @@ class RaftConfiguration(Structure):
 
 
 class RaftEntry(Structure):
-    # `type` is a 4-byte enum in the real header (spec section 8), not C-Raft's documented short.
+    # `type` is a 4-byte enum in the real header (docs/contract.md#layout), not C-Raft's documented short.
     _fields_ = [("term", raft_term), ("type", c_int), ("buf", RaftBuffer), ("batch", c_void_p)]
 
 
@@ -64,7 +64,7 @@ class RaftSnapshotMetadata(Structure):
     ]
 
 
-# --- Messages (spec section 9) -----------------------------------------------------------------
+# --- Messages (docs/contract.md#messages) ----------------------------------------------------
 
 
 class RaftRequestVote(Structure):
@@ -155,7 +155,7 @@ class RaftMessage(Structure):
     ]
 
 
-# --- Events (spec section 11) ------------------------------------------------------------------
+# --- Events (docs/contract.md#events) --------------------------------------------------------
 
 
 class RaftEventStart(Structure):
@@ -227,7 +227,7 @@ class RaftEvent(Structure):
     ]
 
 
-# --- Updates (spec section 12) -----------------------------------------------------------------
+# --- Updates (docs/contract.md#the-update) ---------------------------------------------------
 
 
 class RaftUpdateEntries(Structure):
@@ -256,7 +256,7 @@ class RaftUpdate(Structure):
     ]
 
 
-# --- Tracing and heap (spec sections 15, 16) ---------------------------------------------------
+# --- Tracing and heap (docs/contract.md#tracing, #memory) ------------------------------------
 
 
 class RaftTracer(Structure):
@@ -300,7 +300,7 @@ class RaftHeap(Structure):
     ]
 
 
-# --- The instance (spec section 14) ------------------------------------------------------------
+# --- The instance (docs/contract.md#layout) --------------------------------------------------
 
 
 class RaftStruct(Structure):

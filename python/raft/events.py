@@ -1,4 +1,4 @@
-"""Events passed to ``Raft.step`` (spec section 11), as Python objects.
+"""Events passed to ``Raft.step`` (docs/contract.md#events), as Python objects.
 
 The time and capacity common to all events are arguments of ``step`` rather than fields, so
 one event object can be built before the host knows the time. Configuration is this module's

@@ -1,4 +1,4 @@
-"""A raft heap that counts and tracks allocations, for leak tests (spec section 16).
+"""A raft heap that counts and tracks allocations, for leak tests (docs/contract.md#memory).
 
 Every block the library and the binding exchange goes through the raft heap, so installing
 this heap around a run and checking ``live`` afterwards proves that each ``raft_malloc`` was

@@ -1,7 +1,7 @@
 """A Raft server instance: the owner of one ``struct raft``, driven by ``step``.
 
 The binding converts at the boundary in both directions, so that no library memory ever
-escapes into Python objects (spec sections 11 and 12):
+escapes into Python objects (docs/contract.md#events, #the-update):
 
 - Events: Python objects are turned into C structs for the duration of one ``raft_step``.
   Memory whose ownership the library may take (the batch of a received AppendEntries, the data
@@ -68,7 +68,7 @@ class SnapshotUpdate:
 
 @dataclass
 class Update:
-    """What a step asks the host to do, in the order of spec section 12.8."""
+    """What a step asks the host to do, in the order of docs/contract.md#update-order."""
 
     flags: int = 0
     term_changed: bool = False  # persist current_term ...
@@ -178,8 +178,8 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
     c = RaftMessage()
     c.type = m.TYPE
     c.server_id = m.server_id
-    # ctypes keeps the bytes object alive as long as `c`, which outlives the step: replies
-    # produced by the step may point at this address (spec section 11.2).
+    # ctypes keeps the bytes object alive as long as `c`, which outlives the step (the library
+    # copies the addresses it keeps: docs/contract.md#raft_receive).
     c.server_address = m.server_address.encode()
     if isinstance(m, msgs.AppendEntries):
         if m.entries and m.n_entries not in (0, len(m.entries)):
@@ -324,7 +324,7 @@ def _fill_event(event: ev.Event, c: RaftEvent, scratch: _Scratch) -> None:
         if start_index is None:
             start_index = event.snapshot.index + 1 if event.snapshot else 1
         s.start_index = start_index
-        # START borrows the entries: host memory is fine (spec section 11.1).
+        # START borrows the entries: host memory is fine (docs/contract.md#raft_start).
         s.entries = scratch.entries(event.entries, on_raft_heap=False)
         s.n_entries = len(event.entries)
     elif isinstance(event, ev.Receive):
@@ -417,7 +417,7 @@ class Raft:
             rv = lib.raft_step(p, byref(c), byref(update))
             if rv != 0:
                 raise RaftError(rv, _text(lib.raft_errmsg(p)))
-            # Success: the library now owns the raft_malloc'd payloads (spec section 11.2).
+            # Success: the library now owns the raft_malloc'd payloads (docs/contract.md#raft_receive).
             scratch.owned.clear()
             return _update_from_c(update)
         finally:

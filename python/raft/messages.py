@@ -1,4 +1,4 @@
-"""RPC messages as Python objects (spec section 9).
+"""RPC messages as Python objects (docs/contract.md#messages).
 
 ``server_id``/``server_address`` name the destination in a message taken from an update, and
 MUST name the sender in a message passed to ``Receive``: a host routing a message rewrites

@@ -94,20 +94,22 @@ def test_single_voter_becomes_leader_and_commits(heap):
     with Raft(1, "s1") as r:
         u = r.step(bootstrap((1, VOTER)), 100)
         assert u.state_changed and u.commit_index_changed and u.timeout_changed
-        assert u.entries == [] and u.messages == []
-        # It wins an election of its own: a new term, persisted before anything is sent.
+        assert u.messages == []
+        # It wins an election of its own: a new term, persisted before anything is sent, and a
+        # barrier of that term (Raft §8).
         assert u.term_changed and u.vote_changed and (r.current_term, r.voted_for) == (2, 1)
+        assert (u.entries_index, u.entries) == (2, [Entry(2, BARRIER, bytes(8))])
         assert r.state == LEADER and r.leader == (1, "s1") and r.role == VOTER
         assert r.match_index(1) == 1
 
         u = r.step(Submit([Entry(2, COMMAND, CMD), Entry(2, COMMAND, b"")]), 101)
-        assert u.entries_index == 2
+        assert u.entries_index == 3
         assert u.entries == [Entry(2, COMMAND, CMD), Entry(2, COMMAND, b"")]
-        assert r.last_index == 3 and r.commit_index == 1
+        assert r.last_index == 4 and r.commit_index == 1
 
-        u = r.step(PersistedEntries(3), 102)
-        assert u.commit_index_changed and r.commit_index == 3
-        assert r.match_index(1) == 3
+        u = r.step(PersistedEntries(4), 102)
+        assert u.commit_index_changed and r.commit_index == 4
+        assert r.match_index(1) == 4
 
 
 def test_step_errors_raise_with_code_and_errmsg_and_release_payloads(heap):
@@ -141,7 +143,7 @@ def test_leader_replicates_and_commits(heap):
     r, now = leader_of_two()
     with r:
         assert r.current_term == 2 and r.voted_for == 1
-        assert r.last_index == 1  # no barrier: nothing was uncommitted
+        assert r.last_index == 2  # the new leader's barrier (Raft §8)
 
         def ack(index):
             return Receive(m.AppendEntriesResult(server_id=2, server_address="s2", term=2,
@@ -149,16 +151,16 @@ def test_leader_replicates_and_commits(heap):
 
         r.step(ack(1), now + 1)  # the follower matches: replication pipelines from now on
         u = r.step(Submit([Entry(2, COMMAND, CMD)]), now + 2)
-        assert (u.entries_index, u.entries) == (2, [Entry(2, COMMAND, CMD)])
+        assert (u.entries_index, u.entries) == (3, [Entry(2, COMMAND, CMD)])
         (ae,) = u.messages
         assert isinstance(ae, m.AppendEntries) and (ae.server_id, ae.server_address) == (2, "s2")
-        assert (ae.term, ae.prev_log_index, ae.prev_log_term, ae.n_entries) == (2, 1, 1, 1)
+        assert (ae.term, ae.prev_log_index, ae.prev_log_term, ae.n_entries) == (2, 2, 2, 1)
         assert ae.entries == []  # the host attaches the entries from its log
-        r.step(PersistedEntries(2), now + 3)
+        r.step(PersistedEntries(3), now + 3)
         assert r.commit_index == 1  # the follower has not acknowledged yet
-        u = r.step(ack(2), now + 4)
-        assert u.commit_index_changed and r.commit_index == 2
-        assert r.match_index(2) == 2
+        u = r.step(ack(3), now + 4)
+        assert u.commit_index_changed and r.commit_index == 3
+        assert r.match_index(2) == 3
 
 
 def ack(index, term=2):
@@ -171,14 +173,15 @@ def test_commands_of_any_length_are_submitted_received_committed_and_restarted(h
     """Like C-Raft's raft_step, the binding takes payloads of any length: the 8-byte rule is
     that of C-Raft's wire and disk formats, not of the protocol (Raft paper §5.3)."""
     commands = [Entry(2, COMMAND, bytes([0xA0 + k]) * n) for k, n in enumerate(ODD_LENGTHS)]
-    last = 1 + len(commands)
+    barrier = Entry(2, BARRIER, bytes(8))
+    last = 2 + len(commands)  # after the bootstrap entry and the leader's barrier
     r, now = leader_of_two()
     with r:
-        r.step(ack(1), now + 1)
+        r.step(ack(2), now + 1)
         u = r.step(Submit(commands), now + 2)
-        assert (u.entries_index, u.entries) == (2, commands)
+        assert (u.entries_index, u.entries) == (3, commands)
         (ae,) = u.messages
-        assert (ae.prev_log_index, ae.n_entries) == (1, len(commands))
+        assert (ae.prev_log_index, ae.n_entries) == (2, len(commands))
         r.step(PersistedEntries(last), now + 3)
         r.step(ack(last), now + 4)
         assert r.commit_index == last
@@ -186,16 +189,16 @@ def test_commands_of_any_length_are_submitted_received_committed_and_restarted(h
     with Raft(2, "s2") as f:
         f.step(bootstrap((1, VOTER), (2, VOTER)), 0)
         ae = m.AppendEntries(server_id=1, server_address="s1", term=2, prev_log_index=1,
-                             prev_log_term=1, leader_commit=last, entries=commands)
+                             prev_log_term=1, leader_commit=last, entries=[barrier] + commands)
         u = f.step(Receive(ae), 10)
-        assert (u.entries_index, u.entries) == (2, commands)
+        assert (u.entries_index, u.entries) == (2, [barrier] + commands)
         f.step(PersistedEntries(last), 11)
         assert f.commit_index == last
 
     # Restarted from its persisted log: the bootstrap configuration, then the commands.
     with Raft(2, "s2") as f:
         start = bootstrap((1, VOTER), (2, VOTER))
-        f.step(Start(term=2, entries=start.entries + commands), 20)
+        f.step(Start(term=2, entries=start.entries + [barrier] + commands), 20)
         assert (f.last_index, f.current_term) == (last, 2)
 
 
@@ -277,21 +280,21 @@ def test_configuration_and_snapshot_events(heap):
         conf = Configuration([Server(1, "s1")])
         r.step(bootstrap((1, VOTER)), 0)
         r.step(ConfigurationCommitted(1, conf), 1)  # not pending: a no-op
-        r.step(Submit([Entry(2, COMMAND, CMD)] * 3), 2)
-        r.step(PersistedEntries(4), 3)
-        r.step(Snapshot(SnapshotMetadata(3, 2, conf, 1), trailing=1), 4)
-        assert r.last_index == 4
+        r.step(Submit([Entry(2, COMMAND, CMD)] * 3), 2)  # after the barrier at 2
+        r.step(PersistedEntries(5), 3)
+        r.step(Snapshot(SnapshotMetadata(4, 2, conf, 1), trailing=1), 4)
+        assert r.last_index == 5
 
     # Restart from that snapshot and the entry after it: leader of term 3, whose barrier (entry
-    # 5) commits entry 4 once durable.
+    # 6) commits entry 5 once durable.
     with Raft(1, "s1") as r:
-        meta = SnapshotMetadata(3, 2, conf, 1)
+        meta = SnapshotMetadata(4, 2, conf, 1)
         u = r.step(Start(term=2, snapshot=meta, entries=[Entry(2, COMMAND, CMD)]), 10)
         assert r.state == LEADER and r.current_term == 3
-        assert r.commit_index == 3 and r.last_index == 5 and u.entries_index == 5
+        assert r.commit_index == 4 and r.last_index == 6 and u.entries_index == 6
         assert u.commit_index_changed
-        u = r.step(PersistedEntries(5), 11)
-        assert u.commit_index_changed and r.commit_index == 5
+        u = r.step(PersistedEntries(6), 11)
+        assert u.commit_index_changed and r.commit_index == 6
 
 
 def test_catch_up_and_transfer(heap):

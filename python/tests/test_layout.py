@@ -1,4 +1,4 @@
-"""The ctypes mirrors have the sizes and offsets of spec section 22 (x86-64 Linux)."""
+"""The ctypes mirrors have the sizes and offsets of docs/contract.md#layout (x86-64 Linux)."""
 
 import ctypes
 

@@ -1,5 +1,5 @@
 //! C-Raft's checksum: a 32-bit CRC with polynomial 0x04C11DB7, initial value 0, no reflection
-//! and no final XOR (disk-format.md §1.1). It is *not* the IEEE/zlib CRC-32 that most crates
+//! and no final XOR (docs/formats.md#common-rules). It is *not* the IEEE/zlib CRC-32 that most crates
 //! compute by default, so the parameters are spelled out here and fed to the `crc` crate.
 
 use crc::{Algorithm, Crc, Table};
@@ -40,7 +40,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_the_spec_test_values() {
+    fn matches_the_crc_check_values() {
         assert_eq!(checksum(b"123456789"), 0x89A1_897F);
         assert_eq!(checksum(b""), 0);
         assert_eq!(checksum(&[0u8; 8]), 0);

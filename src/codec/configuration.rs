@@ -7,8 +7,8 @@
 
 use thiserror::Error;
 
-use crate::core::configuration::Configuration;
-use crate::core::types::Role;
+use crate::vocab::Role;
+use crate::vocab::{Configuration, ConfigurationFormat};
 
 /// The only configuration format version C-Raft has ever written.
 pub const FORMAT_VERSION: u8 = 1;
@@ -97,9 +97,27 @@ pub fn decode(buf: &[u8]) -> Result<Configuration, DecodeError> {
         if conf.servers.iter().any(|s| &*s.address == address) {
             return Err(DecodeError::DuplicateAddress { index, address: address.to_owned() });
         }
-        conf.servers.push(crate::core::configuration::Server { id, address: address.into(), role });
+        conf.servers.push(crate::vocab::Server { id, address: address.into(), role });
     }
     Ok(conf)
+}
+
+/// C-Raft's configuration encoding as the [`ConfigurationFormat`] the core reads `Change`
+/// entries with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CRaftFormat;
+
+/// The one instance of [`CRaftFormat`], to hand to `Raft::new`.
+pub static CRAFT: CRaftFormat = CRaftFormat;
+
+impl ConfigurationFormat for CRaftFormat {
+    fn decode(&self, payload: &[u8]) -> Result<Configuration, String> {
+        decode(payload).map_err(|e| e.to_string())
+    }
+
+    fn encode(&self, conf: &Configuration) -> Vec<u8> {
+        encode(conf)
+    }
 }
 
 struct Reader<'a> {
@@ -149,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn encodes_spec_example_byte_for_byte() {
+    fn encodes_the_one_voter_example_byte_for_byte() {
         let bytes = encode(&conf(&[(1, "addr1", Role::Voter)]));
         let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
         expected.extend_from_slice(b"addr1\0");

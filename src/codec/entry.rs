@@ -1,5 +1,5 @@
 //! Log entries as the codecs carry them, and the 16-byte entry descriptor that AppendEntries
-//! messages and segment batches share (wire-format.md §5.3):
+//! messages and segment batches share (docs/formats.md#common-rules):
 //!
 //! ```text
 //! u64le term | u8 type (1 command, 2 barrier, 3 change) | 3 reserved bytes | u32le size
@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::error::{Error, Result};
-use crate::core::types::{EntryType, Index, Term};
+use crate::vocab::{EntryType, Index, Term};
 
 /// Bytes of one entry descriptor.
 pub const DESCRIPTOR_LEN: usize = 16;

@@ -10,11 +10,6 @@ use super::types::{Id, Term};
 use crate::raft_trace;
 
 impl Raft {
-    /// Whether `votes` voters form a majority of the current configuration's voters.
-    pub(super) fn has_majority(&self, votes: usize) -> bool {
-        votes > self.membership.current.voter_count() / 2
-    }
-
     /// Whether a candidate whose last entry is (`index`, `term`) has a log at least as
     /// up-to-date as ours (compared with everything we hold, durable or not).
     pub(super) fn is_up_to_date(&self, index: u64, term: Term) -> bool {
@@ -25,37 +20,59 @@ impl Raft {
     /// Whether a follower whose election timer expired may stand: it must be a voter, not be
     /// installing a snapshot, and have persisted its whole log (RequestVote advertises it).
     fn may_stand(&self) -> bool {
-        self.membership.current.is_voter(self.id)
+        self.has_a_counted_vote()
             && self.installing.is_none()
             && self.durable == self.log.last_index()
     }
 
-    /// RAFT_TIMEOUT on a follower or candidate.
-    pub(super) fn election_timeout(&mut self, cx: &mut Ctx<'_>) {
-        if !self.election_timer_expired(cx.now) {
+    /// Whether some server may need our vote to elect a leader: we are a voter in our latest
+    /// configuration, or in the committed one before it while the latest is uncommitted.
+    ///
+    /// Raft dissertation §4.2.2: a server that is not part of its own latest configuration
+    /// still stands while that configuration is uncommitted, since servers that never received
+    /// the change still count on its vote; it does not count its own vote then. Without this,
+    /// a leader that demotes itself and crashes before the change spreads leaves a server
+    /// with the longest log that never stands and refuses every candidate behind it (seed
+    /// 29695 of the randomized C runs: no leader, ever). Safety does not depend on who
+    /// stands, only on whose votes are counted, which stays the candidate's latest
+    /// configuration.
+    fn has_a_counted_vote(&self) -> bool {
+        let m = &self.membership;
+        m.current.is_voter(self.id) || (m.has_pending_change() && m.committed.is_voter(self.id))
+    }
+
+    /// Our own vote, counted only when our latest configuration makes us a voter.
+    fn own_votes(&self) -> Vec<Id> {
+        if self.membership.current.is_voter(self.id) {
+            vec![self.id]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// RAFT_TIMEOUT on a candidate whose election timer expired: the round failed (split
+    /// votes, lost messages), so it starts another of the same kind (Raft §5.2).
+    pub(super) fn candidate_timeout(&mut self, cx: &mut Ctx<'_>, pre_vote: bool) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
+        self.start_election(cx, pre_vote, false);
+    }
+
+    /// RAFT_TIMEOUT on a follower whose election timer expired: it heard from no leader, so
+    /// it stands if it may (Raft §5.2).
+    pub(super) fn follower_timeout(&mut self, cx: &mut Ctx<'_>) {
+        if !self.may_stand() {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
+            // Nothing heard from the leader for an election timeout: stop protecting it
+            // from candidates, or a non-voter could refuse votes forever. A snapshot
+            // being installed still needs its leader for the acknowledgement.
+            if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
+                *f = Follower::default();
+            }
+            self.restart_election_timer(cx, true);
             return;
         }
-        match &self.status {
-            Status::Candidate(c) => {
-                let pre_vote = c.pre_vote;
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timed out: new round");
-                self.start_election(cx, pre_vote, false);
-            }
-            _ if !self.may_stand() => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired, cannot stand");
-                // Nothing heard from the leader for an election timeout: stop protecting it
-                // from candidates, or a non-voter could refuse votes forever. A snapshot
-                // being installed still needs its leader for the acknowledgement.
-                if let (Status::Follower(f), None) = (&mut self.status, &self.installing) {
-                    *f = Follower::default();
-                }
-                self.restart_election_timer(cx, true);
-            }
-            _ => {
-                raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
-                self.start_election(cx, self.settings.pre_vote, false);
-            }
-        }
+        raft_trace!(cx.tracer, LEVEL_INFO, "  election timer expired: stand");
+        self.start_election(cx, self.settings.pre_vote, false);
     }
 
     /// Starts a pre-vote round (no term change) or an election (term + 1, vote for self).
@@ -76,7 +93,9 @@ impl Raft {
         if !matches!(self.status, Status::Candidate(_)) {
             cx.update.state_changed = true;
         }
-        self.status = Status::Candidate(Candidate { pre_vote, votes: vec![self.id] });
+        let votes = self.own_votes();
+        let counted = votes.len();
+        self.status = Status::Candidate(Candidate { pre_vote, votes });
         self.restart_election_timer(cx, true);
         let phase = if pre_vote { "pre-vote" } else { "election" };
         raft_trace!(
@@ -85,7 +104,7 @@ impl Raft {
             "  start {phase} for term {}",
             self.term + pre_vote as u64
         );
-        if self.has_majority(1) {
+        if self.has_majority(counted) {
             self.win_round(cx, pre_vote);
             return;
         }
@@ -114,8 +133,10 @@ impl Raft {
         }
     }
 
-    /// Takes the lead. Entries of earlier terms beyond the commit index get a barrier of this
-    /// term appended, since only current-term entries are committed by count (Raft §5.4.2).
+    /// Takes the lead and appends a barrier of this term (Raft §8: a new leader commits a blank
+    /// entry at the start of its term). It commits the entries of earlier terms beyond the commit
+    /// index, which are only committed through an entry of the current term (§5.4.2), and it is
+    /// what lets this leader change the configuration soon (see `committed_an_entry_of_its_term`).
     fn become_leader(&mut self, cx: &mut Ctx<'_>) {
         let last = self.log.last_index();
         let progress = self
@@ -133,12 +154,10 @@ impl Raft {
         });
         cx.update.state_changed = true;
         cx.update.timeout_changed = true;
-        if last > self.commit {
-            self.log.append(self.term, 1);
-            let source = EntrySource::Barrier { term: self.term };
-            cx.update.entries = Some(NewEntries { index: last + 1, source });
-            raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
-        }
+        self.log.append(self.term, 1);
+        let source = EntrySource::Barrier { term: self.term };
+        cx.update.entries = Some(NewEntries { index: last + 1, source });
+        raft_trace!(cx.tracer, LEVEL_INFO, "  append barrier at {}", last + 1);
         self.replicate_to_all(cx, true);
         self.maybe_commit(cx);
     }
@@ -162,6 +181,20 @@ impl Raft {
             cx.update.vote_changed = true;
             self.restart_election_timer(cx, false);
         }
+        self.reply_vote(cx, from, from_address, &rv, granted);
+    }
+
+    /// Answers a vote request. A granted pre-vote carries the term it was asked for (the
+    /// candidate counts it for that term); anything else carries ours.
+    pub(super) fn reply_vote(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        from_address: &str,
+        rv: &RequestVote,
+        granted: bool,
+    ) {
+        let kind = if rv.pre_vote { "pre-vote" } else { "vote" };
         let term = if rv.pre_vote && granted { rv.term } else { self.term };
         raft_trace!(cx.tracer, LEVEL_INFO, "  {} {kind}", if granted { "grant" } else { "deny" });
         let result = RequestVoteResult {
@@ -175,21 +208,21 @@ impl Raft {
         cx.send(from, address, Outgoing::RequestVoteResult(result));
     }
 
-    fn decide_vote(&mut self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+    /// Whether a vote request is refused to protect the leader we know (ourselves included):
+    /// a server that hears from a leader does not help depose it (dissertation §4.2.3), unless
+    /// that leader handed over with TimeoutNow (the request's disrupt flag).
+    pub(super) fn protects_leader_from(&self, rv: &RequestVote) -> bool {
         let has_leader = match &self.status {
             Status::Leader(_) => true,
             Status::Follower(f) => f.leader.is_some(),
             Status::Candidate(_) => false,
         };
-        if has_leader && !rv.disrupt_leader {
+        has_leader && !rv.disrupt_leader
+    }
+
+    fn decide_vote(&self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
+        if self.protects_leader_from(rv) {
             raft_trace!(cx.tracer, LEVEL_INFO, "  we have a leader");
-            return false;
-        }
-        if !rv.pre_vote && rv.term > self.term {
-            self.adopt_term(cx, rv.term);
-        }
-        if rv.term < self.term {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  stale term (ours is {})", self.term);
             return false;
         }
         // Unlike C-Raft, a server votes even when its own (possibly stale) configuration does
@@ -220,12 +253,7 @@ impl Raft {
             r.vote_granted,
             r.pre_vote
         );
-        self.record_capacity(from, r.features, r.capacity);
         let pre_vote_grant = r.vote_granted && r.term == self.term + 1;
-        if r.term > self.term && !pre_vote_grant {
-            self.adopt_term(cx, r.term);
-            return;
-        }
         let Status::Candidate(c) = &mut self.status else {
             return;
         };
@@ -247,11 +275,8 @@ impl Raft {
     /// TimeoutNow: our leader hands over; stand at once if we are as up to date as it is.
     pub(super) fn on_timeout_now(&mut self, cx: &mut Ctx<'_>, from: Id, t: TimeoutNow) {
         raft_trace!(cx.tracer, LEVEL_INFO, "> timeout now from {from} in term {}", t.term);
-        if t.term > self.term {
-            // A leader we did not know: we cannot vouch for its log.
-            self.adopt_term(cx, t.term);
-            return;
-        }
+        // A TimeoutNow of a newer term comes from a leader we did not know (the term check
+        // adopted its term and left us without a leader): we cannot vouch for its log.
         let from_leader = matches!(&self.status,
             Status::Follower(f) if f.leader.as_ref().is_some_and(|(id, _)| *id == from));
         let ready = t.term == self.term
@@ -270,9 +295,9 @@ impl Raft {
 #[cfg(test)]
 mod tests {
     use crate::core::event::Event;
-    use crate::core::message::{Incoming, Outgoing, RequestVote};
+    use crate::core::message::{EntryView, Incoming, Outgoing, RequestVote};
     use crate::core::testing::*;
-    use crate::core::types::State;
+    use crate::core::types::{EntryType, Role, State};
 
     fn request(term: u64, last_index: u64, last_term: u64) -> Incoming<'static> {
         Incoming::RequestVote(RequestVote {
@@ -393,8 +418,9 @@ mod tests {
         let out = receive(&mut r, now, 2, vote_granted(2)).unwrap();
         assert_eq!(r.state(), State::Leader);
         assert!(out.state_changed);
-        assert!(out.entries.is_none(), "nothing uncommitted: no barrier");
-        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { n_entries: 0, .. }));
+        let barrier = out.entries.expect("a new leader appends a barrier (Raft §8)");
+        assert_eq!(barrier.index, 2);
+        assert!(matches!(out.to(3)[0], Outgoing::AppendEntries { prev_log_index: 1, .. }));
     }
 
     #[test]
@@ -442,5 +468,88 @@ mod tests {
         let deadline = r.timeout();
         step(&mut r, deadline, Event::Timeout).unwrap();
         assert_eq!(r.state(), State::Follower);
+    }
+
+    /// Server 2 of {1,2,3} holding leader 1's uncommitted change that gives 2 `role` (§4.2.2).
+    fn demoted_by_uncommitted_change(role: Role) -> crate::core::raft::Raft {
+        let mut c = conf(&[1, 3]);
+        c.add(2, &address(2), role).unwrap();
+        let payload = encode(&c);
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
+        let r = follower(&change);
+        assert_eq!(r.role(), Some(role));
+        r
+    }
+
+    #[test]
+    fn server_demoted_by_an_uncommitted_change_still_stands_without_its_own_vote() {
+        // §4.2.2: servers without the change may need our vote; we must stand until it commits.
+        let mut r = demoted_by_uncommitted_change(Role::Standby);
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Candidate);
+        assert_eq!((r.current_term(), r.voted_for()), (3, 2));
+        assert!(matches!(out.to(1)[0], Outgoing::RequestVote(rv) if rv.last_log_index == 2));
+        assert!(matches!(out.to(3)[0], Outgoing::RequestVote(_)));
+        // Its own vote does not count in its latest configuration: one grant of {1, 3} is not
+        // a majority, both are.
+        receive(&mut r, deadline, 1, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Candidate, "one vote of two voters");
+        receive(&mut r, deadline, 3, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+    }
+
+    #[test]
+    fn demoted_leader_steps_down_once_its_demotion_commits() {
+        let mut r = demoted_by_uncommitted_change(Role::Spare);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        receive(&mut r, now, 1, vote_granted(3)).unwrap();
+        let out = receive(&mut r, now, 3, vote_granted(3)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        let barrier = out.entries.expect("barrier for the uncommitted change").index;
+        step(&mut r, now, Event::PersistedEntries { index: barrier }).unwrap();
+        receive(&mut r, now, 1, append_result(3, 0, barrier)).unwrap();
+        assert_eq!(r.commit_index(), 1, "its own copy does not count");
+        receive(&mut r, now, 3, append_result(3, 0, barrier)).unwrap();
+        assert_eq!(r.commit_index(), barrier);
+        step(&mut r, now, Event::Configuration { index: 2 }).unwrap();
+        assert_eq!(r.state(), State::Follower);
+    }
+
+    #[test]
+    fn non_voter_of_committed_and_latest_configuration_does_not_stand() {
+        // A stand-by in both the committed configuration and an uncommitted one (which adds a
+        // spare): no configuration counts its vote, so it stays quiet.
+        let mut c = conf(&[1, 2, 3]);
+        c.add(4, &address(4), Role::Standby).unwrap();
+        let payload = encode(&c);
+        let mut r = crate::core::raft::Raft::new(4, &address(4), &TEST_FORMAT);
+        let entries = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
+        let start = Event::Start {
+            term: 1,
+            voted_for: 0,
+            snapshot: None,
+            start_index: 1,
+            entries: &entries,
+        };
+        step(&mut r, 0, start).unwrap();
+        let mut next = c.clone();
+        next.add(5, &address(5), Role::Spare).unwrap();
+        let payload = encode(&next);
+        let change = [EntryView { term: 2, kind: EntryType::Change, payload: &payload }];
+        let ae = Incoming::AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            leader_commit: 1,
+            entries: &change,
+        };
+        receive(&mut r, 10, 1, ae).unwrap();
+        step(&mut r, 10, Event::PersistedEntries { index: 2 }).unwrap();
+        let deadline = r.timeout();
+        let out = step(&mut r, deadline, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Follower);
+        assert!(out.messages.is_empty());
     }
 }

@@ -27,8 +27,13 @@ pub enum Error {
     NoSpace,
 }
 
-impl From<crate::codec::configuration::DecodeError> for Error {
-    fn from(e: crate::codec::configuration::DecodeError) -> Error {
-        Error::Malformed(format!("bad configuration: {e}"))
+impl From<crate::vocab::ConfigurationError> for Error {
+    fn from(e: crate::vocab::ConfigurationError) -> Error {
+        use crate::vocab::ConfigurationError as E;
+        match e {
+            E::BadId(text) => Error::BadId(text),
+            E::DuplicateId(text) => Error::DuplicateId(text),
+            E::DuplicateAddress(text) => Error::DuplicateAddress(text),
+        }
     }
 }

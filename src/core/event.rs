@@ -76,7 +76,7 @@ pub struct NewEntries {
     pub source: EntrySource,
 }
 
-/// What the host must do after a step, in the order of spec §12.8.
+/// What the host must do after a step, in the order of docs/contract.md#update-order.
 #[derive(Debug, Default)]
 pub struct Update {
     /// Persist `current_term` (and, always together, `voted_for`) before sending anything.

@@ -3,7 +3,6 @@
 //! indexes beyond 2^63 - 1 are refused with nothing changed; everything else is either accepted
 //! or refused with a known error, and the server goes on working (timeouts, heartbeats).
 
-use crate::codec::configuration as codec;
 use crate::core::error::Error;
 use crate::core::event::{Event, SnapshotMetadata};
 use crate::core::message::{
@@ -248,23 +247,24 @@ fn entry_counts_that_would_pass_the_limit() {
         let received = Received { from: 1, from_address: "node-1", body: ae };
         check(&what, &mut r, LATER, Event::Receive(received), !fits, malformed);
     }
-    // A leader whose log ends one short of the limit takes one more entry, not two.
+    // A leader whose log ends one short of the limit takes one more entry, not two. It starts
+    // two short: its election appends a barrier.
     let metadata = SnapshotMetadata {
-        index: LIMIT - 1,
+        index: LIMIT - 2,
         term: 1,
         configuration: conf(&[1]),
         configuration_index: 1,
     };
-    let mut r = Raft::new(1, "node-1");
+    let mut r = Raft::new(1, "node-1", &TEST_FORMAT);
     let start = Event::Start {
         term: 1,
         voted_for: 0,
         snapshot: Some(metadata),
-        start_index: LIMIT,
+        start_index: LIMIT - 1,
         entries: &[],
     };
     step(&mut r, 0, start).unwrap();
-    assert_eq!((r.state(), r.last_index()), (State::Leader, LIMIT - 1));
+    assert_eq!((r.state(), r.last_index()), (State::Leader, LIMIT - 1), "snapshot + barrier");
     let term = r.current_term();
     let two = [entry(term), entry(term)];
     let before = observe(&r);
@@ -285,7 +285,7 @@ fn start_at_the_limits() {
         let beyond = v > LIMIT;
         // Server 2 of three voters stays a follower; server 1 alone stands at once.
         for (id, voters) in [(2, &[1, 2, 3][..]), (1, &[1][..])] {
-            let payload = codec::encode(&conf(voters));
+            let payload = encode(&conf(voters));
             let log = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
             let after = [entry(2), entry(3)];
             let snapshot = |index, term, configuration_index| {
@@ -321,7 +321,7 @@ fn start_at_the_limits() {
                 ),
             ];
             for (field, event, beyond) in cases {
-                let mut r = Raft::new(id, &address(id));
+                let mut r = Raft::new(id, &address(id), &TEST_FORMAT);
                 let what = format!("Start.{field} = {v} on server {id}");
                 check(&what, &mut r, v, event, beyond, invalid);
             }

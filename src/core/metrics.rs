@@ -21,16 +21,6 @@ pub enum ReplicationMode {
     Snapshot,
 }
 
-impl ReplicationMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            ReplicationMode::Probe => "probe",
-            ReplicationMode::Pipeline => "pipeline",
-            ReplicationMode::Snapshot => "snapshot",
-        }
-    }
-}
-
 /// A leader's view of one other server of the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerProgress {
@@ -169,7 +159,7 @@ mod tests {
         assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [2, 3]);
         assert_eq!((peers[0].match_index, peers[0].next_index), (last, last + 1));
         assert_eq!(peers[0].mode, ReplicationMode::Pipeline);
-        assert_eq!(peers[1].mode, ReplicationMode::Probe);
+        assert_eq!(peers[1].mode, ReplicationMode::Pipeline, "3 acknowledged the barrier");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub(crate) enum Mode {
     Snapshot { index: Index, sent_at: Time },
 }
 
-/// A catch-up round of a server about to be promoted (spec §11.9).
+/// A catch-up round of a server about to be promoted (docs/contract.md#raft_catch_up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CatchUp {
     pub status: CatchUpStatus,

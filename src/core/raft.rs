@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use super::configuration::{Configuration, ConfigurationFormat};
 use super::error::Error;
 use super::event::{Event, SnapshotMetadata, Update};
 use super::log::Log;
 use super::membership::Membership;
 use super::message::{Message, Outgoing};
 use super::progress::Progress;
-use super::random;
 use super::settings::Settings;
 use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
@@ -71,6 +71,10 @@ pub(crate) enum Status {
 pub struct Raft {
     pub(crate) id: Id,
     pub(crate) address: Arc<str>,
+    /// How `Change` entries encode configurations. The host supplies it (the C boundary hands
+    /// over C-Raft's codec) because the protocol must not know any byte format; only `Change`
+    /// entries are ever decoded, so commands cost nothing.
+    pub(crate) configurations: &'static dyn ConfigurationFormat,
     pub(crate) settings: Settings,
     pub(crate) random: u32,
     pub(crate) started: bool,
@@ -98,11 +102,14 @@ pub struct Raft {
 }
 
 impl Raft {
-    pub fn new(id: Id, address: &str) -> Raft {
+    /// A server `id` at `address`, reading the configurations of `Change` entries with
+    /// `configurations`. It does nothing until it receives `Event::Start`.
+    pub fn new(id: Id, address: &str, configurations: &'static dyn ConfigurationFormat) -> Raft {
         let settings = Settings::default();
         Raft {
             id,
             address: Arc::from(address),
+            configurations,
             timer_length: settings.election_timeout,
             settings,
             random: 0,
@@ -276,31 +283,6 @@ impl Raft {
         self.commit
     }
 
-    /// Absolute time of the next RAFT_TIMEOUT (spec §17), 0 before `Start` (nothing is due).
-    /// Deadlines saturate at the end of time rather than wrap: a host whose clock is near 2^64
-    /// must not see a deadline in the past and fire at once.
-    pub fn timeout(&self) -> Time {
-        if !self.started {
-            return 0;
-        }
-        match &self.status {
-            Status::Leader(leader) => {
-                let quorum =
-                    leader.quorum_start.saturating_add(u64::from(self.settings.election_timeout));
-                let heartbeat = u64::from(self.settings.heartbeat_timeout);
-                leader
-                    .progress
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| self.replicates_to(*i))
-                    .filter_map(|(_, p)| p.last_send)
-                    .map(|t| t.saturating_add(heartbeat))
-                    .fold(quorum, Time::min)
-            }
-            _ => self.election_deadline(),
-        }
-    }
-
     pub fn match_index(&self, id: Id) -> Result<Index, Error> {
         let Status::Leader(leader) = &self.status else {
             return Err(Error::NotLeader);
@@ -367,7 +349,7 @@ impl Raft {
     }
 
     /// The configuration in effect (possibly uncommitted).
-    pub fn configuration(&self) -> &super::configuration::Configuration {
+    pub fn configuration(&self) -> &Configuration {
         &self.membership.current
     }
 
@@ -378,26 +360,10 @@ impl Raft {
 
     // ---- helpers shared by the rules ----
 
-    pub(crate) fn draw_timer_length(&mut self) {
-        let t = self.settings.election_timeout;
-        self.timer_length = random::random(&mut self.random, t, t.saturating_mul(2));
-    }
-
-    /// Restarts the election timer; `redraw` picks a new randomized length.
-    pub(crate) fn restart_election_timer(&mut self, cx: &mut Ctx<'_>, redraw: bool) {
-        if redraw {
-            self.draw_timer_length();
-        }
-        self.timer_start = cx.now;
-        cx.update.timeout_changed = true;
-    }
-
-    fn election_deadline(&self) -> Time {
-        self.timer_start.saturating_add(u64::from(self.timer_length))
-    }
-
-    pub(crate) fn election_timer_expired(&self, now: Time) -> bool {
-        now >= self.election_deadline()
+    /// The configuration carried by the payload of a `Change` entry.
+    pub(crate) fn decode_change(&self, payload: &[u8]) -> Result<Configuration, Error> {
+        (self.configurations.decode(payload))
+            .map_err(|why| Error::Malformed(format!("bad configuration: {why}")))
     }
 
     /// Whether this server may move to a new term of its own making (an election): its term
@@ -405,13 +371,6 @@ impl Raft {
     /// appends. Without this a forged term near the limit would make the next election wrap.
     pub(crate) fn can_start_new_term(&self) -> bool {
         self.term < MAX_TERM && self.log.last_index() < MAX_INDEX
-    }
-
-    /// Whether this server is the only voter of its configuration, so that its own vote is a
-    /// majority.
-    pub(crate) fn is_sole_voter(&self) -> bool {
-        let conf = &self.membership.current;
-        conf.voter_count() == 1 && conf.is_voter(self.id)
     }
 
     /// Moves to a higher term: no vote yet, and no longer leader or candidate of the old one.
@@ -433,14 +392,6 @@ impl Raft {
         }
         self.status = Status::Follower(Follower::default());
         self.restart_election_timer(cx, true);
-    }
-
-    pub(crate) fn set_commit(&mut self, cx: &mut Ctx<'_>, index: Index) {
-        if index > self.commit {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  commit index {} -> {index}", self.commit);
-            self.commit = index;
-            cx.update.commit_index_changed = true;
-        }
     }
 
     /// The address to reply to `id`: the configuration's copy when it matches (no allocation).

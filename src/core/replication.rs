@@ -9,14 +9,11 @@ use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
 use super::trace::LEVEL_INFO;
 use super::types::{CatchUpStatus, EntryType, Id, Index, Role, Term};
-use crate::codec::configuration as codec;
 use crate::raft_trace;
 
 /// A received AppendEntries, as decided during validation.
 #[derive(Debug)]
 pub(super) enum AppendPlan {
-    /// Older than our term: tell the sender about the newer one.
-    Stale,
     /// A received snapshot is being stored: drop without reply.
     Drop,
     /// Our log does not hold `prev_log_index` with `prev_log_term`.
@@ -38,28 +35,33 @@ fn malformed(why: &str) -> Error {
     Error::Malformed(format!("AppendEntries: {why}"))
 }
 
+/// What is wrong with the form of an AppendEntries, whatever our state: checked before its term.
+pub(super) fn check_append_entries_form(ae: &AppendEntries<'_>) -> Result<(), Error> {
+    if ae.term == 0 {
+        return Err(malformed("term 0"));
+    }
+    if (ae.prev_log_index == 0) != (ae.prev_log_term == 0) {
+        return Err(malformed("previous index and term must be both zero or both non-zero"));
+    }
+    // Non-decreasing from a first term of at least max(previous term, 1) to a last term of at
+    // most the message's: then every term is non-zero and within bounds, at one comparison
+    // per entry.
+    let within = match (ae.entries.first(), ae.entries.last()) {
+        (Some(first), Some(last)) => first.term >= ae.prev_log_term.max(1) && last.term <= ae.term,
+        _ => true,
+    };
+    if !within || !ae.entries.windows(2).all(|pair| pair[0].term <= pair[1].term) {
+        return Err(malformed("entry terms must be non-zero, non-decreasing, at most term"));
+    }
+    Ok(())
+}
+
 impl Raft {
     // ---- follower side ----
 
+    /// What to do with an AppendEntries that is not stale (the term check of `receive.rs`
+    /// decided that; a newer term is adopted before the plan is carried out).
     pub(super) fn check_append_entries(&self, ae: &AppendEntries<'_>) -> Result<AppendPlan, Error> {
-        if ae.term == 0 {
-            return Err(malformed("term 0"));
-        }
-        if (ae.prev_log_index == 0) != (ae.prev_log_term == 0) {
-            return Err(malformed("previous index and term must be both zero or both non-zero"));
-        }
-        let mut previous_term = ae.prev_log_term;
-        for entry in ae.entries {
-            if entry.term == 0 || entry.term < previous_term || entry.term > ae.term {
-                return Err(malformed(
-                    "entry terms must be non-zero, non-decreasing, at most term",
-                ));
-            }
-            previous_term = entry.term;
-        }
-        if ae.term < self.term {
-            return Ok(AppendPlan::Stale);
-        }
         if ae.term == self.term && matches!(self.status, Status::Leader(_)) {
             return Err(malformed("another leader in our term"));
         }
@@ -94,7 +96,7 @@ impl Raft {
         let mut changes = Vec::new();
         for (i, entry) in ae.entries.iter().enumerate().skip(skip) {
             if entry.kind == EntryType::Change {
-                changes.push((prev + 1 + i as u64, codec::decode(entry.payload)?));
+                changes.push((prev + 1 + i as u64, self.decode_change(entry.payload)?));
             }
         }
         Ok(AppendPlan::Accept { skip, truncate, changes })
@@ -131,21 +133,8 @@ impl Raft {
             ae.leader_commit
         );
         let prev = ae.prev_log_index;
-        if let AppendPlan::Stale = plan {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  stale term: reject");
-            let rejected = prev.max(1);
-            self.reply_append(
-                cx,
-                from,
-                from_address,
-                rejected,
-                self.log.last_index().min(rejected - 1),
-            );
-            return;
-        }
-        self.follow(cx, from, from_address, ae.term);
+        self.follow(cx, from, from_address);
         match plan {
-            AppendPlan::Stale => {}
             AppendPlan::Drop => {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  installing a snapshot: dropped");
             }
@@ -170,16 +159,9 @@ impl Raft {
                 for entry in new {
                     self.log.append(entry.term, 1);
                 }
-                for (index, conf) in changes {
-                    raft_trace!(cx.tracer, LEVEL_INFO, "  configuration change at {index}");
-                    self.membership.append_change(index, conf);
-                }
+                self.append_changes(cx, changes);
                 let received_up_to = prev + ae.entries.len() as u64;
-                if let Status::Follower(f) = &mut self.status {
-                    f.verified = Some(f.verified.unwrap_or(0).max(received_up_to));
-                }
-                // Never lower the commit index (§24.16); never beyond what this leader vouched.
-                self.set_commit(cx, ae.leader_commit.min(received_up_to));
+                self.follow_leader_commit(cx, ae.leader_commit, received_up_to);
                 if !new.is_empty() {
                     raft_trace!(
                         cx.tracer,
@@ -197,12 +179,22 @@ impl Raft {
         }
     }
 
-    /// Recognises `from` as the leader of `term` (adopting the term if newer) and restarts the
-    /// election timer.
-    pub(super) fn follow(&mut self, cx: &mut Ctx<'_>, from: Id, from_address: &str, term: Term) {
-        if term > self.term {
-            self.adopt_term(cx, term);
-        } else if !matches!(self.status, Status::Follower(_)) {
+    /// Records the configurations of the `Change` entries just appended, in log order. Nearly
+    /// every AppendEntries carries none, so the common case costs one test.
+    fn append_changes(&mut self, cx: &mut Ctx<'_>, changes: Vec<(Index, Configuration)>) {
+        if changes.is_empty() {
+            return;
+        }
+        for (index, conf) in changes {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  configuration change at {index}");
+            self.membership.append_change(index, conf);
+        }
+    }
+
+    /// Recognises `from` as the leader of our term (the term check at receive adopted it
+    /// already) and restarts the election timer.
+    pub(super) fn follow(&mut self, cx: &mut Ctx<'_>, from: Id, from_address: &str) {
+        if !matches!(self.status, Status::Follower(_)) {
             raft_trace!(cx.tracer, LEVEL_INFO, "  leader exists in our term: step down");
             self.become_follower(cx);
         }
@@ -400,14 +392,6 @@ impl Raft {
             r.rejected,
             r.last_log_index
         );
-        self.record_capacity(from, r.features, r.capacity);
-        if r.term > self.term {
-            self.adopt_term(cx, r.term);
-            return;
-        }
-        if r.term < self.term {
-            return;
-        }
         let Some(i) = self.progress_position(from) else {
             return;
         };
@@ -446,7 +430,6 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::{EntrySource, Event, NewEntries};
     use crate::core::message::{EntryView, Incoming, Outgoing};
@@ -594,7 +577,7 @@ mod tests {
         let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (0, 4));
+                assert_eq!((*prev_log_index, *n_entries), (0, 5), "bootstrap, barrier, 3 entries");
             }
             other => panic!("{other:?}"),
         }
@@ -623,7 +606,7 @@ mod tests {
         let out = step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
         match out.to(2)[0] {
             Outgoing::AppendEntries { prev_log_index, n_entries, .. } => {
-                assert_eq!((*prev_log_index, *n_entries), (1, 2));
+                assert_eq!((*prev_log_index, *n_entries), (2, 1), "the barrier is in flight");
             }
             other => panic!("{other:?}"),
         }
@@ -642,11 +625,14 @@ mod tests {
         let (mut leader, now) = leader(&[1, 2, 3]);
         let submitted = commands(2, &payloads);
         step(&mut leader, now, Event::Submit { entries: &submitted }).unwrap();
-        assert_eq!(leader.last_index(), 1 + submitted.len() as u64);
+        assert_eq!(leader.last_index(), 2 + submitted.len() as u64, "after the barrier");
         let last = leader.last_index();
         step(&mut leader, now, Event::PersistedEntries { index: last }).unwrap();
 
-        let mut follower = follower(&submitted);
+        let barrier = EntryView { term: 2, kind: EntryType::Barrier, payload: &[0; 8] };
+        let mut received = vec![barrier];
+        received.extend(submitted.iter().copied());
+        let mut follower = follower(&received);
         assert_eq!(follower.last_index(), last, "received AppendEntries of any length");
         receive(&mut leader, now, 2, append_result(2, 0, last)).unwrap();
         assert_eq!(leader.commit_index(), last, "committed by a majority");
@@ -654,10 +640,10 @@ mod tests {
         assert_eq!(follower.commit_index(), last);
 
         // Restart from the persisted log: bootstrap configuration, then the commands.
-        let bootstrap = codec::encode(&conf(&[1, 2, 3]));
+        let bootstrap = encode(&conf(&[1, 2, 3]));
         let mut log = vec![EntryView { term: 1, kind: EntryType::Change, payload: &bootstrap }];
-        log.extend(commands(2, &payloads));
-        let mut restarted = Raft::new(2, &address(2));
+        log.extend(received);
+        let mut restarted = Raft::new(2, &address(2), &TEST_FORMAT);
         let event =
             Event::Start { term: 2, voted_for: 1, snapshot: None, start_index: 1, entries: &log };
         step(&mut restarted, 0, event).unwrap();

@@ -1,7 +1,6 @@
 //! Protocol-safety rules checked across servers (issue 11, items 4-6 and 8): each test plays
 //! the scenario that broke the rule and asserts the rule itself.
 
-use crate::codec::configuration as codec;
 use crate::core::configuration::Configuration;
 use crate::core::error::Error;
 use crate::core::event::{EntrySource, Event, NewEntries, SnapshotMetadata};
@@ -17,20 +16,24 @@ fn one_voter_and_a_standby() -> Configuration {
     c
 }
 
+fn barrier(term: Term) -> EntryView<'static> {
+    EntryView { term, kind: EntryType::Barrier, payload: &[0; 8] }
+}
+
 fn change(payload: &[u8], term: Term) -> EntryView<'_> {
     EntryView { term, kind: EntryType::Change, payload }
 }
 
 /// Server `id` started from a bootstrap log holding `c`.
 fn started_with(id: Id, c: &Configuration) -> Raft {
-    let payload = codec::encode(c);
+    let payload = encode(c);
     let entries = [change(&payload, 1)];
     restarted(id, 1, 0, &entries)
 }
 
 /// Server `id` loading term, vote and log (from index 1) at time 0.
 fn restarted(id: Id, term: Term, voted_for: Id, entries: &[EntryView<'_>]) -> Raft {
-    let mut r = Raft::new(id, &address(id));
+    let mut r = Raft::new(id, &address(id), &TEST_FORMAT);
     r.seed(id as u32);
     let event = Event::Start { term, voted_for, snapshot: None, start_index: 1, entries };
     step(&mut r, 0, event).unwrap();
@@ -75,17 +78,24 @@ fn restarted_sole_voter_does_not_lead_the_term_it_gave_its_vote_in() {
     assert!(matches!(out.to(2)[0], Outgoing::RequestVoteResult(r) if r.vote_granted));
     receive(&mut s2, now, 1, vote_granted(2)).unwrap();
     assert_eq!((s2.state(), s2.current_term()), (State::Leader, 2));
+    // Server 2's barrier (index 2) is committed with server 1 before it may change anything.
+    let barrier = [barrier(2)];
+    persist_all(&mut s2, now);
+    receive(&mut s1, now, 2, append(2, 1, 1, &barrier)).unwrap();
+    persist_all(&mut s1, now);
+    receive(&mut s2, now, 1, append_result(2, 0, 2)).unwrap();
+    assert_eq!(s2.commit_index(), 2);
 
-    let payload = codec::encode(&one_voter_and_a_standby());
+    let payload = encode(&one_voter_and_a_standby());
     let submitted = [change(&payload, 2)];
     step(&mut s2, now, Event::Submit { entries: &submitted }).unwrap();
-    receive(&mut s1, now, 2, append(2, 1, 1, &submitted)).unwrap();
+    receive(&mut s1, now, 2, append(2, 2, 2, &submitted)).unwrap();
     persist_all(&mut s1, now);
     assert_eq!((s1.current_term(), s1.voted_for()), (2, 2));
 
-    let bootstrap = codec::encode(&conf(&[1, 2]));
-    let log = [change(&bootstrap, 1), change(&payload, 2)];
-    let mut r = Raft::new(1, &address(1));
+    let bootstrap = encode(&conf(&[1, 2]));
+    let log = [change(&bootstrap, 1), barrier[0], change(&payload, 2)];
+    let mut r = Raft::new(1, &address(1), &TEST_FORMAT);
     let start =
         Event::Start { term: 2, voted_for: 2, snapshot: None, start_index: 1, entries: &log };
     let out = step(&mut r, now + 1, start).unwrap();
@@ -108,12 +118,13 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     let term = s1.current_term();
     let lost = [entry(term)];
     step(&mut s1, 10, Event::Submit { entries: &lost }).unwrap();
-    receive(&mut s2, 10, 1, append(term, 1, 1, &lost)).unwrap();
+    let sent = [barrier(term), entry(term)];
+    receive(&mut s2, 10, 1, append(term, 1, 1, &sent)).unwrap();
     persist_all(&mut s2, 10);
-    assert_eq!(s2.term_of(2), Some(term));
+    assert_eq!(s2.term_of(3), Some(term));
 
     // Server 1 crashes before entry 2 is durable and restarts without it.
-    let payload = codec::encode(&c);
+    let payload = encode(&c);
     let log = [change(&payload, 1)];
     let mut s1 = restarted(1, term, 1, &log);
     assert_eq!(s1.state(), State::Leader);
@@ -122,24 +133,25 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     let written = [entry(new_term)];
     step(&mut s1, 20, Event::Submit { entries: &written }).unwrap();
     persist_all(&mut s1, 20);
-    assert_eq!(s1.commit_index(), 2);
+    assert_eq!(s1.commit_index(), 3);
 
-    let out = receive(&mut s2, 20, 1, append(new_term, 1, 1, &written)).unwrap();
+    let sent = [barrier(new_term), entry(new_term)];
+    let out = receive(&mut s2, 20, 1, append(new_term, 1, 1, &sent)).unwrap();
     assert_eq!(
         out.entries,
         Some(NewEntries { index: 2, source: EntrySource::Event { skip: 0 } }),
-        "the stand-by keeps its old entry 2 as if it were the leader's"
+        "the stand-by keeps its old entries 2 and 3 as if they were the leader's"
     );
-    assert_eq!(s2.term_of(2), s1.term_of(2));
+    assert_eq!(s2.term_of(3), s1.term_of(3));
 }
 
 /// With pre-vote on, the sole voter's pre-vote round is won by its own vote and the real
 /// election follows at once: the same new term.
 #[test]
 fn sole_voter_with_pre_vote_also_leads_in_a_new_term_at_start() {
-    let payload = codec::encode(&conf(&[1]));
+    let payload = encode(&conf(&[1]));
     let log = [change(&payload, 1), entry(1)];
-    let mut r = Raft::new(1, &address(1));
+    let mut r = Raft::new(1, &address(1), &TEST_FORMAT);
     r.set_pre_vote(true);
     let start =
         Event::Start { term: 1, voted_for: 0, snapshot: None, start_index: 1, entries: &log };
@@ -160,7 +172,7 @@ fn sole_voter_with_pre_vote_also_leads_in_a_new_term_at_start() {
 fn follower_left_as_sole_voter_leads_only_in_a_new_term() {
     let mut s1 = started(1, &[1, 2]);
     receive(&mut s1, 10, 2, append(2, 1, 1, &[])).unwrap();
-    let payload = codec::encode(&one_voter_and_a_standby());
+    let payload = encode(&one_voter_and_a_standby());
     let entries = [change(&payload, 2)];
     receive(&mut s1, 10, 2, append(2, 1, 1, &entries)).unwrap();
     persist_all(&mut s1, 10);
@@ -183,15 +195,15 @@ fn follower_left_as_sole_voter_leads_only_in_a_new_term() {
 #[test]
 fn rejection_beyond_the_leaders_log_is_ignored() {
     let (mut r, now) = leader(&[1, 2, 3]);
-    receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+    receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
     let out = receive(&mut r, now, 2, append_result(2, 100, 99)).unwrap();
     assert!(out.messages.is_empty(), "{:?}", out.messages);
     let heartbeat = r.timeout();
     let out = step(&mut r, heartbeat, Event::Timeout).unwrap();
     for body in out.to(2) {
-        assert!(matches!(body, Outgoing::AppendEntries { prev_log_index: 1, .. }), "{body:?}");
+        assert!(matches!(body, Outgoing::AppendEntries { prev_log_index: 2, .. }), "{body:?}");
     }
-    assert_eq!(r.match_index(2), Ok(1));
+    assert_eq!(r.match_index(2), Ok(2));
 }
 
 /// A leader without a snapshot never emits InstallSnapshot, whatever its followers answer.
@@ -223,7 +235,7 @@ fn follower_with_snapshot() -> Raft {
         configuration: conf(&[1, 2, 3]),
         configuration_index: 1,
     };
-    let mut r = Raft::new(2, &address(2));
+    let mut r = Raft::new(2, &address(2), &TEST_FORMAT);
     let start = Event::Start {
         term: 5,
         voted_for: 0,
@@ -271,7 +283,7 @@ fn entries_overlapping_the_snapshot_are_skipped_and_the_rest_stored() {
 
 #[test]
 fn no_timeout_is_due_before_start() {
-    let mut r = Raft::new(1, &address(1));
+    let mut r = Raft::new(1, &address(1), &TEST_FORMAT);
     assert_eq!(r.timeout(), 0);
     r.set_election_timeout(300, None);
     assert_eq!(r.timeout(), 0);
@@ -300,7 +312,7 @@ fn snapshot_with_configuration_index_zero_is_refused_like_at_start() {
     let err = step(&mut r, 21, Event::Snapshot { metadata: metadata.clone(), trailing: 0 });
     assert!(matches!(err, Err(Error::Invalid(_))), "{err:?}");
     assert_eq!(r.snapshot_index(), 0);
-    let mut fresh = Raft::new(2, &address(2));
+    let mut fresh = Raft::new(2, &address(2), &TEST_FORMAT);
     let start = Event::Start {
         term: 2,
         voted_for: 0,

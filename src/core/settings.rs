@@ -1,4 +1,4 @@
-//! Tunables, with C-Raft's defaults (spec §18).
+//! Tunables, with C-Raft's defaults (docs/contract.md#defaults).
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {

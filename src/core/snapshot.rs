@@ -14,7 +14,6 @@ use crate::raft_trace;
 /// A received InstallSnapshot, as decided during validation.
 #[derive(Debug)]
 pub(super) enum InstallPlan {
-    Stale,
     /// Another install is in progress: drop without reply (the leader retries on its timeout).
     Drop,
     /// We already hold everything the snapshot covers.
@@ -58,6 +57,21 @@ pub(super) fn snapshot_position_problem(
         return Some("snapshot without configuration");
     }
     None
+}
+
+/// What is wrong with the form of an InstallSnapshot, whatever our state: checked before its
+/// term.
+pub(super) fn check_install_snapshot_form(s: &InstallSnapshot<'_>) -> Result<(), Error> {
+    if s.term == 0 || s.last_index == 0 || s.last_term == 0 {
+        return Err(malformed("term, last index and last term must be non-zero"));
+    }
+    if let Some(why) = snapshot_position_problem(s.last_index, s.last_term, s.conf, s.conf_index) {
+        return Err(malformed(why));
+    }
+    if s.last_term > s.term {
+        return Err(malformed("snapshot term above the sender's term"));
+    }
+    Ok(())
 }
 
 /// [`snapshot_position_problem`] of a host's snapshot metadata.
@@ -132,24 +146,12 @@ impl Raft {
         cx.send(p.id, p.address.clone(), body);
     }
 
+    /// What to do with an InstallSnapshot that is not stale (the term check of `receive.rs`
+    /// decided that; a newer term is adopted before the plan is carried out).
     pub(super) fn check_install_snapshot(
         &self,
         s: &InstallSnapshot<'_>,
     ) -> Result<InstallPlan, Error> {
-        if s.term == 0 || s.last_index == 0 || s.last_term == 0 {
-            return Err(malformed("term, last index and last term must be non-zero"));
-        }
-        if let Some(why) =
-            snapshot_position_problem(s.last_index, s.last_term, s.conf, s.conf_index)
-        {
-            return Err(malformed(why));
-        }
-        if s.last_term > s.term {
-            return Err(malformed("snapshot term above the sender's term"));
-        }
-        if s.term < self.term {
-            return Ok(InstallPlan::Stale);
-        }
         if s.term == self.term && matches!(self.status, Status::Leader(_)) {
             return Err(malformed("another leader in our term"));
         }
@@ -179,14 +181,8 @@ impl Raft {
     ) {
         let (index, term) = (s.last_index, s.last_term);
         raft_trace!(cx.tracer, LEVEL_INFO, "> install snapshot {index}/{term} from {from}");
-        if let InstallPlan::Stale = plan {
-            let hint = self.log.last_index().min(index - 1);
-            self.reply_append(cx, from, from_address, index, hint);
-            return;
-        }
-        self.follow(cx, from, from_address, s.term);
+        self.follow(cx, from, from_address);
         match plan {
-            InstallPlan::Stale => {}
             InstallPlan::Drop => {
                 raft_trace!(
                     cx.tracer,
@@ -217,13 +213,6 @@ impl Raft {
         }
     }
 
-    /// What the leader sent up to `index` is committed, so it matches the leader's log.
-    fn mark_verified(&mut self, index: Index) {
-        if let Status::Follower(f) = &mut self.status {
-            f.verified = Some(f.verified.unwrap_or(0).max(index));
-        }
-    }
-
     pub(super) fn check_persisted_snapshot(
         &self,
         metadata: &SnapshotMetadata,
@@ -246,6 +235,7 @@ impl Raft {
         raft_trace!(cx.tracer, LEVEL_INFO, "> snapshot {index} persisted");
         self.durable = index;
         self.snapshot_conf_index = metadata.configuration_index;
+        // A snapshot holds committed entries only.
         self.set_commit(cx, index);
         if let Status::Follower(Follower { leader: Some((id, address)), .. }) = &self.status {
             let (id, address) = (*id, address.clone());
@@ -312,17 +302,17 @@ mod tests {
         let (mut r, now) = leader(&[1, 2, 3]);
         let entries = [entry(2), entry(2)];
         step(&mut r, now, Event::Submit { entries: &entries }).unwrap();
-        step(&mut r, now, Event::PersistedEntries { index: 3 }).unwrap();
-        receive(&mut r, now, 2, append_result(2, 0, 3)).unwrap();
-        step(&mut r, now, Event::Snapshot { metadata: metadata(3, 2), trailing: 0 }).unwrap();
-        let out = receive(&mut r, now, 3, append_result(2, 1, 0)).unwrap();
+        step(&mut r, now, Event::PersistedEntries { index: 4 }).unwrap();
+        receive(&mut r, now, 3, append_result(2, 0, 4)).unwrap();
+        step(&mut r, now, Event::Snapshot { metadata: metadata(4, 2), trailing: 0 }).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 1, 0)).unwrap();
         assert!(matches!(
-            out.to(3)[0],
-            Outgoing::InstallSnapshot { last_index: 3, last_term: 2, conf_index: 1, .. }
+            out.to(2)[0],
+            Outgoing::InstallSnapshot { last_index: 4, last_term: 2, conf_index: 1, .. }
         ));
-        let out = receive(&mut r, now + 5, 3, append_result(2, 0, 3)).unwrap();
-        assert_eq!(r.match_index(3), Ok(3));
-        assert!(out.messages.is_empty() || matches!(out.to(3)[0], Outgoing::AppendEntries { .. }));
+        let out = receive(&mut r, now + 5, 2, append_result(2, 0, 4)).unwrap();
+        assert_eq!(r.match_index(2), Ok(4));
+        assert!(out.messages.is_empty() || matches!(out.to(2)[0], Outgoing::AppendEntries { .. }));
     }
 
     #[test]
@@ -373,7 +363,7 @@ mod tests {
 
     #[test]
     fn probe_inside_our_snapshot_is_accepted_so_leader_resumes_past_it() {
-        // §24.18: a follower whose snapshot is ahead of what the leader knows.
+        // A follower whose snapshot is ahead of what the leader knows (C-Raft livelocks here).
         let mut r = committed_follower(5);
         step(&mut r, 20, Event::Snapshot { metadata: metadata(6, 2), trailing: 0 }).unwrap();
         let probe = Incoming::AppendEntries {

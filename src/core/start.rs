@@ -9,7 +9,6 @@ use super::raft::{Ctx, Raft};
 use super::snapshot::metadata_problem;
 use super::trace::LEVEL_INFO;
 use super::types::{EntryType, Id, Index, Term, MAX_TERM};
-use crate::codec::configuration as codec;
 use crate::raft_trace;
 
 /// The configurations found in the loaded log, decoded during validation.
@@ -81,7 +80,7 @@ impl Raft {
             .filter(|(index, e)| e.kind == EntryType::Change && *index > newer_than);
         let decode = |found: Option<(Index, &EntryView<'_>)>| -> Result<_, Error> {
             match found {
-                Some((index, e)) => Ok(Some((index, codec::decode(e.payload)?))),
+                Some((index, e)) => Ok(Some((index, self.decode_change(e.payload)?))),
                 None => Ok(None),
             }
         };
@@ -158,7 +157,6 @@ impl Raft {
 
 #[cfg(test)]
 mod tests {
-    use crate::codec::configuration as codec;
     use crate::core::error::Error;
     use crate::core::event::{Event, SnapshotMetadata};
     use crate::core::message::EntryView;
@@ -173,7 +171,7 @@ mod tests {
 
     #[test]
     fn events_before_start_are_invalid() {
-        let mut r = Raft::new(1, "a");
+        let mut r = Raft::new(1, "a", &TEST_FORMAT);
         assert!(matches!(step(&mut r, 0, Event::Timeout), Err(Error::Invalid(_))));
     }
 
@@ -192,7 +190,7 @@ mod tests {
 
     #[test]
     fn log_must_start_with_a_configuration() {
-        let mut r = Raft::new(1, "a");
+        let mut r = Raft::new(1, "a", &TEST_FORMAT);
         assert!(matches!(start(&mut r, 1, &[entry(1)]), Err(Error::Invalid(_))));
         let bad = [EntryView { term: 1, kind: EntryType::Change, payload: &[7; 8] }];
         assert!(matches!(start(&mut r, 1, &bad), Err(Error::Malformed(_))));
@@ -201,7 +199,7 @@ mod tests {
 
     #[test]
     fn fresh_server_has_no_configuration() {
-        let mut r = Raft::new(4, "d");
+        let mut r = Raft::new(4, "d", &TEST_FORMAT);
         start(&mut r, 0, &[]).unwrap();
         assert_eq!(r.role(), None);
         assert_eq!((r.commit_index(), r.last_index()), (0, 0));
@@ -210,14 +208,14 @@ mod tests {
 
     #[test]
     fn restart_takes_last_configuration_as_uncommitted() {
-        let one = codec::encode(&conf(&[1, 2, 3]));
-        let two = codec::encode(&conf(&[1, 2]));
+        let one = encode(&conf(&[1, 2, 3]));
+        let two = encode(&conf(&[1, 2]));
         let entries = [
             EntryView { term: 1, kind: EntryType::Change, payload: &one },
             entry(2),
             EntryView { term: 2, kind: EntryType::Change, payload: &two },
         ];
-        let mut r = Raft::new(3, "node-3");
+        let mut r = Raft::new(3, "node-3", &TEST_FORMAT);
         start(&mut r, 2, &entries).unwrap();
         assert_eq!(r.role(), None, "the change at 3 is in effect");
         assert_eq!(r.commit_index(), 1);
@@ -240,7 +238,7 @@ mod tests {
             start_index: 4,
             entries: &entries,
         };
-        let mut r = Raft::new(2, "node-2");
+        let mut r = Raft::new(2, "node-2", &TEST_FORMAT);
         let out = step(&mut r, 0, event).unwrap();
         assert!(out.commit_index_changed);
         assert_eq!((r.commit_index(), r.last_index(), r.snapshot_index()), (5, 6, 5));

@@ -1,7 +1,7 @@
 //! Helpers for the unit tests of the rules: a started server, owned copies of updates, and
 //! shorthand for the common events.
 
-use super::configuration::Configuration;
+use super::configuration::{Configuration, ConfigurationFormat};
 use super::error::Error;
 use super::event::{Event, Update};
 use super::message::{
@@ -10,7 +10,6 @@ use super::message::{
 };
 use super::raft::Raft;
 use super::types::{EntryType, Id, Index, Role, State, Term, Time};
-use crate::codec::configuration as codec;
 
 pub fn conf(voters: &[Id]) -> Configuration {
     let mut c = Configuration::new();
@@ -18,6 +17,47 @@ pub fn conf(voters: &[Id]) -> Configuration {
         c.add(id, &address(id), Role::Voter).unwrap();
     }
     c
+}
+
+/// A configuration format of the tests' own, one line `id role-code address` per server, so
+/// that the rules are tested without any codec: the core must work with whatever format the
+/// host supplies.
+pub struct TestFormat;
+
+pub static TEST_FORMAT: TestFormat = TestFormat;
+
+impl ConfigurationFormat for TestFormat {
+    fn decode(&self, payload: &[u8]) -> Result<Configuration, String> {
+        let text = std::str::from_utf8(payload).map_err(|e| e.to_string())?;
+        let mut conf = Configuration::new();
+        for line in text.lines() {
+            let mut fields = line.splitn(3, ' ');
+            let (Some(id), Some(role), Some(address)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(format!("not a server: {line:?}"));
+            };
+            let id = id.parse().map_err(|_| format!("bad ID {id:?}"))?;
+            let role = role.parse().ok().and_then(Role::from_code);
+            let role = role.ok_or_else(|| format!("bad role in {line:?}"))?;
+            conf.add(id, address, role).map_err(|e| e.to_string())?;
+        }
+        if conf.is_empty() {
+            return Err("no server".into());
+        }
+        Ok(conf)
+    }
+
+    fn encode(&self, conf: &Configuration) -> Vec<u8> {
+        let lines =
+            conf.servers.iter().map(|s| format!("{} {} {}\n", s.id, s.role.code(), s.address));
+        lines.collect::<String>().into_bytes()
+    }
+}
+
+/// The payload of a `Change` entry holding `conf`, in [`TEST_FORMAT`].
+pub fn encode(conf: &Configuration) -> Vec<u8> {
+    TEST_FORMAT.encode(conf)
 }
 
 pub fn address(id: Id) -> String {
@@ -83,9 +123,9 @@ pub fn entry(term: Term) -> EntryView<'static> {
 
 /// A server started from a bootstrap log of `voters`, at time 0.
 pub fn started(id: Id, voters: &[Id]) -> Raft {
-    let payload = codec::encode(&conf(voters));
+    let payload = encode(&conf(voters));
     let entries = [EntryView { term: 1, kind: EntryType::Change, payload: &payload }];
-    let mut r = Raft::new(id, &address(id));
+    let mut r = Raft::new(id, &address(id), &TEST_FORMAT);
     r.seed(id as u32);
     let event =
         Event::Start { term: 1, voted_for: 0, snapshot: None, start_index: 1, entries: &entries };
@@ -113,7 +153,8 @@ pub fn append_result(term: Term, rejected: Index, last: Index) -> Incoming<'stat
     })
 }
 
-/// Server 1 of `voters`, elected leader of term 2 (its barrier, if any, persisted), and the time.
+/// Server 1 of `voters`, elected leader of term 2 with its barrier (index 2) persisted and
+/// committed, so that it may change the configuration; and the time.
 pub fn leader(voters: &[Id]) -> (Raft, Time) {
     let mut r = started(1, voters);
     let now = r.timeout();
@@ -126,10 +167,18 @@ pub fn leader(voters: &[Id]) -> (Raft, Time) {
         receive(&mut r, now, id, vote_granted(term)).unwrap();
     }
     assert_eq!(r.state(), State::Leader);
-    if r.last_index() > r.persisted_index() {
-        let last = r.last_index();
-        step(&mut r, now, Event::PersistedEntries { index: last }).unwrap();
+    let last = r.last_index();
+    step(&mut r, now, Event::PersistedEntries { index: last }).unwrap();
+    // Acknowledged by the last voters first, so that server 2's progress stays untouched
+    // whenever a majority does not need it.
+    for &id in voters.iter().rev().filter(|&&id| id != 1) {
+        if r.commit_index() == last {
+            break;
+        }
+        let term = r.current_term();
+        receive(&mut r, now, id, append_result(term, 0, last)).unwrap();
     }
+    assert_eq!(r.commit_index(), last, "the barrier is committed");
     (r, now)
 }
 

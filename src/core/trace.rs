@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// Severity levels, as C-Raft numbers them.
+/// Severity levels, the most severe first.
 pub const LEVEL_ERROR: u8 = 1;
 pub const LEVEL_WARN: u8 = 2;
 pub const LEVEL_INFO: u8 = 3;
@@ -12,7 +12,7 @@ pub const LEVEL_TRACE: u8 = 5;
 
 /// Receives the core's diagnostics during a step.
 pub trait Tracer {
-    /// `file` is NUL-terminated (a `concat!(file!(), "\0")`), so it can cross to C as is.
+    /// `file` and `line` locate the rule that speaks (`file!()`, `line!()`).
     fn trace(&mut self, level: u8, file: &'static str, line: u32, message: fmt::Arguments<'_>);
 }
 
@@ -22,7 +22,7 @@ pub trait Tracer {
 macro_rules! raft_trace {
     ($tracer:expr, $level:expr, $($arg:tt)+) => {
         if let Some(t) = $tracer.as_deref_mut() {
-            t.trace($level, concat!(file!(), "\0"), line!(), format_args!($($arg)+));
+            t.trace($level, file!(), line!(), format_args!($($arg)+));
         }
     };
 }

@@ -107,12 +107,11 @@ mod tests {
     #[test]
     fn transfer_to_up_to_date_voter_sends_timeout_now() {
         let (mut r, now) = leader(&[1, 2, 3]);
-        receive(&mut r, now, 3, append_result(2, 0, 1)).unwrap();
         let out = step(&mut r, now, Event::Transfer { server_id: 0 }).unwrap();
-        assert_eq!(r.transferee(), 3);
+        assert_eq!(r.transferee(), 3, "3 has the whole log");
         assert_eq!(r.leader(), None);
         assert!(
-            matches!(out.to(3)[0], Outgoing::TimeoutNow(t) if t.term == 2 && t.last_log_index == 1)
+            matches!(out.to(3)[0], Outgoing::TimeoutNow(t) if t.term == 2 && t.last_log_index == 2)
         );
         let entries = [entry(2)];
         assert_eq!(
@@ -130,7 +129,7 @@ mod tests {
         let (mut r, now) = leader(&[1, 2, 3]);
         let out = step(&mut r, now, Event::Transfer { server_id: 2 }).unwrap();
         assert!(out.messages.is_empty());
-        let out = receive(&mut r, now, 2, append_result(2, 0, 1)).unwrap();
+        let out = receive(&mut r, now, 2, append_result(2, 0, 2)).unwrap();
         assert!(matches!(out.to(2)[0], Outgoing::TimeoutNow(_)));
         let mut t = now;
         while r.transferee() != 0 {

@@ -23,7 +23,7 @@ pub unsafe fn from_c(c: &raft_configuration) -> Result<Configuration, Failure> {
         let address = unsafe { boundary::text(s.address, &format!("address of server {i}")) }?;
         let role = role_from_code(s.role)
             .ok_or_else(|| Failure::new(RAFT_BADROLE, format!("server {i} has role {}", s.role)))?;
-        conf.add(s.id, address, role)?;
+        conf.add(s.id, address, role).map_err(core::Error::from)?;
     }
     Ok(conf)
 }
@@ -53,7 +53,7 @@ pub fn to_c(conf: &Configuration, out: &mut raft_configuration) -> Result<(), Fa
     Ok(())
 }
 
-/// Frees what `c` holds and leaves it empty (C-Raft leaves dangling pointers, §24.14).
+/// Frees what `c` holds and leaves it empty (C-Raft leaves dangling pointers).
 pub fn close(c: &mut raft_configuration) {
     if !c.servers.is_null() {
         for i in 0..c.n as usize {
@@ -206,6 +206,7 @@ unsafe fn decode(buf: *const raft_buffer, c: *mut raft_configuration) -> Result<
     *c = raft_configuration { servers: ptr::null_mut(), n: 0 };
     // SAFETY: forwarded to the caller.
     let bytes = unsafe { boundary::input_bytes(buf, "buffer") }?;
-    let conf = codec::decode(bytes).map_err(|e| Failure::from(core::Error::from(e)))?;
+    let conf =
+        codec::decode(bytes).map_err(|e| Failure::malformed(format!("bad configuration: {e}")))?;
     to_c(&conf, c)
 }

@@ -1,5 +1,5 @@
 //! The process-wide heap through which every byte exchanged with the host is allocated and
-//! freed (spec §16). The default forwards to libc.
+//! freed (docs/contract.md#memory). The default forwards to libc.
 
 use std::ffi::c_void;
 use std::ptr;

@@ -257,7 +257,7 @@ unsafe fn init(
     }
     let address_copy = heap::copy_string(address.as_bytes())?;
     let mut instance = Box::new(Instance {
-        core: core::Raft::new(id, address),
+        core: core::Raft::new(id, address, &crate::codec::configuration::CRAFT),
         messages: Vec::new(),
         addresses: AddressBook::default(),
         views: Vec::new(),

@@ -11,7 +11,7 @@ use super::types::*;
 use crate::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult, TimeoutNow};
 use crate::core::{EntryView, Incoming, Message, Outgoing, Received};
 
-/// Message versions this library writes, as C-Raft does (spec §9).
+/// Message versions this library writes, as C-Raft does (docs/contract.md#message-versions).
 const VERSION_REQUEST_VOTE: u8 = 2;
 const VERSION_REQUEST_VOTE_RESULT: u8 = 2;
 const VERSION_APPEND_ENTRIES: u8 = 0;
@@ -135,7 +135,7 @@ pub unsafe fn received<'a: 'v, 'v>(
         MessageView::RequestVoteResult(r) => Incoming::RequestVoteResult(RequestVoteResult {
             term: r.term,
             vote_granted: r.vote_granted != 0,
-            // Senders before version 2 did not have the flag (spec §9).
+            // Senders before version 2 did not have the flag (docs/contract.md#message-versions).
             pre_vote: r.version > 1 && r.pre_vote != 0,
             features: r.features,
             capacity: r.capacity,

@@ -8,6 +8,7 @@ use super::configuration::{copy_to_heap, from_c};
 use super::heap;
 use super::instance::{instance_mut, set_errmsg};
 use super::types::*;
+use crate::codec::configuration::CRAFT;
 use crate::core::{Bootstrap, EntryType};
 
 /// Writes the metrics of `r` as one line of JSON (shape in the README) into `out`:
@@ -47,7 +48,7 @@ unsafe fn metrics_json(
     let out = unsafe { boundary::non_null_mut(out, "output buffer") }?;
     // SAFETY: forwarded to the caller.
     let inst = unsafe { instance_mut(r) }?;
-    let text = inst.core.metrics(last_applied).to_json();
+    let text = crate::present::metrics_json(&inst.core.metrics(last_applied));
     let base = heap::copy_string(text.as_bytes())?;
     *out = raft_buffer { base: base as *mut c_void, len: text.len() };
     Ok(())
@@ -79,7 +80,7 @@ unsafe fn bootstrap_entry(
     // SAFETY: forwarded to the caller.
     let out = unsafe { boundary::non_null_mut(out, "entry") }?;
     // SAFETY: forwarded to the caller.
-    let bootstrap = Bootstrap::new(&unsafe { from_c(conf) }?)?;
+    let bootstrap = Bootstrap::new(&unsafe { from_c(conf) }?, &CRAFT)?;
     let buf = copy_to_heap(&bootstrap.payload)?;
     *out = raft_entry {
         term: bootstrap.term,

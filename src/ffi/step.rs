@@ -1,5 +1,5 @@
 //! `raft_step`: reads the host's event into the core's form, runs the core, and writes the
-//! core's update into the host's `raft_update`, moving payload ownership as spec §11-12 say.
+//! core's update into the host's `raft_update`, moving payload ownership as docs/contract.md#the-update says.
 //!
 //! Memory the update may need (an entry array, a barrier, a snapshot configuration) is at hand
 //! before the core runs, so that running out of memory never leaves a half-applied step.

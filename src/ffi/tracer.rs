@@ -45,9 +45,13 @@ impl<'a> HostTracer<'a> {
 
 impl core::Tracer for HostTracer<'_> {
     fn trace(&mut self, level: u8, file: &'static str, line: u32, message: fmt::Arguments<'_>) {
+        // Message and file name share the reused buffer, each NUL-terminated for C (an
+        // interior NUL would only shorten the message); pointers are taken once both are in.
         self.text.clear();
         let _ = self.text.write_fmt(message);
-        // An interior NUL would only shorten the message; make the end explicit.
+        self.text.push('\0');
+        let file_at = self.text.len();
+        self.text.push_str(file);
         self.text.push('\0');
         let info = raft_tracer_info {
             version: INFO_VERSION,
@@ -55,7 +59,7 @@ impl core::Tracer for HostTracer<'_> {
                 diagnostic: raft_tracer_diagnostic {
                     level: level.into(),
                     message: self.text.as_ptr() as *const c_char,
-                    file: file.as_ptr() as *const c_char,
+                    file: self.text[file_at..].as_ptr() as *const c_char,
                     line: line as c_int,
                 },
             },

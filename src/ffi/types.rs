@@ -1,5 +1,5 @@
-//! `#[repr(C)]` mirrors of every public type of `raft.h`, laid out exactly as C-Raft's (spec
-//! §22, proven by `c_tests/test_layout.c`). cbindgen generates `include/raft.h` from this file.
+//! `#[repr(C)]` mirrors of every public type of `raft.h`, laid out exactly as C-Raft's
+//! (docs/contract.md#layout, proven by `c_tests/test_layout.c`). cbindgen generates `include/raft.h` from this file.
 //!
 //! Fields that C declares as an enum or as `bool` are read here as plain integers (aliases that
 //! the header shows with their C type), so a host that stores an out-of-range value gets an

@@ -228,7 +228,7 @@ impl Cluster {
     /// configuration stores the same bootstrap state and starts.
     fn bootstrap(&mut self, args: &Args) {
         let conf = args.configuration();
-        let b = Bootstrap::new(&conf).expect("bootstrap configuration");
+        let b = Bootstrap::new(&conf, &codec::CRAFT).expect("bootstrap configuration");
         let entry = Entry { term: b.term, kind: EntryType::Change, payload: b.payload.clone() };
         for server in &conf.servers {
             let disk = Disk {
@@ -254,7 +254,7 @@ impl Cluster {
     fn create(&mut self, id: u64, disk: Disk, args: &Args) {
         let node = Node {
             id,
-            raft: Raft::new(id, &address(id)),
+            raft: Raft::new(id, &address(id), &codec::CRAFT),
             up: false,
             pre_vote: args.flag("prevote"),
             heartbeat: args.number_or("heartbeat", 100) as u32,
@@ -537,7 +537,7 @@ impl Node {
                 self.disk.start = meta.index + 1;
             }
         }
-        self.raft = Raft::new(self.id, &address(self.id));
+        self.raft = Raft::new(self.id, &address(self.id), &codec::CRAFT);
         self.raft.seed(self.id as u32 * 7919);
         self.raft.set_pre_vote(self.pre_vote);
         self.raft.set_heartbeat_timeout(self.heartbeat);

@@ -397,7 +397,7 @@ fn timeout_time(raft: &Raft, now: u64) -> u64 {
 }
 
 fn new_raft(id: u64, pre_vote: bool) -> Raft {
-    let mut raft = Raft::new(id, &address(id));
+    let mut raft = Raft::new(id, &address(id), &raft::codec::configuration::CRAFT);
     // A fixed seed: replaying the same inputs must give the same server.
     raft.seed(id as u32);
     raft.set_election_timeout(ELECTION_TIMEOUT as u32, None);

@@ -84,6 +84,8 @@ pub struct Host {
     /// Committed configuration changes to report, in order.
     pub config_events: VecDeque<u64>,
     pub last_commit: u64,
+    /// The last step appended a configuration entry (read and cleared by the cluster).
+    pub change_landed: bool,
 }
 
 pub fn settings(raft: &mut Raft, rng: &mut Rng) {
@@ -105,7 +107,7 @@ pub fn fold(digest: u64, index: u64, entry: &Entry) -> u64 {
 impl Host {
     pub fn new(id: u64, disk: Disk, seed: u32, rng: &mut Rng) -> Host {
         let address = format!("node-{id}");
-        let mut raft = Raft::new(id, &address);
+        let mut raft = Raft::new(id, &address, &codec::CRAFT);
         raft.seed(seed);
         settings(&mut raft, rng);
         Host {
@@ -123,6 +125,7 @@ impl Host {
             sm: SnapshotData { digest: 0, applied: 0 },
             config_events: VecDeque::new(),
             last_commit: 0,
+            change_landed: false,
         }
     }
 
@@ -139,10 +142,18 @@ impl Host {
 
     /// Loads the durable state and steps RAFT_START.
     pub fn start(&mut self, now: u64, out: &mut Vec<Packet>) {
-        // Entries that all precede the snapshot are covered by it (the snapshot may have been
-        // taken of entries applied before they were durable here): load the snapshot alone.
+        // The snapshot may have been taken of entries applied before they were durable here,
+        // and a crash lost their write: entries that all precede the snapshot are covered by
+        // it, and entries that disagree with it at its index are older than what it covers
+        // (those after a disagreeing one were never committed, by log matching). Either way,
+        // load the snapshot alone, as the lost write would have replaced them.
         if let Some((meta, _)) = &self.disk.snapshot {
-            if self.disk.start + self.disk.entries.len() as u64 <= meta.index {
+            let ends_before = self.disk.start + self.disk.entries.len() as u64 <= meta.index;
+            let at_index = meta
+                .index
+                .checked_sub(self.disk.start)
+                .and_then(|k| self.disk.entries.get(k as usize));
+            if ends_before || at_index.is_some_and(|e| e.term != meta.term) {
                 self.disk.entries.clear();
                 self.disk.start = meta.index + 1;
             }
@@ -272,6 +283,7 @@ impl Host {
             for (i, e) in entries.iter().enumerate() {
                 if e.kind == EntryType::Change {
                     self.confs.push((new.index + i as u64, codec::decode(&e.payload).unwrap()));
+                    self.change_landed = true;
                 }
             }
             self.mem.extend(entries.iter().cloned());

@@ -83,7 +83,13 @@ impl Storage {
 
     /// Writes the bootstrap state of a new cluster.
     pub fn bootstrap(&mut self, bootstrap: &Bootstrap) -> io::Result<()> {
-        let files = bootstrap_files(bootstrap).map_err(invalid)?;
+        let files = bootstrap_files(
+            bootstrap.term,
+            bootstrap.voted_for,
+            bootstrap.index,
+            &bootstrap.payload,
+        )
+        .map_err(invalid)?;
         for (name, bytes) in &files {
             self.write_file(name, bytes)?;
         }
@@ -311,11 +317,11 @@ mod tests {
     fn bootstrap() -> Bootstrap {
         let mut conf = Configuration::new();
         conf.add(1, "127.0.0.1:1", Role::Voter).unwrap();
-        Bootstrap::new(&conf).unwrap()
+        Bootstrap::new(&conf, &raft::codec::configuration::CRAFT).unwrap()
     }
 
     /// Payloads of any length survive a restart exactly, while every stored payload obeys
-    /// C-Raft's 8-byte rule (disk-format.md §4.1).
+    /// C-Raft's 8-byte rule (docs/formats.md#alignment).
     #[test]
     fn payloads_of_any_length_are_loaded_back_exactly() {
         let dir = data_dir("any-length");

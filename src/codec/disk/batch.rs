@@ -1,4 +1,4 @@
-//! Batches, the unit segments are made of (disk-format.md §4.1): what one append wrote.
+//! Batches, the unit segments are made of (docs/formats.md#disk): what one append wrote.
 //!
 //! ```text
 //! u32le header CRC | u32le data CRC | u64le n | n × 16-byte entry descriptor | entry data

@@ -7,19 +7,26 @@ use super::names::closed_segment_name;
 use super::segment::encode_segment;
 use crate::codec::entry::Entry;
 use crate::codec::error::Result;
-use crate::core::Bootstrap;
+use crate::vocab::{EntryType, Id, Index, Term};
 
 /// `(file name, contents)` of every file to write, in the order to write them (the metadata
 /// last, so that a crash in between leaves a directory that still reads as pristine).
 ///
+/// The state is the core's `Bootstrap` (term, vote, index of the `Change` entry and its
+/// payload), passed field by field so that the formats need not know the protocol.
+///
 /// Errors: those of [`encode_segment`] (a configuration too large for a batch).
-pub fn bootstrap_files(bootstrap: &Bootstrap) -> Result<Vec<(String, Vec<u8>)>> {
-    let view = bootstrap.entry();
-    let entry = Entry::new(view.term, view.kind, bootstrap.payload.clone());
+pub fn bootstrap_files(
+    term: Term,
+    voted_for: Id,
+    index: Index,
+    payload: &[u8],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let entry = Entry::new(term, EntryType::Change, payload.to_vec());
     let segment = encode_segment(&[&[entry]])?;
-    let metadata = Metadata { version: 1, term: bootstrap.term, voted_for: bootstrap.voted_for };
+    let metadata = Metadata { version: 1, term, voted_for };
     Ok(vec![
-        (closed_segment_name(bootstrap.index, bootstrap.index), segment),
+        (closed_segment_name(index, index), segment),
         (metadata.file_name().to_string(), encode_metadata(&metadata).to_vec()),
     ])
 }
@@ -29,14 +36,15 @@ mod tests {
     use super::*;
     use crate::codec::disk::metadata::decode_metadata;
     use crate::codec::disk::segment::load_closed_segment;
-    use crate::core::{Configuration, EntryType, Role};
+    use crate::vocab::{Configuration, Role};
 
     #[test]
     fn files_read_back_as_the_bootstrap_state() {
         let mut conf = Configuration::new();
         conf.add(1, "127.0.0.1:7001", Role::Voter).unwrap();
         conf.add(2, "127.0.0.1:7002", Role::Voter).unwrap();
-        let files = bootstrap_files(&Bootstrap::new(&conf).unwrap()).unwrap();
+        let payload = crate::codec::configuration::encode(&conf);
+        let files = bootstrap_files(1, 0, 1, &payload).unwrap();
         assert_eq!(files[0].0, "0000000000000001-0000000000000001");
         assert_eq!(files[1].0, "metadata1");
         let entries = load_closed_segment(&files[0].1.clone().into(), 1, 1).unwrap();

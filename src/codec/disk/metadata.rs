@@ -1,4 +1,4 @@
-//! The metadata files `metadata1` and `metadata2` (disk-format.md §3): exactly 32 bytes,
+//! The metadata files `metadata1` and `metadata2` (docs/formats.md#disk): exactly 32 bytes,
 //!
 //! ```text
 //! u64le format (1) | u64le version (write counter, ≥ 1) | u64le term | u64le voted_for
@@ -10,7 +10,7 @@
 use super::FORMAT;
 use crate::codec::cursor::Cursor;
 use crate::codec::error::{Error, Result};
-use crate::core::types::{Id, Term};
+use crate::vocab::{Id, Term};
 
 /// Bytes of a metadata file.
 pub const METADATA_LEN: usize = 32;
@@ -99,7 +99,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_the_spec_example() {
+    fn decodes_an_example_file() {
         let bytes = [
             1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
             0, 0, 0,

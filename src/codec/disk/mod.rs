@@ -1,4 +1,4 @@
-//! C-Raft's data directory formats (`raft_uv`, disk-format.md), as pure functions over the
+//! C-Raft's data directory formats (`raft_uv`, docs/formats.md#disk), as pure functions over the
 //! contents of files: the caller reads, writes, renames and deletes the files.
 //!
 //! - [`metadata`]: `metadata1`/`metadata2` (term and vote) and how to pick the current one.

@@ -1,7 +1,7 @@
-//! File names of a data directory (disk-format.md §2). Numbers are decimal; closed segments are
+//! File names of a data directory (docs/formats.md#disk). Numbers are decimal; closed segments are
 //! written with 16-digit zero padding but read in any width, as C-Raft's `sscanf` does.
 
-use crate::core::types::{Index, Term};
+use crate::vocab::{Index, Term};
 
 /// Names longer than this are not C-Raft's and are ignored.
 pub const MAX_FILE_NAME_LEN: usize = 127;

@@ -1,9 +1,9 @@
-//! Segment files (disk-format.md §4): a format word (1) followed by batches.
+//! Segment files (docs/formats.md#disk): a format word (1) followed by batches.
 //!
 //! Closed segments (`FIRST-LAST`) must be exactly their batches: anything else is corruption.
 //! Open segments (`open-N`) are pre-allocated and zero-filled, and a crash can tear the last
 //! write; loading one keeps every valid batch up to the first damaged one and reports what was
-//! discarded, as C-Raft does (§4.4).
+//! discarded, as C-Raft does.
 
 use bytes::Bytes;
 
@@ -11,7 +11,7 @@ use super::batch::{encode_batch_into, parse_batch, Damage, ParsedBatch};
 use super::FORMAT;
 use crate::codec::entry::Entry;
 use crate::codec::error::{Error, Result};
-use crate::core::types::Index;
+use crate::vocab::Index;
 
 /// Bytes of the format word that starts every segment.
 pub const SEGMENT_HEADER_LEN: usize = 8;
@@ -147,7 +147,7 @@ impl OpenSegment {
     }
 }
 
-/// Decodes an open segment with C-Raft's recovery rules (disk-format.md §4.4): batches are read
+/// Decodes an open segment with C-Raft's recovery rules (docs/formats.md#disk): batches are read
 /// from offset 8 until the first one that is not valid (count 0 or too large, checksum mismatch,
 /// or — unlike C-Raft, which refuses to start — the file ending inside it); that batch and
 /// everything after it are reported in [`OpenSegment::end`] and dropped. An all-zero file (format

@@ -1,4 +1,4 @@
-//! Snapshot files (disk-format.md §5): the `.meta` file holding the snapshot's configuration,
+//! Snapshot files (docs/formats.md#disk): the `.meta` file holding the snapshot's configuration,
 //! and the data file, which C-Raft 0.15 writes as an LZ4 frame by default.
 //!
 //! `.meta` layout:
@@ -18,8 +18,8 @@ use crate::codec::checksum::checksum_parts;
 use crate::codec::configuration;
 use crate::codec::cursor::Cursor;
 use crate::codec::error::{Error, Result};
-use crate::core::configuration::Configuration;
-use crate::core::types::Index;
+use crate::vocab::Configuration;
+use crate::vocab::Index;
 
 /// Largest configuration a `.meta` file may hold (C-Raft's limit).
 pub const MAX_META_CONFIGURATION_LEN: u64 = 1 << 20;

@@ -2,7 +2,7 @@
 //! (which announces the header length H), the header (which announces the payload length), and
 //! the payload. [`decode_message`] chains them for a buffer holding one whole message.
 //!
-//! Versions are inferred from H as wire-format.md §8 says; the preamble's bytes 1..7 and every
+//! Versions are inferred from H as docs/formats.md#wire describes; the preamble's bytes 1..7 and every
 //! reserved byte are ignored.
 
 use bytes::Bytes;

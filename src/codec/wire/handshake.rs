@@ -1,4 +1,4 @@
-//! The handshake a connecting node sends once before its messages (wire-format.md §3):
+//! The handshake a connecting node sends once before its messages (docs/formats.md#wire):
 //!
 //! ```text
 //! u64le protocol (1) | u64le server id | u64le L | L bytes: address, NUL, padding
@@ -9,7 +9,7 @@
 use super::Limits;
 use crate::codec::cursor::{pad8, Cursor};
 use crate::codec::error::{Error, Result};
-use crate::core::types::Id;
+use crate::vocab::Id;
 
 /// The only protocol number that exists.
 pub const PROTOCOL: u64 = 1;

@@ -1,12 +1,12 @@
-//! The owned messages of the wire codec, one struct per C-Raft message struct (c-api.md §9),
+//! The owned messages of the wire codec, one struct per C-Raft message struct (docs/contract.md#message-fields),
 //! with payloads as [`Bytes`] so that decoded entries and snapshot data share the receive
 //! buffer.
 
 use bytes::Bytes;
 
 use crate::codec::entry::Entry;
-use crate::core::configuration::Configuration;
-use crate::core::types::{Id, Index, Term};
+use crate::vocab::Configuration;
+use crate::vocab::{Id, Index, Term};
 
 /// The message type of the preamble's byte 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

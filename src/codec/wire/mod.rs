@@ -1,7 +1,7 @@
-//! C-Raft's TCP protocol (`raft_uv_tcp`, wire-format.md): the connection handshake and the six
+//! C-Raft's TCP protocol (`raft_uv_tcp`, docs/formats.md#wire): the connection handshake and the six
 //! RPC messages, as pure functions over bytes plus an incremental [`StreamDecoder`].
 //!
-//! Encoding follows the spec's rules for senders: preamble version byte 0, reserved bytes zero,
+//! Encoding follows the format's rules for senders: preamble version byte 0, reserved bytes zero,
 //! entry sizes multiples of 8. Decoding follows its rules for receivers: reserved bytes and the
 //! preamble's bytes 1..7 are ignored, message versions are inferred from header lengths, and
 //! every length is checked against [`Limits`] before anything is buffered or allocated for it.
@@ -39,8 +39,8 @@ pub struct Limits {
     /// Longest message payload: the entries of an AppendEntries or the data of an
     /// InstallSnapshot.
     pub max_payload_len: u64,
-    /// Refuse AppendEntries whose entry sizes are not multiples of 8 (wire-format.md §5.3: C-Raft
-    /// cannot handle them; the spec says to treat them as malformed). Only tests of the negative
+    /// Refuse AppendEntries whose entry sizes are not multiples of 8 (docs/formats.md#alignment: C-Raft
+    /// cannot handle them, so they are malformed). Only tests of the negative
     /// example vectors turn this off.
     pub reject_unaligned_entries: bool,
 }

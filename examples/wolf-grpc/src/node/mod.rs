@@ -1,5 +1,5 @@
 //! The driver: one thread owns the `raft::core::Raft` instance, the storage and the state
-//! machine, and turns everything into events (spec §21's host loop). Disk writes are
+//! machine, and turns everything into events (docs/contract.md#host-loop). Disk writes are
 //! synchronous, so when a received AppendEntries has been stepped and its entries written,
 //! the core's reply exists and goes straight back to the gRPC handler waiting for it.
 
@@ -73,7 +73,7 @@ impl Node {
         transport: Transport,
         term: Arc<AtomicU64>,
     ) -> Node {
-        let mut raft = Raft::new(options.id, options.address());
+        let mut raft = Raft::new(options.id, options.address(), &raft::codec::configuration::CRAFT);
         raft.seed(options.id as u32 ^ std::process::id());
         raft.set_election_timeout(options.election_timeout, None);
         raft.set_heartbeat_timeout(options.heartbeat_timeout);
@@ -140,7 +140,8 @@ impl Node {
                 let _ = done.send(self.bootstrap(voters));
             }
             Command::Metrics { done } => {
-                let _ = done.send(self.raft.metrics(self.last_applied).to_json());
+                let _ =
+                    done.send(raft::present::metrics_json(&self.raft.metrics(self.last_applied)));
             }
             Command::Put { key, value, done } => self.put(&key, &value, done),
             Command::Get { key, done } => {
@@ -185,7 +186,8 @@ impl Node {
         if conf.get(self.options.id).is_none() {
             return Err(format!("this node is not among the first {voters} servers"));
         }
-        let bootstrap = Bootstrap::new(&conf).map_err(|e| e.to_string())?;
+        let bootstrap =
+            Bootstrap::new(&conf, &raft::codec::configuration::CRAFT).map_err(|e| e.to_string())?;
         self.storage.bootstrap(&bootstrap).map_err(|e| format!("cannot store: {e}"))?;
         let entry = Entry::new(bootstrap.term, EntryType::Change, bootstrap.payload.clone());
         let loaded = Loaded {

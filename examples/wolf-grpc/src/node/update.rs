@@ -1,4 +1,4 @@
-//! Acting on an update, in the order of spec §12.8: term and vote, snapshot, entries,
+//! Acting on an update, in the order of docs/contract.md#update-order: term and vote, snapshot, entries,
 //! messages, state, commit. Persistence completions become queued events.
 
 use raft::codec::Entry;

@@ -2,8 +2,35 @@
 
 use std::sync::Arc;
 
-use super::error::Error;
+use thiserror::Error;
+
 use super::types::{Id, Role};
+
+/// Why a server cannot join a configuration (C-Raft's `RAFT_BADID`, `RAFT_DUPLICATEID`,
+/// `RAFT_DUPLICATEADDRESS`; each layer maps it to its own error).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ConfigurationError {
+    #[error("{0}")]
+    BadId(String),
+    #[error("{0}")]
+    DuplicateId(String),
+    #[error("{0}")]
+    DuplicateAddress(String),
+}
+
+/// How a configuration is written into the payload of a `Change` entry.
+///
+/// The protocol needs configurations from `Change` entries but must not know how they are
+/// encoded, and the codec that knows must not depend on the protocol: this trait, in the layer
+/// both depend on, is the meeting point. The core holds one (given to `Raft::new`) and calls it
+/// only for `Change` entries, so commands cost nothing; the C boundary hands it C-Raft's codec
+/// (`crate::codec::configuration::CRAFT`), tests may hand it anything that round-trips.
+pub trait ConfigurationFormat: Sync {
+    /// The configuration encoded in `payload`, or why the payload is not one.
+    fn decode(&self, payload: &[u8]) -> Result<Configuration, String>;
+    /// The payload that encodes `conf`.
+    fn encode(&self, conf: &Configuration) -> Vec<u8>;
+}
 
 /// One server of a configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,18 +55,18 @@ impl Configuration {
 
     /// Appends a server after checking C-Raft's rules, in C-Raft's order: the ID is non-zero,
     /// then for each existing server a same ID is reported before a same address.
-    pub fn add(&mut self, id: Id, address: &str, role: Role) -> Result<(), Error> {
+    pub fn add(&mut self, id: Id, address: &str, role: Role) -> Result<(), ConfigurationError> {
         if id == 0 {
-            return Err(Error::BadId("server ID must not be 0".into()));
+            return Err(ConfigurationError::BadId("server ID must not be 0".into()));
         }
         for server in &self.servers {
             if server.id == id {
-                return Err(Error::DuplicateId(format!(
+                return Err(ConfigurationError::DuplicateId(format!(
                     "server ID {id} is already in the configuration"
                 )));
             }
             if &*server.address == address {
-                return Err(Error::DuplicateAddress(format!(
+                return Err(ConfigurationError::DuplicateAddress(format!(
                     "address \"{address}\" is already used by server {}",
                     server.id
                 )));
@@ -85,7 +112,7 @@ mod tests {
     #[test]
     fn add_rejects_zero_id() {
         let mut c = Configuration::new();
-        assert!(matches!(c.add(0, "a", Role::Voter), Err(Error::BadId(_))));
+        assert!(matches!(c.add(0, "a", Role::Voter), Err(ConfigurationError::BadId(_))));
         assert!(c.is_empty());
     }
 
@@ -93,8 +120,8 @@ mod tests {
     fn add_reports_duplicate_id_before_duplicate_address() {
         let mut c = Configuration::new();
         c.add(1, "a", Role::Voter).unwrap();
-        assert!(matches!(c.add(1, "a", Role::Voter), Err(Error::DuplicateId(_))));
-        assert!(matches!(c.add(2, "a", Role::Voter), Err(Error::DuplicateAddress(_))));
+        assert!(matches!(c.add(1, "a", Role::Voter), Err(ConfigurationError::DuplicateId(_))));
+        assert!(matches!(c.add(2, "a", Role::Voter), Err(ConfigurationError::DuplicateAddress(_))));
         assert_eq!(c.len(), 1);
     }
 

@@ -1,4 +1,5 @@
-//! The JSON form of [`Metrics`], shared by the C API (`raft_metrics_json`) and the Rust API.
+//! The JSON form of the core's [`Metrics`], shared by the C API (`raft_metrics_json`) and the
+//! Rust API.
 //! Written by hand: the shape is fixed and small, and the library takes no JSON dependency.
 //!
 //! ```json
@@ -17,61 +18,57 @@
 
 use std::fmt::Write;
 
-use super::configuration::Server;
-use super::metrics::{Metrics, PeerProgress};
-use super::types::{Role, State};
+use crate::core::{Metrics, PeerProgress, ReplicationMode, Role, Server, State};
 
-impl Metrics {
-    /// The JSON text described in the module documentation, on one line.
-    pub fn to_json(&self) -> String {
-        let mut o = Object::new();
-        o.number("id", self.id);
-        o.string("address", &self.address);
-        o.string("state", state_name(self.state));
-        o.raw("role", &self.role.map_or_else(|| "null".to_string(), |r| quote(role_name(r))));
-        o.number("current_term", self.current_term);
-        o.number("voted_for", self.voted_for);
-        o.number("last_log_index", self.last_log_index);
-        o.number("last_log_term", self.last_log_term);
-        o.number("commit_index", self.commit_index);
-        o.number("last_applied", self.last_applied);
-        o.number("snapshot_index", self.snapshot_index);
-        o.number("snapshot_term", self.snapshot_term);
-        o.raw("current_leader", &self.leader_json());
-        o.raw("membership_config", &self.membership_json());
-        o.raw("replication", &self.replication_json());
-        o.finish()
-    }
+/// The JSON text of `m` described in the module documentation, on one line.
+pub fn metrics_json(m: &Metrics) -> String {
+    let mut o = Object::new();
+    o.number("id", m.id);
+    o.string("address", &m.address);
+    o.string("state", state_name(m.state));
+    o.raw("role", &m.role.map_or_else(|| "null".to_string(), |r| quote(role_name(r))));
+    o.number("current_term", m.current_term);
+    o.number("voted_for", m.voted_for);
+    o.number("last_log_index", m.last_log_index);
+    o.number("last_log_term", m.last_log_term);
+    o.number("commit_index", m.commit_index);
+    o.number("last_applied", m.last_applied);
+    o.number("snapshot_index", m.snapshot_index);
+    o.number("snapshot_term", m.snapshot_term);
+    o.raw("current_leader", &leader_json(m));
+    o.raw("membership_config", &membership_json(m));
+    o.raw("replication", &replication_json(m));
+    o.finish()
+}
 
-    fn leader_json(&self) -> String {
-        match &self.current_leader {
-            None => "null".to_string(),
-            Some((id, address)) => {
-                let mut o = Object::new();
-                o.number("id", *id);
-                o.string("address", address);
-                o.finish()
-            }
+fn leader_json(m: &Metrics) -> String {
+    match &m.current_leader {
+        None => "null".to_string(),
+        Some((id, address)) => {
+            let mut o = Object::new();
+            o.number("id", *id);
+            o.string("address", address);
+            o.finish()
         }
     }
+}
 
-    fn membership_json(&self) -> String {
-        let config = &self.membership_config;
-        let servers: Vec<String> = config.configuration.servers.iter().map(server_json).collect();
-        let mut o = Object::new();
-        o.number("index", config.index);
-        o.raw("committed", if config.committed { "true" } else { "false" });
-        o.raw("servers", &format!("[{}]", servers.join(",")));
-        o.finish()
-    }
+fn membership_json(m: &Metrics) -> String {
+    let config = &m.membership_config;
+    let servers: Vec<String> = config.configuration.servers.iter().map(server_json).collect();
+    let mut o = Object::new();
+    o.number("index", config.index);
+    o.raw("committed", if config.committed { "true" } else { "false" });
+    o.raw("servers", &format!("[{}]", servers.join(",")));
+    o.finish()
+}
 
-    fn replication_json(&self) -> String {
-        match &self.replication {
-            None => "null".to_string(),
-            Some(peers) => {
-                let peers: Vec<String> = peers.iter().map(peer_json).collect();
-                format!("[{}]", peers.join(","))
-            }
+fn replication_json(m: &Metrics) -> String {
+    match &m.replication {
+        None => "null".to_string(),
+        Some(peers) => {
+            let peers: Vec<String> = peers.iter().map(peer_json).collect();
+            format!("[{}]", peers.join(","))
         }
     }
 }
@@ -90,7 +87,7 @@ fn peer_json(p: &PeerProgress) -> String {
     o.string("address", &p.address);
     o.number("match_index", p.match_index);
     o.number("next_index", p.next_index);
-    o.string("mode", p.mode.name());
+    o.string("mode", mode_name(p.mode));
     o.finish()
 }
 
@@ -99,6 +96,14 @@ fn state_name(state: State) -> &'static str {
         State::Follower => "follower",
         State::Candidate => "candidate",
         State::Leader => "leader",
+    }
+}
+
+fn mode_name(mode: ReplicationMode) -> &'static str {
+    match mode {
+        ReplicationMode::Probe => "probe",
+        ReplicationMode::Pipeline => "pipeline",
+        ReplicationMode::Snapshot => "snapshot",
     }
 }
 
@@ -168,6 +173,7 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::core::testing::*;
+    use crate::present::metrics_json;
 
     #[test]
     fn quotes_control_characters_and_delimiters() {
@@ -177,7 +183,7 @@ mod tests {
     #[test]
     fn json_of_a_follower_is_valid_and_complete() {
         let raft = started(2, &[1, 2, 3]);
-        let text = raft.metrics(1).to_json();
+        let text = metrics_json(&raft.metrics(1));
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["id"], 2);
         assert_eq!(v["state"], "follower");
@@ -191,10 +197,11 @@ mod tests {
     #[test]
     fn json_of_a_leader_lists_peers() {
         let (raft, _) = leader(&[1, 2, 3]);
-        let v: serde_json::Value = serde_json::from_str(&raft.metrics(0).to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&metrics_json(&raft.metrics(0))).unwrap();
         assert_eq!(v["state"], "leader");
         assert_eq!(v["current_leader"]["id"], 1);
         assert_eq!(v["replication"][1]["id"], 3);
-        assert_eq!(v["replication"][1]["mode"], "probe");
+        assert_eq!(v["replication"][0]["mode"], "probe");
+        assert_eq!(v["replication"][1]["mode"], "pipeline", "3 acknowledged the barrier");
     }
 }

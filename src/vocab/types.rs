@@ -1,4 +1,4 @@
-//! Basic vocabulary of the protocol: identifiers, indexes, roles, states and entry kinds.
+//! Identifiers, indexes, roles, states and entry kinds: the words every layer uses.
 
 /// Server ID; 0 means "none".
 pub type Id = u64;
@@ -65,7 +65,7 @@ pub enum EntryType {
     Command,
     /// A no-op; its payload is ignored.
     Barrier,
-    /// An encoded configuration (see [`crate::codec::configuration`]).
+    /// An encoded configuration (decoded through a [`super::ConfigurationFormat`]).
     Change,
 }
 
