@@ -24,16 +24,7 @@ struct fixture {
 
 static void encode_voters(struct fixture *f, unsigned n)
 {
-    struct raft_configuration c;
-    struct raft_buffer buf;
-    char address[16];
-    raft_configuration_init(&c);
-    for (unsigned i = 1; i <= n; i++) {
-        snprintf(address, sizeof address, "s%u", i);
-        assert_int_equal(raft_configuration_add(&c, i, address, RAFT_VOTER), 0);
-    }
-    assert_int_equal(raft_configuration_encode(&c, &buf), 0);
-    raft_configuration_close(&c);
+    struct raft_buffer buf = host_configuration(n, 0);
     f->bootstrap = buf.base;
     f->bootstrap_len = buf.len;
 }

@@ -42,26 +42,6 @@ static int step_at(struct node *n, raft_time time, struct raft_event *ev)
     return rv;
 }
 
-/* A configuration of voters 1..voters, plus server `standby` as a stand-by when non-zero. */
-static struct raft_buffer encode(unsigned voters, raft_id standby)
-{
-    struct raft_configuration c;
-    struct raft_buffer buf;
-    char address[16];
-    raft_configuration_init(&c);
-    for (unsigned i = 1; i <= voters; i++) {
-        snprintf(address, sizeof address, "s%u", i);
-        assert_int_equal(raft_configuration_add(&c, i, address, RAFT_VOTER), 0);
-    }
-    if (standby != 0) {
-        snprintf(address, sizeof address, "s%u", (unsigned)standby);
-        assert_int_equal(raft_configuration_add(&c, standby, address, RAFT_STANDBY), 0);
-    }
-    assert_int_equal(raft_configuration_encode(&c, &buf), 0);
-    raft_configuration_close(&c);
-    return buf;
-}
-
 static void decode(struct raft_buffer buf, struct raft_configuration *c)
 {
     assert_int_equal(raft_configuration_decode(&buf, c), 0);
@@ -82,15 +62,10 @@ static struct node *init(raft_id id)
 static struct node *started(raft_id id, unsigned voters)
 {
     struct node *n = init(id);
-    struct raft_buffer conf = encode(voters, 0);
-    struct raft_entry entry = {1, RAFT_CHANGE, conf, conf.base};
+    struct raft_buffer conf = host_configuration(voters, 0);
+    struct raft_entry entry;
     struct raft_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = RAFT_START;
-    ev.start.term = 1;
-    ev.start.start_index = 1;
-    ev.start.entries = &entry;
-    ev.start.n_entries = 1;
+    host_bootstrap_start(&ev, &entry, conf);
     assert_int_equal(step_at(n, NOW, &ev), 0);
     raft_free(conf.base);
     return n;
@@ -157,7 +132,7 @@ static void sole_voter_restarts_as_leader_of_a_new_term(void **state)
 {
     (void)state;
     struct node *n = init(1);
-    struct raft_buffer conf = encode(1, 2);
+    struct raft_buffer conf = host_configuration(1, 2);
     static char payload[8];
     struct raft_entry log[2] = {{1, RAFT_CHANGE, conf, conf.base},
                                 {2, RAFT_COMMAND, {payload, 8}, payload}};
@@ -190,7 +165,7 @@ static void follower_left_as_sole_voter_stands_on_its_timer(void **state)
 {
     (void)state;
     struct node *n = started(1, 2);
-    struct raft_buffer conf = encode(1, 2);
+    struct raft_buffer conf = host_configuration(1, 2);
     struct raft_entry entry = {2, RAFT_CHANGE, conf, conf.base};
     struct raft_message ae = message(2, RAFT_APPEND_ENTRIES);
     ae.append_entries.term = 2;
@@ -256,7 +231,7 @@ static struct node *follower_with_snapshot(void)
     struct node *n = init(2);
     struct raft_snapshot_metadata metadata;
     memset(&metadata, 0, sizeof metadata);
-    struct raft_buffer conf = encode(3, 0);
+    struct raft_buffer conf = host_configuration(3, 0);
     decode(conf, &metadata.configuration);
     metadata.index = 10;
     metadata.term = 5;
@@ -312,7 +287,7 @@ static void snapshot_with_configuration_index_zero_is_refused(void **state)
 {
     (void)state;
     struct node *n = started(1, 1);
-    struct raft_buffer conf = encode(1, 0);
+    struct raft_buffer conf = host_configuration(1, 0);
     struct raft_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = RAFT_SNAPSHOT;
@@ -435,7 +410,7 @@ static void received_values_at_the_limits(void **state)
     static const int types[] = {RAFT_REQUEST_VOTE, RAFT_REQUEST_VOTE_RESULT,
                                 RAFT_APPEND_ENTRIES, RAFT_APPEND_ENTRIES_RESULT,
                                 RAFT_INSTALL_SNAPSHOT, RAFT_TIMEOUT_NOW};
-    struct raft_buffer conf = encode(3, 0);
+    struct raft_buffer conf = host_configuration(3, 0);
     char what[128];
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         for (int f = 0; f < N_FIELDS; f++) {
@@ -497,7 +472,7 @@ static void start_values_at_the_limits(void **state)
     (void)state;
     char what[128];
     for (unsigned voters = 1; voters <= 3; voters += 2) {
-        struct raft_buffer conf = encode(voters, 0);
+        struct raft_buffer conf = host_configuration(voters, 0);
         for (size_t k = 0; k < N_VALUES; k++) {
             uint64_t v = values[k];
             for (int f = 0; f < 6; f++) {
@@ -550,7 +525,7 @@ static void start_values_at_the_limits(void **state)
 static void host_event_values_at_the_limits(void **state)
 {
     (void)state;
-    struct raft_buffer conf = encode(3, 0);
+    struct raft_buffer conf = host_configuration(3, 0);
     char what[128];
     for (size_t k = 0; k < N_VALUES; k++) {
         uint64_t v = values[k];
@@ -608,7 +583,7 @@ static void submissions_stop_at_the_last_index(void **state)
 {
     (void)state;
     struct node *n = init(1);
-    struct raft_buffer conf = encode(1, 0);
+    struct raft_buffer conf = host_configuration(1, 0);
     struct raft_snapshot_metadata metadata;
     memset(&metadata, 0, sizeof metadata);
     decode(conf, &metadata.configuration);

@@ -39,22 +39,6 @@ static void release_update(struct host *h)
     host_release_update(&h->u);
 }
 
-/* A configuration of servers 1..n, all voters, encoded into a raft-heap buffer. */
-static struct raft_buffer voters(unsigned n)
-{
-    struct raft_configuration c;
-    struct raft_buffer buf;
-    char address[16];
-    raft_configuration_init(&c);
-    for (unsigned i = 1; i <= n; i++) {
-        snprintf(address, sizeof address, "s%u", i);
-        assert_int_equal(raft_configuration_add(&c, i, address, RAFT_VOTER), 0);
-    }
-    assert_int_equal(raft_configuration_encode(&c, &buf), 0);
-    raft_configuration_close(&c);
-    return buf;
-}
-
 /* Server `id` started from a log holding one configuration entry of `n` voters at index 1. */
 static void start(struct host *h, raft_id id, unsigned n)
 {
@@ -68,15 +52,10 @@ static void start(struct host *h, raft_id id, unsigned n)
     assert_int_equal(rv, 0);
     h->r.tracer = NULL;
     raft_seed(&h->r, 42);
-    struct raft_buffer conf = voters(n);
-    struct raft_entry entry = {1, RAFT_CHANGE, conf, conf.base};
+    struct raft_buffer conf = host_configuration(n, 0);
+    struct raft_entry entry;
     struct raft_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = RAFT_START;
-    ev.start.term = 1;
-    ev.start.start_index = 1;
-    ev.start.entries = &entry;
-    ev.start.n_entries = 1;
+    host_bootstrap_start(&ev, &entry, conf);
     assert_int_equal(step_at(h, &ev, NOW), 0);
     release_update(h);
     raft_free(conf.base);
@@ -158,7 +137,7 @@ static long release_stderr(struct captured_stderr c)
 static void shrink_to_lone_voter(struct host *h)
 {
     start(h, 1, 2);
-    struct raft_buffer conf = voters(1);
+    struct raft_buffer conf = host_configuration(1, 0);
     struct raft_entry entry = {2, RAFT_CHANGE, conf, conf.base};
     assert_int_equal(receive_append(h, "s2", 2, 1, 1, 1, &entry, NOW + 10), 0);
     assert_true(h->u.flags & RAFT_UPDATE_ENTRIES);
