@@ -178,8 +178,10 @@ fn check_single_batch(entries: &[raft_entry]) -> Result<(), Failure> {
 /// sender retries on its next heartbeat or election timeout).
 pub fn emit_all(messages: &[Message], out: &mut Vec<raft_message>, addresses: &mut AddressBook) {
     out.clear();
-    let room = out.try_reserve(messages.len()).is_ok();
-    for m in messages.iter().take(if room { messages.len() } else { out.capacity() }) {
+    // Without room for all of them, emit what fits: a push past the capacity would allocate.
+    let _ = out.try_reserve(messages.len());
+    let room = out.capacity();
+    for m in messages.iter().take(room) {
         if let Some(address) = addresses.pointer(m.to, &m.address) {
             out.push(emitted(m, address));
         }

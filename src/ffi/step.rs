@@ -133,8 +133,7 @@ impl Outputs {
         Ok(outputs)
     }
 
-    /// The array for `n` of the event's entries (`n` never exceeds their count: the core can
-    /// only hand back a suffix of them).
+    /// The array as long as the event's entries; the suffix the core hands back always fits.
     fn take_entries(&mut self) -> *mut raft_entry {
         std::mem::replace(&mut self.entries, ptr::null_mut())
     }
