@@ -432,26 +432,10 @@ impl Raft {
 mod tests {
     use crate::core::error::Error;
     use crate::core::event::{EntrySource, Event, NewEntries};
-    use crate::core::message::{EntryView, Incoming, Outgoing};
+    use crate::core::message::{EntryView, Outgoing};
     use crate::core::raft::Raft;
     use crate::core::testing::*;
     use crate::core::types::{EntryType, State};
-
-    fn ae<'a>(
-        term: u64,
-        prev: u64,
-        prev_term: u64,
-        commit: u64,
-        e: &'a [EntryView<'a>],
-    ) -> Incoming<'a> {
-        Incoming::AppendEntries {
-            term,
-            prev_log_index: prev,
-            prev_log_term: prev_term,
-            leader_commit: commit,
-            entries: e,
-        }
-    }
 
     fn result(out: &Out) -> (u64, u64) {
         match out.to(1).first() {

@@ -40,21 +40,6 @@ fn restarted(id: Id, term: Term, voted_for: Id, entries: &[EntryView<'_>]) -> Ra
     r
 }
 
-fn append<'a>(
-    term: Term,
-    prev: u64,
-    prev_term: Term,
-    entries: &'a [EntryView<'a>],
-) -> Incoming<'a> {
-    Incoming::AppendEntries {
-        term,
-        prev_log_index: prev,
-        prev_log_term: prev_term,
-        leader_commit: 1,
-        entries,
-    }
-}
-
 fn persist_all(r: &mut Raft, now: u64) {
     let last = r.last_index();
     if last > r.persisted_index() {
@@ -81,7 +66,7 @@ fn restarted_sole_voter_does_not_lead_the_term_it_gave_its_vote_in() {
     // Server 2's barrier (index 2) is committed with server 1 before it may change anything.
     let barrier = [barrier(2)];
     persist_all(&mut s2, now);
-    receive(&mut s1, now, 2, append(2, 1, 1, &barrier)).unwrap();
+    receive(&mut s1, now, 2, ae(2, 1, 1, 1, &barrier)).unwrap();
     persist_all(&mut s1, now);
     receive(&mut s2, now, 1, append_result(2, 0, 2)).unwrap();
     assert_eq!(s2.commit_index(), 2);
@@ -89,7 +74,7 @@ fn restarted_sole_voter_does_not_lead_the_term_it_gave_its_vote_in() {
     let payload = encode(&one_voter_and_a_standby());
     let submitted = [change(&payload, 2)];
     step(&mut s2, now, Event::Submit { entries: &submitted }).unwrap();
-    receive(&mut s1, now, 2, append(2, 2, 2, &submitted)).unwrap();
+    receive(&mut s1, now, 2, ae(2, 2, 2, 1, &submitted)).unwrap();
     persist_all(&mut s1, now);
     assert_eq!((s1.current_term(), s1.voted_for()), (2, 2));
 
@@ -119,7 +104,7 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     let lost = [entry(term)];
     step(&mut s1, 10, Event::Submit { entries: &lost }).unwrap();
     let sent = [barrier(term), entry(term)];
-    receive(&mut s2, 10, 1, append(term, 1, 1, &sent)).unwrap();
+    receive(&mut s2, 10, 1, ae(term, 1, 1, 1, &sent)).unwrap();
     persist_all(&mut s2, 10);
     assert_eq!(s2.term_of(3), Some(term));
 
@@ -136,7 +121,7 @@ fn restarted_sole_voter_never_writes_another_entry_under_a_used_index_and_term()
     assert_eq!(s1.commit_index(), 3);
 
     let sent = [barrier(new_term), entry(new_term)];
-    let out = receive(&mut s2, 20, 1, append(new_term, 1, 1, &sent)).unwrap();
+    let out = receive(&mut s2, 20, 1, ae(new_term, 1, 1, 1, &sent)).unwrap();
     assert_eq!(
         out.entries,
         Some(NewEntries { index: 2, source: EntrySource::Event { skip: 0 } }),
@@ -171,10 +156,10 @@ fn sole_voter_with_pre_vote_also_leads_in_a_new_term_at_start() {
 #[test]
 fn follower_left_as_sole_voter_leads_only_in_a_new_term() {
     let mut s1 = started(1, &[1, 2]);
-    receive(&mut s1, 10, 2, append(2, 1, 1, &[])).unwrap();
+    receive(&mut s1, 10, 2, ae(2, 1, 1, 1, &[])).unwrap();
     let payload = encode(&one_voter_and_a_standby());
     let entries = [change(&payload, 2)];
-    receive(&mut s1, 10, 2, append(2, 1, 1, &entries)).unwrap();
+    receive(&mut s1, 10, 2, ae(2, 1, 1, 1, &entries)).unwrap();
     persist_all(&mut s1, 10);
     let deadline = s1.timeout();
     let out = step(&mut s1, deadline, Event::Timeout).unwrap();
@@ -255,7 +240,7 @@ fn follower_with_snapshot() -> Raft {
 fn entries_below_the_snapshot_term_after_an_anchor_inside_it_are_refused() {
     let mut r = follower_with_snapshot();
     let stale = [entry(2); 9]; // indexes 4 ..= 12, all of term 2
-    let err = receive(&mut r, 10, 1, append(5, 3, 2, &stale)).unwrap_err();
+    let err = receive(&mut r, 10, 1, ae(5, 3, 2, 1, &stale)).unwrap_err();
     assert!(matches!(err, Error::Shutdown(_)), "{err:?}");
     assert_eq!((r.last_index(), r.term_of(11)), (10, None), "nothing stored");
     assert_eq!(r.leader(), None, "nothing changed");
@@ -265,7 +250,7 @@ fn entries_below_the_snapshot_term_after_an_anchor_inside_it_are_refused() {
 fn anchor_at_the_snapshot_index_with_another_term_is_a_mismatch() {
     let mut r = follower_with_snapshot();
     let entries = [entry(5)];
-    let out = receive(&mut r, 10, 1, append(5, 10, 4, &entries)).unwrap();
+    let out = receive(&mut r, 10, 1, ae(5, 10, 4, 1, &entries)).unwrap();
     assert!(out.entries.is_none());
     assert!(matches!(out.to(1)[0], Outgoing::AppendEntriesResult(res) if res.rejected == 10));
 }
@@ -274,7 +259,7 @@ fn anchor_at_the_snapshot_index_with_another_term_is_a_mismatch() {
 fn entries_overlapping_the_snapshot_are_skipped_and_the_rest_stored() {
     let mut r = follower_with_snapshot();
     let entries = [entry(2), entry(2), entry(5), entry(5), entry(6)]; // indexes 8 ..= 12
-    let out = receive(&mut r, 10, 1, append(6, 7, 2, &entries)).unwrap();
+    let out = receive(&mut r, 10, 1, ae(6, 7, 2, 1, &entries)).unwrap();
     assert_eq!(out.entries, Some(NewEntries { index: 11, source: EntrySource::Event { skip: 3 } }));
     assert_eq!((r.last_index(), r.term_of(11), r.term_of(12)), (12, Some(5), Some(6)));
 }
@@ -336,7 +321,7 @@ fn message_from_ourselves_is_malformed() {
     };
     let err = receive(&mut r, 5, 2, Incoming::RequestVote(rv)).unwrap_err();
     assert!(matches!(err, Error::Malformed(_)), "{err:?}");
-    let err = receive(&mut r, 5, 2, append(5, 1, 1, &[])).unwrap_err();
+    let err = receive(&mut r, 5, 2, ae(5, 1, 1, 1, &[])).unwrap_err();
     assert!(matches!(err, Error::Malformed(_)), "{err:?}");
     assert_eq!((r.current_term(), r.voted_for(), r.leader()), (1, 0, None));
 }

@@ -199,3 +199,20 @@ pub fn follower(entries: &[EntryView<'_>]) -> Raft {
     }
     r
 }
+
+/// An AppendEntries from the leader: `entries` after `prev`/`prev_term`, committed up to `commit`.
+pub fn ae<'a>(
+    term: Term,
+    prev: Index,
+    prev_term: Term,
+    commit: Index,
+    entries: &'a [EntryView<'a>],
+) -> Incoming<'a> {
+    Incoming::AppendEntries {
+        term,
+        prev_log_index: prev,
+        prev_log_term: prev_term,
+        leader_commit: commit,
+        entries,
+    }
+}
