@@ -56,7 +56,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -92,6 +92,50 @@ test-c-asan: $(addprefix $(BUILD)/asan/,$(C_TESTS))
 
 test-c-valgrind: $(addprefix $(BUILD)/plain/,$(C_TESTS))
 	@set -e; for t in $^; do echo "== $$t (valgrind)"; RAFT_TEST_QUICK=1 $(VALGRIND) $$t; done
+
+# --- Classic API (raft_io / raft_fsm) tests: c_tests/classic, compiled twice ----------------
+# The same sources against C-Raft 0.15 (system raft.h, libraft.so.2; never -Iinclude) and against
+# our include/raft.h and library with ON_LIBRAFT_RS defined (tests where C-Raft asserts on bad
+# input run only there). test-classic joins `make test` once the classic API is in our header.
+
+CLASSIC_SRCS    := $(sort $(wildcard c_tests/classic/test_*.c))
+CLASSIC_TESTS   := $(patsubst c_tests/classic/%.c,%,$(CLASSIC_SRCS))
+CLASSIC_SUPPORT := $(sort $(wildcard c_tests/classic/support/*.c))
+CLASSIC_HEADERS := $(wildcard c_tests/classic/support/*.h)
+CLASSIC_CFLAGS  := -std=c11 -Wall -Wextra -Werror -g -O1 -Ic_tests/classic/support
+
+$(BUILD)/classic-craft015/plain/%: c_tests/classic/%.c $(CLASSIC_SUPPORT) $(CLASSIC_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_CFLAGS) -o $@ $< $(CLASSIC_SUPPORT) -l:libraft.so.2 $(CMOCKA_LIBS)
+
+$(BUILD)/classic-craft015/asan/%: c_tests/classic/%.c $(CLASSIC_SUPPORT) $(CLASSIC_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(CLASSIC_SUPPORT) -l:libraft.so.2 $(CMOCKA_LIBS)
+
+$(BUILD)/classic/plain/%: c_tests/classic/%.c $(CLASSIC_SUPPORT) $(CLASSIC_HEADERS) include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_CFLAGS) -DON_LIBRAFT_RS -Iinclude -o $@ $< $(CLASSIC_SUPPORT) -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/classic/asan/%: c_tests/classic/%.c $(CLASSIC_SUPPORT) $(CLASSIC_HEADERS) include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_CFLAGS) $(ASAN_FLAGS) -DON_LIBRAFT_RS -Iinclude -o $@ $< $(CLASSIC_SUPPORT) -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+.PHONY: test-classic-craft015 test-classic
+# C-Raft 0.15: plain, ASan+UBSan (memio and the tests' own memory), valgrind.
+test-classic-craft015: $(addprefix $(BUILD)/classic-craft015/plain/,$(CLASSIC_TESTS)) \
+                       $(addprefix $(BUILD)/classic-craft015/asan/,$(CLASSIC_TESTS))
+	@set -e; for t in $(CLASSIC_TESTS); do \
+	  echo "== $$t (C-Raft 0.15)"; $(BUILD)/classic-craft015/plain/$$t; \
+	  echo "== $$t (C-Raft 0.15, asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/classic-craft015/asan/$$t; \
+	  echo "== $$t (C-Raft 0.15, valgrind)"; $(VALGRIND) $(BUILD)/classic-craft015/plain/$$t; done
+
+# Ours: plain, ASan+UBSan, valgrind, like test-c.
+test-classic: $(addprefix $(BUILD)/classic/plain/,$(CLASSIC_TESTS)) \
+              $(addprefix $(BUILD)/classic/asan/,$(CLASSIC_TESTS))
+	@set -e; for t in $(CLASSIC_TESTS); do \
+	  echo "== $$t"; $(BUILD)/classic/plain/$$t; \
+	  echo "== $$t (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/classic/asan/$$t; \
+	  echo "== $$t (valgrind)"; $(VALGRIND) $(BUILD)/classic/plain/$$t; done
 
 # --- Python ----------------------------------------------------------------------------------
 
