@@ -160,7 +160,10 @@ static struct cluster_server *server_of(struct raft *r)
 
 static void server_close_cb(struct raft *r)
 {
-    server_of(r)->closes += 1;
+    struct cluster_server *s = server_of(r);
+    s->closes += 1;
+    s->close_order = ++cb_clock;
+    s->io_closed_at_close_cb = memio_closed(&s->io);
 }
 
 /* Timeouts shared by every test: C-Raft's defaults, but a short InstallSnapshot timeout so

@@ -41,7 +41,9 @@ struct cluster_server
     struct raft raft;
     bool alive;      /* raft_init succeeded and raft_close was not called since */
     bool started;    /* raft_start succeeded */
-    unsigned closes; /* raft_close callbacks fired */
+    unsigned closes;           /* raft_close callbacks fired */
+    unsigned close_order;      /* cb_clock when the last one fired */
+    bool io_closed_at_close_cb; /* the raft_io had finished closing when it fired */
 };
 
 struct cluster

@@ -466,7 +466,10 @@ static void run_deliver(struct memio_net *net, struct memio_event *e)
     free(e);
 }
 
-/* Completes with RAFT_CANCELED every request of `m` still in flight, then fires close. */
+/* Finishes every request of `m` still in flight, then fires close. The disk completes its
+ * queued writes (as a disk does before the process exits cleanly); sends and snapshot reads
+ * are canceled. Canceling the writes instead would trip C-Raft 0.15, which asserts
+ * (log.c, removeSuffix) when two leader appends fail one after the other. */
 static void run_close(struct memio *m)
 {
     struct memio_net *net = m->net;
@@ -480,11 +483,12 @@ static void run_close(struct memio *m)
         *p = e->next;
         switch (e->kind) {
             case EV_APPEND:
-                e->status = RAFT_CANCELED;
                 run_append(m, e);
                 break;
+            case EV_TRUNCATE:
+                store_truncate(m->store, e->truncate.index);
+                break;
             case EV_SNAPSHOT_PUT:
-                e->status = RAFT_CANCELED;
                 run_snapshot_put(m, e);
                 break;
             case EV_SNAPSHOT_GET:

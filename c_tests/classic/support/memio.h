@@ -17,8 +17,9 @@
  * - Faults: the Nth append / send / snapshot_put completes with RAFT_IOERR (and stores or
  *   delivers nothing); io->init and io->load can be made to fail; a server can be isolated from
  *   the network; messages of a type can be dropped.
- * - close(io, cb) completes every request still in flight with RAFT_CANCELED, then calls cb:
- *   all of that happens in the loop, after close returned.
+ * - close(io, cb) finishes every request still in flight (disk writes complete, sends and
+ *   snapshot reads are canceled with RAFT_CANCELED), then calls cb: all of that happens in the
+ *   loop, after close returned.
  */
 #ifndef CLASSIC_MEMIO_H
 #define CLASSIC_MEMIO_H
