@@ -84,6 +84,7 @@ struct memio
     unsigned fail_snapshot_put;
     bool fail_init;
     bool fail_load;
+    bool disk_broken; /* An append failed: no more log writes until restart. */
 };
 
 /* --- Small helpers ---------------------------------------------------------------------- */
@@ -794,7 +795,10 @@ static int method_append(struct raft_io *io, struct raft_io_append *req,
     e->append.cb = cb;
     e->append.entries = copy_entries_private(entries, n);
     e->append.n = n;
-    e->status = countdown_fires(&m->fail_append) ? RAFT_IOERR : 0;
+    if (countdown_fires(&m->fail_append)) {
+        m->disk_broken = true;
+    }
+    e->status = m->disk_broken ? RAFT_IOERR : 0;
     event_schedule(m->net, e);
     return 0;
 }
@@ -803,7 +807,11 @@ static int method_append(struct raft_io *io, struct raft_io_append *req,
 static int method_truncate(struct raft_io *io, raft_index index)
 {
     struct memio *m = impl_of(io);
-    struct memio_event *e = event_new(m->net, EV_TRUNCATE, disk_slot(m), m);
+    struct memio_event *e;
+    if (m->disk_broken) {
+        return 0; /* The log on disk is frozen at its last good write. */
+    }
+    e = event_new(m->net, EV_TRUNCATE, disk_slot(m), m);
     e->truncate.index = index;
     event_schedule(m->net, e);
     return 0;
@@ -820,7 +828,7 @@ static int method_snapshot_put(struct raft_io *io, unsigned trailing,
     e->put.cb = cb;
     e->put.snapshot = copy_snapshot(snapshot, xmalloc);
     e->put.trailing = trailing;
-    e->status = countdown_fires(&m->fail_snapshot_put) ? RAFT_IOERR : 0;
+    e->status = countdown_fires(&m->fail_snapshot_put) || m->disk_broken ? RAFT_IOERR : 0;
     event_schedule(m->net, e);
     return 0;
 }

@@ -16,7 +16,10 @@
  *   ticks are events of the loop.
  * - Faults: the Nth append / send / snapshot_put completes with RAFT_IOERR (and stores or
  *   delivers nothing); io->init and io->load can be made to fail; a server can be isolated from
- *   the network; messages of a type can be dropped.
+ *   the network; messages of a type can be dropped. A failed append breaks the disk until the
+ *   server restarts (later appends and snapshot writes fail too, truncations are ignored), as
+ *   C-Raft's libuv backend stops writing after an error: the stored log never has a gap, since
+ *   io->append carries no index and each write goes after the last stored entry.
  * - close(io, cb) finishes every request still in flight (disk writes complete, sends and
  *   snapshot reads are canceled with RAFT_CANCELED), then calls cb: all of that happens in the
  *   loop, after close returned.
