@@ -165,12 +165,12 @@ static void installed_snapshot_put_failure(void **state)
     memio_fail_snapshot_put(&c->servers[f].io, 1);
     cluster_isolate(c, f, false);
     cluster_step_for(c, 3000);
-    assert_true(c->net.n_delivered[RAFT_IO_INSTALL_SNAPSHOT] >= 1);
+    assert_true(c->net.n_delivered[MEMIO_INSTALL_SNAPSHOT] >= 1);
     cluster_kill(c, f);
     assert_int_equal(cluster_restart(c, f), 0);
     counter_expect(&expected, values, 12);
     assert_true(cluster_step_until(c, cluster_all_fsms_equal, &expected, 20000));
-    assert_true(c->net.n_delivered[RAFT_IO_INSTALL_SNAPSHOT] >= 2);
+    assert_true(c->net.n_delivered[MEMIO_INSTALL_SNAPSHOT] >= 2);
     assert_non_null(c->servers[f].store.snapshot);
     assert_int_equal(c->servers[f].counter.n_restores, 1);
     cluster_free(c);
@@ -218,12 +218,12 @@ static void dropped_replies(void **state)
     struct counter expected;
     (void)state;
 
-    memio_net_drop(&c->net, RAFT_IO_APPEND_ENTRIES_RESULT, true);
+    memio_net_drop(&c->net, MEMIO_APPEND_ENTRIES_RESULT, true);
     req.data = &rec;
     assert_int_equal(cluster_apply(c, l, &req, value, record_apply_cb), 0);
     cluster_step_for(c, 300);
     assert_int_equal(rec.calls, 0);
-    memio_net_drop(&c->net, RAFT_IO_APPEND_ENTRIES_RESULT, false);
+    memio_net_drop(&c->net, MEMIO_APPEND_ENTRIES_RESULT, false);
     assert_true(cluster_step_until(c, cb_fired, &rec, 10000));
     /* The leader may have stepped down meanwhile (no replies for an election timeout). */
     if (rec.status == 0) {

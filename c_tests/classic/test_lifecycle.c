@@ -4,15 +4,23 @@
 
 /* --- raft_init -------------------------------------------------------------------------- */
 
-/* With an io and an fsm, raft_init selects the classic mode: the instance is unavailable
- * until started, and the members programs read hold what was passed. */
+/* Not leading (nor standing) before raft_start: C-Raft 0.15 says RAFT_UNAVAILABLE, 0.22.1
+ * RAFT_FOLLOWER; either will do. */
+static bool idle_state(struct raft *r)
+{
+    int state = raft_state(r);
+    return state == RAFT_UNAVAILABLE || state == RAFT_FOLLOWER;
+}
+
+/* With an io and an fsm, raft_init selects the classic mode: the instance is idle until
+ * started, and the members programs read hold what was passed. */
 static void init_classic_mode(void **state)
 {
     struct cluster *c = cluster_new(1);
     struct raft *r = cluster_raft(c, 0);
     (void)state;
 
-    assert_int_equal(raft_state(r), RAFT_UNAVAILABLE);
+    assert_true(idle_state(r));
     assert_ptr_equal(r->io, &c->servers[0].io);
     assert_ptr_equal(r->fsm, &c->servers[0].fsm);
     assert_int_equal(r->id, 1);
@@ -110,20 +118,26 @@ static void bootstrap_used_storage_cantbootstrap(void **state)
     cluster_free(c);
 }
 
-/* Once started, bootstrap and recover are refused with RAFT_BUSY and touch nothing. */
+/* Once started, bootstrap and recover are refused and touch nothing: C-Raft 0.15 says
+ * RAFT_BUSY for both. (0.22.1 hands both to the io: bootstrap then fails with
+ * RAFT_CANTBOOTSTRAP, which this test accepts, but recover appends a configuration under the
+ * running server, which it does not.) */
 static void bootstrap_and_recover_after_start_busy(void **state)
 {
     struct cluster *c = started_cluster(1);
     struct raft_configuration conf;
-    size_t stored = c->servers[0].store.n;
+    raft_index stored;
+    int rv;
     (void)state;
 
+    cluster_step_for(c, 500);
+    stored = memio_store_last_index(&c->servers[0].store);
     cluster_configuration(c, 1, &conf);
-    assert_int_equal(raft_bootstrap(cluster_raft(c, 0), &conf), RAFT_BUSY);
+    rv = raft_bootstrap(cluster_raft(c, 0), &conf);
+    assert_true(rv == RAFT_BUSY || rv == RAFT_CANTBOOTSTRAP);
     assert_int_equal(raft_recover(cluster_raft(c, 0), &conf), RAFT_BUSY);
     raft_configuration_close(&conf);
-    cluster_step_for(c, 100);
-    assert_true(c->servers[0].store.n >= stored);
+    assert_int_equal(memio_store_last_index(&c->servers[0].store), stored);
     assert_int_equal(apply_and_wait(c, 0, 5), 0);
     cluster_free(c);
 }
@@ -161,7 +175,9 @@ static void start_load_failure(void **state)
     assert_int_equal(cluster_bootstrap(c, 1), 0);
     memio_fail_load(&c->servers[0].io, true);
     assert_int_equal(raft_start(cluster_raft(c, 0)), RAFT_IOERR);
-    assert_int_equal(raft_state(cluster_raft(c, 0)), RAFT_UNAVAILABLE);
+    assert_true(idle_state(cluster_raft(c, 0)));
+    cluster_step_for(c, 3000);
+    assert_true(idle_state(cluster_raft(c, 0)));
     cluster_free(c);
 }
 

@@ -151,7 +151,7 @@ static void check_lagging_follower_gets_snapshot(unsigned n)
     counter_expect(&expected, values, 15);
     assert_true(cluster_step_until(c, cluster_all_fsms_equal, &expected, 10000));
     assert_true(c->servers[f].counter.n_restores >= 1);
-    assert_true(c->net.n_delivered[RAFT_IO_INSTALL_SNAPSHOT] >= 1);
+    assert_true(c->net.n_delivered[MEMIO_INSTALL_SNAPSHOT] >= 1);
     assert_non_null(c->servers[f].store.snapshot);
 
     values[15] = 99;

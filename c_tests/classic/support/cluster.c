@@ -180,6 +180,7 @@ static int server_init(struct cluster *c, unsigned i)
     struct cluster_server *s = &c->servers[i];
     int rv;
     memio_init(&s->io, &c->net, &s->store);
+    memio_seed(&s->io, s->id);
     counter_fsm_init(&s->fsm, &s->counter);
     rv = raft_init(&s->raft, &s->io, &s->fsm, s->id, s->address);
     if (rv != 0) {

@@ -374,10 +374,10 @@ static void event_discard(struct memio_event *e)
             break;
         case EV_DELIVER: {
             struct raft_message *m = &e->deliver.message;
-            if (m->type == RAFT_IO_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
+            if (m->type == MEMIO_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
                 raft_free(m->append_entries.entries[0].batch);
                 raft_free(m->append_entries.entries);
-            } else if (m->type == RAFT_IO_INSTALL_SNAPSHOT) {
+            } else if (m->type == MEMIO_INSTALL_SNAPSHOT) {
                 raft_configuration_close(&m->install_snapshot.conf);
                 raft_free(m->install_snapshot.data.base);
             }
@@ -616,7 +616,6 @@ static int method_init(struct raft_io *io, raft_id id, const char *address)
         return RAFT_INVALID;
     }
     m->id = id;
-    m->random_state = 0x9E3779B97F4A7C15ULL ^ (id * 0xBF58476D1CE4E5B9ULL);
     m->address = xstrdup(address);
     m->net->live[id] = m;
     return 0;
@@ -746,10 +745,10 @@ static int method_set_vote(struct raft_io *io, raft_id server_id)
 static void copy_message(const struct raft_message *src, struct raft_message *dst)
 {
     *dst = *src;
-    if (src->type == RAFT_IO_APPEND_ENTRIES) {
+    if (src->type == MEMIO_APPEND_ENTRIES) {
         dst->append_entries.entries =
             copy_entries_for_raft(src->append_entries.entries, src->append_entries.n_entries);
-    } else if (src->type == RAFT_IO_INSTALL_SNAPSHOT) {
+    } else if (src->type == MEMIO_INSTALL_SNAPSHOT) {
         const struct raft_install_snapshot *is = &src->install_snapshot;
         if (copy_configuration(&is->conf, &dst->install_snapshot.conf) != 0) {
             abort();
@@ -849,7 +848,8 @@ static raft_time method_time(struct raft_io *io)
     return impl_of(io)->net->now;
 }
 
-/* xorshift64*, seeded by the server ID: the same run every time. */
+/* xorshift64*, seeded by memio_seed: the same run every time. C-Raft 0.22.1 draws from it in
+ * raft_init, before io->init tells the ID, hence an explicit seed. */
 static int method_random(struct raft_io *io, int min, int max)
 {
     struct memio *m = impl_of(io);
@@ -873,6 +873,7 @@ int memio_init(struct raft_io *io, struct memio_net *net, struct memio_store *st
     m->io = io;
     m->net = net;
     m->store = store;
+    m->random_state = 0x9E3779B97F4A7C15ULL;
 
     memset(io, 0, sizeof *io);
     io->version = 2;
@@ -896,6 +897,10 @@ int memio_init(struct raft_io *io, struct memio_net *net, struct memio_store *st
      * tests' FSM does not use; 0.22.1's header (RAFT_VERSION_NUMBER) dropped the member. */
 #ifndef RAFT_VERSION_NUMBER
     io->async_work = NULL;
+#else
+    /* 0.22.1's header reports the free disk space of each server (to refuse commands with
+     * RAFT_NOSPACE when a majority runs out); memio never does. */
+    io->capacity = UINT16_MAX;
 #endif
     return 0;
 }
@@ -925,6 +930,15 @@ void memio_destroy(struct raft_io *io)
     free(m->address);
     free(m);
     io->impl = NULL;
+}
+
+void memio_seed(struct raft_io *io, uint64_t seed)
+{
+    /* xorshift must never hold 0 */
+    impl_of(io)->random_state = 0x9E3779B97F4A7C15ULL ^ (seed * 0xBF58476D1CE4E5B9ULL);
+    if (impl_of(io)->random_state == 0) {
+        impl_of(io)->random_state = 1;
+    }
 }
 
 void memio_fail_append(struct raft_io *io, unsigned nth)

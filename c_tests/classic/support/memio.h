@@ -12,7 +12,7 @@
  * - Asynchrony: append, truncate, snapshot_put, snapshot_get and send complete only when the
  *   test's loop delivers them (`memio_net_step`), never inside the call. The disk of one server
  *   completes its requests in submission order.
- * - Time is simulated (`time` returns `net->now`); `random` is deterministic per server ID;
+ * - Time is simulated (`time` returns `net->now`); `random` is deterministic (memio_seed);
  *   ticks are events of the loop.
  * - Faults: the Nth append / send / snapshot_put completes with RAFT_IOERR (and stores or
  *   delivers nothing); io->init and io->load can be made to fail; a server can be isolated from
@@ -31,6 +31,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Message types: C-Raft 0.15 names them RAFT_IO_*, 0.22.1 RAFT_* (our header has both). */
+#ifdef RAFT_VERSION_NUMBER
+#define MEMIO_APPEND_ENTRIES RAFT_APPEND_ENTRIES
+#define MEMIO_APPEND_ENTRIES_RESULT RAFT_APPEND_ENTRIES_RESULT
+#define MEMIO_INSTALL_SNAPSHOT RAFT_INSTALL_SNAPSHOT
+#else
+#define MEMIO_APPEND_ENTRIES RAFT_IO_APPEND_ENTRIES
+#define MEMIO_APPEND_ENTRIES_RESULT RAFT_IO_APPEND_ENTRIES_RESULT
+#define MEMIO_INSTALL_SNAPSHOT RAFT_IO_INSTALL_SNAPSHOT
+#endif
 
 /* Server IDs a network accepts: 1 .. MEMIO_MAX_ID. */
 #define MEMIO_MAX_ID 16
@@ -63,7 +74,7 @@ struct memio_net
     struct memio_event *events;            /* Pending events, sorted by (time, seq). */
     struct memio *live[MEMIO_MAX_ID + 1];  /* Open (not closing) raft_io of each server ID. */
     bool isolated[MEMIO_MAX_ID + 1];       /* Messages from or to this ID are lost. */
-    bool drop[8];                          /* Messages of type i are lost (RAFT_IO_* codes). */
+    bool drop[8];                          /* Messages of type i are lost (message type codes). */
     unsigned network_latency;              /* ms from send to delivery */
     unsigned disk_latency;                 /* ms per disk request */
     unsigned n_delivered[8];               /* Messages delivered, by type, for tests. */
@@ -83,6 +94,8 @@ void memio_net_drop(struct memio_net *net, int type, bool drop);
  * close callback has fired (or if it was never handed to raft_init). */
 int memio_init(struct raft_io *io, struct memio_net *net, struct memio_store *store);
 void memio_destroy(struct raft_io *io);
+/* Seeds `random` (the cluster uses the server ID, so servers draw different timeouts). */
+void memio_seed(struct raft_io *io, uint64_t seed);
 
 /* Fault injection. `nth` counts calls from now on: 1 is the next call. 0 disarms. */
 void memio_fail_append(struct raft_io *io, unsigned nth);
