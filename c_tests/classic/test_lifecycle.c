@@ -402,8 +402,7 @@ static void close_without_callback(void **state)
     raft_close(&s->raft, NULL);
     s->alive = false;
     s->started = false;
-    while (!memio_closed(&s->io) && memio_net_step(&c->net)) {
-    }
+    cluster_wait_io_closed(c, 0);
     assert_true(memio_closed(&s->io));
     assert_int_equal(memio_in_flight(&s->io), 0);
     memio_destroy(&s->io);
@@ -431,8 +430,7 @@ static void close_twice_ignored(void **state)
     raft_close(&s->raft, second_close_cb);
     s->alive = false;
     s->started = false;
-    while (!memio_closed(&s->io) && memio_net_step(&c->net)) {
-    }
+    cluster_wait_io_closed(c, 0);
     cluster_step_for(c, 100);
     assert_int_equal(second_close_calls, 1);
     memio_destroy(&s->io);

@@ -1,10 +1,14 @@
 /* Cluster helpers and the counter FSM: see cluster.h. */
 #include "cluster.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka needs the headers above first: the helpers fail the running test on a hang. */
+#include <cmocka.h>
 
 /* --- Counter FSM ------------------------------------------------------------------------ */
 
@@ -214,17 +218,37 @@ struct cluster *cluster_new(unsigned n)
     return c;
 }
 
+static bool io_closed(struct cluster *c, void *arg)
+{
+    (void)c;
+    return memio_closed(arg);
+}
+
+void cluster_wait_io_closed(struct cluster *c, unsigned i)
+{
+    if (!cluster_step_until(c, io_closed, &c->servers[i].io, 10000)) {
+        /* The instance never closed its raft_io: freeing it now would leave raft pointing at
+         * freed memory, so stop here. */
+        fail_msg("server %u: raft_io not closed 10 s after raft_close", i);
+    }
+}
+
 void cluster_kill(struct cluster *c, unsigned i)
 {
     struct cluster_server *s = &c->servers[i];
     unsigned closes = s->closes;
+    raft_time deadline;
     if (!s->alive) {
         return;
     }
     raft_close(&s->raft, server_close_cb);
     s->alive = false;
     s->started = false;
-    while (s->closes == closes && memio_net_step(&c->net)) {
+    cluster_wait_io_closed(c, i);
+    /* The close callback may come after the raft_io's (ours does so in the same event). */
+    deadline = c->net.now + 10000;
+    while (s->closes == closes && memio_net_next_time(&c->net) <= deadline &&
+           memio_net_step(&c->net)) {
     }
     memio_destroy(&s->io);
 }

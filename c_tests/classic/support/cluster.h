@@ -82,6 +82,8 @@ int cluster_wait_leader(struct cluster *c);
 /* arg: const struct counter *: every started, reachable server's FSM equals it. */
 bool cluster_all_fsms_equal(struct cluster *c, void *arg);
 
+/* Runs until server i's raft_io finished closing; fails the test after 10 s. */
+void cluster_wait_io_closed(struct cluster *c, unsigned i);
 /* raft_close with a callback, run until it fired; the store is kept. */
 void cluster_kill(struct cluster *c, unsigned i);
 /* New memio over the kept store, fresh FSM, raft_init and raft_start. */
