@@ -854,6 +854,7 @@ static int method_random(struct raft_io *io, int min, int max)
 {
     struct memio *m = impl_of(io);
     uint64_t x = m->random_state;
+    uint64_t span;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
@@ -861,7 +862,9 @@ static int method_random(struct raft_io *io, int min, int max)
     if (max <= min) {
         return min;
     }
-    return min + (int)((x * 2685821657736338717ULL) % (uint64_t)(max - min + 1));
+    /* The span is computed in 64 bits: random(0, INT_MAX) is a legitimate call. */
+    span = (uint64_t)((int64_t)max - (int64_t)min + 1);
+    return (int)((int64_t)min + (int64_t)((x * 2685821657736338717ULL) % span));
 }
 
 /* --- Setup ------------------------------------------------------------------------------ */
