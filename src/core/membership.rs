@@ -20,11 +20,15 @@ pub(crate) struct Membership {
     pub committed_index: Index,
     /// Index of the `Change` entry of `current` while it is uncommitted, else 0.
     pub uncommitted_index: Index,
+    /// Counts changes to any of the above, so that a host mirroring them (the C boundary
+    /// publishes them in `struct raft`) copies them only when they changed.
+    pub generation: u64,
 }
 
 impl Membership {
     /// Adopts a configuration that is known committed (bootstrap entry, snapshot).
     pub fn restore(&mut self, conf: Configuration, index: Index) {
+        self.generation += 1;
         self.committed = conf.clone();
         self.current = conf;
         self.committed_index = index;
@@ -33,6 +37,7 @@ impl Membership {
 
     /// A `Change` entry at `index` was appended to the log.
     pub fn append_change(&mut self, index: Index, conf: Configuration) {
+        self.generation += 1;
         if self.uncommitted_index != 0 {
             self.committed = std::mem::replace(&mut self.current, conf);
             self.committed_index = self.uncommitted_index;
@@ -46,6 +51,7 @@ impl Membership {
     /// among them. Returns whether the configuration changed.
     pub fn roll_back_from(&mut self, index: Index) -> bool {
         if self.uncommitted_index != 0 && self.uncommitted_index >= index {
+            self.generation += 1;
             self.current = self.committed.clone();
             self.uncommitted_index = 0;
             return true;
@@ -56,6 +62,7 @@ impl Membership {
     /// The `Change` entry at `index` committed. Returns whether it was the pending one.
     pub fn mark_committed(&mut self, index: Index) -> bool {
         if index != 0 && self.uncommitted_index == index {
+            self.generation += 1;
             self.committed = self.current.clone();
             self.committed_index = index;
             self.uncommitted_index = 0;
@@ -69,6 +76,7 @@ impl Membership {
         if index <= self.committed_index {
             return;
         }
+        self.generation += 1;
         if self.uncommitted_index != 0 && self.uncommitted_index <= index {
             self.current = conf.clone();
             self.uncommitted_index = 0;

@@ -13,6 +13,7 @@ use super::entries::{self, Origin};
 use super::heap;
 use super::instance::{self, Instance};
 use super::message::{self, MessageView};
+use super::published;
 use super::tracer::HostTracer;
 use super::types::*;
 use crate::core::{self, EntrySource, EntryView, Event, Incoming, SnapshotMetadata};
@@ -52,7 +53,11 @@ pub extern "C" fn raft_step(
     }
 }
 
-unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
+pub(super) unsafe fn step(
+    r: *mut raft,
+    event: *const raft_event,
+    update: *mut raft_update,
+) -> c_int {
     // SAFETY: `r` is NULL or the host's struct raft.
     let inst = match unsafe { instance::instance_mut(r) } {
         Ok(inst) => inst,
@@ -81,7 +86,10 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         // SAFETY: the event and tracer are the host's, valid for the call.
         let run = unsafe { run(inst, installed_tracer, event, update) };
         // SAFETY: as above.
-        unsafe { instance::set_busy(r, false) };
+        unsafe {
+            instance::set_busy(r, false);
+            published::publish(r, inst);
+        }
         run
     })();
     match outcome {
