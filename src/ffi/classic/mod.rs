@@ -271,19 +271,22 @@ unsafe fn start(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
         entries: loaded.entries,
         n_entries: loaded.n as c_uint,
     };
-    // SAFETY: the event points at the loaded state, alive for the step.
-    let outcome = unsafe { step_event(r, d, &mut event) };
-    let mut loaded = loaded;
-    if let Err(f) = outcome {
-        loaded.close_with_batches();
-        return Err(f);
-    }
-    // SAFETY: the batches are ours now; the log takes them over.
+    // The log takes the loaded batches first: entries the start itself produces (a sole
+    // voter's barrier) are appended after them.
+    // SAFETY: the batches are ours now.
     unsafe {
         let snap = metadata.map_or((0, 0), |m| (m.index, m.term));
         d.log.load(snap, start_index, loaded.entry_slice());
     }
     d.note_loaded();
+    // SAFETY: the event points at the loaded state, alive for the step.
+    let outcome = unsafe { step_event(r, d, &mut event) };
+    let mut loaded = loaded;
+    if let Err(f) = outcome {
+        d.log = log::EntryCache::new(); // frees the batches
+        loaded.close();
+        return Err(f);
+    }
     loaded.close();
     d.started = true;
     // SAFETY: the instance is published; the host's io.
