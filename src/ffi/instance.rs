@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::boundary::{self, guard, Failure, PanicValue};
 use super::classic;
 use super::heap;
-use super::published::{publish, Published};
+use super::published::{publish, publish_settings, Published};
 use super::step::BarrierStock;
 use super::tracer::{self, HostTracer};
 use super::types::*;
@@ -283,7 +283,9 @@ unsafe fn init(
         (*r).address = address_copy;
         (*r).private_instance = Box::into_raw(instance) as *mut c_void;
         (*r).private_magic = MAGIC;
-        publish(r, &mut *((*r).private_instance as *mut Instance));
+        let inst = &mut *((*r).private_instance as *mut Instance);
+        publish(r, inst);
+        publish_settings(r, inst);
     }
     if !io.is_null() {
         // SAFETY: `r` is initialised; `io` and `fsm` are the host's (raft_init's contract).
@@ -369,6 +371,7 @@ fn with_instance(r: *mut raft, f: impl FnOnce(&mut Instance)) {
             unsafe {
                 set_busy(r, false);
                 publish(r, inst);
+                publish_settings(r, inst);
             }
             if let Err(panic) = outcome {
                 inst.poisoned = true;

@@ -63,15 +63,31 @@ impl Published {
     }
 }
 
-/// Copies the core's state into the public members of `*r`. `last_applied` is the caller's
-/// (the classic driver's, or 0 in the `raft_step` mode where applying is the host's business).
+/// Copies the settings into the public members of `*r` (after `raft_init` and each setter;
+/// steps never change them).
+///
+/// # Safety
+/// As [`publish`].
+pub unsafe fn publish_settings(r: *mut raft, inst: &Instance) {
+    let settings = inst.core.settings();
+    // SAFETY: plain members of the caller's initialised struct, written through the raw
+    // pointer (the host may read them between calls; no Rust reference to them exists).
+    unsafe {
+        (*r).capacity_threshold = settings.capacity_threshold;
+        (*r).election_timeout = settings.election_timeout;
+        (*r).heartbeat_timeout = settings.heartbeat_timeout;
+        (*r).install_snapshot_timeout = settings.install_snapshot_timeout;
+    }
+}
+
+/// Copies the core's state into the public members of `*r` (after `raft_init` and every
+/// step). `last_applied` is the classic driver's business (the `raft_step` host applies).
 ///
 /// # Safety
 /// `r` must point to the initialised `struct raft` that owns `inst`, and no Rust reference to
 /// its public members may be alive.
 pub unsafe fn publish(r: *mut raft, inst: &mut Instance) {
     let core = &inst.core;
-    let settings = core.settings();
     let membership = core.membership();
     let published = &mut inst.published;
     let mut configurations = None;
@@ -99,16 +115,12 @@ pub unsafe fn publish(r: *mut raft, inst: &mut Instance) {
         (*r).current_term = core.current_term();
         (*r).voted_for = core.voted_for();
         (*r).capacity = core.capacity();
-        (*r).capacity_threshold = settings.capacity_threshold;
         if let Some((current, committed)) = configurations {
             (*r).configuration = current;
             (*r).configuration_committed = committed;
             (*r).configuration_committed_index = membership.committed_index;
             (*r).configuration_uncommitted_index = membership.uncommitted_index;
         }
-        (*r).election_timeout = settings.election_timeout;
-        (*r).heartbeat_timeout = settings.heartbeat_timeout;
-        (*r).install_snapshot_timeout = settings.install_snapshot_timeout;
         (*r).commit_index = core.commit_index();
         (*r).last_stored = core.persisted_index();
         let role = addr_of_mut!((*r).role);
@@ -125,8 +137,5 @@ pub unsafe fn publish(r: *mut raft, inst: &mut Instance) {
             raft_state::RAFT_CANDIDATE => {}
             _ => (*role).follower_state.current_leader = leader,
         }
-        (*r).pre_vote = settings.pre_vote as c_bool;
-        (*r).max_catch_up_rounds = settings.max_catch_up_rounds;
-        (*r).max_catch_up_round_duration = settings.max_catch_up_round_duration;
     }
 }
