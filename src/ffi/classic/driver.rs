@@ -539,10 +539,14 @@ impl Driver {
             let outcome = unsafe {
                 enter(r, true, |d| {
                     let mut entry = change_entry(term, &payload)?;
+                    let index = core_of(r)?.last_index() + 1;
                     // SAFETY: the instance is initialised.
                     let result = submit(r, d, &mut entry);
-                    if result.is_err() {
-                        heap::free(entry.batch);
+                    match (&result, &d.change) {
+                        (Err(_), _) => heap::free(entry.batch),
+                        // SAFETY: the host's request, alive until its callback.
+                        (Ok(()), Some(change)) => (*change.req).index = index,
+                        (Ok(()), None) => {}
                     }
                     result
                 })
@@ -810,7 +814,9 @@ impl Driver {
                 Ok(raft_entry_type::RAFT_CHANGE) => {
                     self.last_applied = index;
                     if state == State::Leader {
-                        if let Some(change) = self.change.take_if(|c| c.catch_up == 0) {
+                        // SAFETY: the host's request, alive until its callback.
+                        let ours = |c: &mut Change| c.catch_up == 0 && unsafe { (*c.req).index } == index;
+                        if let Some(change) = self.change.take_if(ours) {
                             self.completed.push_back(Completion::Change(change.req, 0));
                         }
                     }
