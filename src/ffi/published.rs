@@ -77,6 +77,9 @@ pub unsafe fn publish_settings(r: *mut raft, inst: &Instance) {
         (*r).election_timeout = settings.election_timeout;
         (*r).heartbeat_timeout = settings.heartbeat_timeout;
         (*r).install_snapshot_timeout = settings.install_snapshot_timeout;
+        (*r).pre_vote = settings.pre_vote as c_bool;
+        (*r).max_catch_up_rounds = settings.max_catch_up_rounds;
+        (*r).max_catch_up_round_duration = settings.max_catch_up_round_duration;
     }
 }
 

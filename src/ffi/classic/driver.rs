@@ -815,7 +815,8 @@ impl Driver {
                     self.last_applied = index;
                     if state == State::Leader {
                         // SAFETY: the host's request, alive until its callback.
-                        let ours = |c: &mut Change| c.catch_up == 0 && unsafe { (*c.req).index } == index;
+                        let ours =
+                            |c: &mut Change| c.catch_up == 0 && unsafe { (*c.req).index } == index;
                         if let Some(change) = self.change.take_if(ours) {
                             self.completed.push_back(Completion::Change(change.req, 0));
                         }
