@@ -33,6 +33,14 @@ struct raft_change;
 struct raft_transfer;
 struct raft_progress;
 
+/* The message type names of C-Raft before 0.18 (raft_io back-ends written for it use them). */
+#define RAFT_IO_APPEND_ENTRIES RAFT_APPEND_ENTRIES
+#define RAFT_IO_APPEND_ENTRIES_RESULT RAFT_APPEND_ENTRIES_RESULT
+#define RAFT_IO_REQUEST_VOTE RAFT_REQUEST_VOTE
+#define RAFT_IO_REQUEST_VOTE_RESULT RAFT_REQUEST_VOTE_RESULT
+#define RAFT_IO_INSTALL_SNAPSHOT RAFT_INSTALL_SNAPSHOT
+#define RAFT_IO_TIMEOUT_NOW RAFT_TIMEOUT_NOW
+
 
 /**
  * C-Raft's defaults for the classic mode.

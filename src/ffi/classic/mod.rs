@@ -117,6 +117,14 @@ pub unsafe fn close(r: *mut raft, cb: raft_close_cb) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Requests need a started instance; before `raft_start` it is not the leader (C-Raft's answer).
+fn require_started(d: &Driver) -> Result<(), Failure> {
+    if !d.started {
+        return Err(Failure::new(RAFT_NOTLEADER, "not started: not the leader"));
+    }
+    Ok(())
+}
+
 /// Runs an API call of the classic mode: `r` must be a classic-mode instance that is not
 /// closing. Errors go to `raft_errmsg` and come back as the status code.
 fn api(r: *mut raft, body: impl FnOnce(&mut Driver) -> Result<(), Failure>) -> c_int {
@@ -158,8 +166,8 @@ fn api(r: *mut raft, body: impl FnOnce(&mut Driver) -> Result<(), Failure>) -> c
 
 /// Bootstraps a brand-new server with `conf` through `raft_io.bootstrap` (which stores term 1
 /// and the configuration as entry 1). Only before `raft_start()`. Errors: `RAFT_CANTBOOTSTRAP`
-/// (the back-end found existing state), `RAFT_INVALID` (started already, NULL or malformed
-/// configuration, not the classic mode), the back-end's codes.
+/// (the back-end found existing state), `RAFT_BUSY` (started already), `RAFT_INVALID` (NULL or
+/// malformed configuration, not the classic mode), the back-end's codes.
 #[no_mangle]
 pub extern "C" fn raft_bootstrap(r: *mut raft, conf: *const raft_configuration) -> c_int {
     configure(r, conf, "bootstrap", |io| io.bootstrap)
@@ -184,7 +192,7 @@ fn configure(
 ) -> c_int {
     api(r, |d| {
         if d.started {
-            return Err(Failure::invalid(format!("{what} must come before raft_start")));
+            return Err(Failure::new(RAFT_BUSY, format!("{what} must come before raft_start")));
         }
         // SAFETY: the host's configuration, checked.
         let c = unsafe { boundary::non_null(conf, "configuration") }?;
@@ -208,13 +216,13 @@ fn configure(
 
 /// Loads the durable state through `raft_io.load`, restores the FSM from the snapshot if any,
 /// starts the core and then the back-end (`raft_io.start` with the heartbeat timeout as tick).
-/// Errors: `RAFT_INVALID` (started already), the back-end's or FSM's codes, the core's
+/// Errors: `RAFT_BUSY` (started already), the back-end's or FSM's codes, the core's
 /// refusal of the loaded state (`RAFT_MALFORMED`, `RAFT_CORRUPT`...).
 #[no_mangle]
 pub extern "C" fn raft_start(r: *mut raft) -> c_int {
     api(r, |d| {
         if d.started {
-            return Err(Failure::invalid("raft_start was already called"));
+            return Err(Failure::new(RAFT_BUSY, "raft_start was already called"));
         }
         // SAFETY: a classic-mode instance owning `d`.
         unsafe { start(r, d) }
@@ -477,6 +485,7 @@ pub extern "C" fn raft_apply(
     cb: raft_apply_cb,
 ) -> c_int {
     api(r, |d| {
+        require_started(d)?;
         if req.is_null() {
             return Err(Failure::invalid("request is NULL"));
         }
@@ -514,6 +523,7 @@ pub extern "C" fn raft_apply(
 #[no_mangle]
 pub extern "C" fn raft_barrier(r: *mut raft, req: *mut raft_barrier, cb: raft_barrier_cb) -> c_int {
     api(r, |d| {
+        require_started(d)?;
         if req.is_null() {
             return Err(Failure::invalid("request is NULL"));
         }
@@ -640,6 +650,7 @@ fn leader_configuration(
     d: &Driver,
     req: *mut raft_change,
 ) -> Result<core::Configuration, Failure> {
+    require_started(d)?;
     if req.is_null() {
         return Err(Failure::invalid("request is NULL"));
     }
@@ -692,6 +703,7 @@ pub extern "C" fn raft_transfer(
     cb: raft_transfer_cb,
 ) -> c_int {
     api(r, |d| {
+        require_started(d)?;
         if req.is_null() {
             return Err(Failure::invalid("request is NULL"));
         }
