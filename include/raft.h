@@ -1228,8 +1228,8 @@ extern "C" {
 /**
  * Bootstraps a brand-new server with `conf` through `raft_io.bootstrap` (which stores term 1
  * and the configuration as entry 1). Only before `raft_start()`. Errors: `RAFT_CANTBOOTSTRAP`
- * (the back-end found existing state), `RAFT_INVALID` (started already, NULL or malformed
- * configuration, not the classic mode), the back-end's codes.
+ * (the back-end found existing state), `RAFT_BUSY` (started already), `RAFT_INVALID` (NULL or
+ * malformed configuration, not the classic mode), the back-end's codes.
  */
 RAFT_API int raft_bootstrap(struct raft *r, const struct raft_configuration *conf);
 
@@ -1244,7 +1244,7 @@ RAFT_API int raft_recover(struct raft *r, const struct raft_configuration *conf)
 /**
  * Loads the durable state through `raft_io.load`, restores the FSM from the snapshot if any,
  * starts the core and then the back-end (`raft_io.start` with the heartbeat timeout as tick).
- * Errors: `RAFT_INVALID` (started already), the back-end's or FSM's codes, the core's
+ * Errors: `RAFT_BUSY` (started already), the back-end's or FSM's codes, the core's
  * refusal of the loaded state (`RAFT_MALFORMED`, `RAFT_CORRUPT`...).
  */
 RAFT_API int raft_start(struct raft *r);
