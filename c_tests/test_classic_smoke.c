@@ -1,14 +1,18 @@
 /* The classic API end to end on the smallest back-end that behaves like a real one: a
  * cluster of servers in one process, each with an in-memory raft_io whose writes, sends and
  * snapshot loads complete later (when the test's loop delivers them), deep copies on every
- * hand-over, and one clock. The full classic suite is c_tests/classic/; this file keeps the
- * driver's main paths (elect, apply, barrier, membership, transfer, snapshots, restart,
- * close with requests pending) covered in every `make test-c` run. */
+ * hand-over, and one clock. Scenario tests cover the driver's main paths (elect, apply,
+ * barrier, membership, transfer, snapshots, restart, close with requests pending, I/O
+ * failure); randomized runs (1 to 5 servers, random completion times, lost messages, crashes
+ * and restarts, membership changes that shrink and grow the cluster, transfers) check election
+ * safety after every round, state machine safety at every applied command, exactly-once
+ * callbacks, and convergence once the faults stop. RAFT_CLASSIC_SEEDS=N runs N seeds. */
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -81,6 +85,8 @@ enum op_kind { OP_APPEND, OP_SEND, OP_DELIVER, OP_PUT, OP_GET };
 struct op {
     enum op_kind kind;
     int node;
+    raft_time due; /* completes in the first round at or after this time */
+    uint64_t seq;
     void *req;
     void *cb;
     struct raft_message message; /* OP_DELIVER: owned copy */
@@ -97,7 +103,9 @@ struct node {
     bool running;   /* raft_io started and not closed */
     bool alive;     /* raft_init'ed and not closed */
     bool closed;    /* close callback fired */
-    uint64_t total; /* the FSM: sum of applied values */
+    uint64_t total; /* the FSM: sum of applied values, */
+    uint64_t count; /* the number of commands applied */
+    uint64_t hash;  /* and a hash of their sequence */
     raft_time last_tick;
     raft_id id;
     char address[24];
@@ -108,15 +116,66 @@ static struct node nodes[MAX_SERVERS];
 static struct op ops[MAX_OPS];
 static unsigned n_ops;
 static raft_time now;
+static uint64_t op_seq;
+
+/* Randomized runs: completions take random time (a server's disk stays in order), messages
+ * are lost, servers crash. Off for the scenario tests, which complete everything in the next
+ * round in submission order. */
+static struct {
+    bool on;
+    unsigned drop_percent;
+    raft_time disk_due[MAX_SERVERS];
+    uint64_t rng;
+} chaos;
+
+static unsigned chaos_rand(unsigned n)
+{
+    chaos.rng ^= chaos.rng << 13;
+    chaos.rng ^= chaos.rng >> 7;
+    chaos.rng ^= chaos.rng << 17;
+    return n == 0 ? 0 : (unsigned)(chaos.rng % n);
+}
+
+/* What every server that applied its k-th command must agree on (state machine safety). */
+#define MAX_COMMANDS 8192
+static uint64_t hash_at[MAX_COMMANDS + 1];
+static uint64_t value_at[MAX_COMMANDS + 1];
 
 static int node_of(struct raft_io *io)
 {
     return (int)((struct node *)io->impl - nodes);
 }
 
+static void free_message(struct raft_message *m);
+
 static void push_op(struct op op)
 {
     assert_true(n_ops < MAX_OPS);
+    op.seq = op_seq++;
+    op.due = now;
+    if (chaos.on) {
+        switch (op.kind) {
+            case OP_APPEND:
+            case OP_PUT:
+            case OP_GET:
+                op.due = now + chaos_rand(25);
+                if (op.due < chaos.disk_due[op.node]) {
+                    op.due = chaos.disk_due[op.node];
+                }
+                chaos.disk_due[op.node] = op.due;
+                break;
+            case OP_SEND:
+                op.due = now + chaos_rand(5);
+                break;
+            case OP_DELIVER:
+                if (chaos_rand(100) < chaos.drop_percent) {
+                    free_message(&op.message);
+                    return;
+                }
+                op.due = now + 1 + chaos_rand(30);
+                break;
+        }
+    }
     ops[n_ops++] = op;
 }
 
@@ -347,6 +406,8 @@ static void io_close(struct raft_io *io, raft_io_close_cb cb)
 
 /* ---- the state machine ---------------------------------------------------------------------- */
 
+/* The result of a command is the sum so far in the scenario tests, its ordinal in the
+ * randomized runs. */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     struct node *n = fsm->data;
@@ -354,16 +415,26 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     assert_int_equal(buf->len, 8);
     memcpy(&value, buf->base, 8);
     n->total += value;
-    *result = (void *)(uintptr_t)n->total;
+    n->count++;
+    n->hash = (n->hash ^ value) * 1099511628211ULL;
+    assert_true(n->count <= MAX_COMMANDS);
+    if (hash_at[n->count] == 0) {
+        hash_at[n->count] = n->hash;
+        value_at[n->count] = value;
+    }
+    /* State machine safety: every server applies the same command as its k-th. */
+    assert_int_equal(hash_at[n->count], n->hash);
+    *result = (void *)(uintptr_t)(chaos.on ? n->count : n->total);
     return 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct node *n = fsm->data;
+    uint64_t state[3] = {n->total, n->count, n->hash};
     *bufs = raft_malloc(sizeof **bufs);
-    (*bufs)[0].base = copy_bytes(&n->total, 8);
-    (*bufs)[0].len = 8;
+    (*bufs)[0].base = copy_bytes(state, sizeof state);
+    (*bufs)[0].len = sizeof state;
     *n_bufs = 1;
     return 0;
 }
@@ -371,8 +442,12 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct node *n = fsm->data;
-    assert_int_equal(buf->len, 8);
-    memcpy(&n->total, buf->base, 8);
+    uint64_t state[3];
+    assert_int_equal(buf->len, sizeof state);
+    memcpy(state, buf->base, sizeof state);
+    n->total = state[0];
+    n->count = state[1];
+    n->hash = state[2];
     raft_free(buf->base);
     return 0;
 }
@@ -411,16 +486,24 @@ static void run_op(struct op *op)
             *m = op->message;
             if (n->running) {
                 n->recv(&n->io, m);
-            } else if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
-                raft_free(m->append_entries.entries[0].batch);
-                raft_free(m->append_entries.entries);
-            } else if (m->type == RAFT_INSTALL_SNAPSHOT) {
-                raft_configuration_close(&m->install_snapshot.conf);
-                raft_free(m->install_snapshot.data.base);
+            } else {
+                free_message(m);
             }
             raft_free(m);
             break;
         }
+    }
+}
+
+/* Frees what a message copy owns (a delivery that never happened). */
+static void free_message(struct raft_message *m)
+{
+    if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
+        raft_free(m->append_entries.entries[0].batch);
+        raft_free(m->append_entries.entries);
+    } else if (m->type == RAFT_INSTALL_SNAPSHOT) {
+        raft_configuration_close(&m->install_snapshot.conf);
+        raft_free(m->install_snapshot.data.base);
     }
 }
 
@@ -438,14 +521,32 @@ static void cancel_ops_of(int node)
     }
 }
 
-/* One round: every queued operation completes, then time moves 10 ms and ticks fire. */
+static int op_order(const void *a, const void *b)
+{
+    const struct op *x = a;
+    const struct op *y = b;
+    if (x->due != y->due) {
+        return x->due < y->due ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : (x->seq > y->seq ? 1 : 0);
+}
+
+/* One round: every queued operation that is due completes (in order of due time, then of
+ * submission), then time moves 10 ms and ticks fire. */
 static void round_trip(void)
 {
-    unsigned n = n_ops;
-    struct op batch[MAX_OPS];
-    memcpy(batch, ops, n * sizeof ops[0]);
-    memmove(ops, ops + n, (n_ops - n) * sizeof ops[0]);
-    n_ops -= n;
+    static struct op batch[MAX_OPS];
+    unsigned n = 0;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n_ops; i++) {
+        if (ops[i].due <= now) {
+            batch[n++] = ops[i];
+        } else {
+            ops[kept++] = ops[i];
+        }
+    }
+    n_ops = kept;
+    qsort(batch, n, sizeof batch[0], op_order);
     for (unsigned i = 0; i < n; i++) {
         run_op(&batch[i]);
     }
@@ -481,6 +582,8 @@ static void node_init(int i)
     n->fsm = (struct raft_fsm){.version = 1, .data = n, .apply = fsm_apply, .snapshot = fsm_snapshot,
                                .restore = fsm_restore};
     n->total = 0;
+    n->count = 0;
+    n->hash = 0;
     n->closed = false;
     assert_int_equal(raft_init(&n->raft, &n->io, &n->fsm, n->id, n->address), 0);
     assert_ptr_equal(n->io.data, &n->raft);
@@ -491,6 +594,8 @@ static void node_init(int i)
 static void cluster_init(int n_servers, int n_voters)
 {
     memset(nodes, 0, sizeof nodes);
+    memset(hash_at, 0, sizeof hash_at);
+    memset(value_at, 0, sizeof value_at);
     n_ops = 0;
     now = 1000;
     struct raft_configuration conf;
@@ -829,6 +934,244 @@ static void wrong_calls_are_refused(void **state)
     cluster_close();
 }
 
+
+/* ---- randomized runs ------------------------------------------------------------------------ */
+
+#define MAX_REQUESTS 600
+
+struct tracked_apply {
+    struct raft_apply req;
+    struct outcome outcome;
+    uint64_t value;
+};
+
+struct run {
+    struct tracked_apply applies[MAX_REQUESTS];
+    unsigned n_applies;
+    struct raft_change change;
+    struct outcome change_outcome;
+    bool change_pending;
+    struct raft_transfer transfer;
+    struct outcome transfer_outcome;
+    bool transfer_pending;
+    raft_time down_until[MAX_SERVERS];
+    raft_id leader_of_term[4096];
+};
+
+/* Election safety (§5.2): at most one leader per term, whatever the faults. */
+static void check_one_leader_per_term(struct run *run)
+{
+    for (int i = 0; i < MAX_SERVERS; i++) {
+        struct raft *r = &nodes[i].raft;
+        if (!nodes[i].alive || r->state != RAFT_LEADER) {
+            continue;
+        }
+        assert_true(r->current_term < 4096);
+        raft_id *seen = &run->leader_of_term[r->current_term];
+        if (*seen == 0) {
+            *seen = r->id;
+        }
+        if (*seen != r->id) {
+            fprintf(stderr, "term %llu: leaders %llu and %llu at %llu\n", (unsigned long long)r->current_term,
+                    (unsigned long long)*seen, (unsigned long long)r->id, (unsigned long long)now);
+            for (int j = 0; j < MAX_SERVERS; j++) {
+                struct raft *q = &nodes[j].raft;
+                if (!nodes[j].alive) continue;
+                fprintf(stderr, " node %d state %d term %llu vote %llu commit %llu conf:", j, q->state,
+                        (unsigned long long)q->current_term, (unsigned long long)q->voted_for,
+                        (unsigned long long)q->commit_index);
+                for (unsigned k = 0; k < q->configuration.n; k++) {
+                    fprintf(stderr, " %llu/%d", (unsigned long long)q->configuration.servers[k].id,
+                            q->configuration.servers[k].role);
+                }
+                fprintf(stderr, " (uncommitted %llu committed %llu)\n",
+                        (unsigned long long)q->configuration_uncommitted_index,
+                        (unsigned long long)q->configuration_committed_index);
+            }
+        }
+        assert_int_equal(*seen, r->id);
+    }
+}
+
+static void restart(int i)
+{
+    node_init(i);
+    raft_set_election_timeout(&nodes[i].raft, 200 + 50 * (unsigned)i);
+    raft_set_heartbeat_timeout(&nodes[i].raft, 50);
+    raft_set_snapshot_threshold(&nodes[i].raft, 16);
+    raft_set_snapshot_trailing(&nodes[i].raft, 4);
+    raft_set_install_snapshot_timeout(&nodes[i].raft, 500);
+    assert_int_equal(raft_start(&nodes[i].raft), 0);
+}
+
+static bool change_done(struct run *run)
+{
+    if (run->change_pending && run->change_outcome.fired == 1) {
+        run->change_pending = false;
+    }
+    return !run->change_pending;
+}
+
+/* One random action of clients and operators against the current leader. */
+static void act(struct run *run, int n_servers)
+{
+    int l = leader();
+    unsigned dice = chaos_rand(100);
+    if (l >= 0 && dice < 40 && run->n_applies < MAX_REQUESTS) {
+        struct tracked_apply *t = &run->applies[run->n_applies];
+        t->value = 1 + chaos_rand(1000);
+        if (apply_value(l, &t->req, &t->outcome, t->value) == 0) {
+            run->n_applies++;
+        }
+    } else if (l >= 0 && dice < 43 && change_done(run)) {
+        /* Grow or shrink: remove a random other server, or add back one that is out. */
+        struct raft *r = &nodes[l].raft;
+        int target = (int)chaos_rand((unsigned)n_servers);
+        bool member = false;
+        int role = -1;
+        for (unsigned k = 0; k < r->configuration.n; k++) {
+            if (r->configuration.servers[k].id == nodes[target].id) {
+                member = true;
+                role = r->configuration.servers[k].role;
+            }
+        }
+        run->change_outcome = (struct outcome){0};
+        run->change.data = &run->change_outcome;
+        int rv;
+        if (!member) {
+            rv = raft_add(r, &run->change, nodes[target].id, nodes[target].address, change_cb);
+        } else if (role != RAFT_VOTER) {
+            rv = raft_assign(r, &run->change, nodes[target].id, RAFT_VOTER, change_cb);
+        } else if (target != l && r->configuration.n > 1) {
+            rv = raft_remove(r, &run->change, nodes[target].id, change_cb);
+        } else {
+            rv = -1;
+        }
+        run->change_pending = rv == 0;
+    } else if (l >= 0 && dice < 45 && (!run->transfer_pending || run->transfer_outcome.fired)) {
+        run->transfer_outcome = (struct outcome){0};
+        run->transfer.data = &run->transfer_outcome;
+        run->transfer_pending = raft_transfer(&nodes[l].raft, &run->transfer, 0, transfer_cb) == 0;
+    } else if (dice >= 99) {
+        /* A crash (1% of rounds): close the server (its disk keeps what it wrote), restart it
+         * later. */
+        int victim = (int)chaos_rand((unsigned)n_servers);
+        if (nodes[victim].alive) {
+            node_close(victim);
+            run->down_until[victim] = now + 100 + chaos_rand(2000);
+        }
+    }
+    for (int i = 0; i < n_servers; i++) {
+        if (!nodes[i].alive && now >= run->down_until[i]) {
+            restart(i);
+        }
+    }
+}
+
+static void randomized_run(unsigned seed, int n_servers)
+{
+    struct run *run = calloc(1, sizeof *run);
+    cluster_init(n_servers, n_servers);
+    chaos.on = true;
+    chaos.rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)seed << 17) ^ seed;
+    chaos.drop_percent = 5;
+    memset(chaos.disk_due, 0, sizeof chaos.disk_due);
+    for (int i = 0; i < n_servers; i++) {
+        raft_set_snapshot_threshold(&nodes[i].raft, 16);
+        raft_set_snapshot_trailing(&nodes[i].raft, 4);
+        /* A lost InstallSnapshot is retried after this long (30 s by default). */
+        raft_set_install_snapshot_timeout(&nodes[i].raft, 500);
+    }
+    for (int round = 0; round < 3000; round++) {
+        act(run, n_servers);
+        round_trip();
+        check_one_leader_per_term(run);
+    }
+    /* Heal: everyone up, no loss; the cluster must converge (liveness after faults end). */
+    chaos.drop_percent = 0;
+    for (int i = 0; i < n_servers; i++) {
+        if (!nodes[i].alive) {
+            restart(i);
+        }
+    }
+    /* A barrier through whoever leads, retried until one is applied. */
+    struct raft_barrier barrier;
+    struct outcome done = {0};
+    bool submitted = false;
+    barrier.data = &done;
+    for (int round = 0; round < 5000 && !(done.fired && done.status == 0); round++) {
+        if (done.fired) {
+            done = (struct outcome){0};
+            submitted = false;
+        }
+        int l = leader();
+        if (l >= 0 && !submitted) {
+            submitted = raft_barrier(&nodes[l].raft, &barrier, barrier_cb) == 0;
+        }
+        round_trip();
+        check_one_leader_per_term(run);
+    }
+    assert_int_equal(done.status, 0);
+    for (int round = 0; round < 300; round++) {
+        round_trip();
+    }
+    int l = leader();
+    assert_true(l >= 0);
+    /* Voters and stand-bys get the log; spares do not. */
+    for (unsigned k = 0; k < nodes[l].raft.configuration.n; k++) {
+        if (nodes[l].raft.configuration.servers[k].role == RAFT_SPARE) {
+            continue;
+        }
+        int i = find_node(nodes[l].raft.configuration.servers[k].id);
+        if (nodes[i].count != nodes[l].count) {
+            fprintf(stderr, "seed %u: server %d applied %llu commands, the leader %llu\n", seed, i,
+                    (unsigned long long)nodes[i].count, (unsigned long long)nodes[l].count);
+            for (int j = 0; j < n_servers; j++) {
+                struct raft *q = &nodes[j].raft;
+                fprintf(stderr, " node %d alive %d state %d term %llu commit %llu applied %llu stored %llu store %llu+%u snap %d err '%s'\n",
+                        j, nodes[j].alive, q->state, (unsigned long long)q->current_term,
+                        (unsigned long long)q->commit_index, (unsigned long long)raft_last_applied(q),
+                        (unsigned long long)q->last_stored, (unsigned long long)nodes[j].store.start,
+                        nodes[j].store.n, nodes[j].store.has_snapshot, raft_errmsg(q));
+            }
+        }
+        assert_int_equal(nodes[i].count, nodes[l].count);
+        assert_int_equal(nodes[i].hash, nodes[l].hash);
+    }
+    unsigned succeeded = 0;
+    for (unsigned k = 0; k < run->n_applies; k++) {
+        succeeded += run->applies[k].outcome.status == 0 && run->applies[k].outcome.fired;
+    }
+    if (getenv("RAFT_TEST_VERBOSE") != NULL) {
+        fprintf(stderr, "seed %u: %d servers, %u applies (%u ok), %llu commands applied, term %llu\n",
+                seed, n_servers, run->n_applies, succeeded, (unsigned long long)nodes[l].count,
+                (unsigned long long)nodes[l].raft.current_term);
+    }
+    cluster_close();
+    /* Every request completed exactly once; a success means its command was applied. */
+    for (unsigned k = 0; k < run->n_applies; k++) {
+        struct tracked_apply *t = &run->applies[k];
+        assert_int_equal(t->outcome.fired, 1);
+        if (t->outcome.status == 0) {
+            assert_int_equal(value_at[t->outcome.result], t->value);
+        }
+    }
+    chaos.on = false;
+    free(run);
+}
+
+static void randomized_runs_keep_servers_in_agreement(void **state)
+{
+    (void)state;
+    unsigned seeds = getenv("RAFT_TEST_QUICK") != NULL ? 3 : 12;
+    if (getenv("RAFT_CLASSIC_SEEDS") != NULL) {
+        seeds = (unsigned)atoi(getenv("RAFT_CLASSIC_SEEDS"));
+    }
+    for (unsigned seed = 1; seed <= seeds; seed++) {
+        randomized_run(seed, 1 + (int)(seed % 5));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +1182,7 @@ int main(void)
         cmocka_unit_test(close_fails_pending_requests_once),
         cmocka_unit_test(leadership_lost_fails_pending_requests),
         cmocka_unit_test(wrong_calls_are_refused),
+        cmocka_unit_test(randomized_runs_keep_servers_in_agreement),
     };
     return cmocka_run_group_tests_name("classic smoke", tests, NULL, NULL);
 }

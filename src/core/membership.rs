@@ -85,6 +85,19 @@ impl Membership {
         self.committed_index = index;
     }
 
+    /// The configuration in effect at log index `index` and the index of the entry that holds
+    /// it: what a snapshot up to `index` must record. None when neither known configuration is
+    /// old enough (`index` precedes the committed one).
+    pub fn as_of(&self, index: Index) -> Option<(&Configuration, Index)> {
+        if self.uncommitted_index != 0 && self.uncommitted_index <= index {
+            return Some((&self.current, self.uncommitted_index));
+        }
+        if self.committed_index <= index {
+            return Some((&self.committed, self.committed_index));
+        }
+        None
+    }
+
     pub fn has_pending_change(&self) -> bool {
         self.uncommitted_index != 0
     }
@@ -120,6 +133,20 @@ mod tests {
             c.add(id, &id.to_string(), Role::Voter).unwrap();
         }
         c
+    }
+
+    /// A snapshot records the configuration of the latest `Change` entry it covers, committed
+    /// or not yet known committed (dissertation §5.1: "the latest configuration as of the last
+    /// included index").
+    #[test]
+    fn configuration_as_of_an_index_is_the_latest_change_at_or_before_it() {
+        let mut m = Membership::default();
+        m.restore(conf(&[1]), 1);
+        m.append_change(5, conf(&[1, 2]));
+        assert_eq!(m.as_of(4), Some((&conf(&[1]), 1)));
+        assert_eq!(m.as_of(5), Some((&conf(&[1, 2]), 5)));
+        assert_eq!(m.as_of(9), Some((&conf(&[1, 2]), 5)));
+        assert_eq!(m.as_of(0), None);
     }
 
     #[test]

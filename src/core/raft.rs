@@ -378,6 +378,12 @@ impl Raft {
         }
     }
 
+    /// The configuration in effect at log index `index` and the index of its entry: what a
+    /// snapshot up to `index` records. None when `index` precedes every known configuration.
+    pub fn configuration_as_of(&self, index: Index) -> Option<(&Configuration, Index)> {
+        self.membership.as_of(index)
+    }
+
     /// The configuration in effect (possibly uncommitted).
     pub fn configuration(&self) -> &Configuration {
         &self.membership.current

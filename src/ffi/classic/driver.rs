@@ -846,9 +846,11 @@ impl Driver {
         let mut conf = raft_configuration { servers: null_mut(), n: 0 };
         // SAFETY: a short read; no host code runs while `core` lives.
         let Ok(core) = (unsafe { core_of(r) }) else { return };
-        let membership = core.membership();
-        let conf_index = membership.committed_index;
-        if configuration::to_c(membership.committed, &mut conf).is_err() {
+        // The configuration of the latest change the snapshot covers, even one whose
+        // RAFT_CONFIGURATION event is still to be stepped: a server restarting from this
+        // snapshot must not fall back to an older configuration.
+        let Some((configuration, conf_index)) = core.configuration_as_of(commit) else { return };
+        if configuration::to_c(configuration, &mut conf).is_err() {
             return;
         }
         let mut req = Box::new(TakeRequest {
