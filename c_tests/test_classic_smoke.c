@@ -931,6 +931,13 @@ static void wrong_calls_are_refused(void **state)
     assert_int_equal(raft_start(&nodes[0].raft), RAFT_BUSY);
     assert_int_equal(raft_bootstrap(&nodes[0].raft, &conf), RAFT_BUSY);
     assert_int_equal(raft_apply(&nodes[0].raft, NULL, NULL, 1, apply_cb), RAFT_INVALID);
+    /* Its events come from its raft_io: a step from outside is refused. */
+    struct raft_event event;
+    struct raft_update update;
+    memset(&event, 0, sizeof event);
+    event.type = RAFT_TIMEOUT;
+    assert_int_equal(raft_step(&nodes[0].raft, &event, &update), RAFT_INVALID);
+    assert_non_null(strstr(raft_errmsg(&nodes[0].raft), "classic"));
     cluster_close();
 }
 
