@@ -11,6 +11,7 @@
 //! the method call) are queued and run when the outer call finishes, and request callbacks
 //! are fired only once no borrow of the driver is alive.
 
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr::{self, null_mut};
@@ -72,7 +73,6 @@ pub struct Driver {
     pub transfer: *mut raft_transfer,
     completed: VecDeque<Completion>,
     derived: VecDeque<Derived>,
-    deferred: VecDeque<Deferred>,
     pub last_applied: raft_index,
     pub threshold: u32,
     pub trailing: u32,
@@ -87,8 +87,6 @@ pub struct Driver {
     pub closing: bool,
     /// An I/O error the protocol cannot survive: the instance stops taking part.
     pub failed: bool,
-    busy: bool,
-    depth: u32,
     in_flight: u32,
     io_closed: bool,
     was_leader: bool,
@@ -106,7 +104,6 @@ impl Driver {
             transfer: null_mut(),
             completed: VecDeque::new(),
             derived: VecDeque::new(),
-            deferred: VecDeque::new(),
             last_applied: 0,
             threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             trailing: DEFAULT_SNAPSHOT_TRAILING,
@@ -117,8 +114,6 @@ impl Driver {
             started: false,
             closing: false,
             failed: false,
-            busy: false,
-            depth: 0,
             in_flight: 0,
             io_closed: false,
             was_leader: false,
@@ -146,13 +141,44 @@ impl Drop for Driver {
 
 // ---- entering and leaving -------------------------------------------------------------------
 
-/// The driver of a classic-mode instance.
+/// What `struct raft`'s private slot points to: the driver, and what is touched while the
+/// driver is lent out (`&mut Driver` inside [`enter`]): whether it is, how deep the calls
+/// nest, and the `raft_io` callbacks that arrived meanwhile. Only the cells are shared; the
+/// driver itself is reached mutably by one caller at a time.
+pub struct Slot {
+    driver: UnsafeCell<Driver>,
+    deferred: RefCell<VecDeque<Deferred>>,
+    busy: Cell<bool>,
+    depth: Cell<u32>,
+}
+
+impl Slot {
+    pub fn new(driver: Driver) -> Slot {
+        Slot {
+            driver: UnsafeCell::new(driver),
+            deferred: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            depth: Cell::new(0),
+        }
+    }
+}
+
+/// The slot of a classic-mode instance, NULL in the `raft_step` mode.
 ///
 /// # Safety
 /// `r` must point to an initialised `struct raft`.
-pub unsafe fn driver_ptr(r: *mut raft) -> *mut Driver {
+pub unsafe fn slot_ptr(r: *mut raft) -> *mut Slot {
     // SAFETY: a plain member of the caller's struct.
-    unsafe { ptr::read(ptr::addr_of!((*r).private_classic)) as *mut Driver }
+    unsafe { ptr::read(ptr::addr_of!((*r).private_classic)) as *mut Slot }
+}
+
+/// The driver, for a short access while it is not lent out.
+///
+/// # Safety
+/// `slot` must be alive and not busy, and the reference dropped before anything can enter.
+unsafe fn idle_driver<'a>(slot: *mut Slot) -> &'a mut Driver {
+    // SAFETY: per the caller.
+    unsafe { &mut *(*slot).driver.get() }
 }
 
 /// Runs `body` on the driver of `r`, then runs the `raft_io` callbacks that arrived meanwhile,
@@ -167,34 +193,32 @@ pub unsafe fn enter<T>(
     fire: bool,
     body: impl FnOnce(&mut Driver) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    // SAFETY: per the caller.
-    let d = unsafe { driver_ptr(r) };
-    // SAFETY: the driver lives until `finish_close` frees it, which waits for depth 0.
-    unsafe {
-        if (*d).busy {
-            return Err(Failure::new(RAFT_BUSY, "called from inside a callback of this instance"));
-        }
-        (*d).busy = true;
-        (*d).depth += 1;
+    // SAFETY: per the caller; the slot lives until `finish_close_if_done` frees it, which
+    // waits for depth 0.
+    let slot = unsafe { slot_ptr(r) };
+    let cells = unsafe { &*slot };
+    if cells.busy.get() {
+        return Err(Failure::new(RAFT_BUSY, "called from inside a callback of this instance"));
     }
-    // SAFETY: as above; the only reference to the driver for the duration of `body`.
-    let outcome = boundary::contain(|| body(unsafe { &mut *d }));
+    cells.busy.set(true);
+    cells.depth.set(cells.depth.get() + 1);
+    // SAFETY: not busy until now: the only mutable access for the duration of `body`.
+    let outcome = boundary::contain(|| body(unsafe { &mut *cells.driver.get() }));
+    cells.busy.set(false);
     // SAFETY: as above.
-    unsafe { (*d).busy = false };
-    // SAFETY: as above.
-    unsafe { drain(r, d, fire) };
-    // SAFETY: as above.
-    unsafe {
-        (*d).depth -= 1;
-        if (*d).depth == 0 {
-            finish_close_if_done(r, d);
-        }
-    }
+    unsafe { drain(r, slot, fire) };
+    cells.depth.set(cells.depth.get() - 1);
     match outcome {
-        Ok(result) => result,
+        Ok(result) => {
+            // SAFETY: as above; may free the slot (nothing below touches it).
+            unsafe { finish_close_if_done(r, slot) };
+            result
+        }
         Err(panic) => {
-            // SAFETY: per the caller.
-            unsafe { (*d).failed = true };
+            // SAFETY: not busy.
+            unsafe { idle_driver(slot).failed = true };
+            // SAFETY: as above.
+            unsafe { finish_close_if_done(r, slot) };
             Err(Failure::new(
                 RAFT_SHUTDOWN,
                 format!("internal error in the classic driver ({panic}): close the instance"),
@@ -208,21 +232,14 @@ pub unsafe fn enter<T>(
 ///
 /// # Safety
 /// `r` must point to an initialised classic-mode `struct raft`.
-unsafe fn io_callback(r: *mut raft, job: impl FnOnce(&mut Driver) + 'static) {
-    // SAFETY: per the caller.
-    let d = unsafe { driver_ptr(r) };
-    // SAFETY: the driver is alive while any request of it is in flight.
-    if unsafe { (*d).busy } {
-        // SAFETY: as above; the busy holder does not touch `deferred` while calling out.
-        unsafe {
-            (*d).deferred.push_back(Box::new(move |r| {
-                // SAFETY: run by `drain` on the same instance, not busy.
-                let _ = enter(r, true, |d| {
-                    job(d);
-                    Ok(())
-                });
-            }))
-        };
+pub unsafe fn io_callback(r: *mut raft, job: impl FnOnce(&mut Driver) + 'static) {
+    // SAFETY: per the caller; the slot is alive while any request of it is in flight.
+    let cells = unsafe { &*slot_ptr(r) };
+    if cells.busy.get() {
+        cells.deferred.borrow_mut().push_back(Box::new(move |r| {
+            // SAFETY: run by `drain` on the same instance, not busy.
+            unsafe { io_callback(r, job) };
+        }));
         return;
     }
     // SAFETY: per the caller.
@@ -239,18 +256,20 @@ unsafe fn io_callback(r: *mut raft, job: impl FnOnce(&mut Driver) + 'static) {
 }
 
 /// Runs deferred io callbacks and, when `fire`, request callbacks, until none is left.
-unsafe fn drain(r: *mut raft, d: *mut Driver, fire: bool) {
+unsafe fn drain(r: *mut raft, slot: *mut Slot, fire: bool) {
+    // SAFETY: the slot is alive (caller) and not busy.
+    let cells = unsafe { &*slot };
     loop {
-        // SAFETY: not busy; short accesses with no reference kept across the calls below.
-        if let Some(job) = unsafe { (*d).deferred.pop_front() } {
+        let job = cells.deferred.borrow_mut().pop_front();
+        if let Some(job) = job {
             job(r);
             continue;
         }
         if !fire {
             return;
         }
-        // SAFETY: as above.
-        let Some(completion) = (unsafe { (*d).completed.pop_front() }) else {
+        // SAFETY: not busy; the reference ends with the statement.
+        let Some(completion) = unsafe { idle_driver(slot) }.completed.pop_front() else {
             return;
         };
         // SAFETY: the request structs are the host's, alive until their callback fired. The
@@ -552,17 +571,15 @@ impl Driver {
                 })
             };
             if let Err(f) = outcome {
-                // SAFETY: `r` is initialised.
-                unsafe {
-                    let d = driver_ptr(r);
-                    if let Some(change) = (*d).change.take() {
-                        (*d).completed.push_back(Completion::Change(change.req, f.code));
-                    }
+                // SAFETY: `r` is initialised; its driver is idle between calls.
+                let d = unsafe { idle_driver(slot_ptr(r)) };
+                if let Some(change) = d.change.take() {
+                    d.completed.push_back(Completion::Change(change.req, f.code));
                 }
             }
         };
-        let _ = r;
-        self.deferred.push_back(Box::new(job));
+        // SAFETY: `r` owns this driver; only the slot's cells are touched.
+        unsafe { (*slot_ptr(r)).deferred.borrow_mut().push_back(Box::new(job)) };
     }
 
     /// Completes a transfer request once the transfer ended (C-Raft's rule: as leader it was
@@ -1300,14 +1317,18 @@ pub unsafe fn publish_last_applied(r: *mut raft, index: raft_index) {
 
 /// Frees the driver and the instance once closing finished: the back-end closed, no request
 /// is in flight and no call is running. Then calls the host's close callback.
-unsafe fn finish_close_if_done(r: *mut raft, d: *mut Driver) {
-    // SAFETY: per the caller; the driver is alive until freed here.
+///
+/// # Safety
+/// `slot` must be the live slot of `r`, not busy.
+unsafe fn finish_close_if_done(r: *mut raft, slot: *mut Slot) {
+    // SAFETY: per the caller; the slot is alive until freed here.
     unsafe {
-        if !(*d).closing || !(*d).io_closed || (*d).in_flight > 0 || (*d).depth > 0 {
+        let d = idle_driver(slot);
+        if !d.closing || !d.io_closed || d.in_flight > 0 || (*slot).depth.get() > 0 {
             return;
         }
         let cb = (*r).close_cb;
-        drop(Box::from_raw(d));
+        drop(Box::from_raw(slot));
         ptr::write(ptr::addr_of_mut!((*r).private_classic), null_mut());
         instance::release(r);
         if let Some(cb) = cb {
@@ -1321,19 +1342,27 @@ pub unsafe extern "C" fn io_closed(io: *mut raft_io) {
     boundary::guard(|| {
         // SAFETY: `data` is the instance, set by raft_init.
         let r = unsafe { (*io).data as *mut raft };
-        let d = unsafe { driver_ptr(r) };
-        if d.is_null() {
+        // SAFETY: as above.
+        let slot = unsafe { slot_ptr(r) };
+        if slot.is_null() {
             return;
         }
-        // SAFETY: alive until `finish_close_if_done` frees it.
+        // SAFETY: alive until `finish_close_if_done` frees it. A back-end may close from
+        // inside a call of ours (busy): the flag is then set through the lent driver's owner
+        // once it returns.
         unsafe {
-            (*d).io_closed = true;
-            if (*d).in_flight > 0 {
+            if (*slot).busy.get() {
+                (*slot).deferred.borrow_mut().push_back(Box::new(|r| io_closed((*r).io)));
+                return;
+            }
+            let d = idle_driver(slot);
+            d.io_closed = true;
+            if d.in_flight > 0 {
                 // A back-end that closes before calling back every request breaks its
                 // contract; the instance is kept (leaked) rather than freed under it.
                 instance::set_errmsg(r, "raft_io closed with requests in flight");
             }
-            finish_close_if_done(r, d);
+            finish_close_if_done(r, slot);
         }
     })
 }

@@ -40,8 +40,8 @@ pub unsafe fn attach(r: *mut raft, io: *mut raft_io, fsm: *mut raft_fsm) -> Resu
         super::instance::raft_seed(r, seed as c_uint);
         (*r).io = io;
         (*r).fsm = fsm;
-        let d = Box::new(Driver::new(io, fsm));
-        ptr::write(ptr::addr_of_mut!((*r).private_classic), Box::into_raw(d) as *mut c_void);
+        let slot = Box::new(driver::Slot::new(Driver::new(io, fsm)));
+        ptr::write(ptr::addr_of_mut!((*r).private_classic), Box::into_raw(slot) as *mut c_void);
     }
     Ok(())
 }
@@ -88,7 +88,7 @@ fn check_fsm(fsm: &raft_fsm) -> Result<(), Failure> {
 /// `r` must point to an initialised `struct raft`.
 pub unsafe fn is_classic(r: *mut raft) -> bool {
     // SAFETY: per the caller.
-    !unsafe { driver::driver_ptr(r) }.is_null()
+    !unsafe { driver::slot_ptr(r) }.is_null()
 }
 
 /// `raft_close` in the classic mode: fails every pending request with `RAFT_SHUTDOWN`, ends a
@@ -420,13 +420,17 @@ unsafe extern "C" fn received(io: *mut raft_io, message: *mut raft_message) {
         if message.is_null() {
             return;
         }
-        // SAFETY: a classic-mode instance while its back-end runs; the message is ours.
-        let _ = unsafe {
-            enter(r, true, |d| {
-                let mut msg = *message;
+        // SAFETY: the back-end's message, valid for this call; what it points to is ours, except
+        // the sender's address, copied because a busy driver handles the message later.
+        let mut msg = unsafe { *message };
+        let address = unsafe { owned_address(msg.server_address) };
+        // SAFETY: a classic-mode instance while its back-end runs.
+        unsafe {
+            driver::io_callback(r, move |d| {
+                msg.server_address = address.as_ref().map_or(ptr::null(), |a| a.as_ptr());
                 if d.closing || d.failed {
                     release_received(&mut msg, true);
-                    return Ok(());
+                    return;
                 }
                 let mut event: raft_event = std::mem::zeroed();
                 event.r#type = raft_event_type::RAFT_RECEIVE as c_int;
@@ -436,10 +440,18 @@ unsafe extern "C" fn received(io: *mut raft_io, message: *mut raft_message) {
                 if let Err(f) = &outcome {
                     instance::set_errmsg(r, &f.message);
                 }
-                Ok(())
             })
         };
     })
+}
+
+/// A copy of the sender's address (None for NULL, which the step refuses).
+unsafe fn owned_address(address: *const c_char) -> Option<std::ffi::CString> {
+    if address.is_null() {
+        return None;
+    }
+    // SAFETY: the back-end's NUL-terminated string, valid for the call.
+    Some(unsafe { std::ffi::CStr::from_ptr(address) }.to_owned())
 }
 
 /// Frees what a received message carried that the step did not take (docs/contract.md: the
@@ -743,8 +755,9 @@ pub extern "C" fn raft_last_applied(r: *mut raft) -> raft_index {
         if unsafe { instance::instance_ref(r) }.is_none() || !unsafe { is_classic(r) } {
             return Some(0);
         }
-        // SAFETY: a classic-mode instance; a plain read of its driver.
-        Some(unsafe { (*driver::driver_ptr(r)).last_applied })
+        // SAFETY: a plain member of the initialised struct, published after every update (so
+        // that the FSM may ask while the driver is running).
+        Some(unsafe { ptr::read(ptr::addr_of!((*r).last_applied)) })
     })
     .unwrap_or(0)
 }
