@@ -39,16 +39,25 @@ static void init_copies_the_address_and_sets_public_members(void **state)
     raft_close(&r, NULL);
 }
 
-static void init_refuses_the_legacy_api_with_a_clear_message(void **state)
+static void init_refuses_io_without_fsm_and_incomplete_back_ends(void **state)
 {
     (void)state;
     struct raft r;
-    struct raft_io *io = (struct raft_io *)&r; /* any non-NULL pointer */
-    struct raft_fsm *fsm = (struct raft_fsm *)&r;
-    assert_int_equal(raft_init(&r, io, NULL, 1, "a"), RAFT_INVALID);
-    assert_non_null(strstr(raft_errmsg(&r), "legacy"));
-    assert_int_equal(raft_init(&r, NULL, fsm, 1, "a"), RAFT_INVALID);
-    assert_non_null(strstr(raft_errmsg(&r), "legacy"));
+    struct raft_io io;
+    struct raft_fsm fsm;
+    memset(&io, 0, sizeof io);
+    memset(&fsm, 0, sizeof fsm);
+    assert_int_equal(raft_init(&r, &io, NULL, 1, "a"), RAFT_INVALID);
+    assert_non_null(strstr(raft_errmsg(&r), "io and fsm go together"));
+    assert_int_equal(raft_init(&r, NULL, &fsm, 1, "a"), RAFT_INVALID);
+    assert_non_null(strstr(raft_errmsg(&r), "io and fsm go together"));
+    /* C-Raft asserts on these; the classic mode refuses them with a message. */
+    assert_int_equal(raft_init(&r, &io, &fsm, 1, "a"), RAFT_INVALID);
+    assert_non_null(strstr(raft_errmsg(&r), "io->version"));
+    io.version = 2;
+    fsm.version = 1;
+    assert_int_equal(raft_init(&r, &io, &fsm, 1, "a"), RAFT_INVALID);
+    assert_non_null(strstr(raft_errmsg(&r), "io->init is NULL"));
     /* A failed init leaves nothing to close; closing anyway is harmless. */
     raft_close(&r, NULL);
 }
@@ -237,7 +246,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(init_copies_the_address_and_sets_public_members),
-        cmocka_unit_test(init_refuses_the_legacy_api_with_a_clear_message),
+        cmocka_unit_test(init_refuses_io_without_fsm_and_incomplete_back_ends),
         cmocka_unit_test(init_refuses_bad_arguments),
         cmocka_unit_test(close_then_reinit_and_double_close),
         cmocka_unit_test(calls_on_a_closed_instance_are_refused),

@@ -195,6 +195,115 @@ AT(struct raft, io, 16);
 AT(struct raft, fsm, 24);
 AT(struct raft, id, 32);
 AT(struct raft, address, 40);
+AT(struct raft, current_term, 48);
+AT(struct raft, voted_for, 56);
+AT(struct raft, capacity, 64);
+AT(struct raft, capacity_threshold, 66);
+AT(struct raft, configuration, 72);
+AT(struct raft, configuration_committed, 88);
+AT(struct raft, configuration_committed_index, 104);
+AT(struct raft, configuration_uncommitted_index, 112);
+AT(struct raft, election_timeout, 120);
+AT(struct raft, heartbeat_timeout, 124);
+AT(struct raft, install_snapshot_timeout, 128);
+AT(struct raft, commit_index, 136);
+AT(struct raft, last_applied, 144);
+AT(struct raft, last_stored, 152);
+AT(struct raft, state, 160);
+WIDTH(struct raft, state, 2);
+AT(struct raft, follower_state, 168);
+WIDTH(struct raft, follower_state, 88);
+AT(struct raft, follower_state.randomized_election_timeout, 168);
+AT(struct raft, follower_state.current_leader.id, 176);
+AT(struct raft, follower_state.current_leader.address, 184);
+AT(struct raft, follower_state.match, 192);
+AT(struct raft, candidate_state.votes, 176);
+AT(struct raft, candidate_state.disrupt_leader, 184);
+AT(struct raft, candidate_state.in_pre_vote, 185);
+AT(struct raft, leader_state.progress, 168);
+AT(struct raft, leader_state.promotee_id, 184);
+AT(struct raft, leader_state.round_number, 192);
+AT(struct raft, leader_state.round_index, 200);
+AT(struct raft, leader_state.round_start, 208);
+AT(struct raft, leader_state.transferee, 232);
+AT(struct raft, leader_state.transfer_start, 240);
+AT(struct raft, leader_state.transferring, 248);
+AT(struct raft, election_timer_start, 296);
+AT(struct raft, transfer, 304);
+AT(struct raft, close_cb, 456);
+AT(struct raft, errmsg, 464);
+AT(struct raft, pre_vote, 720);
+AT(struct raft, max_catch_up_rounds, 724);
+AT(struct raft, max_catch_up_round_duration, 728);
+
+/* The classic API's structs (C-Raft 0.22.1, default build). */
+LAYOUT(struct raft_io, 400);
+AT(struct raft_io, version, 0);
+WIDTH(struct raft_io, version, 2);
+AT(struct raft_io, capacity, 2);
+AT(struct raft_io, data, 8);
+AT(struct raft_io, impl, 16);
+AT(struct raft_io, errmsg, 24);
+AT(struct raft_io, init, 280);
+AT(struct raft_io, close, 288);
+AT(struct raft_io, load, 296);
+AT(struct raft_io, start, 304);
+AT(struct raft_io, bootstrap, 312);
+AT(struct raft_io, recover, 320);
+AT(struct raft_io, set_term, 328);
+AT(struct raft_io, set_vote, 336);
+AT(struct raft_io, send, 344);
+AT(struct raft_io, append, 352);
+AT(struct raft_io, truncate, 360);
+AT(struct raft_io, snapshot_put, 368);
+AT(struct raft_io, snapshot_get, 376);
+AT(struct raft_io, time, 384);
+AT(struct raft_io, random, 392);
+LAYOUT(struct raft_fsm, 56);
+AT(struct raft_fsm, version, 0);
+AT(struct raft_fsm, data, 8);
+AT(struct raft_fsm, apply, 16);
+AT(struct raft_fsm, snapshot, 24);
+AT(struct raft_fsm, restore, 32);
+AT(struct raft_fsm, snapshot_finalize, 40);
+AT(struct raft_fsm, snapshot_async, 48);
+LAYOUT(struct raft_snapshot, 56);
+AT(struct raft_snapshot, index, 0);
+AT(struct raft_snapshot, term, 8);
+AT(struct raft_snapshot, configuration, 16);
+AT(struct raft_snapshot, configuration_index, 32);
+AT(struct raft_snapshot, bufs, 40);
+AT(struct raft_snapshot, n_bufs, 48);
+LAYOUT(struct raft_io_send, 16);
+LAYOUT(struct raft_io_append, 16);
+LAYOUT(struct raft_io_snapshot_put, 16);
+LAYOUT(struct raft_io_snapshot_get, 16);
+AT(struct raft_io_send, data, 0);
+AT(struct raft_io_send, cb, 8);
+#define REQUEST_LAYOUT(T, size)      \
+    LAYOUT(struct T, size);          \
+    AT(struct T, data, 0);           \
+    AT(struct T, type, 8);           \
+    AT(struct T, index, 16);         \
+    AT(struct T, queue, 24);         \
+    AT(struct T, req_id, 40);        \
+    AT(struct T, client_id, 56);     \
+    AT(struct T, unique_id, 72);     \
+    AT(struct T, reserved, 88);      \
+    AT(struct T, status, 88);        \
+    AT(struct T, result, 96);        \
+    AT(struct T, catch_up_id, 96)
+REQUEST_LAYOUT(raft_apply, 128);
+REQUEST_LAYOUT(raft_barrier, 128);
+REQUEST_LAYOUT(raft_change, 128);
+REQUEST_LAYOUT(raft_transfer, 160);
+AT(struct raft_apply, cb, 120);
+AT(struct raft_barrier, cb, 120);
+AT(struct raft_change, cb, 120);
+AT(struct raft_transfer, id, 120);
+AT(struct raft_transfer, start, 128);
+AT(struct raft_transfer, send, 136);
+AT(struct raft_transfer, cb, 152);
 _Static_assert(RAFT_ERRMSG_BUF_SIZE == 256, "default build's error buffer");
 
 /* Constants. */
@@ -236,6 +345,12 @@ static void struct_sizes_match_craft(void **state)
     assert_int_equal(sizeof(struct raft_update), 120);
     assert_int_equal(sizeof(struct raft_entry), 40);
     assert_int_equal(offsetof(struct raft, address), 40);
+    assert_int_equal(offsetof(struct raft, follower_state.current_leader.id), 176);
+    assert_int_equal(offsetof(struct raft, errmsg), 464);
+    assert_int_equal(sizeof(struct raft_io), 400);
+    assert_int_equal(sizeof(struct raft_fsm), 56);
+    assert_int_equal(sizeof(struct raft_apply), 128);
+    assert_int_equal(sizeof(struct raft_transfer), 160);
     assert_int_equal(offsetof(struct raft_message, append_entries), 24);
 }
 

@@ -20,6 +20,34 @@
 #define RAFT_API __attribute__((visibility("default")))
 #endif
 
+/* Declared ahead: the callback types of the classic API refer to one another. */
+struct raft;
+struct raft_io;
+struct raft_io_send;
+struct raft_io_append;
+struct raft_io_snapshot_put;
+struct raft_io_snapshot_get;
+struct raft_apply;
+struct raft_barrier;
+struct raft_change;
+struct raft_transfer;
+struct raft_progress;
+
+/* The message type names of C-Raft before 0.18 (raft_io back-ends written for it use them). */
+#define RAFT_IO_APPEND_ENTRIES RAFT_APPEND_ENTRIES
+#define RAFT_IO_APPEND_ENTRIES_RESULT RAFT_APPEND_ENTRIES_RESULT
+#define RAFT_IO_REQUEST_VOTE RAFT_REQUEST_VOTE
+#define RAFT_IO_REQUEST_VOTE_RESULT RAFT_REQUEST_VOTE_RESULT
+#define RAFT_IO_INSTALL_SNAPSHOT RAFT_INSTALL_SNAPSHOT
+#define RAFT_IO_TIMEOUT_NOW RAFT_TIMEOUT_NOW
+
+
+/**
+ * C-Raft's defaults for the classic mode.
+ */
+#define DEFAULT_SNAPSHOT_THRESHOLD 1024
+
+#define DEFAULT_SNAPSHOT_TRAILING 2048
 
 /**
  * `raft_decoder_next`: no whole frame yet, feed more bytes.
@@ -280,20 +308,45 @@ enum raft_event_type {
 struct raft_decoder;
 
 /**
- * Legacy state machine of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
+ * A host-supplied tracer. Only `version == 2` is called (with `RAFT_TRACER_DIAGNOSTIC` and a
+ * `raft_tracer_info` of version 1); any other version receives nothing. The struct must
+ * outlive its installation in `raft.tracer`.
  */
-struct raft_fsm;
-
-/**
- * Legacy I/O back-end of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
- */
-struct raft_io;
+struct raft_tracer {
+  /**
+   * The host's own pointer; the library never touches it.
+   */
+  void *impl;
+  int version;
+  void (*emit)(struct raft_tracer *t, int type, const void *info);
+};
 
 /**
  * Server ID. 0 means "no server". Any other value is valid, but a received message whose
  * `server_id` is the receiver's own ID is refused with `RAFT_MALFORMED`.
  */
 typedef unsigned long long raft_id;
+
+/**
+ * Called by the back-end when its close has finished.
+ */
+typedef void (*raft_io_close_cb)(struct raft_io *io);
+
+/**
+ * Election term. At most 2^63 - 1 (`INT64_MAX`), so that the term can always grow by one and
+ * fits a signed 64-bit integer: `raft_step` refuses a received message naming a higher term
+ * with `RAFT_MALFORMED` and a `RAFT_START` or `RAFT_SNAPSHOT` naming one with `RAFT_INVALID`,
+ * nothing changed. A server whose term reached the limit no longer stands for election.
+ */
+typedef unsigned long long raft_term;
+
+/**
+ * Log index. The first entry has index 1; 0 means "none". At most 2^63 - 1 (`INT64_MAX`),
+ * like terms: a received message naming a higher index, or carrying entries that would pass it,
+ * is refused with `RAFT_MALFORMED`; a `RAFT_START`, `RAFT_SNAPSHOT` or `RAFT_SUBMIT` that would,
+ * with `RAFT_INVALID`.
+ */
+typedef unsigned long long raft_index;
 
 /**
  * One server of a configuration.
@@ -333,20 +386,44 @@ struct raft_buffer {
 };
 
 /**
- * Election term. At most 2^63 - 1 (`INT64_MAX`), so that the term can always grow by one and
- * fits a signed 64-bit integer: `raft_step` refuses a received message naming a higher term
- * with `RAFT_MALFORMED` and a `RAFT_START` or `RAFT_SNAPSHOT` naming one with `RAFT_INVALID`,
- * nothing changed. A server whose term reached the limit no longer stands for election.
+ * A snapshot: its metadata and content. When the library asks `raft_fsm.snapshot` for one,
+ * the FSM fills `bufs`/`n_bufs` (allocated with the raft heap, the library frees them unless
+ * `snapshot_finalize` is set); when `raft_io.load`/`snapshot_get` return one, the back-end
+ * allocates the struct, `bufs` and every buffer with the raft heap and the library takes them.
  */
-typedef unsigned long long raft_term;
+struct raft_snapshot {
+  /**
+   * Index and term of the last entry covered.
+   */
+  raft_index index;
+  raft_term term;
+  /**
+   * The configuration as of `index`, and the index of the entry that held it.
+   */
+  struct raft_configuration configuration;
+  raft_index configuration_index;
+  struct raft_buffer *bufs;
+  unsigned int n_bufs;
+};
 
 /**
- * Log index. The first entry has index 1; 0 means "none". At most 2^63 - 1 (`INT64_MAX`),
- * like terms: a received message naming a higher index, or carrying entries that would pass it,
- * is refused with `RAFT_MALFORMED`; a `RAFT_START`, `RAFT_SNAPSHOT` or `RAFT_SUBMIT` that would,
- * with `RAFT_INVALID`.
+ * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
+ * holds it (several entries may share one batch). Whoever owns the entry releases its memory
+ * with one `raft_free(batch)` per distinct batch. `raft_step` accepts payloads of any length,
+ * 0 included; C-Raft's wire and disk formats (`raft_encode_message`, `raft_encode_batch`)
+ * carry only multiples of 8 bytes, so a host that uses them pads its own command encoding.
  */
-typedef unsigned long long raft_index;
+struct raft_entry {
+  raft_term term;
+  enum raft_entry_type type;
+  struct raft_buffer buf;
+  void *batch;
+};
+
+/**
+ * Called by the back-end every `msecs` given to `start`.
+ */
+typedef void (*raft_io_tick_cb)(struct raft_io *io);
 
 /**
  * RequestVote (also the pre-vote request when `pre_vote` is set).
@@ -389,20 +466,6 @@ struct raft_request_vote_result {
    */
   unsigned short features;
   unsigned short capacity;
-};
-
-/**
- * A log entry. `buf` is the payload; `batch` is the start of the `raft_malloc` allocation that
- * holds it (several entries may share one batch). Whoever owns the entry releases its memory
- * with one `raft_free(batch)` per distinct batch. `raft_step` accepts payloads of any length,
- * 0 included; C-Raft's wire and disk formats (`raft_encode_message`, `raft_encode_batch`)
- * carry only multiples of 8 bytes, so a host that uses them pads its own command encoding.
- */
-struct raft_entry {
-  raft_term term;
-  enum raft_entry_type type;
-  struct raft_buffer buf;
-  void *batch;
 };
 
 /**
@@ -491,6 +554,395 @@ struct raft_message {
    */
   const char *server_address;
   union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; } ;
+};
+
+/**
+ * Called by the back-end for every message received. The message and what it carries
+ * (AppendEntries' entries array and batches, InstallSnapshot's configuration and data) are
+ * allocated with the raft heap and become the library's.
+ */
+typedef void (*raft_io_recv_cb)(struct raft_io *io, struct raft_message *msg);
+
+/**
+ * Completion of `raft_io.send`.
+ */
+typedef void (*raft_io_send_cb)(struct raft_io_send *req, int status);
+
+/**
+ * A send request: `data` belongs to the library (it set it before the call), `cb` is set by
+ * the back-end if it wishes; the back-end calls the callback it was given exactly once.
+ */
+struct raft_io_send {
+  void *data;
+  raft_io_send_cb cb;
+};
+
+/**
+ * Completion of `raft_io.append`.
+ */
+typedef void (*raft_io_append_cb)(struct raft_io_append *req, int status);
+
+/**
+ * An append request (as `raft_io_send`).
+ */
+struct raft_io_append {
+  void *data;
+  raft_io_append_cb cb;
+};
+
+/**
+ * Completion of `raft_io.snapshot_put`.
+ */
+typedef void (*raft_io_snapshot_put_cb)(struct raft_io_snapshot_put *req, int status);
+
+/**
+ * A snapshot-store request (as `raft_io_send`).
+ */
+struct raft_io_snapshot_put {
+  void *data;
+  raft_io_snapshot_put_cb cb;
+};
+
+/**
+ * Completion of `raft_io.snapshot_get`: on success `snapshot` (raft heap: the struct, its
+ * `bufs` array and each buffer, and the configuration) becomes the library's.
+ */
+typedef void (*raft_io_snapshot_get_cb)(struct raft_io_snapshot_get *req,
+                                        struct raft_snapshot *snapshot,
+                                        int status);
+
+/**
+ * A snapshot-load request (as `raft_io_send`).
+ */
+struct raft_io_snapshot_get {
+  void *data;
+  raft_io_snapshot_get_cb cb;
+};
+
+/**
+ * Milliseconds, on any clock that never goes backwards. Every value is valid; deadlines that
+ * would pass 2^64 - 1 are reported as 2^64 - 1 by `raft_timeout()`, never wrapped.
+ */
+typedef unsigned long long raft_time;
+
+/**
+ * The host's disk and network back-end for the classic mode (C-Raft's `raft_io`). `version`
+ * must be 1 or 2 (the methods are the same); `data` is set by `raft_init()` to the instance
+ * (C-Raft does the same), `impl` is the back-end's own. Every method must be set except
+ * `recover` (needed only by `raft_recover()`). Synchronous methods (`init`, `load`, `start`,
+ * `bootstrap`, `recover`, `set_term`, `set_vote`, `truncate`, `time`, `random`) return 0 or
+ * an error code with a message in `errmsg`; asynchronous ones (`send`, `append`,
+ * `snapshot_put`, `snapshot_get`) return 0 and later call their callback exactly once, never
+ * from inside the method, or return an error and never call it. `close` calls back every
+ * pending request (RAFT_CANCELED allowed) before its own callback.
+ */
+struct raft_io {
+  short version;
+  /**
+   * Free disk space the back-end reports, in MiB; passed to the core with every event.
+   */
+  unsigned short capacity;
+  void *data;
+  void *impl;
+  char errmsg[RAFT_ERRMSG_BUF_SIZE];
+  int (*init)(struct raft_io *io, raft_id id, const char *address);
+  void (*close)(struct raft_io *io, raft_io_close_cb cb);
+  /**
+   * The durable state: term, vote, the latest snapshot (or NULL) and the entries from
+   * `start_index` on. The snapshot and the entries array with their batches are raft heap
+   * memory that becomes the library's.
+   */
+  int (*load)(struct raft_io *io,
+              raft_term *term,
+              raft_id *voted_for,
+              struct raft_snapshot **snapshot,
+              raft_index *start_index,
+              struct raft_entry **entries,
+              size_t *n_entries);
+  int (*start)(struct raft_io *io, unsigned int msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+  int (*bootstrap)(struct raft_io *io, const struct raft_configuration *conf);
+  int (*recover)(struct raft_io *io, const struct raft_configuration *conf);
+  int (*set_term)(struct raft_io *io, raft_term term);
+  int (*set_vote)(struct raft_io *io, raft_id server_id);
+  int (*send)(struct raft_io *io,
+              struct raft_io_send *req,
+              const struct raft_message *message,
+              raft_io_send_cb cb);
+  int (*append)(struct raft_io *io,
+                struct raft_io_append *req,
+                const struct raft_entry *entries,
+                unsigned int n,
+                raft_io_append_cb cb);
+  /**
+   * Deletes every entry from `index` on (durably, before any later append completes).
+   */
+  int (*truncate)(struct raft_io *io, raft_index index);
+  /**
+   * Stores a snapshot; keeps `trailing` entries before its index and deletes older ones. With
+   * `trailing` 0 (an installed snapshot) the whole log is replaced by the snapshot.
+   */
+  int (*snapshot_put)(struct raft_io *io,
+                      unsigned int trailing,
+                      struct raft_io_snapshot_put *req,
+                      const struct raft_snapshot *snapshot,
+                      raft_io_snapshot_put_cb cb);
+  int (*snapshot_get)(struct raft_io *io,
+                      struct raft_io_snapshot_get *req,
+                      raft_io_snapshot_get_cb cb);
+  /**
+   * Milliseconds on a clock that never goes backwards.
+   */
+  raft_time (*time)(struct raft_io *io);
+  /**
+   * A random integer in [min, max].
+   */
+  int (*random)(struct raft_io *io, int min, int max);
+};
+
+/**
+ * The host's replicated state machine for the classic mode (C-Raft's `raft_fsm`). `version`
+ * 1, 2 or 3 says which members exist.
+ * - `apply`: applies a committed command; `buf` stays the library's; `*result` is handed to
+ *   the `raft_apply` callback. A non-zero return stops applying (the entry is retried later).
+ * - `snapshot`: fills `*bufs`/`*n_bufs` (raft heap) with the state as of the last applied
+ *   entry; without `snapshot_finalize` the library frees them after storing the snapshot.
+ * - `restore`: replaces the state with a snapshot's; on success `buf->base` becomes the FSM's
+ *   (free it with `raft_free`), on failure it stays the library's.
+ * - `snapshot_finalize` (version 2+, may be NULL): called once the stored snapshot no longer
+ *   needs the buffers, which then stay the FSM's.
+ * - `snapshot_async` (version 3+, may be NULL): called after `snapshot`, for FSMs that split
+ *   the work; its return is treated like `snapshot`'s.
+ */
+struct raft_fsm {
+  int version;
+  void *data;
+  int (*apply)(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result);
+  int (*snapshot)(struct raft_fsm *fsm, struct raft_buffer **bufs, unsigned int *n_bufs);
+  int (*restore)(struct raft_fsm *fsm, struct raft_buffer *buf);
+  int (*snapshot_finalize)(struct raft_fsm *fsm, struct raft_buffer **bufs, unsigned int *n_bufs);
+  int (*snapshot_async)(struct raft_fsm *fsm, struct raft_buffer **bufs, unsigned int *n_bufs);
+};
+
+/**
+ * Completion of `raft_transfer`: the transfer ended (the target leads, or it did not happen
+ * within an election timeout, or the instance closed); check `raft_leader()`.
+ */
+typedef void (*raft_transfer_cb)(struct raft_transfer *req);
+
+/**
+ * A leadership transfer request (as `raft_apply`); `id` is the chosen target, `start` when the
+ * transfer began.
+ */
+struct raft_transfer {
+  void *data;
+  int type;
+  raft_index index;
+  void *queue[2];
+  uint8_t req_id[16];
+  uint8_t client_id[16];
+  uint8_t unique_id[16];
+  union { struct { uint64_t reserved[4]; }; struct { int status; union { void *result; raft_id catch_up_id; }; }; } ;
+  raft_id id;
+  raft_time start;
+  struct raft_io_send send;
+  raft_transfer_cb cb;
+};
+
+/**
+ * Called by `raft_close()` in the classic mode once every pending request has completed and
+ * the I/O back-end has closed; the host may free the instance from then on. Never called in
+ * the `raft_step` mode, which closes synchronously.
+ */
+typedef void (*raft_close_cb)(struct raft *raft);
+
+/**
+ * A Raft server instance, allocated by the host (992 bytes, C-Raft 0.22.1's default layout)
+ * and filled by `raft_init()`. Do not copy or move an initialised instance.
+ *
+ * The members C-Raft programs read are kept current by the library in both modes (after
+ * `raft_init`, every `raft_step`, every setter and, in the classic mode, every callback of
+ * the I/O back-end): `data` (the host's), `io`, `fsm`, `id`, `address`, `current_term`,
+ * `voted_for`, `configuration`, `configuration_committed`, `configuration_committed_index`,
+ * `configuration_uncommitted_index`, `election_timeout`, `heartbeat_timeout`,
+ * `install_snapshot_timeout`, `commit_index`, `last_applied` (classic mode; the host's own
+ * business with `raft_step`), `last_stored`, `state`, `follower_state.current_leader` (while
+ * a follower), `leader_state.transferee` (while the leader),
+ * `pre_vote`, `max_catch_up_rounds`, `max_catch_up_round_duration` and `errmsg`. They are
+ * read-only: writing them changes nothing in the library (use the setters). Pointers among
+ * them (`address`, `configuration.servers` and their addresses, the leader's address) point
+ * into the library and stay valid until the next call on the instance. The other members are
+ * private.
+ */
+struct raft {
+  /**
+   * Reserved for the host; the library never reads or writes it.
+   */
+  void *data;
+  /**
+   * Read/write. Set by `raft_init()` to a built-in tracer that prints to stderr when the
+   * environment variable `LIBRAFT_TRACE` was set; NULL disables tracing. The host-supplied
+   * struct must outlive its installation.
+   */
+  struct raft_tracer *tracer;
+  /**
+   * The I/O back-end given to `raft_init()` (classic mode), else NULL.
+   */
+  struct raft_io *io;
+  /**
+   * The state machine given to `raft_init()` (classic mode), else NULL.
+   */
+  struct raft_fsm *fsm;
+  /**
+   * The ID given to `raft_init()`.
+   */
+  raft_id id;
+  /**
+   * The library's copy of the address given to `raft_init()`, allocated with the raft heap
+   * and freed by `raft_close()`.
+   */
+  char *address;
+  raft_term current_term;
+  raft_id voted_for;
+  /**
+   * This server's disk capacity as last reported to the library.
+   */
+  unsigned short capacity;
+  unsigned short capacity_threshold;
+  unsigned int private_padding;
+  /**
+   * The configuration in effect (the latest, committed or not).
+   */
+  struct raft_configuration configuration;
+  /**
+   * The latest committed configuration.
+   */
+  struct raft_configuration configuration_committed;
+  raft_index configuration_committed_index;
+  /**
+   * Index of the uncommitted `RAFT_CHANGE` entry in effect, or 0.
+   */
+  raft_index configuration_uncommitted_index;
+  unsigned int election_timeout;
+  unsigned int heartbeat_timeout;
+  unsigned int install_snapshot_timeout;
+  raft_index commit_index;
+  /**
+   * Classic mode: the last entry applied to the FSM.
+   */
+  raft_index last_applied;
+  /**
+   * The last entry known durable on this server.
+   */
+  raft_index last_stored;
+  /**
+   * One of `enum raft_state`.
+   */
+  unsigned short state;
+  union { struct { unsigned randomized_election_timeout; struct { raft_id id; char *address; } current_leader; union { raft_index match; uint64_t reserved[8]; }; } follower_state; struct { unsigned randomized_election_timeout; void *votes; bool disrupt_leader; bool in_pre_vote; uint64_t reserved[8]; } candidate_state; struct { struct raft_progress *progress; struct raft_change *unused1; raft_id promotee_id; unsigned short round_number; raft_index round_index; raft_time round_start; void *unused2[2]; union { uint64_t reserved[8]; struct { raft_id transferee; raft_time transfer_start; bool transferring; }; }; } leader_state; } ;
+  raft_time election_timer_start;
+  /**
+   * Classic mode: the pending leadership transfer request, or NULL.
+   */
+  struct raft_transfer *transfer;
+  uint64_t private_snapshot[18];
+  /**
+   * Classic mode: the callback given to `raft_close()`.
+   */
+  raft_close_cb close_cb;
+  /**
+   * The message of the last error (read it with `raft_errmsg()`).
+   */
+  char errmsg[RAFT_ERRMSG_BUF_SIZE];
+  bool pre_vote;
+  unsigned int max_catch_up_rounds;
+  unsigned int max_catch_up_round_duration;
+  /**
+   * Private: the library's state, owned by the instance.
+   */
+  void *private_instance;
+  /**
+   * Private: identifies an initialised instance.
+   */
+  uint64_t private_magic;
+  /**
+   * Private: set while a call runs on the instance, to refuse re-entrant calls.
+   */
+  uint64_t private_busy;
+  /**
+   * Private: the classic-mode driver, owned by the instance.
+   */
+  void *private_classic;
+  /**
+   * Private.
+   */
+  uint64_t private_tail[28];
+};
+
+/**
+ * Completion of `raft_apply`: `status` 0 and the FSM's `result` once the command is applied
+ * on this server, or `RAFT_LEADERSHIPLOST` (the leader lost its role before the entry was
+ * committed; it may still commit later), `RAFT_SHUTDOWN` (closed meanwhile).
+ */
+typedef void (*raft_apply_cb)(struct raft_apply *req, int status, void *result);
+
+/**
+ * A command submitted with `raft_apply()`. The host owns the struct and sets `data` as it
+ * wishes; the library fills `type`, `index` and uses `queue` and the reserved words until the
+ * callback fires. `req_id`, `client_id`, `unique_id` are never touched.
+ */
+struct raft_apply {
+  void *data;
+  int type;
+  raft_index index;
+  void *queue[2];
+  uint8_t req_id[16];
+  uint8_t client_id[16];
+  uint8_t unique_id[16];
+  union { struct { uint64_t reserved[4]; }; struct { int status; union { void *result; raft_id catch_up_id; }; }; } ;
+  raft_apply_cb cb;
+};
+
+/**
+ * Completion of `raft_barrier`: 0 once every entry before the barrier is applied, or as for
+ * `raft_apply`.
+ */
+typedef void (*raft_barrier_cb)(struct raft_barrier *req, int status);
+
+/**
+ * A barrier request (as `raft_apply`).
+ */
+struct raft_barrier {
+  void *data;
+  int type;
+  raft_index index;
+  void *queue[2];
+  uint8_t req_id[16];
+  uint8_t client_id[16];
+  uint8_t unique_id[16];
+  union { struct { uint64_t reserved[4]; }; struct { int status; union { void *result; raft_id catch_up_id; }; }; } ;
+  raft_barrier_cb cb;
+};
+
+/**
+ * Completion of `raft_add`/`raft_assign`/`raft_remove`: 0 once the new configuration is
+ * committed, `RAFT_NOCONNECTION` (a promoted server could not catch up),
+ * `RAFT_LEADERSHIPLOST`, `RAFT_SHUTDOWN`.
+ */
+typedef void (*raft_change_cb)(struct raft_change *req, int status);
+
+/**
+ * A configuration change request (as `raft_apply`).
+ */
+struct raft_change {
+  void *data;
+  int type;
+  raft_index index;
+  void *queue[2];
+  uint8_t req_id[16];
+  uint8_t client_id[16];
+  uint8_t unique_id[16];
+  union { struct { uint64_t reserved[4]; }; struct { int status; union { void *result; raft_id catch_up_id; }; }; } ;
+  raft_change_cb cb;
 };
 
 /**
@@ -584,94 +1036,6 @@ struct raft_heap {
   void *(*aligned_alloc)(void *data, size_t alignment, size_t size);
   void (*aligned_free)(void *data, size_t alignment, void *ptr);
 };
-
-/**
- * A host-supplied tracer. Only `version == 2` is called (with `RAFT_TRACER_DIAGNOSTIC` and a
- * `raft_tracer_info` of version 1); any other version receives nothing. The struct must
- * outlive its installation in `raft.tracer`.
- */
-struct raft_tracer {
-  /**
-   * The host's own pointer; the library never touches it.
-   */
-  void *impl;
-  int version;
-  void (*emit)(struct raft_tracer *t, int type, const void *info);
-};
-
-/**
- * A Raft server instance, allocated by the host (992 bytes, C-Raft's default layout) and
- * filled by `raft_init()`. Do not copy or move an initialised instance. Only the members
- * documented as public may be read; the rest is private to the library.
- */
-struct raft {
-  /**
-   * Reserved for the host; the library never reads or writes it.
-   */
-  void *data;
-  /**
-   * Read/write. Set by `raft_init()` to a built-in tracer that prints to stderr when the
-   * environment variable `LIBRAFT_TRACE` was set; NULL disables tracing. The host-supplied
-   * struct must outlive its installation.
-   */
-  struct raft_tracer *tracer;
-  /**
-   * Always NULL (legacy API not offered).
-   */
-  struct raft_io *io;
-  /**
-   * Always NULL (legacy API not offered).
-   */
-  struct raft_fsm *fsm;
-  /**
-   * Read-only: the ID given to `raft_init()`.
-   */
-  raft_id id;
-  /**
-   * Read-only: the library's copy of the address given to `raft_init()`, allocated with the
-   * raft heap and freed by `raft_close()`.
-   */
-  char *address;
-  /**
-   * Private.
-   */
-  uint64_t private_state[52];
-  /**
-   * Private: the message of the last error (read it with `raft_errmsg()`).
-   */
-  char errmsg[RAFT_ERRMSG_BUF_SIZE];
-  /**
-   * Private.
-   */
-  uint64_t private_extension[7];
-  /**
-   * Private: the library's state, owned by the instance.
-   */
-  void *private_instance;
-  /**
-   * Private: identifies an initialised instance.
-   */
-  uint64_t private_magic;
-  /**
-   * Private: set while a `raft_step` runs, to refuse re-entrant calls.
-   */
-  uint64_t private_busy;
-  /**
-   * Private.
-   */
-  uint64_t private_tail[24];
-};
-
-/**
- * Not called by this library (v1 closes synchronously); kept for C-Raft's signature.
- */
-typedef void (*raft_close_cb)(struct raft *raft);
-
-/**
- * Milliseconds, on any clock that never goes backwards. Every value is valid; deadlines that
- * would pass 2^64 - 1 are reported as 2^64 - 1 by `raft_timeout()`, never wrapped.
- */
-typedef unsigned long long raft_time;
 
 /**
  * Metadata of a snapshot. Ownership of `configuration` is stated at each use.
@@ -860,6 +1224,109 @@ struct raft_tracer_info {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Bootstraps a brand-new server with `conf` through `raft_io.bootstrap` (which stores term 1
+ * and the configuration as entry 1). Only before `raft_start()`. Errors: `RAFT_CANTBOOTSTRAP`
+ * (the back-end found existing state), `RAFT_BUSY` (started already), `RAFT_INVALID` (NULL or
+ * malformed configuration, not the classic mode), the back-end's codes.
+ */
+RAFT_API int raft_bootstrap(struct raft *r, const struct raft_configuration *conf);
+
+/**
+ * Forces `conf` as the configuration, appended to the stored log through `raft_io.recover`,
+ * to recover from a lost majority. Only before `raft_start()`, on a stopped cluster (see
+ * docs/classic.md). Errors as `raft_bootstrap`, and `RAFT_INVALID` when the back-end has no
+ * `recover`.
+ */
+RAFT_API int raft_recover(struct raft *r, const struct raft_configuration *conf);
+
+/**
+ * Loads the durable state through `raft_io.load`, restores the FSM from the snapshot if any,
+ * starts the core and then the back-end (`raft_io.start` with the heartbeat timeout as tick).
+ * Errors: `RAFT_BUSY` (started already), the back-end's or FSM's codes, the core's
+ * refusal of the loaded state (`RAFT_MALFORMED`, `RAFT_CORRUPT`...).
+ */
+RAFT_API int raft_start(struct raft *r);
+
+/**
+ * Proposes commands: `n` entries with the payloads of `bufs` (raft heap memory; on success the
+ * library owns it, on error it stays the caller's). The callback fires once the last of them
+ * is applied to the FSM, with the FSM's result. Errors: `RAFT_NOTLEADER`, `RAFT_NOSPACE`,
+ * `RAFT_INVALID` (NULL pointers, `n` 0), `RAFT_SHUTDOWN` (closing), `RAFT_BUSY`.
+ */
+RAFT_API
+int raft_apply(struct raft *r,
+               struct raft_apply *req,
+               const struct raft_buffer *bufs,
+               unsigned int n,
+               raft_apply_cb cb);
+
+/**
+ * Proposes a barrier: the callback fires once every entry before it is applied. Errors as
+ * `raft_apply`, and `RAFT_NOMEM`.
+ */
+RAFT_API int raft_barrier(struct raft *r, struct raft_barrier *req, raft_barrier_cb cb);
+
+/**
+ * Adds server `id` at `address` as a spare. The callback fires once the new configuration is
+ * committed. Errors: `RAFT_NOTLEADER`, `RAFT_CANTCHANGE` (a change is pending, or this leader
+ * has not committed an entry of its term yet), `RAFT_DUPLICATEID`, `RAFT_DUPLICATEADDRESS`,
+ * `RAFT_BADID` (0), `RAFT_INVALID`.
+ */
+RAFT_API
+int raft_add(struct raft *r,
+             struct raft_change *req,
+             raft_id id,
+             const char *address,
+             raft_change_cb cb);
+
+/**
+ * Gives server `id` a new role. A promotion to voter of a server whose log lags first runs
+ * catch-up rounds; the change is submitted once it caught up (or fails with
+ * `RAFT_NOCONNECTION`). Errors: `RAFT_NOTLEADER`, `RAFT_BADROLE` (unknown role, or the server
+ * has it already), `RAFT_NOTFOUND` (no such server), `RAFT_CANTCHANGE`.
+ */
+RAFT_API
+int raft_assign(struct raft *r,
+                struct raft_change *req,
+                raft_id id,
+                int role,
+                raft_change_cb cb);
+
+/**
+ * Removes server `id` from the configuration. Errors: `RAFT_NOTLEADER`, `RAFT_BADID` (not in
+ * the configuration), `RAFT_CANTCHANGE`.
+ */
+RAFT_API int raft_remove(struct raft *r, struct raft_change *req, raft_id id, raft_change_cb cb);
+
+/**
+ * Transfers leadership to `id` (0: a voter the library picks). The callback fires once the
+ * transfer ended, successfully or not (check `raft_leader()`). Errors: `RAFT_NOTLEADER`,
+ * `RAFT_BADID` (not a voter, or this server), `RAFT_NOTFOUND` (no other voter),
+ * `RAFT_INVALID`.
+ */
+RAFT_API
+int raft_transfer(struct raft *r,
+                  struct raft_transfer *req,
+                  raft_id id,
+                  raft_transfer_cb cb);
+
+/**
+ * The index of the last entry applied to the FSM (0 for NULL or a `raft_step`-mode instance).
+ */
+RAFT_API raft_index raft_last_applied(struct raft *r);
+
+/**
+ * Entries applied since the last snapshot before a new one is taken (default 1024; 0 means
+ * after every applied entry).
+ */
+RAFT_API void raft_set_snapshot_threshold(struct raft *r, unsigned int n);
+
+/**
+ * Entries kept in the log before a snapshot's index (default 2048).
+ */
+RAFT_API void raft_set_snapshot_trailing(struct raft *r, unsigned int n);
 
 /**
  * Makes `c` an empty configuration. Allocates nothing. NULL is ignored.
@@ -1221,10 +1688,13 @@ RAFT_API void raft_heap_set_default(void);
 RAFT_API const struct raft_heap *raft_heap_get(void);
 
 /**
- * Initialises `r` as server `id` at `address` (copied). `io` and `fsm` must be NULL: the
- * legacy v0 API is not offered. Sets C-Raft's defaults, installs the built-in tracer (silent
+ * Initialises `r` as server `id` at `address` (copied). With NULL `io` and `fsm` the instance
+ * is driven by `raft_step()`; with both it runs C-Raft's classic API over them
+ * (docs/classic.md): `io->data` is set to `r`, `io->init` is called and the generator is
+ * seeded from `io->random`. Sets C-Raft's defaults, installs the built-in tracer (silent
  * unless `LIBRAFT_TRACE` is set now) and clears the error message. Call `raft_seed()` next.
- * Errors: `RAFT_INVALID` (NULL `r` or `address`, non-NULL `io`/`fsm`, non-UTF-8 address),
+ * Errors: `RAFT_INVALID` (NULL `r` or `address`, only one of `io`/`fsm`, an unknown
+ * `version` or a NULL required method, non-UTF-8 address), the back-end's `init` code,
  * `RAFT_BADID` (`id` 0), `RAFT_NOMEM`. On error (other than a NULL `r`) `raft_errmsg` says why
  * and `r` must not be closed.
  */
@@ -1236,10 +1706,13 @@ int raft_init(struct raft *r,
               const char *address);
 
 /**
- * Releases everything the instance allocated; `r` may then be initialised again. `cb` is
- * never called (v1 closes synchronously): pass NULL. Host-owned memory (entry batches,
- * snapshot buffers, update arrays) is unaffected. NULL, uninitialised or already closed
- * instances are ignored; so is a call from inside `raft_step` on the same instance.
+ * Closes the instance. In the `raft_step` mode it releases everything at once (pass NULL as
+ * `cb`; it is never called). In the classic mode every pending request completes with
+ * `RAFT_SHUTDOWN` (a transfer completes), the back-end is closed, and once it and every
+ * request given to it have called back the instance is released and `cb` (if any) is called;
+ * only then may the host free `r`, `io` and `fsm`. Host-owned memory (entry batches, snapshot
+ * buffers, update arrays) is unaffected. NULL, uninitialised or already closed instances are
+ * ignored; so is a call from inside `raft_step` or a callback of the same instance.
  */
 RAFT_API void raft_close(struct raft *r, raft_close_cb cb);
 

@@ -20,11 +20,15 @@ pub(crate) struct Membership {
     pub committed_index: Index,
     /// Index of the `Change` entry of `current` while it is uncommitted, else 0.
     pub uncommitted_index: Index,
+    /// Counts changes to any of the above, so that a host mirroring them (the C boundary
+    /// publishes them in `struct raft`) copies them only when they changed.
+    pub generation: u64,
 }
 
 impl Membership {
     /// Adopts a configuration that is known committed (bootstrap entry, snapshot).
     pub fn restore(&mut self, conf: Configuration, index: Index) {
+        self.generation += 1;
         self.committed = conf.clone();
         self.current = conf;
         self.committed_index = index;
@@ -33,6 +37,7 @@ impl Membership {
 
     /// A `Change` entry at `index` was appended to the log.
     pub fn append_change(&mut self, index: Index, conf: Configuration) {
+        self.generation += 1;
         if self.uncommitted_index != 0 {
             self.committed = std::mem::replace(&mut self.current, conf);
             self.committed_index = self.uncommitted_index;
@@ -46,6 +51,7 @@ impl Membership {
     /// among them. Returns whether the configuration changed.
     pub fn roll_back_from(&mut self, index: Index) -> bool {
         if self.uncommitted_index != 0 && self.uncommitted_index >= index {
+            self.generation += 1;
             self.current = self.committed.clone();
             self.uncommitted_index = 0;
             return true;
@@ -56,6 +62,7 @@ impl Membership {
     /// The `Change` entry at `index` committed. Returns whether it was the pending one.
     pub fn mark_committed(&mut self, index: Index) -> bool {
         if index != 0 && self.uncommitted_index == index {
+            self.generation += 1;
             self.committed = self.current.clone();
             self.committed_index = index;
             self.uncommitted_index = 0;
@@ -69,12 +76,26 @@ impl Membership {
         if index <= self.committed_index {
             return;
         }
+        self.generation += 1;
         if self.uncommitted_index != 0 && self.uncommitted_index <= index {
             self.current = conf.clone();
             self.uncommitted_index = 0;
         }
         self.committed = conf.clone();
         self.committed_index = index;
+    }
+
+    /// The configuration in effect at log index `index` and the index of the entry that holds
+    /// it: what a snapshot up to `index` must record. None when neither known configuration is
+    /// old enough (`index` precedes the committed one).
+    pub fn as_of(&self, index: Index) -> Option<(&Configuration, Index)> {
+        if self.uncommitted_index != 0 && self.uncommitted_index <= index {
+            return Some((&self.current, self.uncommitted_index));
+        }
+        if self.committed_index <= index {
+            return Some((&self.committed, self.committed_index));
+        }
+        None
     }
 
     pub fn has_pending_change(&self) -> bool {
@@ -112,6 +133,20 @@ mod tests {
             c.add(id, &id.to_string(), Role::Voter).unwrap();
         }
         c
+    }
+
+    /// A snapshot records the configuration of the latest `Change` entry it covers, committed
+    /// or not yet known committed (dissertation §5.1: "the latest configuration as of the last
+    /// included index").
+    #[test]
+    fn configuration_as_of_an_index_is_the_latest_change_at_or_before_it() {
+        let mut m = Membership::default();
+        m.restore(conf(&[1]), 1);
+        m.append_change(5, conf(&[1, 2]));
+        assert_eq!(m.as_of(4), Some((&conf(&[1]), 1)));
+        assert_eq!(m.as_of(5), Some((&conf(&[1, 2]), 5)));
+        assert_eq!(m.as_of(9), Some((&conf(&[1, 2]), 5)));
+        assert_eq!(m.as_of(0), None);
     }
 
     #[test]

@@ -61,6 +61,6 @@ pub use error::Error;
 pub use event::{EntrySource, Event, NewEntries, SnapshotMetadata, Update};
 pub use message::{EntryView, Incoming, Message, Outgoing, Received};
 pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
-pub use raft::Raft;
+pub use raft::{MembershipView, Raft};
 pub use settings::Settings;
 pub use trace::Tracer;

@@ -68,6 +68,20 @@ pub(crate) enum Status {
     Leader(Leader),
 }
 
+/// What [`Raft::membership`] shows.
+#[derive(Clone, Copy, Debug)]
+pub struct MembershipView<'a> {
+    /// The configuration in effect, committed or not.
+    pub current: &'a Configuration,
+    /// The latest committed configuration.
+    pub committed: &'a Configuration,
+    pub committed_index: Index,
+    /// Index of the uncommitted `Change` entry in effect, or 0.
+    pub uncommitted_index: Index,
+    /// Changes whenever any of the above changes.
+    pub generation: u64,
+}
+
 pub struct Raft {
     pub(crate) id: Id,
     pub(crate) address: Arc<str>,
@@ -276,6 +290,10 @@ impl Raft {
     pub fn current_term(&self) -> Term {
         self.term
     }
+    /// This server's disk capacity, as last reported by the host.
+    pub fn capacity(&self) -> u16 {
+        self.capacity
+    }
     pub fn voted_for(&self) -> Id {
         self.voted_for
     }
@@ -346,6 +364,24 @@ impl Raft {
     /// Highest index known durable on this server.
     pub fn persisted_index(&self) -> Index {
         self.durable
+    }
+
+    /// The configurations and their indexes, as C-Raft's `struct raft` shows them.
+    pub fn membership(&self) -> MembershipView<'_> {
+        let m = &self.membership;
+        MembershipView {
+            current: &m.current,
+            committed: &m.committed,
+            committed_index: m.committed_index,
+            uncommitted_index: m.uncommitted_index,
+            generation: m.generation,
+        }
+    }
+
+    /// The configuration in effect at log index `index` and the index of its entry: what a
+    /// snapshot up to `index` records. None when `index` precedes every known configuration.
+    pub fn configuration_as_of(&self, index: Index) -> Option<(&Configuration, Index)> {
+        self.membership.as_of(index)
     }
 
     /// The configuration in effect (possibly uncommitted).

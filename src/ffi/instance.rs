@@ -11,7 +11,9 @@ use std::ptr::{self, addr_of, addr_of_mut};
 use std::sync::Arc;
 
 use super::boundary::{self, guard, Failure, PanicValue};
+use super::classic;
 use super::heap;
+use super::published::{publish, publish_settings, Published};
 use super::step::BarrierStock;
 use super::tracer::{self, HostTracer};
 use super::types::*;
@@ -39,6 +41,8 @@ pub struct Instance {
     pub poisoned: bool,
     /// A barrier entry ready to hand out when this server becomes leader.
     pub barrier: BarrierStock,
+    /// The memory behind the public members of `struct raft` that point into the library.
+    pub published: Published,
 }
 
 impl Instance {
@@ -206,10 +210,13 @@ pub unsafe fn set_busy(r: *mut raft, busy: bool) {
     unsafe { ptr::write(addr_of_mut!((*r).private_busy), busy as u64) }
 }
 
-/// Initialises `r` as server `id` at `address` (copied). `io` and `fsm` must be NULL: the
-/// legacy v0 API is not offered. Sets C-Raft's defaults, installs the built-in tracer (silent
+/// Initialises `r` as server `id` at `address` (copied). With NULL `io` and `fsm` the instance
+/// is driven by `raft_step()`; with both it runs C-Raft's classic API over them
+/// (docs/classic.md): `io->data` is set to `r`, `io->init` is called and the generator is
+/// seeded from `io->random`. Sets C-Raft's defaults, installs the built-in tracer (silent
 /// unless `LIBRAFT_TRACE` is set now) and clears the error message. Call `raft_seed()` next.
-/// Errors: `RAFT_INVALID` (NULL `r` or `address`, non-NULL `io`/`fsm`, non-UTF-8 address),
+/// Errors: `RAFT_INVALID` (NULL `r` or `address`, only one of `io`/`fsm`, an unknown
+/// `version` or a NULL required method, non-UTF-8 address), the back-end's `init` code,
 /// `RAFT_BADID` (`id` 0), `RAFT_NOMEM`. On error (other than a NULL `r`) `raft_errmsg` says why
 /// and `r` must not be closed.
 #[no_mangle]
@@ -245,9 +252,9 @@ unsafe fn init(
     id: raft_id,
     address: *const c_char,
 ) -> Result<(), Failure> {
-    if !io.is_null() || !fsm.is_null() {
+    if io.is_null() != fsm.is_null() {
         return Err(Failure::invalid(
-            "the legacy raft_io/raft_fsm API is not offered: pass NULL and drive raft_step()",
+            "io and fsm go together: both for the classic API, neither for raft_step()",
         ));
     }
     // SAFETY: a non-NULL address is the caller's NUL-terminated string.
@@ -266,6 +273,7 @@ unsafe fn init(
         default_tracer_enabled: std::env::var_os("LIBRAFT_TRACE").is_some(),
         poisoned: false,
         barrier: BarrierStock::empty(),
+        published: Published::new(),
     });
     let default_tracer: *mut raft_tracer = &mut *instance.default_tracer;
     // SAFETY: writing the public and private members of the caller's struct.
@@ -275,32 +283,70 @@ unsafe fn init(
         (*r).address = address_copy;
         (*r).private_instance = Box::into_raw(instance) as *mut c_void;
         (*r).private_magic = MAGIC;
+        let inst = &mut *((*r).private_instance as *mut Instance);
+        publish(r, inst);
+        publish_settings(r, inst);
+    }
+    if !io.is_null() {
+        // SAFETY: `r` is initialised; `io` and `fsm` are the host's (raft_init's contract).
+        if let Err(f) = unsafe { classic::attach(r, io, fsm) } {
+            // SAFETY: nothing else refers to the new instance.
+            unsafe { release(r) };
+            return Err(f);
+        }
     }
     Ok(())
 }
 
-/// Releases everything the instance allocated; `r` may then be initialised again. `cb` is
-/// never called (v1 closes synchronously): pass NULL. Host-owned memory (entry batches,
-/// snapshot buffers, update arrays) is unaffected. NULL, uninitialised or already closed
-/// instances are ignored; so is a call from inside `raft_step` on the same instance.
+/// Closes the instance. In the `raft_step` mode it releases everything at once (pass NULL as
+/// `cb`; it is never called). In the classic mode every pending request completes with
+/// `RAFT_SHUTDOWN` (a transfer completes), the back-end is closed, and once it and every
+/// request given to it have called back the instance is released and `cb` (if any) is called;
+/// only then may the host free `r`, `io` and `fsm`. Host-owned memory (entry batches, snapshot
+/// buffers, update arrays) is unaffected. NULL, uninitialised or already closed instances are
+/// ignored; so is a call from inside `raft_step` or a callback of the same instance.
 #[no_mangle]
 pub extern "C" fn raft_close(r: *mut raft, cb: raft_close_cb) {
-    let _ = cb;
     guard(|| {
         // SAFETY: `r` is NULL or a struct raft of the host.
-        let Ok(inst) = (unsafe { instance_ptr(r) }) else {
+        if unsafe { instance_ptr(r) }.is_err() {
             return;
-        };
-        // SAFETY: the instance was created by Box::into_raw in raft_init and is not in use.
-        unsafe {
-            drop(Box::from_raw(inst));
-            heap::free((*r).address as *mut c_void);
-            (*r).address = ptr::null_mut();
-            (*r).tracer = ptr::null_mut();
-            (*r).private_instance = ptr::null_mut();
-            (*r).private_magic = 0;
         }
+        // SAFETY: initialised (checked above).
+        if unsafe { classic::is_classic(r) } {
+            // SAFETY: a classic-mode instance.
+            if let Err(f) = unsafe { classic::close(r, cb) } {
+                // SAFETY: as above.
+                unsafe { set_errmsg(r, &f.message) };
+            }
+            return;
+        }
+        // SAFETY: initialised and not in use.
+        unsafe { release(r) };
     })
+}
+
+/// Frees the instance's state and its address; `r` may then be initialised again.
+///
+/// # Safety
+/// `r` must be an initialised `struct raft` whose instance no reference points to.
+pub unsafe fn release(r: *mut raft) {
+    // SAFETY: per the caller; the instance was created by Box::into_raw in raft_init.
+    unsafe {
+        let inst = ptr::read(addr_of!((*r).private_instance)) as *mut Instance;
+        if !inst.is_null() {
+            drop(Box::from_raw(inst));
+        }
+        heap::free((*r).address as *mut c_void);
+        (*r).address = ptr::null_mut();
+        (*r).tracer = ptr::null_mut();
+        (*r).private_instance = ptr::null_mut();
+        (*r).private_magic = 0;
+        (*r).configuration = raft_configuration { servers: ptr::null_mut(), n: 0 };
+        (*r).configuration_committed = raft_configuration { servers: ptr::null_mut(), n: 0 };
+        (*r).role.follower_state.current_leader =
+            raft_leader_info { id: 0, address: ptr::null_mut() };
+    }
 }
 
 /// Sets the state of the instance's random generator (election timeouts). Call once after
@@ -321,8 +367,12 @@ fn with_instance(r: *mut raft, f: impl FnOnce(&mut Instance)) {
             // SAFETY: `r` is initialised (instance_mut succeeded); cleared below.
             unsafe { set_busy(r, true) };
             let outcome = boundary::contain(|| f(inst));
-            // SAFETY: as above.
-            unsafe { set_busy(r, false) };
+            // SAFETY: as above; the settings may have changed what `struct raft` shows.
+            unsafe {
+                set_busy(r, false);
+                publish(r, inst);
+                publish_settings(r, inst);
+            }
             if let Err(panic) = outcome {
                 inst.poisoned = true;
                 // SAFETY: an initialised struct raft.

@@ -3,6 +3,8 @@
 //! and moves memory ownership across the boundary as the header documents.
 
 mod boundary;
+mod classic;
+pub mod classic_types;
 pub mod codec_types;
 mod configuration;
 mod decoder;
@@ -13,6 +15,7 @@ mod heap;
 mod instance;
 mod message;
 mod metrics;
+mod published;
 mod step;
 mod tracer;
 pub mod types;

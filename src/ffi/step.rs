@@ -8,11 +8,13 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::boundary::{self, Failure};
+use super::classic;
 use super::configuration;
 use super::entries::{self, Origin};
 use super::heap;
 use super::instance::{self, Instance};
 use super::message::{self, MessageView};
+use super::published;
 use super::tracer::HostTracer;
 use super::types::*;
 use crate::core::{self, EntrySource, EntryView, Event, Incoming, SnapshotMetadata};
@@ -41,7 +43,7 @@ pub extern "C" fn raft_step(
     // One panic boundary around the whole call. A panic is a bug of the library: the step may
     // have been half applied, so the instance is poisoned and every later step refuses.
     // SAFETY: `r` is NULL or the host's struct raft; the other pointers are checked in `step`.
-    match boundary::contain(|| unsafe { step(r, event, update) }) {
+    match boundary::contain(|| unsafe { host_step(r, event, update) }) {
         Ok(code) => code,
         Err(panic) => {
             let message = format!("internal error in raft_step ({panic}): close the instance");
@@ -52,7 +54,29 @@ pub extern "C" fn raft_step(
     }
 }
 
-unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
+/// A step asked for by the host: refused on a classic-mode instance, whose events come from
+/// its `raft_io` (a step from outside would leave the driver's view of the log behind).
+unsafe fn host_step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
+    // SAFETY: `r` is NULL or the host's struct raft.
+    if !r.is_null()
+        && unsafe { instance::instance_ref(r) }.is_some()
+        && unsafe { classic::is_classic(r) }
+    {
+        // SAFETY: an initialised struct raft.
+        unsafe {
+            instance::set_errmsg(r, "a classic-mode instance (raft_init with io and fsm) is driven by its raft_io, not raft_step")
+        };
+        return RAFT_INVALID;
+    }
+    // SAFETY: forwarded.
+    unsafe { step(r, event, update) }
+}
+
+pub(super) unsafe fn step(
+    r: *mut raft,
+    event: *const raft_event,
+    update: *mut raft_update,
+) -> c_int {
     // SAFETY: `r` is NULL or the host's struct raft.
     let inst = match unsafe { instance::instance_mut(r) } {
         Ok(inst) => inst,
@@ -81,7 +105,10 @@ unsafe fn step(r: *mut raft, event: *const raft_event, update: *mut raft_update)
         // SAFETY: the event and tracer are the host's, valid for the call.
         let run = unsafe { run(inst, installed_tracer, event, update) };
         // SAFETY: as above.
-        unsafe { instance::set_busy(r, false) };
+        unsafe {
+            instance::set_busy(r, false);
+            published::publish(r, inst);
+        }
         run
     })();
     match outcome {

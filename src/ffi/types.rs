@@ -9,6 +9,7 @@
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulonglong, c_ushort, c_void};
 
+pub use super::classic_types::*;
 use crate::codec::wire::MessageType;
 use crate::codec::ErrorKind;
 use crate::core::{self, CatchUpStatus, EntryType, Role, State};
@@ -736,22 +737,89 @@ pub struct raft_heap {
         Option<unsafe extern "C" fn(data: *mut c_void, alignment: usize, ptr: *mut c_void)>,
 }
 
-/// Legacy I/O back-end of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
-pub struct raft_io {
-    _private: [u8; 0],
-}
-
-/// Legacy state machine of C-Raft's v0 API. Not offered: `raft_init` requires NULL.
-pub struct raft_fsm {
-    _private: [u8; 0],
-}
-
-/// Not called by this library (v1 closes synchronously); kept for C-Raft's signature.
+/// Called by `raft_close()` in the classic mode once every pending request has completed and
+/// the I/O back-end has closed; the host may free the instance from then on. Never called in
+/// the `raft_step` mode, which closes synchronously.
 pub type raft_close_cb = Option<unsafe extern "C" fn(raft: *mut raft)>;
 
-/// A Raft server instance, allocated by the host (992 bytes, C-Raft's default layout) and
-/// filled by `raft_init()`. Do not copy or move an initialised instance. Only the members
-/// documented as public may be read; the rest is private to the library.
+/// The follower's part of the role union (C-Raft's `follower_state`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_follower_state {
+    pub randomized_election_timeout: c_uint,
+    pub current_leader: raft_leader_info,
+    pub r#match: raft_index,
+    pub reserved: [u64; 7],
+}
+
+/// The leader as a follower knows it.
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_leader_info {
+    pub id: raft_id,
+    pub address: *mut c_char,
+}
+
+/// The candidate's part of the role union (C-Raft's `candidate_state`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_candidate_state {
+    pub randomized_election_timeout: c_uint,
+    pub votes: *mut c_void,
+    pub disrupt_leader: c_bool,
+    pub in_pre_vote: c_bool,
+    pub reserved: [u64; 8],
+}
+
+/// The leader's part of the role union (C-Raft's `leader_state`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct raft_leader_state {
+    pub progress: *mut c_void,
+    pub unused1: *mut c_void,
+    pub promotee_id: raft_id,
+    pub round_number: c_ushort,
+    pub round_index: raft_index,
+    pub round_start: raft_time,
+    pub unused2: [*mut c_void; 2],
+    pub transferee: raft_id,
+    pub transfer_start: raft_time,
+    pub transferring: c_bool,
+    pub reserved: [u64; 5],
+}
+
+/// What the library publishes about the server's role, an anonymous union in the header as in
+/// C-Raft (`r->follower_state.current_leader.id`).
+/// cbindgen:no-export
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union raft_role_state {
+    pub follower_state: raft_follower_state,
+    pub candidate_state: raft_candidate_state,
+    pub leader_state: raft_leader_state,
+}
+
+/// A Raft server instance, allocated by the host (992 bytes, C-Raft 0.22.1's default layout)
+/// and filled by `raft_init()`. Do not copy or move an initialised instance.
+///
+/// The members C-Raft programs read are kept current by the library in both modes (after
+/// `raft_init`, every `raft_step`, every setter and, in the classic mode, every callback of
+/// the I/O back-end): `data` (the host's), `io`, `fsm`, `id`, `address`, `current_term`,
+/// `voted_for`, `configuration`, `configuration_committed`, `configuration_committed_index`,
+/// `configuration_uncommitted_index`, `election_timeout`, `heartbeat_timeout`,
+/// `install_snapshot_timeout`, `commit_index`, `last_applied` (classic mode; the host's own
+/// business with `raft_step`), `last_stored`, `state`, `follower_state.current_leader` (while
+/// a follower), `leader_state.transferee` (while the leader),
+/// `pre_vote`, `max_catch_up_rounds`, `max_catch_up_round_duration` and `errmsg`. They are
+/// read-only: writing them changes nothing in the library (use the setters). Pointers among
+/// them (`address`, `configuration.servers` and their addresses, the leader's address) point
+/// into the library and stay valid until the next call on the instance. The other members are
+/// private.
+/// cbindgen:field-names=[data, tracer, io, fsm, id, address, current_term, voted_for, capacity, capacity_threshold, private_padding, configuration, configuration_committed, configuration_committed_index, configuration_uncommitted_index, election_timeout, heartbeat_timeout, install_snapshot_timeout, commit_index, last_applied, last_stored, state, , election_timer_start, transfer, private_snapshot, close_cb, errmsg, pre_vote, max_catch_up_rounds, max_catch_up_round_duration, private_instance, private_magic, private_busy, private_classic, private_tail]
 #[repr(C)]
 pub struct raft {
     /// Reserved for the host; the library never reads or writes it.
@@ -760,29 +828,60 @@ pub struct raft {
     /// environment variable `LIBRAFT_TRACE` was set; NULL disables tracing. The host-supplied
     /// struct must outlive its installation.
     pub tracer: *mut raft_tracer,
-    /// Always NULL (legacy API not offered).
+    /// The I/O back-end given to `raft_init()` (classic mode), else NULL.
     pub io: *mut raft_io,
-    /// Always NULL (legacy API not offered).
+    /// The state machine given to `raft_init()` (classic mode), else NULL.
     pub fsm: *mut raft_fsm,
-    /// Read-only: the ID given to `raft_init()`.
+    /// The ID given to `raft_init()`.
     pub id: raft_id,
-    /// Read-only: the library's copy of the address given to `raft_init()`, allocated with the
-    /// raft heap and freed by `raft_close()`.
+    /// The library's copy of the address given to `raft_init()`, allocated with the raft heap
+    /// and freed by `raft_close()`.
     pub address: *mut c_char,
-    /// Private.
-    pub private_state: [u64; 52],
-    /// Private: the message of the last error (read it with `raft_errmsg()`).
+    pub current_term: raft_term,
+    pub voted_for: raft_id,
+    /// This server's disk capacity as last reported to the library.
+    pub capacity: c_ushort,
+    pub capacity_threshold: c_ushort,
+    pub private_padding: c_uint,
+    /// The configuration in effect (the latest, committed or not).
+    pub configuration: raft_configuration,
+    /// The latest committed configuration.
+    pub configuration_committed: raft_configuration,
+    pub configuration_committed_index: raft_index,
+    /// Index of the uncommitted `RAFT_CHANGE` entry in effect, or 0.
+    pub configuration_uncommitted_index: raft_index,
+    pub election_timeout: c_uint,
+    pub heartbeat_timeout: c_uint,
+    pub install_snapshot_timeout: c_uint,
+    pub commit_index: raft_index,
+    /// Classic mode: the last entry applied to the FSM.
+    pub last_applied: raft_index,
+    /// The last entry known durable on this server.
+    pub last_stored: raft_index,
+    /// One of `enum raft_state`.
+    pub state: c_ushort,
+    pub role: raft_role_state,
+    pub election_timer_start: raft_time,
+    /// Classic mode: the pending leadership transfer request, or NULL.
+    pub transfer: *mut raft_transfer,
+    pub private_snapshot: [u64; 18],
+    /// Classic mode: the callback given to `raft_close()`.
+    pub close_cb: raft_close_cb,
+    /// The message of the last error (read it with `raft_errmsg()`).
     pub errmsg: [c_char; RAFT_ERRMSG_BUF_SIZE],
-    /// Private.
-    pub private_extension: [u64; 7],
+    pub pre_vote: c_bool,
+    pub max_catch_up_rounds: c_uint,
+    pub max_catch_up_round_duration: c_uint,
     /// Private: the library's state, owned by the instance.
     pub private_instance: *mut c_void,
     /// Private: identifies an initialised instance.
     pub private_magic: u64,
-    /// Private: set while a `raft_step` runs, to refuse re-entrant calls.
+    /// Private: set while a call runs on the instance, to refuse re-entrant calls.
     pub private_busy: u64,
+    /// Private: the classic-mode driver, owned by the instance.
+    pub private_classic: *mut c_void,
     /// Private.
-    pub private_tail: [u64; 24],
+    pub private_tail: [u64; 28],
 }
 
 #[cfg(test)]
