@@ -421,8 +421,12 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 {
     struct node *n = fsm->data;
     uint64_t value;
-    assert_int_equal(buf->len, 8);
+    assert_true(buf->len >= 8);
     memcpy(&value, buf->base, 8);
+    for (size_t i = 8; i < buf->len; i++) {
+        assert_int_equal(((const uint8_t *)buf->base)[i], (uint8_t)(value + i - 8));
+    }
+    value += (uint64_t)(buf->len - 8) << 32; /* the length is part of what must agree */
     n->total += value;
     n->count++;
     n->hash = (n->hash ^ value) * 1099511628211ULL;
@@ -718,15 +722,27 @@ static void transfer_cb(struct raft_transfer *req)
     o->fired++;
 }
 
-static int apply_value(int node, struct raft_apply *req, struct outcome *o, uint64_t value)
+/* A command: the value, then `padding` bytes derived from it (payloads of any length travel,
+ * are stored and come back intact). */
+static int apply_padded(int node, struct raft_apply *req, struct outcome *o, uint64_t value,
+                        size_t padding)
 {
-    struct raft_buffer buf = {.base = copy_bytes(&value, 8), .len = 8};
+    struct raft_buffer buf = {.base = raft_malloc(8 + padding), .len = 8 + padding};
+    memcpy(buf.base, &value, 8);
+    for (size_t i = 0; i < padding; i++) {
+        ((uint8_t *)buf.base)[8 + i] = (uint8_t)(value + i);
+    }
     req->data = o;
     int rv = raft_apply(&nodes[node].raft, req, &buf, 1, apply_cb);
     if (rv != 0) {
         raft_free(buf.base);
     }
     return rv;
+}
+
+static int apply_value(int node, struct raft_apply *req, struct outcome *o, uint64_t value)
+{
+    return apply_padded(node, req, o, value, 0);
 }
 
 static void run_until_fired(struct outcome *o)
@@ -985,7 +1001,7 @@ static void wrong_calls_are_refused(void **state)
 struct tracked_apply {
     struct raft_apply req;
     struct outcome outcome;
-    uint64_t value;
+    uint64_t value; /* as the FSM sees it: the value plus the padding's length << 32 */
 };
 
 struct run {
@@ -1063,7 +1079,10 @@ static void act(struct run *run, int n_servers)
     if (l >= 0 && dice < 40 && run->n_applies < MAX_REQUESTS) {
         struct tracked_apply *t = &run->applies[run->n_applies];
         t->value = 1 + chaos_rand(1000);
-        if (apply_value(l, &t->req, &t->outcome, t->value) == 0) {
+        size_t padding = chaos_rand(10) == 0 ? chaos_rand(5000) : chaos_rand(64);
+        int rv = apply_padded(l, &t->req, &t->outcome, t->value, padding);
+        t->value += (uint64_t)padding << 32;
+        if (rv == 0) {
             run->n_applies++;
         }
     } else if (l >= 0 && dice < 43 && change_done(run)) {
