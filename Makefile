@@ -28,7 +28,7 @@ C_HEADERS   := $(wildcard c_tests/*.h c_tests/support/*.h) include/raft.h
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header cbindgen-tool check-header deps test test-rust lint test-c test-c-plain test-c-asan \
-        test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak \
+        test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak soak-classic \
         examples demo bench test-interop bench-net
 
 all: lib header
@@ -218,6 +218,10 @@ model:
 
 soak: $(BUILD)/plain/test_random_cluster
 	RAFT_SEEDS=$(SEEDS) $(BUILD)/plain/test_random_cluster
+
+# The classic API's randomized runs (faults, crashes, membership changes), SEEDS of them.
+soak-classic: $(BUILD)/plain/test_classic_smoke
+	RAFT_CLASSIC_SEEDS=$(SEEDS) $(BUILD)/plain/test_classic_smoke
 
 # --- Install ---------------------------------------------------------------------------------
 
