@@ -8,7 +8,6 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::boundary::{self, Failure};
-use super::classic;
 use super::configuration;
 use super::entries::{self, Origin};
 use super::heap;
@@ -43,7 +42,7 @@ pub extern "C" fn raft_step(
     // One panic boundary around the whole call. A panic is a bug of the library: the step may
     // have been half applied, so the instance is poisoned and every later step refuses.
     // SAFETY: `r` is NULL or the host's struct raft; the other pointers are checked in `step`.
-    match boundary::contain(|| unsafe { host_step(r, event, update) }) {
+    match boundary::contain(|| unsafe { step(r, event, update, Caller::Host) }) {
         Ok(code) => code,
         Err(panic) => {
             let message = format!("internal error in raft_step ({panic}): close the instance");
@@ -54,28 +53,18 @@ pub extern "C" fn raft_step(
     }
 }
 
-/// A step asked for by the host: refused on a classic-mode instance, whose events come from
-/// its `raft_io` (a step from outside would leave the driver's view of the log behind).
-unsafe fn host_step(r: *mut raft, event: *const raft_event, update: *mut raft_update) -> c_int {
-    // SAFETY: `r` is NULL or the host's struct raft.
-    if !r.is_null()
-        && unsafe { instance::instance_ref(r) }.is_some()
-        && unsafe { classic::is_classic(r) }
-    {
-        // SAFETY: an initialised struct raft.
-        unsafe {
-            instance::set_errmsg(r, "a classic-mode instance (raft_init with io and fsm) is driven by its raft_io, not raft_step")
-        };
-        return RAFT_INVALID;
-    }
-    // SAFETY: forwarded.
-    unsafe { step(r, event, update) }
+/// Who asks for a step: the host through `raft_step`, or the classic driver on its behalf.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caller {
+    Host,
+    ClassicDriver,
 }
 
 pub(super) unsafe fn step(
     r: *mut raft,
     event: *const raft_event,
     update: *mut raft_update,
+    caller: Caller,
 ) -> c_int {
     // SAFETY: `r` is NULL or the host's struct raft.
     let inst = match unsafe { instance::instance_mut(r) } {
@@ -88,6 +77,17 @@ pub(super) unsafe fn step(
             return f.code;
         }
     };
+    // A classic-mode instance's events come from its raft_io: a step from outside would leave
+    // the driver's view of the log behind.
+    // SAFETY: `r` is initialised (instance_mut succeeded); a plain member.
+    if caller == Caller::Host
+        && !unsafe { ptr::read(ptr::addr_of!((*r).private_classic)) }.is_null()
+    {
+        let message = "a classic-mode instance (raft_init with io and fsm) is driven by its raft_io, not raft_step";
+        // SAFETY: as above.
+        unsafe { instance::set_errmsg(r, message) };
+        return RAFT_INVALID;
+    }
     let outcome = (|| {
         // SAFETY: the host's update struct; it need not be initialised.
         let update = unsafe { boundary::non_null_mut(update, "update") }?;

@@ -373,7 +373,7 @@ pub unsafe fn step_event(
     }
     let mut update: raft_update = unsafe { std::mem::zeroed() };
     // SAFETY: `r` is initialised; the event is valid (caller).
-    let rv = unsafe { step::step(r, event, &mut update) };
+    let rv = unsafe { step::step(r, event, &mut update, step::Caller::ClassicDriver) };
     if rv != 0 {
         return Err(Failure::new(rv, errmsg_of(r)));
     }
