@@ -110,6 +110,7 @@ struct node {
     raft_id id;
     char address[24];
     bool fail_appends;
+    unsigned refuse_applies; /* the FSM refuses this many commands before applying */
 };
 
 static struct node nodes[MAX_SERVERS];
@@ -421,6 +422,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 {
     struct node *n = fsm->data;
     uint64_t value;
+    if (n->refuse_applies > 0) {
+        n->refuse_applies--;
+        return RAFT_IOERR;
+    }
     assert_true(buf->len >= 8);
     memcpy(&value, buf->base, 8);
     for (size_t i = 8; i < buf->len; i++) {
@@ -966,6 +971,24 @@ static void back_end_completing_inside_its_methods(void **state)
     complete_inline = false;
 }
 
+/* An FSM that refuses a command gets it again later, in order; the request completes once. */
+static void refused_command_is_applied_again(void **state)
+{
+    (void)state;
+    cluster_init(1, 1);
+    int l = wait_for_leader();
+    nodes[l].refuse_applies = 2;
+    struct raft_apply req;
+    struct outcome o = {0};
+    assert_int_equal(apply_value(l, &req, &o, 7), 0);
+    run_until_fired(&o);
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.result, 7);
+    assert_int_equal(nodes[l].refuse_applies, 0);
+    assert_int_equal(raft_last_applied(&nodes[l].raft), req.index);
+    cluster_close();
+}
+
 static void wrong_calls_are_refused(void **state)
 {
     (void)state;
@@ -1244,6 +1267,7 @@ int main(void)
         cmocka_unit_test(close_fails_pending_requests_once),
         cmocka_unit_test(leadership_lost_fails_pending_requests),
         cmocka_unit_test(back_end_completing_inside_its_methods),
+        cmocka_unit_test(refused_command_is_applied_again),
         cmocka_unit_test(wrong_calls_are_refused),
         cmocka_unit_test(randomized_runs_keep_servers_in_agreement),
     };

@@ -492,7 +492,8 @@ unsafe fn carry_out(r: *mut raft, d: &mut Driver, u: &mut raft_update) -> Result
             unsafe { d.send(r, message) };
         }
     }
-    if u.flags & RAFT_UPDATE_COMMIT_INDEX != 0 {
+    // Also when the commit index did not move: an FSM that refused an entry gets it again.
+    if u.flags & RAFT_UPDATE_COMMIT_INDEX != 0 || d.last_applied < facts.commit {
         // SAFETY: the host's fsm.
         unsafe { d.apply_committed(r, facts.commit, facts.state) }?;
     }
@@ -815,7 +816,7 @@ impl Driver {
                     let rv =
                         unsafe { ((*self.fsm).apply.unwrap())(self.fsm, &entry.buf, &mut result) };
                     if rv != 0 {
-                        // Retried with the next commit; the FSM said why through its own means.
+                        // Retried after the next step; the FSM said why through its own means.
                         // SAFETY: `r` is initialised.
                         unsafe {
                             instance::set_errmsg(
