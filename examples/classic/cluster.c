@@ -16,9 +16,14 @@
  * event), the "random" numbers come from a per-server generator seeded by the server's ID, and
  * every I/O request completes later, from the program's own loop, never inside the call that
  * started it, as a real disk or network would.
+ *
+ *   cluster [--prompt-callbacks]
+ *
+ * --prompt-callbacks also checks that each request's callback fires before the program moves on
+ * (true of C-Raft 0.15 and libraft-rs). C-Raft 0.22 fires them only at raft_close when the
+ * raft_io is not its own; without the option that is accepted (see "Client requests" below).
  */
 
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
