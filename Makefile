@@ -301,3 +301,78 @@ bench-net: deps $(BUILD)/bench/node $(BUILD)/bench/netbench $(BUILD)/craft/craft
 	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \
 	  --clients $(NET_CLIENTS) --out $(BUILD)/bench/net.txt
 	@echo "make bench-net: figures in $(BUILD)/bench/net.txt"
+
+# --- Classic-API example (examples/classic/cluster.c) and the C-Raft 0.22.1 drop-in check ------
+# One source, written against C-Raft's classic API only, built against three headers. Each run
+# says what it expects of the library: --prompt-callbacks where request callbacks fire as the
+# requests complete (ours, C-Raft 0.15); C-Raft 0.22.1 delivers them at raft_close when the
+# raft_io is not its own. Every run is under valgrind: the program frees everything it made.
+
+CLASSIC_EXAMPLE := examples/classic/cluster.c
+CLASSIC_EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1
+CRAFT_PREFIX ?= /work/craft-0.22.1
+
+.PHONY: examples-classic example-classic-craft015 test-craft
+
+# Against our include/raft.h and library. Not in `make test` yet (see README).
+$(BUILD)/examples/classic-cluster: $(CLASSIC_EXAMPLE) include/raft.h $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_EXAMPLE_CFLAGS) -Iinclude -o $@ $< -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
+
+examples-classic: $(BUILD)/examples/classic-cluster
+	$(VALGRIND) $< --prompt-callbacks
+
+# Against Debian's C-Raft 0.15 (system raft.h, libraft.so.2; never -Iinclude).
+$(BUILD)/craft/classic-cluster: $(CLASSIC_EXAMPLE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_EXAMPLE_CFLAGS) -o $@ $< -l:libraft.so.2
+
+example-classic-craft015: $(BUILD)/craft/classic-cluster
+	$(VALGRIND) $< --prompt-callbacks
+
+# Against the C-Raft installed under CRAFT_PREFIX (scripts/build-craft.sh). The binary has no
+# run path: each run names its libraft.so.0 with LD_LIBRARY_PATH, and the recipe first checks
+# that the dynamic linker resolves it there, so the second run really is ours under a binary
+# compiled against C-Raft's header. Then the layout: scripts/craft_layout.c against C-Raft's
+# header must print docs/craft-0.22.1-layout.txt, and against ours (public members only) a
+# subset of it.
+CRAFT_BUILD := $(BUILD)/craft-prefix
+
+$(CRAFT_BUILD)/classic-cluster: $(CLASSIC_EXAMPLE) $(CRAFT_PREFIX)/include/raft.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CLASSIC_EXAMPLE_CFLAGS) -I$(CRAFT_PREFIX)/include -o $@ $< -L$(CRAFT_PREFIX)/lib -lraft
+
+$(CRAFT_BUILD)/craft_layout: scripts/craft_layout.c $(CRAFT_PREFIX)/include/raft.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -pedantic -I$(CRAFT_PREFIX)/include -o $@ $<
+
+$(CRAFT_BUILD)/ours_layout: scripts/craft_layout.c include/raft.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -pedantic -DLAYOUT_PUBLIC_ONLY -Iinclude -o $@ $<
+
+# Prints where the dynamic linker finds libraft.so.0 for binary $(1) with library path $(2),
+# and fails unless that is inside $(2).
+define resolves_raft_in
+	@found=$$(LD_LIBRARY_PATH=$(2) ldd $(1) | awk '$$1 == "libraft.so.0" {print $$3}'); \
+	  echo "libraft.so.0 => $${found:-not found}"; \
+	  case "$$found" in $(2)/*) ;; *) echo "expected libraft.so.0 from $(2)" >&2; exit 1;; esac
+endef
+
+test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_BUILD)/ours_layout $(LIBDIR)/libraft.so
+	@test -f $(CRAFT_PREFIX)/lib/libraft.so.0 || \
+	  (echo "no C-Raft under CRAFT_PREFIX=$(CRAFT_PREFIX): run scripts/build-craft.sh SRC PREFIX" >&2; exit 1)
+	@echo "== classic example, C-Raft's header, C-Raft's library ($(CRAFT_PREFIX)/lib)"
+	$(call resolves_raft_in,$(CRAFT_BUILD)/classic-cluster,$(abspath $(CRAFT_PREFIX))/lib)
+	LD_LIBRARY_PATH=$(abspath $(CRAFT_PREFIX))/lib $(VALGRIND) $(CRAFT_BUILD)/classic-cluster
+	@echo "== classic example, C-Raft's header, our library ($(LIBDIR)): the drop-in check"
+	@ln -sf libraft.so $(LIBDIR)/libraft.so.0
+	$(call resolves_raft_in,$(CRAFT_BUILD)/classic-cluster,$(abspath $(LIBDIR)))
+	LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(VALGRIND) $(CRAFT_BUILD)/classic-cluster --prompt-callbacks
+	@echo "== layout: C-Raft's header against docs/craft-0.22.1-layout.txt"
+	$(CRAFT_BUILD)/craft_layout | diff -u docs/craft-0.22.1-layout.txt -
+	@echo "== layout: our header's public members, each as in C-Raft's"
+	@$(CRAFT_BUILD)/ours_layout | grep -v '^#' > $(CRAFT_BUILD)/ours_layout.txt
+	@if grep -vxFf docs/craft-0.22.1-layout.txt $(CRAFT_BUILD)/ours_layout.txt; then \
+	  echo "these lines of our layout differ from C-Raft's (docs/craft-0.22.1-layout.txt)" >&2; exit 1; fi
+	@echo "$$(wc -l < $(CRAFT_BUILD)/ours_layout.txt) layout facts of our header match C-Raft's"
+	@echo "make test-craft: all passed"
