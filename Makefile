@@ -56,7 +56,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -375,4 +375,12 @@ test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_B
 	@if grep -vxFf docs/craft-0.22.1-layout.txt $(CRAFT_BUILD)/ours_layout.txt; then \
 	  echo "these lines of our layout differ from C-Raft's (docs/craft-0.22.1-layout.txt)" >&2; exit 1; fi
 	@echo "$$(wc -l < $(CRAFT_BUILD)/ours_layout.txt) layout facts of our header match C-Raft's"
+	@echo "== the classic suite and smoke test compiled against C-Raft's header, run on our library"
+	@set -e; for t in $(CLASSIC_TESTS); do \
+	  $(CC) $(CLASSIC_CFLAGS) -DON_LIBRAFT_RS -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/$$t \
+	    c_tests/classic/$$t.c $(CLASSIC_SUPPORT) $(CMOCKA_LIBS) -L$(abspath $(LIBDIR)) -lraft; \
+	  echo "== $$t"; LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/$$t; done
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/test_classic_smoke \
+	  c_tests/test_classic_smoke.c $(CMOCKA_LIBS) -L$(abspath $(LIBDIR)) -lraft
+	LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/test_classic_smoke
 	@echo "make test-craft: all passed"
