@@ -44,6 +44,7 @@ cbindgen-tool:
 
 header: cbindgen-tool
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
+	cbindgen -q --config cbindgen-uv.toml -o include/raft/uv.h src/ffi/uv/abi.rs
 
 check-header: cbindgen-tool
 	@mkdir -p $(BUILD)
@@ -51,6 +52,12 @@ check-header: cbindgen-tool
 	@diff -u include/raft.h $(BUILD)/raft.h.fresh || \
 	  (echo "include/raft.h is stale: run 'make header' and commit it" >&2; exit 1)
 	@echo "include/raft.h matches a fresh generation"
+	cbindgen -q --config cbindgen-uv.toml -o $(BUILD)/uv.h.fresh src/ffi/uv/abi.rs
+	@diff -u include/raft/uv.h $(BUILD)/uv.h.fresh || \
+	  (echo "include/raft/uv.h is stale: run 'make header' and commit it" >&2; exit 1)
+	@! grep -n 'raft_uv' include/raft.h || \
+	  (echo "include/raft.h must not declare raft_uv symbols (they belong to raft/uv.h)" >&2; exit 1)
+	@echo "include/raft/uv.h matches a fresh generation"
 
 # Installs what a fresh Debian machine lacks; does nothing when everything is there.
 deps:
