@@ -63,7 +63,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic test-uv test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -147,6 +147,31 @@ test-classic: $(addprefix $(BUILD)/classic/plain/,$(CLASSIC_TESTS)) \
 	  echo "== $$t"; $(BUILD)/classic/plain/$$t; \
 	  echo "== $$t (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/classic/asan/$$t; \
 	  echo "== $$t (valgrind)"; $(VALGRIND) $(BUILD)/classic/plain/$$t; done
+
+# --- raft/uv.h (c_tests/uv): the libuv back-end through include/raft.h and include/raft/uv.h --
+
+UV_SRCS    := $(sort $(wildcard c_tests/uv/test_*.c))
+UV_TESTS   := $(patsubst c_tests/uv/%.c,%,$(UV_SRCS))
+UV_HEADERS := $(wildcard c_tests/uv/*.h) include/raft.h include/raft/uv.h
+UV_CFLAGS  := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude
+UV_LIBS    := -L$(LIBDIR) -lraft -luv $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+# The C-Raft data directories the tests load.
+UV_VECTORS ?= $(abspath tests/vectors/craft-0.15/disk)
+
+$(BUILD)/uv/plain/%: c_tests/uv/%.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) -o $@ $< $(UV_LIBS)
+
+$(BUILD)/uv/asan/%: c_tests/uv/%.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(UV_LIBS)
+
+.PHONY: test-uv
+test-uv: $(addprefix $(BUILD)/uv/plain/,$(UV_TESTS)) $(addprefix $(BUILD)/uv/asan/,$(UV_TESTS))
+	@set -e; for t in $(UV_TESTS); do \
+	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) $(BUILD)/uv/plain/$$t; \
+	  echo "== $$t (asan+ubsan)"; UV_VECTORS=$(UV_VECTORS) ASAN_OPTIONS=detect_leaks=1 $(BUILD)/uv/asan/$$t; \
+	  echo "== $$t (valgrind)"; UV_VECTORS=$(UV_VECTORS) $(VALGRIND) $(BUILD)/uv/plain/$$t; done
 
 # --- Python ----------------------------------------------------------------------------------
 
