@@ -180,6 +180,14 @@ unsafe fn setup(
     dir: *const c_char,
     transport: *mut raft_uv_transport,
 ) -> Result<(), Failure> {
+    // As C-Raft: everything but `data` (the program's, or the instance's once raft_init ran)
+    // starts from zero.
+    // SAFETY: the caller's raft_io; all-zero is a valid raft_io (NULL methods).
+    unsafe {
+        let data = (*io).data;
+        ptr::write_bytes(io, 0, 1);
+        (*io).data = data;
+    }
     if r#loop.is_null() || transport.is_null() {
         return Err(Failure::invalid("loop and transport must not be NULL"));
     }
@@ -246,6 +254,7 @@ unsafe fn setup(
         sys::uv_handle_set_data(defer, uv as *mut c_void);
         (*transport).data = uv as *mut c_void;
         let io = &mut *io;
+        io.version = 2;
         io.r#impl = uv as *mut c_void;
         io.init = Some(io_init);
         io.close = Some(io_close);
