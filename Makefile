@@ -63,7 +63,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic test-uv test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic test-uv test-uv-diff test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -172,6 +172,20 @@ test-uv: $(addprefix $(BUILD)/uv/plain/,$(UV_TESTS)) $(addprefix $(BUILD)/uv/asa
 	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) $(BUILD)/uv/plain/$$t; \
 	  echo "== $$t (asan+ubsan)"; UV_VECTORS=$(UV_VECTORS) ASAN_OPTIONS=detect_leaks=1 $(BUILD)/uv/asan/$$t; \
 	  echo "== $$t (valgrind)"; UV_VECTORS=$(UV_VECTORS) $(VALGRIND) $(BUILD)/uv/plain/$$t; done
+
+# Data directories written by Debian's C-Raft 0.15 (system headers, libraft.so.2) loaded by us
+# and the other way round, with identical dumps (c_tests/uv/diff).
+$(BUILD)/uvdiff/uvdir-craft: c_tests/uv/diff/uvdir.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -o $@ $< -l:libraft.so.2 -luv
+
+$(BUILD)/uvdiff/uvdir-ours: c_tests/uv/diff/uvdir.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) -o $@ $< -L$(LIBDIR) -lraft -luv -Wl,-rpath,$(abspath $(LIBDIR))
+
+.PHONY: test-uv-diff
+test-uv-diff: $(BUILD)/uvdiff/uvdir-craft $(BUILD)/uvdiff/uvdir-ours
+	bash c_tests/uv/diff/run.sh $(BUILD)/uvdiff/uvdir-craft $(BUILD)/uvdiff/uvdir-ours
 
 # --- Python ----------------------------------------------------------------------------------
 

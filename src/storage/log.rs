@@ -229,7 +229,8 @@ impl Log {
             return Ok(());
         }
         let batch = encode_batch(entries).map_err(|e| Error::codec("append", e))?;
-        let fits = self.open.as_ref().is_some_and(|o| o.used + batch_len(entries) <= self.segment_size);
+        let fits =
+            self.open.as_ref().is_some_and(|o| o.used + batch_len(entries) <= self.segment_size);
         if !fits && self.open.as_ref().is_some_and(|o| o.count > 0) {
             self.finish_open()?;
         }
@@ -257,11 +258,8 @@ impl Log {
         let counter = self.next_counter;
         let path = self.dir.join(open_segment_name(counter));
         let create = || -> std::io::Result<File> {
-            let mut file = OpenOptions::new()
-                .append(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?;
+            let mut file =
+                OpenOptions::new().append(true).create_new(true).mode(0o600).open(&path)?;
             file.write_all(&encode_segment_header())?;
             file.sync_data()?;
             Ok(file)
@@ -349,8 +347,7 @@ impl Log {
         self.finish_open()?;
         let meta = SnapshotMeta { conf_index: snapshot.conf_index, conf: snapshot.conf.clone() };
         let meta_bytes = encode_snapshot_meta(&meta).map_err(|e| Error::codec("snapshot", e))?;
-        let mut name =
-            SnapshotName { term: snapshot.term, index: snapshot.index, timestamp };
+        let mut name = SnapshotName { term: snapshot.term, index: snapshot.index, timestamp };
         while self.snapshots.contains(&name) {
             name.timestamp += 1;
         }
@@ -426,7 +423,8 @@ impl Log {
             return Ok(None);
         }
         let closed = Closed { first, last: first + segment.entries.len() as u64 - 1 };
-        let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
+        let file =
+            OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
         file.set_len(segment.used_len as u64)
             .and_then(|_| file.sync_all())
             .map_err(|e| Error::io("truncate", &path, e))?;
@@ -463,10 +461,8 @@ impl Listing {
                     closed.push(Closed { first, last })
                 }
                 FileName::OpenSegment { counter } => open.push(counter),
-                FileName::SnapshotData(s) => {
-                    if file_len(dir, &name)? > 0 {
-                        data.insert(s);
-                    }
+                FileName::SnapshotData(s) if file_len(dir, &name)? > 0 => {
+                    data.insert(s);
                 }
                 FileName::SnapshotMeta(s) => {
                     metas.insert(s);

@@ -46,8 +46,12 @@ impl MetadataFiles {
         let path = self.dir.join(next.file_name());
         let existed = path.exists();
         let write = || -> std::io::Result<()> {
-            let mut file =
-                OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)?;
             file.write_all(&encode_metadata(&next))?;
             file.sync_data()
         };

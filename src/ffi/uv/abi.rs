@@ -59,9 +59,14 @@ pub struct raft_uv_transport {
     pub r#impl: *mut c_void,
     pub errmsg: [c_char; RAFT_ERRMSG_BUF_SIZE],
     pub init: Option<
-        unsafe extern "C" fn(t: *mut raft_uv_transport, id: raft_id, address: *const c_char) -> c_int,
+        unsafe extern "C" fn(
+            t: *mut raft_uv_transport,
+            id: raft_id,
+            address: *const c_char,
+        ) -> c_int,
     >,
-    pub listen: Option<unsafe extern "C" fn(t: *mut raft_uv_transport, cb: raft_uv_accept_cb) -> c_int>,
+    pub listen:
+        Option<unsafe extern "C" fn(t: *mut raft_uv_transport, cb: raft_uv_accept_cb) -> c_int>,
     pub connect: Option<
         unsafe extern "C" fn(
             t: *mut raft_uv_transport,
@@ -71,7 +76,8 @@ pub struct raft_uv_transport {
             cb: raft_uv_connect_cb,
         ) -> c_int,
     >,
-    pub close: Option<unsafe extern "C" fn(t: *mut raft_uv_transport, cb: raft_uv_transport_close_cb)>,
+    pub close:
+        Option<unsafe extern "C" fn(t: *mut raft_uv_transport, cb: raft_uv_transport_close_cb)>,
 }
 
 /// Makes `io` a `raft_io` that stores in the data directory `dir` (copied; C-Raft's format)

@@ -30,7 +30,10 @@ const MAX_DIR_LEN: usize = 1023;
 /// A disk operation waiting for, or running on, the thread pool.
 enum Job {
     /// Entries appended by one or more `append` requests, written as one batch.
-    Append { entries: Vec<Entry>, reqs: Vec<(*mut raft_io_append, raft_io_append_cb)> },
+    Append {
+        entries: Vec<Entry>,
+        reqs: Vec<(*mut raft_io_append, raft_io_append_cb)>,
+    },
     Truncate(raft_index),
     PutSnapshot {
         snapshot: StoredSnapshot,
@@ -39,7 +42,10 @@ enum Job {
         req: *mut raft_io_snapshot_put,
         cb: raft_io_snapshot_put_cb,
     },
-    GetSnapshot { req: *mut raft_io_snapshot_get, cb: raft_io_snapshot_get_cb },
+    GetSnapshot {
+        req: *mut raft_io_snapshot_get,
+        cb: raft_io_snapshot_get_cb,
+    },
 }
 
 /// What a job produced on the thread pool.
@@ -71,6 +77,9 @@ pub struct UvIo {
     log: Arc<Mutex<Log>>,
     queue: VecDeque<Job>,
     in_flight: bool,
+    /// Payload bytes past which waiting appends are no longer merged into one batch (the
+    /// segment size: a batch never spans segments).
+    batch_limit: u64,
     /// The failure of a truncation: every later append fails with it.
     broken: Option<(c_int, String)>,
     pub tick: raft_io_tick_cb,
@@ -113,6 +122,7 @@ pub fn with_uv(io: *mut raft_io, body: impl FnOnce(&mut UvIo)) {
 
 impl UvIo {
     pub fn set_segment_size(&mut self, size: u64) {
+        self.batch_limit = size;
         if let Ok(mut log) = self.log.lock() {
             log.set_segment_size(size);
         }
@@ -201,9 +211,7 @@ unsafe fn setup(
             return Err(Failure::new(RAFT_NOTFOUND, format!("directory {dir} does not exist")))
         }
         Err(e) => return Err(Failure::new(RAFT_IOERR, format!("stat {dir}: {e}"))),
-        Ok(m) if !m.is_dir() => {
-            return Err(Failure::invalid(format!("{dir} is not a directory")))
-        }
+        Ok(m) if !m.is_dir() => return Err(Failure::invalid(format!("{dir} is not a directory"))),
         Ok(_) => {}
     }
     // SAFETY: checked non-NULL; the caller's transport.
@@ -230,6 +238,7 @@ unsafe fn setup(
         metadata: None,
         queue: VecDeque::new(),
         in_flight: false,
+        batch_limit: 8 * 1024 * 1024,
         broken: None,
         tick: None,
         recv: None,
@@ -419,7 +428,8 @@ unsafe extern "C" fn io_start(
             let ms = u64::from(msecs.max(1));
             sys::uv_timer_start(uv.timer, Some(on_tick), ms, ms);
             let t = uv.transport;
-            let listen = (*t).listen.ok_or_else(|| Failure::invalid("transport->listen is NULL"))?;
+            let listen =
+                (*t).listen.ok_or_else(|| Failure::invalid("transport->listen is NULL"))?;
             let rv = listen(t, Some(net::on_accept));
             if rv != 0 {
                 sys::uv_timer_stop(uv.timer);
@@ -534,11 +544,17 @@ unsafe extern "C" fn io_append(
                 )));
             }
             let new = entries::from_c(given, "entry")?;
-            if let Some(Job::Append { entries, reqs }) = uv.queue.back_mut() {
-                entries.extend(new);
-                reqs.push((req, cb));
-            } else {
-                uv.queue.push_back(Job::Append { entries: new, reqs: vec![(req, cb)] });
+            let limit = uv.batch_limit;
+            match uv.queue.back_mut() {
+                Some(Job::Append { entries, reqs })
+                    if payload_len(entries) + payload_len(&new) <= limit =>
+                {
+                    entries.extend(new);
+                    reqs.push((req, cb));
+                }
+                _ => {
+                    uv.queue.push_back(Job::Append { entries: new, reqs: vec![(req, cb)] });
+                }
             }
             submit_next(uv);
             Ok(())
@@ -632,6 +648,10 @@ unsafe extern "C" fn io_random(io: *mut raft_io, min: c_int, max: c_int) -> c_in
         let span = (i64::from(max) - i64::from(min) + 1) as u64;
         (i64::from(min) + (r % span) as i64) as c_int
     })
+}
+
+fn payload_len(entries: &[Entry]) -> u64 {
+    entries.iter().map(|e| e.payload.len() as u64).sum()
 }
 
 /// Hands the next queued job to the thread pool when none is in flight.

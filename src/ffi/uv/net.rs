@@ -296,7 +296,11 @@ unsafe extern "C" fn on_retry(timer: *mut uv_handle_t) {
     })
 }
 
-unsafe extern "C" fn on_connected(req: *mut raft_uv_connect, stream: *mut uv_stream_t, status: c_int) {
+unsafe extern "C" fn on_connected(
+    req: *mut raft_uv_connect,
+    stream: *mut uv_stream_t,
+    status: c_int,
+) {
     guard(|| {
         // SAFETY: `data` is the client that made the request, kept alive until this callback.
         unsafe {

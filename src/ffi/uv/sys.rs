@@ -73,14 +73,21 @@ extern "C" {
     pub fn uv_strerror(err: c_int) -> *const c_char;
 
     pub fn uv_timer_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t) -> c_int;
-    pub fn uv_timer_start(handle: *mut uv_handle_t, cb: uv_timer_cb, timeout: u64, repeat: u64)
-        -> c_int;
+    pub fn uv_timer_start(
+        handle: *mut uv_handle_t,
+        cb: uv_timer_cb,
+        timeout: u64,
+        repeat: u64,
+    ) -> c_int;
     pub fn uv_timer_stop(handle: *mut uv_handle_t) -> c_int;
 
     pub fn uv_tcp_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t) -> c_int;
     pub fn uv_tcp_nodelay(handle: *mut uv_handle_t, enable: c_int) -> c_int;
-    pub fn uv_tcp_bind(handle: *mut uv_handle_t, addr: *const libc::sockaddr, flags: c_uint)
-        -> c_int;
+    pub fn uv_tcp_bind(
+        handle: *mut uv_handle_t,
+        addr: *const libc::sockaddr,
+        flags: c_uint,
+    ) -> c_int;
     pub fn uv_tcp_connect(
         req: *mut uv_req_t,
         handle: *mut uv_handle_t,

@@ -9,8 +9,10 @@ use std::ptr;
 use super::super::boundary::{self, guard, write_errmsg, Failure};
 use super::super::heap;
 use super::super::types::*;
-use super::abi::{raft_uv_accept_cb, raft_uv_connect, raft_uv_connect_cb, raft_uv_transport,
-                 raft_uv_transport_close_cb};
+use super::abi::{
+    raft_uv_accept_cb, raft_uv_connect, raft_uv_connect_cb, raft_uv_transport,
+    raft_uv_transport_close_cb,
+};
 use super::sys::{self, uv_buf_t, uv_handle_t, uv_loop_t, uv_req_t, uv_stream_t};
 use crate::codec::wire::{encode_handshake, Frame, Handshake, Limits, StreamDecoder};
 
@@ -154,7 +156,11 @@ fn parse_address(text: &str, default_port: Option<u16>) -> Result<libc::sockaddr
     }
 }
 
-unsafe extern "C" fn tcp_init(t: *mut raft_uv_transport, id: raft_id, address: *const c_char) -> c_int {
+unsafe extern "C" fn tcp_init(
+    t: *mut raft_uv_transport,
+    id: raft_id,
+    address: *const c_char,
+) -> c_int {
     guard(|| {
         // SAFETY: the transport set up by `init`; the caller's string.
         unsafe {
@@ -214,7 +220,10 @@ unsafe fn listen(tcp: &mut Tcp, cb: raft_uv_accept_cb) -> Result<(), Failure> {
         if rv != 0 {
             tcp.listener = ptr::null_mut();
             sys::uv_close(handle, Some(on_tcp_handle_closed));
-            return Err(Failure::new(RAFT_IOERR, format!("listen on {text}: {}", sys::strerror(rv))));
+            return Err(Failure::new(
+                RAFT_IOERR,
+                format!("listen on {text}: {}", sys::strerror(rv)),
+            ));
         }
     }
     tcp.accept_cb = cb;
@@ -255,7 +264,11 @@ unsafe extern "C" fn on_connection(listener: *mut uv_stream_t, status: c_int) {
 
 /// A buffer of exactly the bytes the handshake still needs: the peer's first message stays in
 /// the socket for the stream's next reader.
-unsafe extern "C" fn alloc_handshake(handle: *mut uv_handle_t, _suggested: usize, buf: *mut uv_buf_t) {
+unsafe extern "C" fn alloc_handshake(
+    handle: *mut uv_handle_t,
+    _suggested: usize,
+    buf: *mut uv_buf_t,
+) {
     // SAFETY: the handle's live Incoming.
     unsafe {
         let incoming = &mut *(sys::uv_handle_get_data(handle) as *mut Incoming);
@@ -266,7 +279,11 @@ unsafe extern "C" fn alloc_handshake(handle: *mut uv_handle_t, _suggested: usize
     }
 }
 
-unsafe extern "C" fn on_handshake_read(stream: *mut uv_stream_t, nread: isize, _buf: *const uv_buf_t) {
+unsafe extern "C" fn on_handshake_read(
+    stream: *mut uv_stream_t,
+    nread: isize,
+    _buf: *const uv_buf_t,
+) {
     guard(|| {
         // SAFETY: the stream's live Incoming and transport.
         unsafe {
@@ -367,8 +384,9 @@ unsafe fn connect(
     // SAFETY: the caller's string.
     let text = unsafe { boundary::text(address, "address") }?;
     let addr = parse_address(text, None)?;
-    let handshake = encode_handshake(&Handshake { server_id: tcp.id, address: tcp.address.clone() })
-        .map_err(|e| Failure::invalid(e.to_string()))?;
+    let handshake =
+        encode_handshake(&Handshake { server_id: tcp.id, address: tcp.address.clone() })
+            .map_err(|e| Failure::invalid(e.to_string()))?;
     let handle = sys::alloc_handle(sys::UV_TCP);
     let creq = sys::alloc_req(sys::UV_CONNECT);
     if handle.is_null() || creq.is_null() {
@@ -427,9 +445,12 @@ unsafe extern "C" fn on_tcp_connected(creq: *mut uv_req_t, status: c_int) {
                 return;
             }
             let c = &mut *connect;
-            let buf = uv_buf_t { base: c.handshake.as_mut_ptr() as *mut c_char, len: c.handshake.len() };
+            let buf =
+                uv_buf_t { base: c.handshake.as_mut_ptr() as *mut c_char, len: c.handshake.len() };
             sys::uv_req_set_data(wreq, connect as *mut c_void);
-            if sys::uv_write(wreq, c.handle as *mut uv_stream_t, &buf, 1, Some(on_handshake_sent)) != 0 {
+            if sys::uv_write(wreq, c.handle as *mut uv_stream_t, &buf, 1, Some(on_handshake_sent))
+                != 0
+            {
                 heap::free(wreq as *mut c_void);
                 fail_connect(connect, RAFT_NOCONNECTION);
             }
