@@ -3,6 +3,9 @@
  * snapshots, and close with requests in flight. */
 #include "uv_test.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 struct fixture
 {
     uv_loop_t loop;
@@ -577,6 +580,49 @@ static void append_refuses_unaligned_entries(void **state)
     assert_int_equal(a.calls, 0);
 }
 
+/* A write that fails (here: past RLIMIT_FSIZE, EFBIG) fails its append with RAFT_IOERR and a
+ * message, never a crash; the segment is cut back, so later appends and a reload see exactly
+ * the acknowledged entries. */
+static void failed_write_is_reported_and_nothing_acknowledged_is_lost(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1, 10);
+
+    struct rlimit saved, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    small = saved;
+    small.rlim_cur = 64 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    size_t len = 128 * 1024;
+    void *big = calloc(1, len);
+    struct raft_entry e = {.term = 1, .type = RAFT_COMMAND, .buf = {big, len}, .batch = NULL};
+    struct append a = {.status = -1};
+    a.req.data = &a;
+    assert_int_equal(f->io.append(&f->io, &a.req, &e, 1, append_cb), 0);
+    RUN_UNTIL(&f->loop, a.calls == 1);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    free(big);
+    assert_int_equal(a.status, RAFT_IOERR);
+    assert_non_null(strstr(f->io.errmsg, "open-"));
+
+    append_values(f, 11, 2);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 13);
+    assert_int_equal(value_of(&l.entries[10]), 10);
+    assert_int_equal(value_of(&l.entries[11]), 11);
+    assert_int_equal(value_of(&l.entries[12]), 12);
+    free_loaded(&l);
+    close_io(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +639,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(load_craft_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(append_refuses_unaligned_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_write_is_reported_and_nothing_acknowledged_is_lost,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

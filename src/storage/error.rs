@@ -66,3 +66,20 @@ impl std::fmt::Display for Error {
         f.write_str(&self.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_no_space_and_other_failures_are_io() {
+        let path = Path::new("/data/open-1");
+        let full = Error::io("append to", path, std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(full.kind, ErrorKind::NoSpace);
+        assert!(full.message.contains("/data/open-1"), "{}", full.message);
+        let quota = Error::io("append to", path, std::io::Error::from_raw_os_error(libc::EDQUOT));
+        assert_eq!(quota.kind, ErrorKind::NoSpace);
+        let eio = Error::io("append to", path, std::io::Error::from_raw_os_error(libc::EIO));
+        assert_eq!(eio.kind, ErrorKind::Io);
+    }
+}

@@ -537,3 +537,109 @@ fn file_len(dir: &Path, name: &str) -> Result<u64> {
     let path = dir.join(name);
     fs::metadata(&path).map(|m| m.len()).map_err(|e| Error::io("stat", &path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::Role;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let path =
+                std::env::temp_dir().join(format!("raft-storage-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn conf() -> Configuration {
+        let mut conf = Configuration::new();
+        conf.add(1, "127.0.0.1:9001", Role::Voter).unwrap();
+        conf
+    }
+
+    fn command(value: u64) -> Entry {
+        Entry::new(2, EntryType::Command, value.to_le_bytes().to_vec())
+    }
+
+    fn values(entries: &[Entry]) -> Vec<u64> {
+        entries[1..]
+            .iter()
+            .map(|e| u64::from_le_bytes(e.payload[..8].try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn appends_truncations_and_segments_read_back() {
+        let dir = TempDir::new("log");
+        let mut log = Log::new(&dir.0);
+        log.set_segment_size(100);
+        log.bootstrap(&conf()).unwrap();
+        for v in 2..=20 {
+            log.append(&[command(v)]).unwrap();
+        }
+        log.truncate(15).unwrap();
+        log.append(&[command(100), command(101)]).unwrap();
+        drop(log);
+        let mut log = Log::new(&dir.0);
+        let loaded = log.load().unwrap();
+        assert_eq!(loaded.start_index, 1);
+        let mut expected: Vec<u64> = (2..15).collect();
+        expected.extend([100, 101]);
+        assert_eq!(values(&loaded.entries), expected);
+        assert_eq!(log.last_index(), 16);
+    }
+
+    #[test]
+    fn bootstrap_refuses_a_directory_with_a_log() {
+        let dir = TempDir::new("bootstrap");
+        let mut log = Log::new(&dir.0);
+        log.bootstrap(&conf()).unwrap();
+        let e = Log::new(&dir.0).bootstrap(&conf()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::CantBootstrap);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_trailing_entries_and_an_installed_one_replaces_the_log() {
+        let dir = TempDir::new("snapshot");
+        let mut log = Log::new(&dir.0);
+        log.set_segment_size(64);
+        log.bootstrap(&conf()).unwrap();
+        for v in 2..=30 {
+            log.append(&[command(v)]).unwrap();
+        }
+        let snapshot = |index| StoredSnapshot {
+            term: 2,
+            index,
+            conf: conf(),
+            conf_index: 1,
+            data: Bytes::from_static(b"snapshot"),
+        };
+        log.put_snapshot(&snapshot(25), 5, 1).unwrap();
+        let loaded = Log::new(&dir.0).load().unwrap();
+        assert_eq!(loaded.snapshot.as_ref().map(|s| s.index), Some(25));
+        assert!(loaded.start_index > 1 && loaded.start_index <= 21, "{}", loaded.start_index);
+        assert_eq!(loaded.start_index + loaded.entries.len() as u64 - 1, 30);
+
+        log.put_snapshot(&snapshot(50), 0, 2).unwrap();
+        log.append(&[command(51)]).unwrap();
+        drop(log);
+        let loaded = Log::new(&dir.0).load().unwrap();
+        assert_eq!(loaded.start_index, 51);
+        assert_eq!(loaded.entries.len(), 1);
+        let snapshots = fs::read_dir(&dir.0)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".meta"))
+            .count();
+        assert_eq!(snapshots, 2, "the two newest snapshots are kept");
+    }
+}
