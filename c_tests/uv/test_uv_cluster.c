@@ -1,7 +1,8 @@
 /* A 3-node cluster of classic-API instances (raft_init with an io and an fsm) on raft_uv over
  * TCP, in one process on one loop: it elects a leader, applies 100 commands that every state
- * machine applies in the same order, and after a restart of every node from its data
- * directory, the state machines are rebuilt from the logs. */
+ * machine applies in the same order, survives the loss of its leader (which later comes back
+ * and catches up), and after a restart of every node from its data directory, the state
+ * machines are rebuilt from the logs. */
 #include "uv_test.h"
 
 enum { N_NODES = 3, N_COMMANDS = 100 };
@@ -207,6 +208,31 @@ static void elect_apply_and_restart(void **state)
         assert_true(nodes[i].hash == hash);
     }
 
+    /* The leader stops: the other two elect a new one and commit more; the old leader comes
+     * back from its directory and catches up. */
+    stop(l);
+    RUN_UNTIL(&loop, leader() >= 0 && leader() != l);
+    int l2 = leader();
+    static struct apply more[10];
+    memset(more, 0, sizeof more);
+    for (int i = 0; i < 10; i++) {
+        struct raft_buffer buf = {.base = raft_malloc(8), .len = 8};
+        uint64_t value = 5000 + (uint64_t)i;
+        memcpy(buf.base, &value, 8);
+        more[i].req.data = &more[i];
+        assert_int_equal(raft_apply(&nodes[l2].raft, &more[i].req, &buf, 1, apply_cb), 0);
+    }
+    RUN_UNTIL(&loop, all_called(more, 10));
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(more[i].status, 0);
+    }
+    start(l, false);
+    RUN_UNTIL(&loop, all_applied(N_COMMANDS + 10));
+    hash = nodes[0].hash;
+    for (int i = 1; i < N_NODES; i++) {
+        assert_true(nodes[i].hash == hash);
+    }
+
     /* Every node stops, then starts again from its data directory alone. */
     for (int i = 0; i < N_NODES; i++) {
         stop(i);
@@ -214,7 +240,7 @@ static void elect_apply_and_restart(void **state)
     for (int i = 0; i < N_NODES; i++) {
         start(i, false);
     }
-    RUN_UNTIL(&loop, leader() >= 0 && all_applied(N_COMMANDS));
+    RUN_UNTIL(&loop, leader() >= 0 && all_applied(N_COMMANDS + 10));
     for (int i = 0; i < N_NODES; i++) {
         assert_true(nodes[i].hash == hash);
     }

@@ -623,6 +623,38 @@ static void failed_write_is_reported_and_nothing_acknowledged_is_lost(void **sta
     close_io(f);
 }
 
+/* raft_recover appends the forced configuration after the last entry. */
+static void recover_appends_the_configuration(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 3);
+    close_io(f);
+
+    open_io(f);
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    assert_int_equal(raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    assert_int_equal(raft_configuration_add(&conf, 4, "127.0.0.1:9004", RAFT_VOTER), 0);
+    assert_int_equal(f->io.recover(&f->io, &conf), 0);
+    raft_configuration_close(&conf);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(l.entries[4].type, RAFT_CHANGE);
+    struct raft_configuration decoded;
+    raft_configuration_init(&decoded);
+    assert_int_equal(raft_configuration_decode(&l.entries[4].buf, &decoded), 0);
+    assert_int_equal(decoded.n, 2);
+    assert_int_equal(decoded.servers[1].id, 4);
+    raft_configuration_close(&decoded);
+    free_loaded(&l);
+    close_io(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +671,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(load_craft_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(append_refuses_unaligned_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(recover_appends_the_configuration, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_reported_and_nothing_acknowledged_is_lost,
                                         setup, teardown),
     };
