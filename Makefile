@@ -278,6 +278,8 @@ install: lib header
 	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
 	install -m 0644 $(RELDIR)/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
 	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
+	install -d $(DESTDIR)$(PREFIX)/include/raft
+	install -m 0644 include/raft/uv.h $(DESTDIR)$(PREFIX)/include/raft/uv.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
 

@@ -57,6 +57,8 @@ pub struct Client {
     connect: raft_uv_connect,
     pending: VecDeque<Outgoing>,
     in_flight_bytes: usize,
+    /// Where reads of our connection land (a peer never writes on it).
+    sink: [u8; 64],
     closing: bool,
     /// Handles and requests of this client not finished yet (timer, stream, connect).
     open: usize,
@@ -153,6 +155,7 @@ fn client_for(uv: &mut UvIo, id: raft_id, address: &str) -> Result<*mut Client, 
         connect: raft_uv_connect { data: ptr::null_mut(), cb: None },
         pending: VecDeque::new(),
         in_flight_bytes: 0,
+        sink: [0; 64],
         closing: false,
         open: 1,
     }));
@@ -337,14 +340,18 @@ unsafe extern "C" fn on_connected(
     })
 }
 
-/// Buffer for reads of a client stream (whose bytes are discarded).
-unsafe extern "C" fn alloc_discard(_h: *mut uv_handle_t, _suggested: usize, buf: *mut uv_buf_t) {
-    static mut SINK: [u8; 64] = [0; 64];
-    // SAFETY: libuv writes into the buffer only on the loop thread, and the bytes are never
-    // read; one loop thread at a time uses it.
+/// Buffer for reads of a client stream: the client's own sink (the bytes are discarded).
+unsafe extern "C" fn alloc_discard(
+    handle: *mut uv_handle_t,
+    _suggested: usize,
+    buf: *mut uv_buf_t,
+) {
+    // SAFETY: the stream's data is its live client; libuv fills the buffer before the read
+    // callback, on the loop thread.
     unsafe {
-        (*buf).base = ptr::addr_of_mut!(SINK) as *mut c_char;
-        (*buf).len = 64;
+        let client = &mut *(sys::uv_handle_get_data(handle) as *mut Client);
+        (*buf).base = client.sink.as_mut_ptr() as *mut c_char;
+        (*buf).len = client.sink.len();
     }
 }
 
