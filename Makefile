@@ -44,6 +44,7 @@ cbindgen-tool:
 
 header: cbindgen-tool
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
+	cbindgen -q --config cbindgen-uv.toml -o include/raft/uv.h src/ffi/uv/abi.rs
 
 check-header: cbindgen-tool
 	@mkdir -p $(BUILD)
@@ -51,12 +52,18 @@ check-header: cbindgen-tool
 	@diff -u include/raft.h $(BUILD)/raft.h.fresh || \
 	  (echo "include/raft.h is stale: run 'make header' and commit it" >&2; exit 1)
 	@echo "include/raft.h matches a fresh generation"
+	cbindgen -q --config cbindgen-uv.toml -o $(BUILD)/uv.h.fresh src/ffi/uv/abi.rs
+	@diff -u include/raft/uv.h $(BUILD)/uv.h.fresh || \
+	  (echo "include/raft/uv.h is stale: run 'make header' and commit it" >&2; exit 1)
+	@! grep -n 'raft_uv' include/raft.h || \
+	  (echo "include/raft.h must not declare raft_uv symbols (they belong to raft/uv.h)" >&2; exit 1)
+	@echo "include/raft/uv.h matches a fresh generation"
 
 # Installs what a fresh Debian machine lacks; does nothing when everything is there.
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -140,6 +147,45 @@ test-classic: $(addprefix $(BUILD)/classic/plain/,$(CLASSIC_TESTS)) \
 	  echo "== $$t"; $(BUILD)/classic/plain/$$t; \
 	  echo "== $$t (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/classic/asan/$$t; \
 	  echo "== $$t (valgrind)"; $(VALGRIND) $(BUILD)/classic/plain/$$t; done
+
+# --- raft/uv.h (c_tests/uv): the libuv back-end through include/raft.h and include/raft/uv.h --
+
+UV_SRCS    := $(sort $(wildcard c_tests/uv/test_*.c))
+UV_TESTS   := $(patsubst c_tests/uv/%.c,%,$(UV_SRCS))
+UV_HEADERS := $(wildcard c_tests/uv/*.h) include/raft.h include/raft/uv.h
+UV_CFLAGS  := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude
+UV_LIBS    := -L$(LIBDIR) -lraft -luv $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+# The C-Raft data directories the tests load.
+UV_VECTORS ?= $(abspath tests/vectors/craft-0.15/disk)
+
+$(BUILD)/uv/plain/%: c_tests/uv/%.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) -o $@ $< $(UV_LIBS)
+
+$(BUILD)/uv/asan/%: c_tests/uv/%.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(UV_LIBS)
+
+.PHONY: test-uv
+test-uv: $(addprefix $(BUILD)/uv/plain/,$(UV_TESTS)) $(addprefix $(BUILD)/uv/asan/,$(UV_TESTS))
+	@set -e; for t in $(UV_TESTS); do \
+	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) $(BUILD)/uv/plain/$$t; \
+	  echo "== $$t (asan+ubsan)"; UV_VECTORS=$(UV_VECTORS) ASAN_OPTIONS=detect_leaks=1 $(BUILD)/uv/asan/$$t; \
+	  echo "== $$t (valgrind)"; UV_VECTORS=$(UV_VECTORS) $(VALGRIND) $(BUILD)/uv/plain/$$t; done
+
+# Data directories written by Debian's C-Raft 0.15 (system headers, libraft.so.2) loaded by us
+# and the other way round, with identical dumps (c_tests/uv/diff).
+$(BUILD)/uvdiff/uvdir-craft: c_tests/uv/diff/uvdir.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -o $@ $< -l:libraft.so.2 -luv
+
+$(BUILD)/uvdiff/uvdir-ours: c_tests/uv/diff/uvdir.c $(UV_HEADERS) $(LIBDIR)/libraft.so
+	@mkdir -p $(dir $@)
+	$(CC) $(UV_CFLAGS) -o $@ $< -L$(LIBDIR) -lraft -luv -Wl,-rpath,$(abspath $(LIBDIR))
+
+.PHONY: test-uv-diff
+test-uv-diff: $(BUILD)/uvdiff/uvdir-craft $(BUILD)/uvdiff/uvdir-ours
+	bash c_tests/uv/diff/run.sh $(BUILD)/uvdiff/uvdir-craft $(BUILD)/uvdiff/uvdir-ours
 
 # --- Python ----------------------------------------------------------------------------------
 
@@ -232,6 +278,8 @@ install: lib header
 	ln -sf libraft.so.0 $(DESTDIR)$(PREFIX)/lib/libraft.so
 	install -m 0644 $(RELDIR)/libraft.a $(DESTDIR)$(PREFIX)/lib/libraft.a
 	install -m 0644 include/raft.h $(DESTDIR)$(PREFIX)/include/raft.h
+	install -d $(DESTDIR)$(PREFIX)/include/raft
+	install -m 0644 include/raft/uv.h $(DESTDIR)$(PREFIX)/include/raft/uv.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
 

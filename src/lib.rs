@@ -21,5 +21,6 @@ pub mod core;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod present;
+pub mod storage;
 /// cbindgen:ignore
 pub mod vocab;

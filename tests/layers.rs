@@ -1,6 +1,7 @@
 //! The layers depend on each other one way only (see `src/lib.rs`): `vocab` is a leaf, `core`
 //! (the protocol) and `codec` (the byte formats) each use `vocab` and never each other, and
-//! only `ffi` sees them all; `present` (text forms of the core's state) reads the core only.
+//! only `ffi` sees them all; `present` (text forms of the core's state) reads the core only;
+//! `storage` (a data directory, through `codec`) knows neither the protocol nor C.
 //! A rule checked on the source, so that a stray `use` fails here rather than in review.
 
 use std::fs;
@@ -79,4 +80,25 @@ fn the_core_has_no_c_details() {
 #[test]
 fn presentation_reads_the_core_only() {
     assert_eq!(mentions("present", &["codec", "ffi"]), Vec::<String>::new());
+}
+
+#[test]
+fn storage_knows_no_protocol_and_no_c() {
+    assert_eq!(mentions("storage", &["core", "present", "ffi"]), Vec::<String>::new());
+}
+
+/// The data directory layer is safe code: its `unsafe` stays in `ffi::uv`.
+#[test]
+fn storage_has_no_unsafe_code() {
+    let mut found = Vec::new();
+    for path in sources("storage") {
+        let text = fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("unsafe ") || code.contains("unsafe{") {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new());
 }

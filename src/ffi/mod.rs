@@ -20,4 +20,7 @@ mod step;
 mod tracer;
 pub mod types;
 mod util;
+/// Generated into include/raft/uv.h on its own (cbindgen-uv.toml), not into raft.h.
+/// cbindgen:ignore
+pub mod uv;
 mod wire;

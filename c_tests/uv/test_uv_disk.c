@@ -1,0 +1,679 @@
+/* The disk side of raft_uv through struct raft_io: init, load (empty, bootstrapped, crashed,
+ * corrupted and C-Raft-written directories), bootstrap, term and vote, append, truncate,
+ * snapshots, and close with requests in flight. */
+#include "uv_test.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+struct fixture
+{
+    uv_loop_t loop;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    char *dir;
+    bool closed;
+};
+
+struct loaded
+{
+    raft_term term;
+    raft_id vote;
+    struct raft_snapshot *snapshot;
+    raft_index start;
+    struct raft_entry *entries;
+    size_t n;
+};
+
+static void open_io(struct fixture *f)
+{
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    memset(&f->transport, 0, sizeof f->transport);
+    memset(&f->io, 0, sizeof f->io);
+    assert_int_equal(raft_uv_tcp_init(&f->transport, &f->loop), 0);
+    assert_int_equal(raft_uv_init(&f->io, &f->loop, f->dir, &f->transport), 0);
+    f->io.data = f;
+    assert_int_equal(f->io.init(&f->io, 1, "127.0.0.1:9001"), 0);
+}
+
+static void closed_cb(struct raft_io *io)
+{
+    ((struct fixture *)io->data)->closed = true;
+}
+
+static void close_io(struct fixture *f)
+{
+    f->closed = false;
+    f->io.close(&f->io, closed_cb);
+    assert_false(f->closed); /* never from inside close */
+    RUN_UNTIL(&f->loop, f->closed);
+    raft_uv_close(&f->io);
+    raft_uv_tcp_close(&f->transport);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = make_dir();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    remove_dir(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static int load(struct fixture *f, struct loaded *l)
+{
+    memset(l, 0, sizeof *l);
+    return f->io.load(&f->io, &l->term, &l->vote, &l->snapshot, &l->start, &l->entries, &l->n);
+}
+
+static void free_loaded(struct loaded *l)
+{
+    void *last = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->entries[i].batch != last) {
+            raft_free(l->entries[i].batch);
+            last = l->entries[i].batch;
+        }
+    }
+    raft_free(l->entries);
+    if (l->snapshot != NULL) {
+        for (unsigned i = 0; i < l->snapshot->n_bufs; i++) {
+            raft_free(l->snapshot->bufs[i].base);
+        }
+        raft_free(l->snapshot->bufs);
+        raft_configuration_close(&l->snapshot->configuration);
+        raft_free(l->snapshot);
+    }
+}
+
+static void bootstrap(struct fixture *f)
+{
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    assert_int_equal(raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    assert_int_equal(f->io.bootstrap(&f->io, &conf), 0);
+    raft_configuration_close(&conf);
+}
+
+/* Appends. */
+struct append
+{
+    struct raft_io_append req;
+    uint64_t value;
+    int status;
+    int calls;
+};
+
+static void append_cb(struct raft_io_append *req, int status)
+{
+    struct append *a = req->data;
+    a->status = status;
+    a->calls++;
+}
+
+static int submit_append(struct fixture *f, struct append *a, uint64_t value, raft_term term)
+{
+    struct raft_entry entry;
+    memset(a, 0, sizeof *a);
+    a->req.data = a;
+    a->value = value;
+    a->status = -1;
+    entry.term = term;
+    entry.type = RAFT_COMMAND;
+    entry.buf.base = &a->value;
+    entry.buf.len = sizeof a->value;
+    entry.batch = NULL;
+    return f->io.append(&f->io, &a->req, &entry, 1, append_cb);
+}
+
+static bool all_called(struct append *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].calls == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void append_values(struct fixture *f, uint64_t first, size_t n)
+{
+    struct append *a = calloc(n, sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(submit_append(f, &a[i], first + i, 1), 0);
+    }
+    RUN_UNTIL(&f->loop, all_called(a, n));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].calls, 1);
+        assert_int_equal(a[i].status, 0);
+    }
+    free(a);
+}
+
+static uint64_t value_of(const struct raft_entry *e)
+{
+    uint64_t v;
+    assert_int_equal(e->buf.len, sizeof v);
+    memcpy(&v, e->buf.base, sizeof v);
+    return v;
+}
+
+/* Init refuses what C-Raft refuses, with a message. */
+static void init_errors(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    struct raft_uv_transport t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(raft_uv_tcp_init(&t, &f->loop), 0);
+    struct raft_io io;
+    memset(&io, 0, sizeof io);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/missing", f->dir);
+    assert_int_equal(raft_uv_init(&io, &f->loop, path, &t), RAFT_NOTFOUND);
+    assert_non_null(strstr(io.errmsg, "does not exist"));
+    snprintf(path, sizeof path, "%s/file", f->dir);
+    FILE *file = fopen(path, "w");
+    fclose(file);
+    assert_int_equal(raft_uv_init(&io, &f->loop, path, &t), RAFT_INVALID);
+    memset(path, 'a', 1100);
+    path[0] = '/';
+    path[1100] = 0;
+    assert_int_equal(raft_uv_init(&io, &f->loop, path, &t), RAFT_NAMETOOLONG);
+    t.version = 0;
+    assert_int_equal(raft_uv_init(&io, &f->loop, f->dir, &t), RAFT_INVALID);
+    assert_int_equal(raft_uv_init(&io, &f->loop, NULL, &t), RAFT_INVALID);
+    raft_uv_close(&io); /* nothing to release: harmless */
+    raft_uv_tcp_close(&t);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* A never-used directory: term 0, no vote, no snapshot, no entries. */
+static void load_empty(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.term, 0);
+    assert_int_equal(l.vote, 0);
+    assert_null(l.snapshot);
+    assert_int_equal(l.start, 1);
+    assert_int_equal(l.n, 0);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Bootstrap writes term 1 and the configuration at index 1, once. */
+static void bootstrap_then_load(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    assert_int_equal(raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    assert_int_equal(f->io.bootstrap(&f->io, &conf), RAFT_CANTBOOTSTRAP);
+    close_io(f);
+    assert_true(file_exists(f->dir, "metadata1"));
+    assert_true(file_exists(f->dir, "0000000000000001-0000000000000001"));
+
+    open_io(f);
+    assert_int_equal(f->io.bootstrap(&f->io, &conf), RAFT_CANTBOOTSTRAP);
+    raft_configuration_close(&conf);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.term, 1);
+    assert_int_equal(l.vote, 0);
+    assert_int_equal(l.start, 1);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.entries[0].type, RAFT_CHANGE);
+    struct raft_configuration decoded;
+    raft_configuration_init(&decoded);
+    assert_int_equal(raft_configuration_decode(&l.entries[0].buf, &decoded), 0);
+    assert_int_equal(decoded.n, 1);
+    assert_string_equal(decoded.servers[0].address, "127.0.0.1:9001");
+    raft_configuration_close(&decoded);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Term and vote survive a close and a reopen; a new term clears the vote. */
+static void term_and_vote_persist(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    assert_int_equal(f->io.set_term(&f->io, 5), 0);
+    assert_int_equal(f->io.set_vote(&f->io, 2), 0);
+    close_io(f);
+    open_io(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.term, 5);
+    assert_int_equal(l.vote, 2);
+    free_loaded(&l);
+    assert_int_equal(f->io.set_term(&f->io, 6), 0);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.term, 6);
+    assert_int_equal(l.vote, 0);
+    free_loaded(&l);
+    close_io(f);
+    assert_int_equal(file_size(f->dir, "metadata1"), 32);
+    assert_int_equal(file_size(f->dir, "metadata2"), 32);
+}
+
+/* Many small appends submitted at once all complete, and read back in order. */
+static void append_many_small(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1000, 300);
+    close_io(f);
+    assert_false(file_exists(f->dir, "open-1")); /* a clean close leaves no open segment */
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 301);
+    for (size_t i = 1; i < l.n; i++) {
+        assert_int_equal(value_of(&l.entries[i]), 1000 + i - 1);
+    }
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* A small segment size spreads the log over several closed segments. */
+static void append_rolls_segments(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    raft_uv_set_segment_size(&f->io, 512);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    for (int round = 0; round < 10; round++) {
+        append_values(f, (uint64_t)round * 10, 10);
+    }
+    close_io(f);
+    assert_false(file_exists(f->dir, "0000000000000002-0000000000000101"));
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 101);
+    assert_int_equal(value_of(&l.entries[100]), 99);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* A truncation removes the suffix; the next append takes its place. */
+static void truncate_then_append(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    raft_uv_set_segment_size(&f->io, 256);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 10); /* indexes 2..11 hold 2..11 */
+    assert_int_equal(f->io.truncate(&f->io, 6), 0);
+    append_values(f, 100, 2); /* indexes 6, 7 */
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 7);
+    assert_int_equal(value_of(&l.entries[4]), 5);
+    assert_int_equal(value_of(&l.entries[5]), 100);
+    assert_int_equal(value_of(&l.entries[6]), 101);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Snapshots. */
+struct put
+{
+    struct raft_io_snapshot_put req;
+    int status;
+    int calls;
+};
+
+static void put_cb(struct raft_io_snapshot_put *req, int status)
+{
+    struct put *p = req->data;
+    p->status = status;
+    p->calls++;
+}
+
+struct get
+{
+    struct raft_io_snapshot_get req;
+    struct raft_snapshot *snapshot;
+    int status;
+    int calls;
+};
+
+static void get_cb(struct raft_io_snapshot_get *req, struct raft_snapshot *snapshot, int status)
+{
+    struct get *g = req->data;
+    g->snapshot = snapshot;
+    g->status = status;
+    g->calls++;
+}
+
+static void put_snapshot(struct fixture *f, raft_index index, unsigned trailing, const char *text)
+{
+    struct raft_snapshot s;
+    struct raft_buffer bufs[2];
+    char first[8], second[8];
+    memcpy(first, text, 8);
+    memcpy(second, text + 8, 8);
+    bufs[0].base = first;
+    bufs[0].len = 8;
+    bufs[1].base = second;
+    bufs[1].len = 8;
+    memset(&s, 0, sizeof s);
+    s.index = index;
+    s.term = 1;
+    raft_configuration_init(&s.configuration);
+    assert_int_equal(raft_configuration_add(&s.configuration, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    s.configuration_index = 1;
+    s.bufs = bufs;
+    s.n_bufs = 2;
+    struct put p = {.req = {.data = &p}, .status = -1};
+    p.req.data = &p;
+    assert_int_equal(f->io.snapshot_put(&f->io, trailing, &p.req, &s, put_cb), 0);
+    raft_configuration_close(&s.configuration);
+    RUN_UNTIL(&f->loop, p.calls > 0);
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(p.status, 0);
+}
+
+static void snapshot_put_get_with_trailing(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    raft_uv_set_segment_size(&f->io, 256);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 20); /* indexes 2..21 */
+    put_snapshot(f, 15, 5, "snapshot-at-15!!");
+
+    struct get g = {.status = -1};
+    g.req.data = &g;
+    assert_int_equal(f->io.snapshot_get(&f->io, &g.req, get_cb), 0);
+    RUN_UNTIL(&f->loop, g.calls > 0);
+    assert_int_equal(g.status, 0);
+    assert_int_equal(g.snapshot->index, 15);
+    assert_int_equal(g.snapshot->term, 1);
+    assert_int_equal(g.snapshot->configuration.n, 1);
+    assert_int_equal(g.snapshot->n_bufs, 1);
+    assert_int_equal(g.snapshot->bufs[0].len, 16);
+    assert_memory_equal(g.snapshot->bufs[0].base, "snapshot-at-15!!", 16);
+    struct loaded as_loaded = {.snapshot = g.snapshot};
+    free_loaded(&as_loaded);
+    close_io(f);
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_non_null(l.snapshot);
+    assert_int_equal(l.snapshot->index, 15);
+    assert_true(l.start <= 11); /* the trailing entries are kept */
+    assert_true(l.start > 1);   /* older segments are gone */
+    assert_int_equal(l.start + l.n - 1, 21);
+    assert_int_equal(value_of(&l.entries[l.n - 1]), 21);
+    free_loaded(&l);
+
+    /* An installed snapshot (trailing 0) replaces the whole log. */
+    put_snapshot(f, 40, 0, "installed-at-40!");
+    append_values(f, 41, 1);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.snapshot->index, 40);
+    assert_int_equal(l.start, 41);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(value_of(&l.entries[0]), 41);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Directories C-Raft 0.15 left after a crash in the middle of an append: the torn tail is
+ * cut, the valid batches kept, as C-Raft does. */
+static void load_crashed(const char *vector, size_t expected, const char *closed_name)
+{
+    struct fixture f;
+    memset(&f, 0, sizeof f);
+    f.dir = make_dir();
+    copy_vector(vector, f.dir);
+    open_io(&f);
+    struct loaded l;
+    assert_int_equal(load(&f, &l), 0);
+    assert_int_equal(l.start, 1);
+    assert_int_equal(l.n, expected);
+    free_loaded(&l);
+    close_io(&f);
+    assert_false(file_exists(f.dir, "open-1"));
+    assert_false(file_exists(f.dir, "open-2"));
+    assert_true(file_exists(f.dir, closed_name));
+    remove_dir(f.dir);
+    free(f.dir);
+}
+
+static void load_torn_open_segments(void **state)
+{
+    (void)state;
+    load_crashed("recovery/t1-lastdata/input", 6, "0000000000000002-0000000000000006");
+    load_crashed("recovery/t2-torn/input", 6, "0000000000000002-0000000000000006");
+    load_crashed("recovery/t3-midhdr/input", 2, "0000000000000002-0000000000000002");
+    load_crashed("recovery/t4-zerocount/input", 5, "0000000000000002-0000000000000005");
+}
+
+/* A damaged closed segment is refused: nothing committed is dropped silently. */
+static void load_corrupt_closed_segment(void **state)
+{
+    struct fixture *f = *state;
+    copy_vector("recovery/t5-closed/input", f->dir);
+    open_io(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), RAFT_CORRUPT);
+    assert_non_null(strstr(f->io.errmsg, "0000000000000002-0000000000000007"));
+    close_io(f);
+    assert_true(file_exists(f->dir, "0000000000000002-0000000000000007"));
+}
+
+/* Directories written by C-Raft 0.15, with snapshots (LZ4 or raw) and trailing entries. */
+static void load_craft_directories(void **state)
+{
+    struct fixture *f = *state;
+    copy_vector("single-snapshot-lz4/stopped", f->dir);
+    open_io(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    assert_non_null(l.snapshot);
+    assert_int_equal(l.snapshot->index, 6);
+    assert_int_equal(l.snapshot->bufs[0].len, 104);
+    assert_int_equal(l.start, 4);
+    assert_int_equal(l.n, 3);
+    free_loaded(&l);
+    close_io(f);
+
+    remove_dir(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    copy_vector("single-basic/stopped", f->dir);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.start, 1);
+    assert_int_equal(l.n, 7);
+    assert_memory_equal(l.entries[1].buf.base, "cmd-0001", 8);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Closing with appends and a snapshot in flight: every callback fires once, the close
+ * callback after them, and every append acknowledged with 0 is on disk. */
+static void close_with_requests_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    enum { N = 50 };
+    struct append a[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(submit_append(f, &a[i], (uint64_t)i, 1), 0);
+    }
+    f->closed = false;
+    f->io.close(&f->io, closed_cb);
+    RUN_UNTIL(&f->loop, f->closed);
+    size_t acknowledged = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(a[i].calls, 1);
+        assert_true(a[i].status == 0 || a[i].status == RAFT_CANCELED);
+        if (a[i].status == 0) {
+            assert_int_equal(acknowledged, (size_t)i); /* in order */
+            acknowledged++;
+        }
+    }
+    raft_uv_close(&f->io);
+    raft_uv_tcp_close(&f->transport);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_true(l.n >= 1 + acknowledged);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* Entries C-Raft could not read back are refused at once. */
+static void append_refuses_unaligned_entries(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    char data[5] = "abcd";
+    struct raft_entry e = {.term = 1, .type = RAFT_COMMAND, .buf = {data, 5}, .batch = NULL};
+    struct append a = {.status = -1};
+    a.req.data = &a;
+    assert_int_equal(f->io.append(&f->io, &a.req, &e, 1, append_cb), RAFT_INVALID);
+    assert_non_null(strstr(f->io.errmsg, "multiple of 8"));
+    close_io(f);
+    assert_int_equal(a.calls, 0);
+}
+
+/* A write that fails (here: past RLIMIT_FSIZE, EFBIG) fails its append with RAFT_IOERR and a
+ * message, never a crash; the segment is cut back, so later appends and a reload see exactly
+ * the acknowledged entries. */
+static void failed_write_is_reported_and_nothing_acknowledged_is_lost(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1, 10);
+
+    struct rlimit saved, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    small = saved;
+    small.rlim_cur = 64 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    size_t len = 128 * 1024;
+    void *big = calloc(1, len);
+    struct raft_entry e = {.term = 1, .type = RAFT_COMMAND, .buf = {big, len}, .batch = NULL};
+    struct append a = {.status = -1};
+    a.req.data = &a;
+    assert_int_equal(f->io.append(&f->io, &a.req, &e, 1, append_cb), 0);
+    RUN_UNTIL(&f->loop, a.calls == 1);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    free(big);
+    assert_int_equal(a.status, RAFT_IOERR);
+    assert_non_null(strstr(f->io.errmsg, "open-"));
+
+    append_values(f, 11, 2);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 13);
+    assert_int_equal(value_of(&l.entries[10]), 10);
+    assert_int_equal(value_of(&l.entries[11]), 11);
+    assert_int_equal(value_of(&l.entries[12]), 12);
+    free_loaded(&l);
+    close_io(f);
+}
+
+/* raft_recover appends the forced configuration after the last entry. */
+static void recover_appends_the_configuration(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 3);
+    close_io(f);
+
+    open_io(f);
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    assert_int_equal(raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    assert_int_equal(raft_configuration_add(&conf, 4, "127.0.0.1:9004", RAFT_VOTER), 0);
+    assert_int_equal(f->io.recover(&f->io, &conf), 0);
+    raft_configuration_close(&conf);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(l.entries[4].type, RAFT_CHANGE);
+    struct raft_configuration decoded;
+    raft_configuration_init(&decoded);
+    assert_int_equal(raft_configuration_decode(&l.entries[4].buf, &decoded), 0);
+    assert_int_equal(decoded.n, 2);
+    assert_int_equal(decoded.servers[1].id, 4);
+    raft_configuration_close(&decoded);
+    free_loaded(&l);
+    close_io(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(init_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(bootstrap_then_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(term_and_vote_persist, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_many_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_rolls_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(truncate_then_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_put_get_with_trailing, setup, teardown),
+        cmocka_unit_test(load_torn_open_segments),
+        cmocka_unit_test_setup_teardown(load_corrupt_closed_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_craft_directories, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_refuses_unaligned_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(recover_appends_the_configuration, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_write_is_reported_and_nothing_acknowledged_is_lost,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

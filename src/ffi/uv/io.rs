@@ -1,0 +1,966 @@
+//! The `raft_io` methods of `raft_uv`: the instance ([`UvIo`], in `io->impl`), its life cycle,
+//! and the disk side. Disk writes run one at a time, in order, on libuv's thread pool
+//! (`uv_queue_work`), against the safe [`Log`] of `src/storage`; appends that arrive while a
+//! write is in flight are merged into one batch (one write, one `fdatasync`). Term and vote are
+//! written on the loop thread (32 bytes and an `fdatasync`, as C-Raft does).
+
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
+use std::path::PathBuf;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use super::super::boundary::{self, guard, write_errmsg, Failure};
+use super::super::classic_types::*;
+use super::super::configuration as conf_ffi;
+use super::super::entries;
+use super::super::heap;
+use super::super::types::*;
+use super::abi::raft_uv_transport;
+use super::net::{self, Client, Server};
+use super::sys::{self, uv_handle_t, uv_loop_t, uv_req_t};
+use crate::codec::Entry;
+use crate::storage::{self, Log, MetadataFiles, StoredSnapshot};
+
+/// Longest data directory path accepted (C-Raft's limit).
+const MAX_DIR_LEN: usize = 1023;
+
+/// A disk operation waiting for, or running on, the thread pool.
+enum Job {
+    /// Entries appended by one or more `append` requests, written as one batch.
+    Append {
+        entries: Vec<Entry>,
+        reqs: Vec<(*mut raft_io_append, raft_io_append_cb)>,
+    },
+    Truncate(raft_index),
+    PutSnapshot {
+        snapshot: StoredSnapshot,
+        trailing: u64,
+        timestamp: u64,
+        req: *mut raft_io_snapshot_put,
+        cb: raft_io_snapshot_put_cb,
+    },
+    GetSnapshot {
+        req: *mut raft_io_snapshot_get,
+        cb: raft_io_snapshot_get_cb,
+    },
+}
+
+/// What a job produced on the thread pool.
+enum Output {
+    Done,
+    Snapshot(Option<StoredSnapshot>),
+}
+
+/// A job in flight: owned by its `uv_work_t` (`data`) from submission to the after-work
+/// callback.
+struct Work {
+    uv: *mut UvIo,
+    log: Arc<Mutex<Log>>,
+    job: Job,
+    result: Option<storage::Result<Output>>,
+}
+
+/// The state of one `raft_uv` instance.
+pub struct UvIo {
+    pub io: *mut raft_io,
+    pub r#loop: *mut uv_loop_t,
+    pub transport: *mut raft_uv_transport,
+    dir: PathBuf,
+    pub id: raft_id,
+    pub address: CString,
+    /// Milliseconds between connection attempts to a peer.
+    pub retry_delay: u64,
+    metadata: Option<MetadataFiles>,
+    log: Arc<Mutex<Log>>,
+    queue: VecDeque<Job>,
+    in_flight: bool,
+    /// Payload bytes past which waiting appends are no longer merged into one batch (the
+    /// segment size: a batch never spans segments).
+    batch_limit: u64,
+    /// The failure of a truncation: every later append fails with it.
+    broken: Option<(c_int, String)>,
+    pub tick: raft_io_tick_cb,
+    pub recv: raft_io_recv_cb,
+    timer: *mut uv_handle_t,
+    /// Completions that must not fire inside the method that caused them, fired by `defer`.
+    defer: *mut uv_handle_t,
+    pub deferred: Vec<Box<dyn FnOnce()>>,
+    pub clients: Vec<*mut Client>,
+    pub servers: Vec<*mut Server>,
+    transport_inited: bool,
+    transport_open: bool,
+    pub closing: bool,
+    /// Inside `io->close`: the close must not complete before it returns.
+    in_close_call: bool,
+    close_cb: raft_io_close_cb,
+    /// Handles of this instance whose close callback has not run yet.
+    pub open_handles: usize,
+    rng: u64,
+}
+
+/// The instance of `io`, if `io` was set up by `raft_uv_init`.
+///
+/// # Safety
+/// `io` must be NULL or a `raft_io` initialised by `raft_uv_init` and not released.
+pub unsafe fn instance<'a>(io: *mut raft_io) -> Option<&'a mut UvIo> {
+    // SAFETY: per the caller, `impl` is NULL or our Box.
+    unsafe { io.as_ref().and_then(|io| (io.r#impl as *mut UvIo).as_mut()) }
+}
+
+/// Runs `body` on the instance of `io` (nothing for NULL), inside the panic boundary.
+pub fn with_uv(io: *mut raft_io, body: impl FnOnce(&mut UvIo)) {
+    guard(|| {
+        // SAFETY: the setters' contract: `io` comes from raft_uv_init.
+        if let Some(uv) = unsafe { instance(io) } {
+            body(uv)
+        }
+    })
+}
+
+impl UvIo {
+    pub fn set_segment_size(&mut self, size: u64) {
+        self.batch_limit = size;
+        if let Ok(mut log) = self.log.lock() {
+            log.set_segment_size(size);
+        }
+    }
+
+    /// Reports a failure: its message in `io->errmsg`, its code returned.
+    pub fn fail(&self, failure: Failure) -> c_int {
+        // SAFETY: `io` is the live raft_io of this instance; errmsg has the documented size.
+        unsafe { write_errmsg((*self.io).errmsg.as_mut_ptr(), &failure.message) };
+        failure.code
+    }
+
+    /// Queues a completion to fire from the loop soon, outside the current method.
+    pub fn later(&mut self, f: Box<dyn FnOnce()>) {
+        self.deferred.push(f);
+        // SAFETY: the defer timer lives as long as the instance (closed last).
+        unsafe { sys::uv_timer_start(self.defer, Some(run_deferred), 0, 0) };
+    }
+}
+
+/// The code of a storage failure.
+pub fn storage_code(e: &storage::Error) -> c_int {
+    match e.kind {
+        storage::ErrorKind::NoSpace => RAFT_NOSPACE,
+        storage::ErrorKind::Io => RAFT_IOERR,
+        storage::ErrorKind::Corrupt => RAFT_CORRUPT,
+        storage::ErrorKind::Malformed => RAFT_MALFORMED,
+        storage::ErrorKind::CantBootstrap => RAFT_CANTBOOTSTRAP,
+        storage::ErrorKind::Invalid => RAFT_INVALID,
+    }
+}
+
+fn storage_failure(e: storage::Error) -> Failure {
+    Failure::new(storage_code(&e), e.message)
+}
+
+/// `raft_uv_init`.
+pub fn init(
+    io: *mut raft_io,
+    r#loop: *mut uv_loop_t,
+    dir: *const c_char,
+    transport: *mut raft_uv_transport,
+) -> c_int {
+    guard(|| {
+        if io.is_null() {
+            return RAFT_INVALID;
+        }
+        // SAFETY: the caller's live raft_io; the other pointers are checked below.
+        unsafe {
+            let errmsg = (*io).errmsg.as_mut_ptr();
+            match setup(io, r#loop, dir, transport) {
+                Ok(()) => 0,
+                Err(f) => {
+                    write_errmsg(errmsg, &f.message);
+                    f.code
+                }
+            }
+        }
+    })
+}
+
+unsafe fn setup(
+    io: *mut raft_io,
+    r#loop: *mut uv_loop_t,
+    dir: *const c_char,
+    transport: *mut raft_uv_transport,
+) -> Result<(), Failure> {
+    // As C-Raft: everything but `data` (the program's, or the instance's once raft_init ran)
+    // starts from zero.
+    // SAFETY: the caller's raft_io; all-zero is a valid raft_io (NULL methods).
+    unsafe {
+        let data = (*io).data;
+        ptr::write_bytes(io, 0, 1);
+        (*io).data = data;
+    }
+    if r#loop.is_null() || transport.is_null() {
+        return Err(Failure::invalid("loop and transport must not be NULL"));
+    }
+    // SAFETY: the caller's NUL-terminated string.
+    let dir = unsafe { boundary::text(dir, "dir") }?;
+    if dir.len() > MAX_DIR_LEN {
+        return Err(Failure::new(RAFT_NAMETOOLONG, format!("directory path too long: {dir}")));
+    }
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(RAFT_NOTFOUND, format!("directory {dir} does not exist")))
+        }
+        Err(e) => return Err(Failure::new(RAFT_IOERR, format!("stat {dir}: {e}"))),
+        Ok(m) if !m.is_dir() => return Err(Failure::invalid(format!("{dir} is not a directory"))),
+        Ok(_) => {}
+    }
+    // SAFETY: checked non-NULL; the caller's transport.
+    if unsafe { (*transport).version } == 0 {
+        return Err(Failure::invalid("transport->version must be set"));
+    }
+    let timer = sys::alloc_handle(sys::UV_TIMER);
+    let defer = sys::alloc_handle(sys::UV_TIMER);
+    if timer.is_null() || defer.is_null() {
+        heap::free(timer as *mut c_void);
+        heap::free(defer as *mut c_void);
+        return Err(Failure::nomem());
+    }
+    let dir = PathBuf::from(dir);
+    let uv = Box::into_raw(Box::new(UvIo {
+        io,
+        r#loop,
+        transport,
+        log: Arc::new(Mutex::new(Log::new(&dir))),
+        dir,
+        id: 0,
+        address: CString::default(),
+        retry_delay: 1000,
+        metadata: None,
+        queue: VecDeque::new(),
+        in_flight: false,
+        batch_limit: 8 * 1024 * 1024,
+        broken: None,
+        tick: None,
+        recv: None,
+        timer,
+        defer,
+        deferred: Vec::new(),
+        clients: Vec::new(),
+        servers: Vec::new(),
+        transport_inited: false,
+        transport_open: false,
+        closing: false,
+        in_close_call: false,
+        close_cb: None,
+        open_handles: 2,
+        rng: seed(),
+    }));
+    // SAFETY: fresh handles on the host's loop; `uv` outlives them (released after close).
+    unsafe {
+        sys::uv_timer_init(r#loop, timer);
+        sys::uv_timer_init(r#loop, defer);
+        sys::uv_handle_set_data(timer, uv as *mut c_void);
+        sys::uv_handle_set_data(defer, uv as *mut c_void);
+        (*transport).data = uv as *mut c_void;
+        let io = &mut *io;
+        io.version = 2;
+        io.r#impl = uv as *mut c_void;
+        io.init = Some(io_init);
+        io.close = Some(io_close);
+        io.load = Some(io_load);
+        io.start = Some(io_start);
+        io.bootstrap = Some(io_bootstrap);
+        io.recover = Some(io_recover);
+        io.set_term = Some(io_set_term);
+        io.set_vote = Some(io_set_vote);
+        io.send = Some(net::io_send);
+        io.append = Some(io_append);
+        io.truncate = Some(io_truncate);
+        io.snapshot_put = Some(io_snapshot_put);
+        io.snapshot_get = Some(io_snapshot_get);
+        io.time = Some(io_time);
+        io.random = Some(io_random);
+    }
+    Ok(())
+}
+
+/// A seed for `random` that differs between processes and instances.
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let here = &nanos as *const u64 as u64;
+    (nanos ^ (u64::from(std::process::id()) << 32) ^ here.rotate_left(17)) | 1
+}
+
+/// `raft_uv_close`.
+pub fn release(io: *mut raft_io) {
+    guard(|| {
+        if io.is_null() {
+            return;
+        }
+        // SAFETY: the caller's raft_io; `impl` is our Box (or NULL after a first release).
+        unsafe {
+            let uv = (*io).r#impl as *mut UvIo;
+            if uv.is_null() {
+                return;
+            }
+            (*io).r#impl = ptr::null_mut();
+            if !(*uv).transport.is_null() && (*(*uv).transport).data == uv as *mut c_void {
+                (*(*uv).transport).data = ptr::null_mut();
+            }
+            if (*uv).open_handles > 0 && !(*uv).closing {
+                // Never started nor closed: the timers were never started either, so closing
+                // them now and freeing them in their callbacks is enough.
+                sys::uv_handle_set_data((*uv).timer, ptr::null_mut());
+                sys::uv_handle_set_data((*uv).defer, ptr::null_mut());
+                sys::uv_close((*uv).timer, Some(sys::free_on_close));
+                sys::uv_close((*uv).defer, Some(sys::free_on_close));
+            }
+            drop(Box::from_raw(uv));
+        }
+    })
+}
+
+/// Runs `body` on the instance behind a `raft_io` method, reporting failures through
+/// `io->errmsg`.
+unsafe fn method(io: *mut raft_io, body: impl FnOnce(&mut UvIo) -> Result<(), Failure>) -> c_int {
+    guard(|| {
+        // SAFETY: methods are only installed by raft_uv_init on its own raft_io.
+        let Some(uv) = (unsafe { instance(io) }) else {
+            return RAFT_INVALID;
+        };
+        match body(uv) {
+            Ok(()) => 0,
+            Err(f) => uv.fail(f),
+        }
+    })
+}
+
+unsafe extern "C" fn io_init(io: *mut raft_io, id: raft_id, address: *const c_char) -> c_int {
+    // SAFETY: see `method`.
+    unsafe {
+        method(io, |uv| {
+            let text = boundary::text(address, "address")?;
+            uv.id = id;
+            uv.address = CString::new(text).map_err(|_| Failure::invalid("address"))?;
+            let dir = uv.dir.clone();
+            uv.metadata = Some(MetadataFiles::load(&dir).map_err(storage_failure)?);
+            let t = uv.transport;
+            let rv = ((*t).init.ok_or_else(|| Failure::invalid("transport->init is NULL"))?)(
+                t,
+                id,
+                uv.address.as_ptr(),
+            );
+            if rv != 0 {
+                let message = CStr::from_ptr((*t).errmsg.as_ptr()).to_string_lossy().into_owned();
+                return Err(Failure::new(rv, format!("transport init: {message}")));
+            }
+            uv.transport_inited = true;
+            Ok(())
+        })
+    }
+}
+
+fn metadata(uv: &mut UvIo) -> Result<&mut MetadataFiles, Failure> {
+    if uv.metadata.is_none() {
+        uv.metadata = Some(MetadataFiles::load(&uv.dir).map_err(storage_failure)?);
+    }
+    uv.metadata.as_mut().ok_or_else(|| Failure::invalid("metadata"))
+}
+
+fn log_guard(uv: &UvIo) -> Result<std::sync::MutexGuard<'_, Log>, Failure> {
+    if uv.in_flight {
+        return Err(Failure::new(RAFT_BUSY, "a disk write is in flight"));
+    }
+    uv.log.lock().map_err(|_| Failure::new(RAFT_IOERR, "the log was poisoned by a panic"))
+}
+
+unsafe extern "C" fn io_load(
+    io: *mut raft_io,
+    term: *mut raft_term,
+    voted_for: *mut raft_id,
+    snapshot: *mut *mut raft_snapshot,
+    start_index: *mut raft_index,
+    entries_out: *mut *mut raft_entry,
+    n_entries: *mut usize,
+) -> c_int {
+    // SAFETY: see `method`; the out-pointers are the library's.
+    unsafe {
+        method(io, |uv| {
+            let m = MetadataFiles::load(&uv.dir).map_err(storage_failure)?;
+            let (t, v) = (m.term(), m.voted_for());
+            uv.metadata = Some(m);
+            let loaded = log_guard(uv)?.load().map_err(storage_failure)?;
+            let snap = match &loaded.snapshot {
+                Some(s) => snapshot_to_c(s)?,
+                None => ptr::null_mut(),
+            };
+            let (array, n) = match entries::to_c(&loaded.entries) {
+                Ok(x) => x,
+                Err(f) => {
+                    free_snapshot(snap);
+                    return Err(f);
+                }
+            };
+            *term = t;
+            *voted_for = v;
+            *snapshot = snap;
+            *start_index = loaded.start_index;
+            *entries_out = array;
+            *n_entries = n;
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn io_start(
+    io: *mut raft_io,
+    msecs: c_uint,
+    tick: raft_io_tick_cb,
+    recv: raft_io_recv_cb,
+) -> c_int {
+    // SAFETY: see `method`.
+    unsafe {
+        method(io, |uv| {
+            uv.tick = tick;
+            uv.recv = recv;
+            let ms = u64::from(msecs.max(1));
+            sys::uv_timer_start(uv.timer, Some(on_tick), ms, ms);
+            let t = uv.transport;
+            let listen =
+                (*t).listen.ok_or_else(|| Failure::invalid("transport->listen is NULL"))?;
+            let rv = listen(t, Some(net::on_accept));
+            if rv != 0 {
+                sys::uv_timer_stop(uv.timer);
+                let message = CStr::from_ptr((*t).errmsg.as_ptr()).to_string_lossy().into_owned();
+                return Err(Failure::new(rv, format!("transport listen: {message}")));
+            }
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn on_tick(timer: *mut uv_handle_t) {
+    guard(|| {
+        // SAFETY: the tick timer's data is its live instance.
+        unsafe {
+            let uv = sys::uv_handle_get_data(timer) as *mut UvIo;
+            if let Some(uv) = uv.as_mut() {
+                if let (false, Some(tick)) = (uv.closing, uv.tick) {
+                    tick(uv.io);
+                }
+            }
+        }
+    })
+}
+
+unsafe extern "C" fn run_deferred(timer: *mut uv_handle_t) {
+    guard(|| {
+        // SAFETY: the defer timer's data is its live instance.
+        unsafe {
+            let uv = sys::uv_handle_get_data(timer) as *mut UvIo;
+            if uv.is_null() {
+                return;
+            }
+            // Completions may queue more: run until none is left.
+            loop {
+                let batch = std::mem::take(&mut (*uv).deferred);
+                if batch.is_empty() {
+                    break;
+                }
+                for f in batch {
+                    f();
+                }
+            }
+            maybe_finish_close(uv);
+        }
+    })
+}
+
+unsafe extern "C" fn io_bootstrap(io: *mut raft_io, conf: *const raft_configuration) -> c_int {
+    // SAFETY: see `method`; `conf` is the library's.
+    unsafe {
+        method(io, |uv| {
+            let conf = conf_ffi::from_c(boundary::non_null(conf, "configuration")?)?;
+            if !metadata(uv)?.is_pristine() {
+                return Err(Failure::new(RAFT_CANTBOOTSTRAP, "the server already has a term"));
+            }
+            log_guard(uv)?.bootstrap(&conf).map_err(storage_failure)?;
+            metadata(uv)?.store(1, 0).map_err(storage_failure)
+        })
+    }
+}
+
+unsafe extern "C" fn io_recover(io: *mut raft_io, conf: *const raft_configuration) -> c_int {
+    // SAFETY: see `method`; `conf` is the library's.
+    unsafe {
+        method(io, |uv| {
+            let conf = conf_ffi::from_c(boundary::non_null(conf, "configuration")?)?;
+            let term = metadata(uv)?.term();
+            log_guard(uv)?.recover(&conf, term).map_err(storage_failure)
+        })
+    }
+}
+
+unsafe extern "C" fn io_set_term(io: *mut raft_io, term: raft_term) -> c_int {
+    // SAFETY: see `method`.
+    unsafe { method(io, |uv| metadata(uv)?.store(term, 0).map_err(storage_failure)) }
+}
+
+unsafe extern "C" fn io_set_vote(io: *mut raft_io, id: raft_id) -> c_int {
+    // SAFETY: see `method`.
+    unsafe {
+        method(io, |uv| {
+            let m = metadata(uv)?;
+            let term = m.term();
+            m.store(term, id).map_err(storage_failure)
+        })
+    }
+}
+
+unsafe extern "C" fn io_append(
+    io: *mut raft_io,
+    req: *mut raft_io_append,
+    entries_in: *const raft_entry,
+    n: c_uint,
+    cb: raft_io_append_cb,
+) -> c_int {
+    // SAFETY: see `method`; the entries are the library's, valid for the call (copied).
+    unsafe {
+        method(io, |uv| {
+            if uv.closing {
+                return Err(Failure::new(RAFT_CANCELED, "closing"));
+            }
+            if let Some((code, message)) = &uv.broken {
+                return Err(Failure::new(*code, message.clone()));
+            }
+            let given = boundary::slice(entries_in, n as usize, "entries")?;
+            if let Some((i, e)) = given.iter().enumerate().find(|(_, e)| e.buf.len % 8 != 0) {
+                return Err(Failure::invalid(format!(
+                    "entry {i} of the append has {} bytes, not a multiple of 8 (C-Raft's \
+                     segments cannot hold it)",
+                    e.buf.len
+                )));
+            }
+            let new = entries::from_c(given, "entry")?;
+            let limit = uv.batch_limit;
+            match uv.queue.back_mut() {
+                Some(Job::Append { entries, reqs })
+                    if payload_len(entries) + payload_len(&new) <= limit =>
+                {
+                    entries.extend(new);
+                    reqs.push((req, cb));
+                }
+                _ => {
+                    uv.queue.push_back(Job::Append { entries: new, reqs: vec![(req, cb)] });
+                }
+            }
+            submit_next(uv);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn io_truncate(io: *mut raft_io, index: raft_index) -> c_int {
+    // SAFETY: see `method`.
+    unsafe {
+        method(io, |uv| {
+            if uv.closing {
+                return Err(Failure::new(RAFT_CANCELED, "closing"));
+            }
+            uv.queue.push_back(Job::Truncate(index));
+            submit_next(uv);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn io_snapshot_put(
+    io: *mut raft_io,
+    trailing: c_uint,
+    req: *mut raft_io_snapshot_put,
+    snapshot: *const raft_snapshot,
+    cb: raft_io_snapshot_put_cb,
+) -> c_int {
+    // SAFETY: see `method`; the snapshot is the library's, valid for the call (copied).
+    unsafe {
+        method(io, |uv| {
+            if uv.closing {
+                return Err(Failure::new(RAFT_CANCELED, "closing"));
+            }
+            let snapshot = snapshot_from_c(boundary::non_null(snapshot, "snapshot")?)?;
+            let timestamp = sys::uv_now(uv.r#loop);
+            uv.queue.push_back(Job::PutSnapshot {
+                snapshot,
+                trailing: u64::from(trailing),
+                timestamp,
+                req,
+                cb,
+            });
+            submit_next(uv);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn io_snapshot_get(
+    io: *mut raft_io,
+    req: *mut raft_io_snapshot_get,
+    cb: raft_io_snapshot_get_cb,
+) -> c_int {
+    // SAFETY: see `method`.
+    unsafe {
+        method(io, |uv| {
+            if uv.closing {
+                return Err(Failure::new(RAFT_CANCELED, "closing"));
+            }
+            uv.queue.push_back(Job::GetSnapshot { req, cb });
+            submit_next(uv);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn io_time(io: *mut raft_io) -> raft_time {
+    // No panic can happen here: two pointer reads and a libuv call.
+    // SAFETY: see `method`.
+    match unsafe { instance(io) } {
+        Some(uv) => unsafe { sys::uv_now(uv.r#loop) },
+        None => 0,
+    }
+}
+
+unsafe extern "C" fn io_random(io: *mut raft_io, min: c_int, max: c_int) -> c_int {
+    guard(|| {
+        // SAFETY: see `method`.
+        let Some(uv) = (unsafe { instance(io) }) else {
+            return min;
+        };
+        if max <= min {
+            return min;
+        }
+        // xorshift64*: enough to spread election timeouts.
+        uv.rng ^= uv.rng >> 12;
+        uv.rng ^= uv.rng << 25;
+        uv.rng ^= uv.rng >> 27;
+        let r = uv.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let span = (i64::from(max) - i64::from(min) + 1) as u64;
+        (i64::from(min) + (r % span) as i64) as c_int
+    })
+}
+
+fn payload_len(entries: &[Entry]) -> u64 {
+    entries.iter().map(|e| e.payload.len() as u64).sum()
+}
+
+/// Hands the next queued job to the thread pool when none is in flight.
+fn submit_next(uv: &mut UvIo) {
+    if uv.in_flight || uv.closing {
+        return;
+    }
+    let Some(job) = uv.queue.pop_front() else {
+        return;
+    };
+    let req = sys::alloc_req(sys::UV_WORK);
+    let work = Box::new(Work { uv: uv as *mut UvIo, log: uv.log.clone(), job, result: None });
+    if req.is_null() {
+        finish_job(uv, *work, Some(Failure::nomem()));
+        return;
+    }
+    let work = Box::into_raw(work);
+    // SAFETY: a fresh request; `work` stays alive until after_work frees it.
+    let rv = unsafe {
+        sys::uv_req_set_data(req, work as *mut c_void);
+        sys::uv_queue_work(uv.r#loop, req, Some(work_on_pool), Some(after_work))
+    };
+    if rv != 0 {
+        heap::free(req as *mut c_void);
+        // SAFETY: not submitted: still ours.
+        let work = unsafe { Box::from_raw(work) };
+        let failure = Failure::new(RAFT_IOERR, format!("uv_queue_work: {}", sys::strerror(rv)));
+        // Complete later: we may be inside the method that queued it.
+        let uvp = uv as *mut UvIo;
+        uv.later(Box::new(move || {
+            // SAFETY: deferred completions run while the instance lives.
+            finish_job(unsafe { &mut *uvp }, *work, Some(failure));
+        }));
+        return;
+    }
+    uv.in_flight = true;
+}
+
+/// Runs on a thread of libuv's pool: only the log (locked) and the job's own data are touched.
+unsafe extern "C" fn work_on_pool(req: *mut uv_req_t) {
+    // SAFETY: `data` is the Work submitted with this request, touched by no other thread now.
+    let work = unsafe { &mut *(sys::uv_req_get_data(req) as *mut Work) };
+    let result = boundary::contain(|| {
+        let mut log = match work.log.lock() {
+            Ok(log) => log,
+            Err(_) => return Err(storage::Error::new(storage::ErrorKind::Io, "log poisoned")),
+        };
+        match &work.job {
+            Job::Append { entries, .. } => log.append(entries).map(|_| Output::Done),
+            Job::Truncate(index) => log.truncate(*index).map(|_| Output::Done),
+            Job::PutSnapshot { snapshot, trailing, timestamp, .. } => {
+                log.put_snapshot(snapshot, *trailing, *timestamp).map(|_| Output::Done)
+            }
+            Job::GetSnapshot { .. } => log.get_snapshot().map(Output::Snapshot),
+        }
+    });
+    work.result = Some(result.unwrap_or_else(|panic| {
+        Err(storage::Error::new(storage::ErrorKind::Io, format!("disk job panicked: {panic}")))
+    }));
+}
+
+unsafe extern "C" fn after_work(req: *mut uv_req_t, _status: c_int) {
+    guard(|| {
+        // SAFETY: the Work of this request, back on the loop thread; the instance outlives
+        // every job in flight (close waits for them).
+        unsafe {
+            let work = Box::from_raw(sys::uv_req_get_data(req) as *mut Work);
+            heap::free(req as *mut c_void);
+            let uv = &mut *work.uv;
+            uv.in_flight = false;
+            finish_job(uv, *work, None);
+            submit_next(uv);
+            maybe_finish_close(uv);
+        }
+    })
+}
+
+/// Fires the callbacks of a finished (or failed, or canceled) job.
+fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
+    let outcome: Result<Output, Failure> = match (failure, work.result) {
+        (Some(f), _) => Err(f),
+        (None, Some(Ok(output))) => Ok(output),
+        (None, Some(Err(e))) => Err(storage_failure(e)),
+        (None, None) => Err(Failure::new(RAFT_IOERR, "disk job did not run")),
+    };
+    let status = match &outcome {
+        Ok(_) => 0,
+        Err(f) => uv.fail(Failure::new(f.code, f.message.clone())),
+    };
+    // SAFETY: the requests are the library's, alive until their callback.
+    unsafe {
+        match work.job {
+            Job::Append { reqs, .. } => {
+                for (req, cb) in reqs {
+                    if let Some(cb) = cb {
+                        cb(req, status);
+                    }
+                }
+            }
+            Job::Truncate(_) => {
+                if let Err(f) = outcome {
+                    uv.broken = Some((f.code, f.message));
+                }
+            }
+            Job::PutSnapshot { req, cb, .. } => {
+                if let Some(cb) = cb {
+                    cb(req, status);
+                }
+            }
+            Job::GetSnapshot { req, cb } => {
+                let (snapshot, status) = match outcome {
+                    Ok(Output::Snapshot(Some(s))) => match snapshot_to_c(&s) {
+                        Ok(p) => (p, 0),
+                        Err(f) => (ptr::null_mut(), uv.fail(f)),
+                    },
+                    Ok(_) => (ptr::null_mut(), uv.fail(Failure::new(RAFT_NOTFOUND, "no snapshot"))),
+                    Err(_) => (ptr::null_mut(), status),
+                };
+                if let Some(cb) = cb {
+                    cb(req, snapshot, status);
+                } else {
+                    free_snapshot(snapshot);
+                }
+            }
+        }
+    }
+}
+
+/// A raft heap copy of `s`: the struct, a one-element `bufs` array, the data and the
+/// configuration, all becoming the library's.
+fn snapshot_to_c(s: &StoredSnapshot) -> Result<*mut raft_snapshot, Failure> {
+    let out = heap::calloc(1, std::mem::size_of::<raft_snapshot>()) as *mut raft_snapshot;
+    let bufs = heap::alloc_array::<raft_buffer>(1);
+    let data = conf_ffi::copy_to_heap(&s.data);
+    let mut conf = raft_configuration { servers: ptr::null_mut(), n: 0 };
+    let conf_ok = conf_ffi::to_c(&s.conf, &mut conf);
+    match (out.is_null() || bufs.is_null(), data, conf_ok) {
+        (false, Ok(data), Ok(())) => {
+            // SAFETY: fresh allocations of the right sizes.
+            unsafe {
+                bufs.write(data);
+                out.write(raft_snapshot {
+                    index: s.index,
+                    term: s.term,
+                    configuration: conf,
+                    configuration_index: s.conf_index,
+                    bufs,
+                    n_bufs: 1,
+                });
+            }
+            Ok(out)
+        }
+        (_, data, _) => {
+            heap::free(out as *mut c_void);
+            heap::free(bufs as *mut c_void);
+            if let Ok(d) = data {
+                heap::free(d.base);
+            }
+            conf_ffi::close(&mut conf);
+            Err(Failure::nomem())
+        }
+    }
+}
+
+/// Frees a snapshot made by [`snapshot_to_c`] that nobody took.
+fn free_snapshot(s: *mut raft_snapshot) {
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: made by snapshot_to_c, not handed over.
+    unsafe {
+        let snap = &mut *s;
+        for i in 0..snap.n_bufs as usize {
+            heap::free((*snap.bufs.add(i)).base);
+        }
+        heap::free(snap.bufs as *mut c_void);
+        conf_ffi::close(&mut snap.configuration);
+        heap::free(s as *mut c_void);
+    }
+}
+
+/// Copies the library's snapshot (its buffers joined).
+///
+/// # Safety
+/// `s` and what it points to must be valid for the call.
+unsafe fn snapshot_from_c(s: &raft_snapshot) -> Result<StoredSnapshot, Failure> {
+    // SAFETY: per the caller.
+    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") }?;
+    let mut data = Vec::new();
+    for b in bufs {
+        // SAFETY: per the caller.
+        data.extend_from_slice(unsafe { boundary::buffer_bytes(b, "snapshot buffer") }?);
+    }
+    Ok(StoredSnapshot {
+        term: s.term,
+        index: s.index,
+        // SAFETY: per the caller.
+        conf: unsafe { conf_ffi::from_c(&s.configuration) }?,
+        conf_index: s.configuration_index,
+        data: Bytes::from(data),
+    })
+}
+
+unsafe extern "C" fn io_close(io: *mut raft_io, cb: raft_io_close_cb) {
+    guard(|| {
+        // SAFETY: see `method`.
+        let Some(uv) = (unsafe { instance(io) }) else {
+            return;
+        };
+        if uv.closing {
+            return;
+        }
+        uv.closing = true;
+        uv.in_close_call = true;
+        uv.close_cb = cb;
+        let uvp = uv as *mut UvIo;
+        // SAFETY: the instance's handles and the host's transport, all alive.
+        unsafe {
+            sys::uv_timer_stop(uv.timer);
+            sys::uv_close(uv.timer, Some(on_handle_closed));
+            for client in uv.clients.clone() {
+                net::close_client(client);
+            }
+            for server in uv.servers.clone() {
+                net::close_server(server);
+            }
+            if uv.transport_inited {
+                let t = uv.transport;
+                if let Some(close) = (*t).close {
+                    uv.transport_open = true;
+                    close(t, Some(on_transport_closed));
+                }
+            }
+            // The defer timer always runs once more: the close callback never fires inside
+            // this call, and queued completions are flushed.
+            let canceled: Vec<Job> = uv.queue.drain(..).collect();
+            for job in canceled {
+                let work = Work { uv: uvp, log: uv.log.clone(), job, result: None };
+                uv.later(Box::new(move || {
+                    finish_job(&mut *uvp, work, Some(Failure::new(RAFT_CANCELED, "closing")));
+                }));
+            }
+            sys::uv_timer_start(uv.defer, Some(run_deferred), 0, 0);
+        }
+        uv.in_close_call = false;
+    })
+}
+
+unsafe extern "C" fn on_transport_closed(t: *mut raft_uv_transport) {
+    guard(|| {
+        // SAFETY: `data` is the instance (raft_uv_init), alive until raft_uv_close.
+        unsafe {
+            let uv = (*t).data as *mut UvIo;
+            if let Some(uv) = uv.as_mut() {
+                uv.transport_open = false;
+                maybe_finish_close(uv);
+            }
+        }
+    })
+}
+
+/// Close callback of the instance's own handles (the tick timer; the defer timer last).
+pub unsafe extern "C" fn on_handle_closed(handle: *mut uv_handle_t) {
+    guard(|| {
+        // SAFETY: handles whose data is their live instance.
+        unsafe {
+            let uv = sys::uv_handle_get_data(handle) as *mut UvIo;
+            heap::free(handle as *mut c_void);
+            if let Some(uv) = uv.as_mut() {
+                uv.open_handles -= 1;
+                if handle == uv.defer {
+                    uv.defer = ptr::null_mut();
+                    let cb = uv.close_cb.take();
+                    let io = uv.io;
+                    if let Some(cb) = cb {
+                        cb(io);
+                    }
+                    return;
+                }
+                maybe_finish_close(uv);
+            }
+        }
+    })
+}
+
+/// Once everything else is closed and no job is in flight: closes the open segment and the
+/// defer timer, whose close callback calls the close callback of `io`.
+pub fn maybe_finish_close(uv: *mut UvIo) {
+    // SAFETY: called with the live instance.
+    let uv = unsafe { &mut *uv };
+    if !uv.closing
+        || uv.in_close_call
+        || uv.in_flight
+        || uv.transport_open
+        || !uv.deferred.is_empty()
+        || uv.open_handles != 1
+        || uv.defer.is_null()
+    {
+        return;
+    }
+    // SAFETY: the defer handle is alive and not closing yet (open_handles counts it).
+    unsafe {
+        if sys::uv_is_closing(uv.defer) != 0 {
+            return;
+        }
+        if let Ok(mut log) = uv.log.lock() {
+            let _ = log.finish_open();
+        }
+        sys::uv_timer_stop(uv.defer);
+        sys::uv_close(uv.defer, Some(on_handle_closed));
+    }
+}
