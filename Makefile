@@ -29,7 +29,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header cbindgen-tool check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak soak-classic \
-        examples demo bench test-interop bench-net
+        examples demo bench test-interop bench-net test-install test-python-package
 
 all: lib header
 
@@ -63,7 +63,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -282,6 +282,32 @@ install: lib header
 	install -m 0644 include/raft/uv.h $(DESTDIR)$(PREFIX)/include/raft/uv.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)|" \
 	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+
+# `make install` into a staging DESTDIR, then a C program built with nothing but pkg-config.
+STAGE := $(BUILD)/stage
+test-install:
+	rm -rf $(STAGE)
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(STAGE)) PREFIX=/usr
+	test -f $(STAGE)/usr/include/raft.h && test -f $(STAGE)/usr/include/raft/uv.h
+	PKG_CONFIG_SYSROOT_DIR=$(abspath $(STAGE)) PKG_CONFIG_PATH=$(abspath $(STAGE))/usr/lib/pkgconfig \
+	  PKG_CONFIG_LIBDIR=$(abspath $(STAGE))/usr/lib/pkgconfig \
+	  sh -c '$(CC) -std=c11 -Wall -Wextra -Werror -o $(STAGE)/installed c_tests/install/installed.c $$(pkg-config --cflags --libs raft)'
+	LD_LIBRARY_PATH=$(abspath $(STAGE))/usr/lib $(STAGE)/installed
+
+# The Python package from a clean environment: the library installed under a prefix, the
+# package pip-installed into a fresh virtual environment, the suite run against both (the
+# library found through pkg-config, never RAFT_LIBRARY).
+PYPREFIX := $(BUILD)/python-prefix
+PYVENV   := $(BUILD)/python-venv
+test-python-package:
+	rm -rf $(PYPREFIX) $(PYVENV) python/build python/*.egg-info
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(PYPREFIX))
+	$(PYTHON) -m venv --system-site-packages --without-pip $(PYVENV)
+	$(PYVENV)/bin/python -m pip install --quiet --no-build-isolation --no-deps ./python
+	rm -rf python/build python/*.egg-info
+	cd python/tests && env -u RAFT_LIBRARY RAFT_TEST_INSTALLED=1 \
+	  PKG_CONFIG_PATH=$(abspath $(PYPREFIX))/lib/pkgconfig \
+	  $(abspath $(PYVENV))/bin/python -m pytest -q -p no:cacheprovider .
 
 clean:
 	$(CARGO) clean

@@ -23,6 +23,13 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   python3 -m pip install --quiet pytest
 fi
 
+# make test-python-package builds the package with setuptools, offline (--no-build-isolation):
+# it needs a setuptools that builds wheels by itself (>= 70.1) or the wheel package.
+if ! python3 -c 'import setuptools.command.bdist_wheel' 2>/dev/null && ! python3 -c 'import wheel' 2>/dev/null; then
+  echo "deps: installing setuptools and wheel for $(python3 --version)"
+  python3 -m pip install --quiet --upgrade setuptools wheel
+fi
+
 # The wolf-grpc test generates its Python client from the .proto files with grpcio-tools.
 if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
   echo "deps: installing grpcio and grpcio-tools for $(python3 --version)"

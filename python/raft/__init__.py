@@ -1,7 +1,8 @@
 """Python binding of libraft-rs through ctypes.
 
 The library is found through the ``RAFT_LIBRARY`` environment variable (a path to
-``libraft.so``), else the system's ``libraft.so.0``.
+``libraft.so``), else the ``libdir`` pkg-config reports for ``raft``, else the system
+loader's ``libraft.so.0`` (see ``raft._lib.library_candidates``).
 
 A host creates one ``Raft`` per server, feeds it events (``raft.events``) with
 ``Raft.step(event, time)`` and acts on the returned ``Update``: persist term and vote, store
@@ -10,7 +11,8 @@ entries, send messages (``raft.messages``), apply committed entries. See
 """
 
 from . import events, messages
-from ._lib import RaftError, check, lib
+from ._lib import LibraryNotFound, RaftError, check, lib
+from ._version import __version__
 from .configuration import SPARE, STANDBY, VOTER, Configuration, Server
 from .events import (
     CatchUp,
@@ -41,6 +43,8 @@ from .types import (
 )
 
 __all__ = [
+    "__version__",
+    "LibraryNotFound",
     "lib",
     "RaftError",
     "check",

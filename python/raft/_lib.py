@@ -8,6 +8,8 @@ code reads ``msg.append_entries`` exactly like C does.
 
 import ctypes
 import os
+import subprocess
+from typing import List, Optional
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -306,8 +308,10 @@ class RaftHeap(Structure):
 class RaftStruct(Structure):
     """``struct raft`` as our header declares it (C-Raft's default 992-byte layout).
 
-    Only ``tracer``, ``id`` and ``address`` are public; the rest is opaque storage that the
-    library owns. ctypes objects never move, which satisfies "do not move an instance".
+    The members the binding reads are named (the library keeps ``current_term`` and
+    ``voted_for`` current after every step); members starting with ``_`` are storage the
+    binding never touches. ctypes objects never move, which satisfies "do not move an
+    instance".
     """
 
     _fields_ = [
@@ -317,19 +321,66 @@ class RaftStruct(Structure):
         ("fsm", c_void_p),
         ("id", raft_id),
         ("address", c_char_p),
-        ("private_state", c_uint64 * 52),
+        ("current_term", raft_term),
+        ("voted_for", raft_id),
+        ("_between", c_uint64 * 50),  # configuration .. max_catch_up_round_duration
         ("errmsg", c_char * RAFT_ERRMSG_BUF_SIZE),
-        ("private_extension", c_uint64 * 7),
-        ("private_instance", c_void_p),
-        ("private_magic", c_uint64),
-        ("private_busy", c_uint64),
-        ("private_tail", c_uint64 * 24),
+        ("_tail", c_uint64 * 34),  # pre_vote .. the library's private words
     ]
 
 
+class LibraryNotFound(ImportError):
+    """No libraft-rs ``libraft.so.0`` could be loaded (see :func:`library_candidates`)."""
+
+
+def _pkg_config_libdir() -> Optional[str]:
+    """The ``libdir`` of an installed ``raft.pc`` (PKG_CONFIG_PATH is honoured), if any."""
+    try:
+        out = subprocess.run(
+            ["pkg-config", "--variable=libdir", "raft"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    libdir = out.stdout.strip()
+    return libdir if out.returncode == 0 and libdir else None
+
+
+def library_candidates() -> List[str]:
+    """Where the library is looked for, in order: ``RAFT_LIBRARY`` (a path, which wins alone),
+    the ``libdir`` of pkg-config's ``raft`` package, then the system loader's
+    ``libraft.so.0``."""
+    override = os.environ.get("RAFT_LIBRARY")
+    if override:
+        return [override]
+    candidates = []
+    libdir = _pkg_config_libdir()
+    if libdir:
+        candidates.append(os.path.join(libdir, "libraft.so.0"))
+    candidates.append("libraft.so.0")
+    return candidates
+
+
 def _load() -> ctypes.CDLL:
-    path = os.environ.get("RAFT_LIBRARY", "libraft.so.0")
-    return ctypes.CDLL(path)
+    """The first candidate that loads and is libraft-rs. A C-Raft ``libraft`` (Debian's
+    ``libraft.so.2``, or C-Raft's own ``libraft.so.0``) lacks ``raft_metrics_json`` and is
+    passed over, since the binding relies on this library's contract."""
+    tried = []
+    for path in library_candidates():
+        try:
+            candidate = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path}: {e}")
+            continue
+        if hasattr(candidate, "raft_metrics_json"):
+            return candidate
+        tried.append(f"{path}: not libraft-rs (no raft_metrics_json)")
+    raise LibraryNotFound(
+        "libraft-rs not found; install it (make install) so that pkg-config finds raft.pc, "
+        "or set RAFT_LIBRARY to the path of libraft.so. Tried: " + "; ".join(tried)
+    )
 
 
 lib = _load()

@@ -11,6 +11,8 @@ STANDBY, VOTER, SPARE = 0, 1, 2
 
 @dataclass(frozen=True)
 class Server:
+    """One server of a configuration: its ID, address and role (VOTER, STANDBY or SPARE)."""
+
     id: int
     address: str
     role: int = VOTER
@@ -68,6 +70,7 @@ class Configuration:
             lib.raft_configuration_close(ctypes.byref(conf))
 
     def voters(self) -> List[int]:
+        """The servers that vote."""
         return [s.id for s in self.servers if s.role == VOTER]
 
     def __eq__(self, other: object) -> bool:

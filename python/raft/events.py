@@ -27,6 +27,8 @@ TRANSFER = 10
 
 @dataclass(frozen=True)
 class Event:
+    """Base of the events a host steps; each subclass sets TYPE to its raft_event_type."""
+
     TYPE = 0
 
 
@@ -54,12 +56,16 @@ class Receive(Event):
 
 @dataclass(frozen=True)
 class PersistedEntries(Event):
+    """Every entry up to ``index``, as last handed out, is durable."""
+
     index: int
     TYPE = PERSISTED_ENTRIES
 
 
 @dataclass(frozen=True)
 class PersistedSnapshot(Event):
+    """The snapshot of an update (metadata, offset, last) is durable."""
+
     metadata: SnapshotMetadata
     offset: int = 0
     last: bool = True
@@ -86,6 +92,8 @@ class Snapshot(Event):
 
 @dataclass(frozen=True)
 class Timeout(Event):
+    """The deadline ``Raft.timeout`` passed."""
+
     TYPE = TIMEOUT
 
 
@@ -99,6 +107,8 @@ class Submit(Event):
 
 @dataclass(frozen=True)
 class CatchUp(Event):
+    """Leader only: start catch-up rounds for server ``server_id``."""
+
     server_id: int
     TYPE = CATCH_UP
 

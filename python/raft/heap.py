@@ -93,10 +93,12 @@ class CountingHeap:
         _libc.free(ptr)
 
     def install(self) -> None:
+        """Makes this the process-wide raft heap."""
         lib.raft_heap_set(byref(self._heap))
 
     @staticmethod
     def uninstall() -> None:
+        """Restores the library's default heap (libc)."""
         lib.raft_heap_set_default()
 
     def __enter__(self) -> "CountingHeap":

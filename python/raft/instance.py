@@ -427,30 +427,37 @@ class Raft:
 
     @property
     def id(self) -> int:
+        """The server ID given at creation."""
         return self._r.id
 
     @property
     def address(self) -> str:
+        """The server's address (the library's copy)."""
         return _text(self._r.address)
 
     @property
     def state(self) -> State:
+        """Follower, candidate or leader."""
         return State(lib.raft_state(self._ptr()))
 
     @property
     def current_term(self) -> int:
+        """The current term."""
         return lib.raft_current_term(self._ptr())
 
     @property
     def voted_for(self) -> int:
+        """The server voted for in the current term, 0 for none."""
         return lib.raft_voted_for(self._ptr())
 
     @property
     def commit_index(self) -> int:
+        """The highest index known to be committed."""
         return lib.raft_commit_index(self._ptr())
 
     @property
     def last_index(self) -> int:
+        """Index of the last entry of the log (or of the snapshot when the log is empty)."""
         return lib.raft_last_index(self._ptr())
 
     @property
@@ -473,10 +480,12 @@ class Raft:
 
     @property
     def transferee(self) -> int:
+        """The target of a pending leadership transfer, or 0."""
         return lib.raft_transferee(self._ptr())
 
     @property
     def errmsg(self) -> str:
+        """The message of the last failed call on this instance."""
         return _text(lib.raft_errmsg(self._ptr()))
 
     def match_index(self, server_id: int) -> int:
@@ -500,36 +509,46 @@ class Raft:
     # --- Settings (immediate, produce no update: re-read ``timeout`` afterwards) ------------
 
     def seed(self, value: int) -> None:
+        """Seeds the election timer's random generator (differently on every server)."""
         lib.raft_seed(self._ptr(), value & 0xFFFFFFFF)
 
     def set_election_timeout(self, msecs: int) -> None:
+        """Base election timeout in ms (each reset draws in [T, 2T])."""
         lib.raft_set_election_timeout(self._ptr(), msecs)
 
     def set_heartbeat_timeout(self, msecs: int) -> None:
+        """Interval between a leader's heartbeats, in ms."""
         lib.raft_set_heartbeat_timeout(self._ptr(), msecs)
 
     def set_install_snapshot_timeout(self, msecs: int) -> None:
+        """How long a leader waits for an InstallSnapshot answer before probing again, in ms."""
         lib.raft_set_install_snapshot_timeout(self._ptr(), msecs)
 
     def set_pre_vote(self, enabled: bool) -> None:
+        """Enables the pre-vote round before elections."""
         lib.raft_set_pre_vote(self._ptr(), enabled)
 
     def set_max_catch_up_rounds(self, n: int) -> None:
+        """Most catch-up rounds before a slow server's catch-up is aborted."""
         lib.raft_set_max_catch_up_rounds(self._ptr(), n)
 
     def set_max_catch_up_round_duration(self, msecs: int) -> None:
+        """Longest a catch-up round may last, in ms."""
         lib.raft_set_max_catch_up_round_duration(self._ptr(), msecs)
 
     def set_max_inflight_entries(self, n: int) -> None:
+        """Most entries sent to one follower beyond its acknowledged index."""
         lib.raft_set_max_inflight_entries(self._ptr(), n)
 
     def set_capacity_threshold(self, minimum: int) -> None:
+        """Refuse submissions when a majority of voters report less disk capacity than this (0: never)."""
         lib.raft_set_capacity_threshold(self._ptr(), minimum)
 
     # --- Tracing --------------------------------------------------------------------------
 
     @property
     def tracer(self) -> Optional[Callable[[Diagnostic], None]]:
+        """The installed tracer function, or None."""
         return self._tracer_fn
 
     @tracer.setter

@@ -27,6 +27,8 @@ TIMEOUT_NOW = 6
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
+    """Base of the RPC messages: the peer's ID and address (destination when sent, sender when received)."""
+
     server_id: int
     server_address: str
     term: int
@@ -35,6 +37,8 @@ class Message:
 
 @dataclass(frozen=True, kw_only=True)
 class RequestVote(Message):
+    """A candidate asks for a vote (or a pre-vote)."""
+
     candidate_id: int
     last_log_index: int
     last_log_term: int
@@ -46,6 +50,8 @@ class RequestVote(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestVoteResult(Message):
+    """The answer to a RequestVote."""
+
     vote_granted: bool
     pre_vote: bool = False
     features: int = 0
@@ -56,6 +62,8 @@ class RequestVoteResult(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class AppendEntries(Message):
+    """A leader's entries (or heartbeat) after prev_log_index."""
+
     prev_log_index: int
     prev_log_term: int
     leader_commit: int
@@ -68,6 +76,8 @@ class AppendEntries(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class AppendEntriesResult(Message):
+    """A follower's answer to AppendEntries."""
+
     rejected: int
     last_log_index: int
     features: int = 0
@@ -78,6 +88,8 @@ class AppendEntriesResult(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class InstallSnapshot(Message):
+    """A leader's snapshot, whole."""
+
     last_index: int
     last_term: int
     conf_index: int
@@ -90,6 +102,8 @@ class InstallSnapshot(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class TimeoutNow(Message):
+    """A leader asks the transfer's target to stand at once."""
+
     last_log_index: int
     last_log_term: int
     version: int = 0

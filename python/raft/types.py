@@ -11,6 +11,8 @@ from .configuration import Configuration
 
 
 class State(IntEnum):
+    """The server's state: FOLLOWER, CANDIDATE or LEADER."""
+
     UNAVAILABLE = 0
     FOLLOWER = 1
     CANDIDATE = 2
@@ -18,12 +20,16 @@ class State(IntEnum):
 
 
 class EntryType(IntEnum):
+    """The type of a log entry."""
+
     COMMAND = 1
     BARRIER = 2
     CHANGE = 3
 
 
 class CatchUpStatus(IntEnum):
+    """Where a server's catch-up stands."""
+
     NONE = 0
     RUNNING = 1
     ABORTED = 2
