@@ -457,4 +457,9 @@ test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_B
 	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/test_classic_smoke \
 	  c_tests/test_classic_smoke.c $(CMOCKA_LIBS) -L$(abspath $(LIBDIR)) -lraft
 	LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/test_classic_smoke
+	@echo "== the raft_uv tests compiled against C-Raft's raft.h and raft/uv.h, run on our library"
+	@set -e; for t in $(UV_TESTS); do \
+	  $(CC) -std=gnu11 -g -O1 -I$(CRAFT_PREFIX)/include -Ic_tests/uv -o $(CRAFT_BUILD)/$$t \
+	    c_tests/uv/$$t.c $(CMOCKA_LIBS) -L$(abspath $(LIBDIR)) -lraft -luv; \
+	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/$$t; done
 	@echo "make test-craft: all passed"
