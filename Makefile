@@ -29,7 +29,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all lib header cbindgen-tool check-header deps test test-rust lint test-c test-c-plain test-c-asan \
         test-c-valgrind test-python test-wolf wolf-node test-fuzz fuzz install clean soak soak-classic \
-        examples demo bench test-interop bench-net test-install test-python-package
+        examples demo bench test-interop bench-net test-install test-python-package test-craft-node-on-rs
 
 all: lib header
 
@@ -63,7 +63,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-craft-node-on-rs test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -346,6 +346,17 @@ CRAFT_LIBS   := -l:libraft.so.2 -luv
 $(BUILD)/craft/craft-node: examples/craft-node/main.c examples/node/kv.c examples/node/kv.h $(ADDRESS_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CRAFT_CFLAGS) -o $@ examples/craft-node/main.c examples/node/kv.c examples/node/address.c $(CRAFT_LIBS)
+
+# The same C-Raft program (classic API + raft_uv), compiled against libraft-rs's headers and
+# linked to libraft-rs: the interoperability test runs with it in place of C-Raft 0.15.
+$(BUILD)/craft-on-rs/craft-node: examples/craft-node/main.c examples/node/kv.c examples/node/kv.h $(ADDRESS_SRCS) $(LIBDIR)/libraft.so include/raft.h include/raft/uv.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -DCRAFT_NODE_ON_LIBRAFT_RS -Iinclude -iquote examples/node \
+	  -o $@ examples/craft-node/main.c examples/node/kv.c examples/node/address.c \
+	  -L$(LIBDIR) -lraft -luv -Wl,-rpath,$(abspath $(LIBDIR))
+
+test-craft-node-on-rs: deps examples $(BUILD)/craft-on-rs/craft-node
+	CRAFT_NODE=$(abspath $(BUILD))/craft-on-rs/craft-node $(PYTHON) examples/interop/test_interop.py --build $(BUILD)
 
 # Dumps a data directory (metadata, snapshot, every entry) through libraft-rs's disk codec.
 $(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/libraft.so

@@ -38,7 +38,9 @@ import sys
 import tempfile
 import time
 
-RS, C = "libraft-rs", "c-raft-0.15"
+RS = "libraft-rs"
+# With CRAFT_NODE set, the C-Raft program runs on another library (make test-craft-node-on-rs).
+C = "craft-node on " + os.path.basename(os.environ["CRAFT_NODE"]) if os.environ.get("CRAFT_NODE") else "c-raft-0.15"
 SNAPSHOT_EVERY = 200
 TRAILING = 64
 
@@ -61,7 +63,10 @@ class Cluster:
     # --- processes ---------------------------------------------------------------------
 
     def binary(self, impl):
-        return os.path.join(self.build, "examples/node" if impl == RS else "craft/craft-node")
+        if impl == RS:
+            return os.path.join(self.build, "examples/node")
+        # CRAFT_NODE: the same C-Raft program built on another library (make test-craft-node-on-rs).
+        return os.environ.get("CRAFT_NODE") or os.path.join(self.build, "craft/craft-node")
 
     def start(self, i):
         assert i not in self.procs
