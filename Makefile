@@ -443,7 +443,7 @@ define resolves_raft_in
 	  case "$$found" in $(2)/*) ;; *) echo "expected libraft.so.0 from $(2)" >&2; exit 1;; esac
 endef
 
-test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_BUILD)/ours_layout $(LIBDIR)/libraft.so
+test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_BUILD)/ours_layout $(LIBDIR)/libraft.so $(BUILD)/uvdiff/uvdir-ours
 	@test -f $(CRAFT_PREFIX)/lib/libraft.so.0 || \
 	  (echo "no C-Raft under CRAFT_PREFIX=$(CRAFT_PREFIX): run scripts/build-craft.sh SRC PREFIX" >&2; exit 1)
 	@echo "== classic example, C-Raft's header, C-Raft's library ($(CRAFT_PREFIX)/lib)"
@@ -473,4 +473,8 @@ test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_B
 	  $(CC) -std=gnu11 -g -O1 -I$(CRAFT_PREFIX)/include -Ic_tests/uv -o $(CRAFT_BUILD)/$$t \
 	    c_tests/uv/$$t.c $(CMOCKA_LIBS) -L$(abspath $(LIBDIR)) -lraft -luv; \
 	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/$$t; done
+	@echo "== data directories: C-Raft 0.22.1's raft_uv and ours load what the other wrote"
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O1 -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/uvdir-craft \
+	  c_tests/uv/diff/uvdir.c -L$(abspath $(CRAFT_PREFIX))/lib -lraft -luv -Wl,-rpath,$(abspath $(CRAFT_PREFIX))/lib
+	bash c_tests/uv/diff/run.sh $(CRAFT_BUILD)/uvdir-craft $(BUILD)/uvdiff/uvdir-ours
 	@echo "make test-craft: all passed"

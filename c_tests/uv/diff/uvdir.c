@@ -107,6 +107,9 @@ static void closed_cb(struct raft_io *unused)
 static void open_io(const char *dir)
 {
     uv_loop_init(&loop);
+#ifdef RAFT_VERSION_NUMBER /* 0.18 on: the transport has a version, which 0.22.1 requires */
+    transport.version = 1;
+#endif
     CHECK(raft_uv_tcp_init(&transport, &loop));
     CHECK(raft_uv_init(&io, &loop, dir, &transport));
     raft_uv_set_segment_size(&io, 8192);
