@@ -371,7 +371,7 @@ pub unsafe fn step_event(
         event.time = now(d.io);
         event.capacity = (*d.io).capacity;
     }
-    let mut update: raft_update = unsafe { std::mem::zeroed() };
+    let mut update = zeroed_update();
     // SAFETY: `r` is initialised; the event is valid (caller).
     let rv = unsafe { step::step(r, event, &mut update, step::Caller::ClassicDriver) };
     if rv != 0 {
@@ -386,7 +386,7 @@ pub unsafe fn step_event(
 /// Steps the events produced while carrying out updates, in order.
 unsafe fn step_derived(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
     while let Some(derived) = d.derived.pop_front() {
-        let mut event: raft_event = unsafe { std::mem::zeroed() };
+        let mut event = zeroed_event();
         let mut conf = raft_configuration { servers: null_mut(), n: 0 };
         match derived {
             Derived::Configuration(index) => {
@@ -731,6 +731,7 @@ impl Driver {
             configuration::close(&mut req.metadata.configuration);
             heap::free(req.chunk.base);
             self.installing = false;
+            // SAFETY: the host's io, valid until closed.
             return Err(self.fatal(unsafe { io_failure(self.io, rv, "store a snapshot") }));
         }
         self.in_flight += 1;
@@ -964,7 +965,7 @@ pub unsafe fn submit_many(
     d: &mut Driver,
     entries: &mut [raft_entry],
 ) -> Result<(), Failure> {
-    let mut event: raft_event = unsafe { std::mem::zeroed() };
+    let mut event = zeroed_event();
     event.r#type = raft_event_type::RAFT_SUBMIT as c_int;
     event.body.submit =
         raft_event_submit { entries: entries.as_mut_ptr(), n: entries.len() as c_uint };
@@ -1020,7 +1021,7 @@ unsafe extern "C" fn append_done(req: *mut raft_io_append, status: c_int) {
                 if durable == 0 {
                     return;
                 }
-                let mut event: raft_event = std::mem::zeroed();
+                let mut event = zeroed_event();
                 event.r#type = raft_event_type::RAFT_PERSISTED_ENTRIES as c_int;
                 event.body.persisted_entries = raft_event_persisted_entries { index: durable };
                 report(r, step_event(r, d, &mut event));
@@ -1058,7 +1059,7 @@ unsafe extern "C" fn install_done(req: *mut raft_io_snapshot_put, status: c_int)
                     return;
                 }
                 d.installed = Some((req.metadata.index, req.chunk));
-                let mut event: raft_event = std::mem::zeroed();
+                let mut event = zeroed_event();
                 event.r#type = raft_event_type::RAFT_PERSISTED_SNAPSHOT as c_int;
                 event.body.persisted_snapshot =
                     raft_event_persisted_snapshot { metadata: req.metadata, offset: 0, last: 1 };
@@ -1254,6 +1255,19 @@ pub unsafe fn join_buffers(bufs: *mut raft_buffer, n: usize) -> Option<raft_buff
 }
 
 // ---- helpers --------------------------------------------------------------------------------
+
+/// An event with every byte zero, as the contract asks before filling one in.
+pub fn zeroed_event() -> raft_event {
+    // SAFETY: raft_event is plain C data (integers, pointers, a union of such); all-zero bytes
+    // are a valid value of every member.
+    unsafe { std::mem::zeroed() }
+}
+
+/// An update for the step to fill (it need not be initialised; zero is a valid value).
+fn zeroed_update() -> raft_update {
+    // SAFETY: plain C data, as above.
+    unsafe { std::mem::zeroed() }
+}
 
 /// The back-end's clock.
 ///

@@ -249,6 +249,7 @@ unsafe fn start(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
         )
     };
     if rv != 0 {
+        // SAFETY: the host's io, valid until closed.
         return Err(unsafe { io_failure(d.io, rv, "io") });
     }
     // SAFETY: raft heap memory handed over by the back-end.
@@ -268,7 +269,7 @@ unsafe fn start(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
         metadata = Some(s.metadata);
     }
     let start_index = start_index.max(1);
-    let mut event: raft_event = unsafe { std::mem::zeroed() };
+    let mut event = driver::zeroed_event();
     event.r#type = raft_event_type::RAFT_START as c_int;
     let mut meta_copy = metadata;
     event.body.start = raft_event_start {
@@ -401,7 +402,7 @@ unsafe extern "C" fn tick(io: *mut raft_io) {
                 if now(d.io) < due {
                     return Ok(());
                 }
-                let mut event: raft_event = std::mem::zeroed();
+                let mut event = driver::zeroed_event();
                 event.r#type = raft_event_type::RAFT_TIMEOUT as c_int;
                 let outcome = step_event(r, d, &mut event);
                 if let Err(f) = &outcome {
@@ -432,7 +433,7 @@ unsafe extern "C" fn received(io: *mut raft_io, message: *mut raft_message) {
                     release_received(&mut msg, true);
                     return;
                 }
-                let mut event: raft_event = std::mem::zeroed();
+                let mut event = driver::zeroed_event();
                 event.r#type = raft_event_type::RAFT_RECEIVE as c_int;
                 event.body.receive = raft_event_receive { message: &mut msg };
                 let outcome = step_event(r, d, &mut event);
@@ -621,7 +622,7 @@ pub extern "C" fn raft_assign(
             // SAFETY: a classic-mode instance owning `d`.
             return unsafe { change(r, d, req, cb, &conf) };
         }
-        let mut event: raft_event = unsafe { std::mem::zeroed() };
+        let mut event = driver::zeroed_event();
         event.r#type = raft_event_type::RAFT_CATCH_UP as c_int;
         event.body.catch_up = raft_event_catch_up { server_id: id };
         // SAFETY: a classic-mode instance owning `d`.
@@ -722,7 +723,7 @@ pub extern "C" fn raft_transfer(
         if !d.transfer.is_null() {
             return Err(Failure::new(RAFT_NOTLEADER, "a leadership transfer is in progress"));
         }
-        let mut event: raft_event = unsafe { std::mem::zeroed() };
+        let mut event = driver::zeroed_event();
         event.r#type = raft_event_type::RAFT_TRANSFER as c_int;
         event.body.transfer = raft_event_transfer { server_id: id };
         // SAFETY: a classic-mode instance owning `d`.

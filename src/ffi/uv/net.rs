@@ -185,6 +185,7 @@ unsafe fn enqueue(client: *mut Client, out: Outgoing) {
                 }
             }
             if state == State::Idle {
+                // SAFETY: `client` is this instance's live client (the loop thread owns it).
                 unsafe { start_connect(client) };
             }
         }
@@ -214,6 +215,7 @@ unsafe fn write(client: *mut Client, out: Outgoing) {
     }
     let req = sys::alloc_req(sys::UV_WRITE);
     if req.is_null() {
+        // SAFETY: the instance outlives its clients.
         unsafe { complete_later(c.uv, out, RAFT_NOMEM) };
         return;
     }
