@@ -3,8 +3,68 @@
  * snapshots, and close with requests in flight. */
 #include "uv_test.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Disk faults -------------------------------------------------------------------------
+ * This program defines write() and fdatasync(), which the dynamic linker binds in place of
+ * libc's for the whole process, the library's disk threads included (C's symbol
+ * interposition: no preload, no change to the library). With no fault armed they forward to
+ * libc. Only regular files are hit: libuv's own wake-up writes (eventfds, pipes) are not. */
+
+enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_SYNC, FAULT_SHORT_WRITES };
+
+static bool is_regular_file(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+static _Atomic int armed = FAULT_NONE;
+static _Atomic int faults_injected = 0;
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*next)(int, const void *, size_t);
+    if (next == NULL) {
+        next = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    }
+    if (n > 0 && atomic_load(&armed) != FAULT_NONE && is_regular_file(fd)) {
+        switch (atomic_load(&armed)) {
+            case FAULT_ENOSPC:
+                atomic_fetch_add(&faults_injected, 1);
+                errno = ENOSPC;
+                return -1;
+            case FAULT_SHORT_WRITES:
+                if (n > 1) {
+                    atomic_fetch_add(&faults_injected, 1);
+                    n = n / 2; /* a short write, as a full pipe or a signal can cause */
+                }
+                break;
+            default:
+                break;
+        }
+    }
+    return next(fd, buf, n);
+}
+
+int fdatasync(int fd)
+{
+    static int (*next)(int);
+    if (next == NULL) {
+        next = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    }
+    if (atomic_load(&armed) == FAULT_EIO_SYNC && is_regular_file(fd)) {
+        atomic_fetch_add(&faults_injected, 1);
+        errno = EIO;
+        return -1;
+    }
+    return next(fd);
+}
 
 struct fixture
 {
@@ -655,6 +715,61 @@ static void recover_appends_the_configuration(void **state)
     close_io(f);
 }
 
+
+/* One append while `fault` is armed: its status and message; then, disarmed, two more appends
+ * and a reopen must show exactly the acknowledged entries (nothing acknowledged is lost, nothing
+ * failed is half there). */
+static void append_under_fault(struct fixture *f, enum fault fault, int expected_status)
+{
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1, 10);
+
+    struct append a;
+    atomic_store(&faults_injected, 0);
+    atomic_store(&armed, fault);
+    assert_int_equal(submit_append(f, &a, 99, 1), 0);
+    RUN_UNTIL(&f->loop, a.calls == 1);
+    atomic_store(&armed, FAULT_NONE);
+    assert_true(atomic_load(&faults_injected) > 0);
+    assert_int_equal(a.status, expected_status);
+    if (expected_status != 0) {
+        assert_true(strlen(f->io.errmsg) > 0);
+    }
+
+    append_values(f, 11, 2);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    size_t expected = expected_status == 0 ? 14 : 13; /* bootstrap entry + appends */
+    assert_int_equal(l.n, expected);
+    assert_int_equal(value_of(&l.entries[10]), 10);
+    if (expected_status == 0) {
+        assert_int_equal(value_of(&l.entries[11]), 99);
+    }
+    assert_int_equal(value_of(&l.entries[expected - 1]), 12);
+    free_loaded(&l);
+    close_io(f);
+}
+
+static void disk_full_fails_the_append_with_nospace(void **state)
+{
+    append_under_fault(*state, FAULT_ENOSPC, RAFT_NOSPACE);
+}
+
+static void failed_sync_fails_the_append_with_ioerr(void **state)
+{
+    append_under_fault(*state, FAULT_EIO_SYNC, RAFT_IOERR);
+}
+
+static void short_writes_are_completed(void **state)
+{
+    append_under_fault(*state, FAULT_SHORT_WRITES, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +787,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(append_refuses_unaligned_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(recover_appends_the_configuration, setup, teardown),
+        cmocka_unit_test_setup_teardown(disk_full_fails_the_append_with_nospace, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_sync_fails_the_append_with_ioerr, setup, teardown),
+        cmocka_unit_test_setup_teardown(short_writes_are_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_reported_and_nothing_acknowledged_is_lost,
                                         setup, teardown),
     };
