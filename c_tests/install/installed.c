@@ -25,9 +25,15 @@ int main(void)
         return 1;
     }
     raft_configuration_init(&conf);
-    raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER);
-    raft_configuration_encode(&conf, &buf);
+    rv = raft_configuration_add(&conf, 1, "127.0.0.1:9001", RAFT_VOTER);
+    if (rv == 0) {
+        rv = raft_configuration_encode(&conf, &buf);
+    }
     raft_configuration_close(&conf);
+    if (rv != 0) {
+        fprintf(stderr, "bootstrap configuration: %s\n", raft_strerror(rv));
+        return 1;
+    }
     entry.term = 1;
     entry.type = RAFT_CHANGE;
     entry.buf = buf;
