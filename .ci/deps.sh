@@ -5,7 +5,11 @@ set -euo pipefail
 cbindgen_version="${1:-0.29.4}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler libraft-dev libuv1-dev)
+# python3-venv, -pip, -setuptools and -wheel: make test-python-package builds the Python package
+# offline and pip-installs it into a fresh virtual environment (enough on their own when python3
+# is Debian's; another interpreter on PATH is served by pip below).
+apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler libraft-dev libuv1-dev
+  python3-venv python3-pip python3-setuptools python3-wheel)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,8 +28,18 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
 fi
 
 # make test-python-package builds the package with setuptools, offline (--no-build-isolation):
-# it needs a setuptools that builds wheels by itself (>= 70.1) or the wheel package.
-if ! python3 -c 'import setuptools.command.bdist_wheel' 2>/dev/null && ! python3 -c 'import wheel' 2>/dev/null; then
+# it needs pip, a setuptools that reads pyproject.toml's [project] (>= 61), and one that builds
+# wheels by itself (>= 70.1) or the wheel package.
+builds_python_package_offline() {
+  python3 - 2>/dev/null <<'PY'
+import importlib.util, sys
+import setuptools
+major = int(setuptools.__version__.split(".")[0])
+wheels = importlib.util.find_spec("setuptools.command.bdist_wheel") or importlib.util.find_spec("wheel")
+sys.exit(0 if major >= 61 and wheels and importlib.util.find_spec("pip") else 1)
+PY
+}
+if ! builds_python_package_offline; then
   echo "deps: installing setuptools and wheel for $(python3 --version)"
   python3 -m pip install --quiet --upgrade setuptools wheel
 fi

@@ -10,6 +10,8 @@ entries, send messages (``raft.messages``), apply committed entries. See
 ``examples/python_cluster.py`` for a complete in-process host.
 """
 
+from typing import Optional
+
 from . import events, messages
 from ._lib import LibraryNotFound, RaftError, check, lib
 from ._version import __version__
@@ -94,16 +96,18 @@ def strerror(code: int) -> str:
 
 
 def version_number() -> int:
+    """The library's ``raft_version_number()`` (C-Raft's scheme: major * 10000 + minor * 100 +
+    release, e.g. 2201 for the 0.22.1 API it implements)."""
     return lib.raft_version_number()
 
 
-def state_name(state: int):
+def state_name(state: int) -> Optional[str]:
     """"follower", "candidate", "leader", or None."""
     name = lib.raft_state_name(state)
     return name.decode() if name is not None else None
 
 
-def role_name(role: int):
+def role_name(role: int) -> Optional[str]:
     """"stand-by", "voter", "spare", or None."""
     name = lib.raft_role_name(role)
     return name.decode() if name is not None else None

@@ -363,12 +363,14 @@ def library_candidates() -> List[str]:
     return candidates
 
 
-def _load() -> ctypes.CDLL:
-    """The first candidate that loads and is libraft-rs. A C-Raft ``libraft`` (Debian's
-    ``libraft.so.2``, or C-Raft's own ``libraft.so.0``) lacks ``raft_metrics_json`` and is
-    passed over, since the binding relies on this library's contract."""
+def _load(candidates: Optional[List[str]] = None) -> ctypes.CDLL:
+    """The first of ``candidates`` (by default ``library_candidates()``) that loads and is
+    libraft-rs. A C-Raft ``libraft`` (Debian's ``libraft.so.2``, or C-Raft's own
+    ``libraft.so.0``) lacks ``raft_metrics_json`` and is passed over, since the binding relies
+    on this library's contract. Raises ``LibraryNotFound`` naming every candidate and why it
+    failed."""
     tried = []
-    for path in library_candidates():
+    for path in library_candidates() if candidates is None else candidates:
         try:
             candidate = ctypes.CDLL(path)
         except OSError as e:
