@@ -23,6 +23,7 @@ fn append_entries(n: usize, len: usize) -> WireMessage {
         prev_log_term: 7,
         leader_commit: 990,
         entries: entries(n, len),
+        read_round: 0,
     })
 }
 
@@ -46,6 +47,7 @@ fn bench_wire(c: &mut Criterion) {
         last_log_index: 1064,
         features: 1,
         capacity: 100,
+        read_echo: 0,
     });
     let bytes = Bytes::from(encode_message(&result).unwrap());
     c.bench_function("wire/append_entries_result/encode", |b| {

@@ -34,7 +34,8 @@ fn started(id: Id, voters: u64) -> Raft {
 
 fn receive(r: &mut Raft, now: u64, from: Id, body: Incoming<'_>) {
     let from_address = address(from);
-    let event = Event::Receive(Received { from, from_address: &from_address, body });
+    let event =
+        Event::Receive(Received { from, from_address: &from_address, body, read_context: 0 });
     r.step(now, 100, event, None).unwrap();
 }
 

@@ -180,7 +180,7 @@ static void step_refuses_null_and_unknown_events(void **state)
     event.type = RAFT_TIMEOUT;
     assert_int_equal(raft_step(&r, &event, NULL), RAFT_INVALID);
     assert_non_null(strstr(raft_errmsg(&r), "update"));
-    int bad_types[] = {0, 11, -1, 1000};
+    int bad_types[] = {0, 12, -1, 1000};
     for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
         memset(&event, 0, sizeof event);
         event.type = (enum raft_event_type)bad_types[i];

@@ -237,6 +237,12 @@ struct raft_progress;
 #define RAFT_UPDATE_TIMEOUT (1 << 7)
 
 /**
+ * libraft-rs extension: reads were confirmed or failed; fetch them with `raft_update_reads()`.
+ * Only set after a host sent `RAFT_READ`.
+ */
+#define RAFT_UPDATE_READS (1 << 8)
+
+/**
  * Tracer event type: a diagnostic message (`raft_tracer_info.diagnostic`).
  */
 #define RAFT_TRACER_DIAGNOSTIC 1
@@ -298,6 +304,10 @@ enum raft_event_type {
   RAFT_SUBMIT = 8,
   RAFT_CATCH_UP = 9,
   RAFT_TRANSFER = 10,
+  /**
+   * libraft-rs extension: a linearizable read (docs/reads.md).
+   */
+  RAFT_READ = 11,
 };
 
 /**
@@ -484,6 +494,12 @@ struct raft_append_entries {
    */
   struct raft_entry *entries;
   unsigned int n_entries;
+  /**
+   * libraft-rs extension, in what C-Raft leaves as padding: the leader's read round
+   * (linearizable reads, docs/reads.md). A host that carries messages itself copies it (our
+   * codec puts it in the reserved trailing word); 0 when unknown.
+   */
+  unsigned int read_round;
 };
 
 /**
@@ -503,6 +519,11 @@ struct raft_append_entries_result {
   raft_index last_log_index;
   unsigned short features;
   unsigned short capacity;
+  /**
+   * libraft-rs extension, in what C-Raft leaves as padding: the read round echoed to the
+   * leader (bit 1 of `features`; docs/reads.md). Copy it like `read_round`; 0 when unknown.
+   */
+  unsigned int read_echo;
 };
 
 /**
@@ -1038,6 +1059,18 @@ struct raft_heap {
 };
 
 /**
+ * What became of a read (`RAFT_UPDATE_READS`, libraft-rs extension). `status` 0: the read is
+ * confirmed; serve it from the state machine once it has applied up to `index` (not before:
+ * the read must observe every write acknowledged before it was asked). `RAFT_LEADERSHIPLOST`:
+ * this server stopped leading first; ask the new leader.
+ */
+struct raft_read_result {
+  uint64_t id;
+  raft_index index;
+  int status;
+};
+
+/**
  * Metadata of a snapshot. Ownership of `configuration` is stated at each use.
  */
 struct raft_snapshot_metadata {
@@ -1145,6 +1178,15 @@ struct raft_event_transfer {
 };
 
 /**
+ * `RAFT_READ` (libraft-rs extension): a linearizable read the host names with `id` (any value;
+ * the library hands it back in a `raft_read_result`). Leader only: elsewhere the step fails
+ * with `RAFT_NOTLEADER` and changes nothing.
+ */
+struct raft_event_read {
+  uint64_t id;
+};
+
+/**
  * An event for `raft_step()`. Zero the whole struct, then fill `time` (never decreasing),
  * `type`, `capacity` (0 if unused) and the member of the union that `type` selects.
  */
@@ -1154,7 +1196,7 @@ struct raft_event {
   unsigned char unused;
   unsigned short capacity;
   unsigned char reserved[4];
-  union { struct raft_event_start start; struct raft_event_receive receive; struct raft_event_persisted_entries persisted_entries; struct raft_event_persisted_snapshot persisted_snapshot; struct raft_event_configuration configuration; struct raft_event_snapshot snapshot; struct raft_event_submit submit; struct raft_event_catch_up catch_up; struct raft_event_transfer transfer; } ;
+  union { struct raft_event_start start; struct raft_event_receive receive; struct raft_event_persisted_entries persisted_entries; struct raft_event_persisted_snapshot persisted_snapshot; struct raft_event_configuration configuration; struct raft_event_snapshot snapshot; struct raft_event_submit submit; struct raft_event_catch_up catch_up; struct raft_event_transfer transfer; struct raft_event_read read; } ;
 };
 
 /**
@@ -1764,6 +1806,26 @@ RAFT_API void raft_set_max_inflight_entries(struct raft *r, unsigned int n);
  * report their capacity and no more than half of them report at least `min` (default 0).
  */
 RAFT_API void raft_set_capacity_threshold(struct raft *r, unsigned short min);
+
+/**
+ * libraft-rs extension: serve reads from the leader's lease, without a round of
+ * acknowledgements, when `enabled` (default off). The lease lasts the election timeout less
+ * `max_clock_drift` ms from the start of the last round a majority acknowledged; it assumes
+ * clocks drift apart by less than that and that no follower restarts within a lease
+ * (docs/reads.md). A transfer ends it for the rest of the term.
+ */
+RAFT_API void raft_set_read_lease(struct raft *r, bool enabled, unsigned int max_clock_drift);
+
+/**
+ * libraft-rs extension: the reads the last `raft_step()` confirmed or failed
+ * (`RAFT_UPDATE_READS`), in `*reads` (library-owned, valid until the next step or close on the
+ * instance) and `*n`. Errors: `RAFT_INVALID` (NULL argument, uninitialised), `RAFT_BUSY`
+ * (inside a step); nothing is written then.
+ */
+RAFT_API
+int raft_update_reads(const struct raft *r,
+                      const struct raft_read_result **reads,
+                      unsigned int *n);
 
 /**
  * The current term (0 for a NULL or uninitialised instance).

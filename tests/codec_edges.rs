@@ -174,6 +174,7 @@ fn append_entries(prev_log_index: u64, entries: Vec<Entry>) -> WireMessage {
         prev_log_term: 1,
         leader_commit: 0,
         entries,
+        read_round: 0,
     })
 }
 

@@ -61,7 +61,11 @@ fn step(raft: &mut Raft, now: u64, event: Event<'_>) -> Vec<Message> {
 
 fn receive(raft: &mut Raft, now: u64, from: u64, body: Incoming<'_>) -> Vec<Message> {
     let from_address = address(from);
-    step(raft, now, Event::Receive(Received { from, from_address: &from_address, body }))
+    step(
+        raft,
+        now,
+        Event::Receive(Received { from, from_address: &from_address, body, read_context: 0 }),
+    )
 }
 
 /// Fires the election timer at its deadline; returns the time.
@@ -265,7 +269,8 @@ fn figure_13_an_install_snapshot_with_a_stale_term_is_answered_with_the_current_
     };
     let update = {
         let from = address(1);
-        let event = Event::Receive(Received { from: 1, from_address: &from, body: stale });
+        let event =
+            Event::Receive(Received { from: 1, from_address: &from, body: stale, read_context: 0 });
         let update = follower.step(10, 100, event, None).unwrap();
         assert!(update.snapshot.is_none(), "nothing to store");
         update.messages.clone()

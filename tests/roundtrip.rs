@@ -86,6 +86,7 @@ fn any_message(rng: &mut Rng) -> WireMessage {
             prev_log_term: any_u64(rng),
             leader_commit: any_u64(rng),
             entries: any_entries(rng, 6),
+            read_round: rng.next() as u32,
         }),
         3 => {
             let version = 2 * rng.below(2) as u8;
@@ -96,6 +97,7 @@ fn any_message(rng: &mut Rng) -> WireMessage {
                 last_log_index: any_u64(rng),
                 features: if version == 2 { rng.next() as u16 } else { 0 },
                 capacity: if version == 2 { rng.next() as u16 } else { 0 },
+                read_echo: if version == 2 { rng.next() as u32 } else { 0 },
             })
         }
         4 => {

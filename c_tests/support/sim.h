@@ -128,6 +128,11 @@ int sim_step_event(struct sim *s, unsigned i, struct raft_event *event);
 
 /* Faults. A crash loses writes that were not yet durable and all in-flight messages to and
  * from the server; a restart loads the persisted state. */
+/* Asks server i for linearizable read `id` (RAFT_READ); returns raft_step's code. */
+int sim_read(struct sim *s, unsigned i, uint64_t id);
+/* The outcome of read `id` on server i, if it has one yet. */
+bool sim_read_result(const struct sim *s, unsigned i, uint64_t id, raft_index *index, int *status);
+
 void sim_crash(struct sim *s, unsigned i);
 void sim_restart(struct sim *s, unsigned i);
 /* Cuts (or restores) the link between i and j, both ways. */

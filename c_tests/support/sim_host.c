@@ -418,6 +418,50 @@ static void apply_committed(struct sim *s, struct server *srv)
     }
 }
 
+/* Keeps the outcomes of the reads of the last step, for sim_read_result. */
+static void keep_reads(struct sim *s, struct server *srv)
+{
+    const struct raft_read_result *reads = NULL;
+    unsigned n = 0;
+    int rv = raft_update_reads(&srv->raft, &reads, &n);
+    if (rv != 0 || (n > 0 && reads == NULL)) {
+        fail(s, "server %u: raft_update_reads: %d", srv->i, rv);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        if (srv->n_reads == SIM_READS) {
+            memmove(srv->reads, srv->reads + 1, (SIM_READS - 1) * sizeof srv->reads[0]);
+            srv->n_reads--;
+        }
+        srv->reads[srv->n_reads++] = reads[k];
+        note(s, "s%u: read %llu -> status %d index %llu", srv->i,
+             (unsigned long long)reads[k].id, reads[k].status,
+             (unsigned long long)reads[k].index);
+    }
+}
+
+int sim_read(struct sim *s, unsigned i, uint64_t id)
+{
+    struct raft_event event;
+    memset(&event, 0, sizeof event);
+    event.type = RAFT_READ;
+    event.read.id = id;
+    return sim_step_event(s, i, &event);
+}
+
+bool sim_read_result(const struct sim *s, unsigned i, uint64_t id, raft_index *index, int *status)
+{
+    const struct server *srv = &s->servers[i];
+    for (unsigned k = 0; k < srv->n_reads; k++) {
+        if (srv->reads[k].id == id) {
+            *index = srv->reads[k].index;
+            *status = srv->reads[k].status;
+            return true;
+        }
+    }
+    return false;
+}
+
 void handle_update(struct sim *s, struct server *srv, struct raft_update *u)
 {
     if (u->flags & (RAFT_UPDATE_CURRENT_TERM | RAFT_UPDATE_VOTED_FOR)) {
@@ -448,6 +492,9 @@ void handle_update(struct sim *s, struct server *srv, struct raft_update *u)
     }
     if (u->flags & RAFT_UPDATE_COMMIT_INDEX) {
         apply_committed(s, srv);
+    }
+    if (u->flags & RAFT_UPDATE_READS) {
+        keep_reads(s, srv);
     }
 }
 

@@ -225,9 +225,15 @@ struct queued_event {
     unsigned trailing;
 };
 
+/* How many read outcomes a server keeps for the tests to look up (the oldest are dropped). */
+#define SIM_READS 64
+
 struct server {
     unsigned i;
     raft_id id;
+    /* Outcomes of reads (RAFT_UPDATE_READS), oldest first. */
+    struct raft_read_result reads[SIM_READS];
+    unsigned n_reads;
     char address[32];
     bool alive;
     unsigned incarnation;

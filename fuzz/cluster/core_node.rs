@@ -80,7 +80,7 @@ impl Node for CoreNode {
                         conf_index: meta.configuration_index,
                     },
                 };
-                Event::Receive(Received { from: *from, from_address, body })
+                Event::Receive(Received { from: *from, from_address, body, read_context: 0 })
             }
             Ev::PersistedEntries(index) => Event::PersistedEntries { index: *index },
             Ev::PersistedSnapshot(meta) => Event::PersistedSnapshot { metadata: meta.clone() },

@@ -203,6 +203,7 @@ impl Scratch {
                     leader_commit: *commit,
                     entries: array,
                     n_entries: entries.len() as c_uint,
+                    read_round: 0,
                 };
             }
             Msg::AppendEntriesResult(v) => {
@@ -214,6 +215,7 @@ impl Scratch {
                     last_log_index: v.last_log_index,
                     features: v.features,
                     capacity: v.capacity,
+                    read_echo: 0,
                 };
             }
             Msg::InstallSnapshot { term, meta, data } => {

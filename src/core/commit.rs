@@ -17,6 +17,7 @@ impl Raft {
         // one could still be overwritten by a leader that never saw it.
         if candidate > self.commit && self.log.term_of(candidate) == Some(self.term) {
             self.set_commit(cx, candidate);
+            self.on_commit_for_reads(cx);
         }
     }
 

@@ -5,6 +5,7 @@ use super::event::{EntrySource, NewEntries};
 use super::message::{Outgoing, RequestVote, RequestVoteResult, TimeoutNow, FEATURE_CAPACITY};
 use super::progress::Progress;
 use super::raft::{Candidate, Ctx, Follower, Leader, Raft, Status};
+use super::reads::Reads;
 use super::trace::LEVEL_INFO;
 use super::types::{Id, Term};
 use crate::raft_trace;
@@ -151,6 +152,7 @@ impl Raft {
             quorum_start: cx.now,
             transfer: None,
             scratch: Vec::new(),
+            reads: Reads::default(),
         });
         cx.update.state_changed = true;
         cx.update.timeout_changed = true;

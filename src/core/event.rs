@@ -56,6 +56,27 @@ pub enum Event<'a> {
     Transfer {
         server_id: Id,
     },
+    /// A linearizable read, named by the host's `id` (dissertation §6.4): the leader finds the
+    /// index the read must observe and reports it in [`Update::reads`] once confirmed.
+    Read {
+        id: u64,
+    },
+}
+
+/// What became of a read (see [`Event::Read`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Serve the read from the state machine once it has applied up to `index`.
+    Ready { index: Index },
+    /// This server stopped leading before the read was confirmed: ask the new leader.
+    LeadershipLost,
+}
+
+/// A read the host asked for and its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadResult {
+    pub id: u64,
+    pub outcome: ReadOutcome,
 }
 
 /// Where the entries of [`NewEntries`] come from. The core never holds payloads, so it points
@@ -89,6 +110,8 @@ pub struct Update {
     pub state_changed: bool,
     pub commit_index_changed: bool,
     pub timeout_changed: bool,
+    /// Reads confirmed or failed in this step, in the order they were asked for (per outcome).
+    pub reads: Vec<ReadResult>,
 }
 
 impl Update {
@@ -102,5 +125,6 @@ impl Update {
         self.state_changed = false;
         self.commit_index_changed = false;
         self.timeout_changed = false;
+        self.reads.clear();
     }
 }

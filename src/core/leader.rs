@@ -22,6 +22,7 @@ impl Raft {
         }
         self.abandon_stale_transfer(cx);
         self.abort_slow_catch_ups(cx);
+        self.read_heartbeat(cx);
         self.replicate_to_all(cx, false);
     }
 
@@ -105,7 +106,7 @@ impl Raft {
     /// raft-dev in 2015). Committing an entry of its term settles what the old configuration
     /// holds. A leader that finds uncommitted entries appends a barrier at once, so the wait is
     /// one round trip; a leader that finds none waits for its first committed entry.
-    fn committed_an_entry_of_its_term(&self) -> bool {
+    pub(super) fn committed_an_entry_of_its_term(&self) -> bool {
         self.log.term_of(self.commit) == Some(self.term)
     }
 

@@ -221,7 +221,7 @@ fn received_terms_and_indexes_at_the_limits() {
                 let (field, body) = messages(v).swap_remove(k);
                 let what = format!("{field} = {v} to {name}");
                 let address = address(3);
-                let received = Received { from: 3, from_address: &address, body };
+                let received = Received { from: 3, from_address: &address, body, read_context: 0 };
                 check(&what, &mut r, LATER, Event::Receive(received), beyond, malformed);
             }
         }
@@ -244,7 +244,7 @@ fn entry_counts_that_would_pass_the_limit() {
             entries: &entries,
         };
         let what = format!("{n} entries after {prev}");
-        let received = Received { from: 1, from_address: "node-1", body: ae };
+        let received = Received { from: 1, from_address: "node-1", body: ae, read_context: 0 };
         check(&what, &mut r, LATER, Event::Receive(received), !fits, malformed);
     }
     // A leader whose log ends one short of the limit takes one more entry, not two. It starts

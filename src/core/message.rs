@@ -19,12 +19,25 @@ pub struct EntryView<'a> {
 /// Bit 0 of `features`: "this server reports its disk capacity".
 pub const FEATURE_CAPACITY: u16 = 1;
 
+/// Bit 1 of `features`: "this server echoes read rounds" (see [`Received::read_context`]). A
+/// leader counts a follower's echo towards confirming reads only when the result that carries
+/// it sets this bit; C-Raft never sets it and never reads the echo.
+pub const FEATURE_READ: u16 = 2;
+
+/// The features this core advertises in its results.
+pub const FEATURES: u16 = FEATURE_CAPACITY | FEATURE_READ;
+
 /// A message received from `from`, lent to the core for one step.
 #[derive(Debug)]
 pub struct Received<'a> {
     pub from: Id,
     pub from_address: &'a str,
     pub body: Incoming<'a>,
+    /// The read round (low 32 bits) an AppendEntries carries, or the last round a follower
+    /// received from its leader, echoed in its AppendEntriesResult (linearizable reads,
+    /// `reads.rs`); 0 for every other message and from hosts that do not carry it. On C-Raft's
+    /// wire: the AppendEntries' reserved trailing word and bytes 28..31 of the result.
+    pub read_context: u32,
 }
 
 /// The body of a received message.
@@ -94,6 +107,8 @@ pub struct Message {
     pub to: Id,
     pub address: Arc<str>,
     pub body: Outgoing,
+    /// As [`Received::read_context`]: set on AppendEntries and AppendEntriesResult only.
+    pub read_context: u32,
 }
 
 /// The body of a message to send. AppendEntries and InstallSnapshot name a range or a snapshot

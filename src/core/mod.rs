@@ -14,6 +14,7 @@
 //! - `commit.rs`: the leader's and the follower's commit rules (§5.3, §5.4.2).
 //! - `replication.rs`: AppendEntries on both sides; `progress.rs`: the leader's view of a peer.
 //! - `leader.rs`: submissions, the leader's timeout, check-quorum.
+//! - `reads.rs`: linearizable reads (ReadIndex and the leader lease, dissertation §6.4).
 //! - `snapshot.rs`, `membership.rs`, `catch_up.rs`, `transfer.rs`, `start.rs`: as named.
 
 #![forbid(unsafe_code)]
@@ -41,6 +42,7 @@ mod membership;
 mod progress;
 mod quorum;
 mod raft;
+mod reads;
 mod receive;
 mod replication;
 #[cfg(test)]
@@ -58,7 +60,9 @@ pub use crate::vocab::{
 pub use crate::vocab::{Configuration, ConfigurationError, ConfigurationFormat, Server};
 pub use bootstrap::Bootstrap;
 pub use error::Error;
-pub use event::{EntrySource, Event, NewEntries, SnapshotMetadata, Update};
+pub use event::{
+    EntrySource, Event, NewEntries, ReadOutcome, ReadResult, SnapshotMetadata, Update,
+};
 pub use message::{EntryView, Incoming, Message, Outgoing, Received};
 pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
 pub use raft::{MembershipView, Raft};

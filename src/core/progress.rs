@@ -44,6 +44,8 @@ pub(crate) struct Progress {
     pub catch_up: CatchUp,
     /// Whether a TimeoutNow was already sent for the pending transfer.
     pub timeout_now_sent: bool,
+    /// The highest read round the follower echoed in this term (`reads.rs`).
+    pub read_echo: u64,
 }
 
 impl Progress {
@@ -58,6 +60,7 @@ impl Progress {
             recent_recv: false,
             catch_up: CatchUp::NONE,
             timeout_now_sent: false,
+            read_echo: 0,
         }
     }
 

@@ -83,6 +83,26 @@ impl Raft {
         index
     }
 
+    /// Leader: the highest read round a majority of voters echoed (`reads.rs`); the leader's
+    /// own echo is the round it started last.
+    pub(super) fn quorum_read_round(&mut self) -> u64 {
+        let Status::Leader(leader) = &mut self.status else {
+            return 0;
+        };
+        let mut echoed = std::mem::take(&mut leader.scratch);
+        echoed.clear();
+        for server in self.membership.current.voters() {
+            echoed.push(if server.id == self.id {
+                leader.reads.latest_round()
+            } else {
+                leader.progress.iter().find(|p| p.id == server.id).map_or(0, |p| p.read_echo)
+            });
+        }
+        let round = quorum_index(&mut echoed);
+        leader.scratch = echoed;
+        round
+    }
+
     /// Check-quorum's count: whether the leader heard from a majority of voters (itself
     /// included) since the period began.
     pub(super) fn heard_from_majority(&self) -> bool {

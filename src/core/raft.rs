@@ -11,6 +11,7 @@ use super::log::Log;
 use super::membership::Membership;
 use super::message::{Message, Outgoing};
 use super::progress::Progress;
+use super::reads::Reads;
 use super::settings::Settings;
 use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
@@ -25,7 +26,12 @@ pub(crate) struct Ctx<'t> {
 
 impl Ctx<'_> {
     pub fn send(&mut self, to: Id, address: Arc<str>, body: Outgoing) {
-        self.update.messages.push(Message { to, address, body });
+        self.send_with_context(to, address, body, 0);
+    }
+
+    /// Sends a message carrying a read round or its echo (`reads.rs`).
+    pub fn send_with_context(&mut self, to: Id, address: Arc<str>, body: Outgoing, read: u32) {
+        self.update.messages.push(Message { to, address, body, read_context: read });
     }
 }
 
@@ -36,6 +42,8 @@ pub(crate) struct Follower {
     /// Highest index verified against the leader of this term (None: no AppendEntries accepted
     /// from it yet). Acknowledgements never go beyond it.
     pub verified: Option<Index>,
+    /// The read round last received from that leader, echoed in our results (`reads.rs`).
+    pub read_echo: u32,
 }
 
 #[derive(Debug)]
@@ -59,6 +67,8 @@ pub(crate) struct Leader {
     pub transfer: Option<Transfer>,
     /// Reused buffer for the commit computation.
     pub scratch: Vec<Index>,
+    /// Linearizable reads waiting for their read index to be confirmed (`reads.rs`).
+    pub reads: Reads,
 }
 
 #[derive(Debug)]
@@ -193,6 +203,11 @@ impl Raft {
     pub fn set_capacity_threshold(&mut self, min: u16) {
         self.settings.capacity_threshold = min;
     }
+    /// Lease reads on or off, and the clock drift the lease allows for (`reads.rs`).
+    pub fn set_read_lease(&mut self, enabled: bool, max_clock_drift: u32) {
+        self.settings.read_lease = enabled;
+        self.settings.max_clock_drift = max_clock_drift;
+    }
 
     /// Feeds one event. On error nothing observable changed and the update must be ignored.
     pub fn step(
@@ -276,6 +291,11 @@ impl Raft {
                 let target = self.check_transfer(server_id)?;
                 self.accept_time(cx, capacity);
                 self.on_transfer(cx, target);
+            }
+            Event::Read { id } => {
+                self.check_read()?;
+                self.accept_time(cx, capacity);
+                self.on_read(cx, id);
             }
         }
         Ok(())
@@ -426,6 +446,7 @@ impl Raft {
         if !matches!(self.status, Status::Follower(_)) {
             cx.update.state_changed = true;
         }
+        self.fail_reads(cx);
         self.status = Status::Follower(Follower::default());
         self.restart_election_timer(cx, true);
     }

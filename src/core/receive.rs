@@ -215,11 +215,14 @@ impl Raft {
         match (body, plan.rule) {
             (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, *rv),
             (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, *r),
-            (Incoming::AppendEntriesResult(r), _) => self.on_append_result(cx, from, *r),
+            (Incoming::AppendEntriesResult(r), _) => {
+                self.on_append_result(cx, from, *r);
+                self.on_read_echo(cx, from, r, m.read_context);
+            }
             (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, *t),
             (_, RulePlan::Append(plan)) => {
                 if let Some(ae) = append_entries(body) {
-                    self.on_append_entries(cx, from, address, ae, plan);
+                    self.on_append_entries(cx, from, address, ae, plan, m.read_context);
                 }
             }
             (_, RulePlan::Install(plan)) => {

@@ -4,7 +4,7 @@
 use super::configuration::Configuration;
 use super::error::Error;
 use super::event::{EntrySource, NewEntries};
-use super::message::{AppendEntriesResult, EntryView, Outgoing, FEATURE_CAPACITY};
+use super::message::{AppendEntriesResult, EntryView, Outgoing, FEATURES};
 use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
 use super::trace::LEVEL_INFO;
@@ -121,6 +121,7 @@ impl Raft {
         from_address: &str,
         ae: AppendEntries<'_>,
         plan: AppendPlan,
+        read_round: u32,
     ) {
         raft_trace!(
             cx.tracer,
@@ -134,6 +135,7 @@ impl Raft {
         );
         let prev = ae.prev_log_index;
         self.follow(cx, from, from_address);
+        self.note_read_round(from, read_round);
         match plan {
             AppendPlan::Drop => {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  installing a snapshot: dropped");
@@ -202,7 +204,7 @@ impl Raft {
         if let Status::Follower(f) = &mut self.status {
             if !matches!(&f.leader, Some((id, _)) if *id == from) {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  leader is now {from}");
-                *f = Follower { leader: Some((from, address)), verified: None };
+                *f = Follower { leader: Some((from, address)), verified: None, read_echo: 0 };
             }
         }
         self.restart_election_timer(cx, false);
@@ -221,11 +223,12 @@ impl Raft {
             term: self.term,
             rejected,
             last_log_index,
-            features: FEATURE_CAPACITY,
+            features: FEATURES,
             capacity: self.capacity,
         };
         let address = self.reply_address(to, to_address);
-        cx.send(to, address, Outgoing::AppendEntriesResult(result));
+        let echo = self.read_echo_for(to);
+        cx.send_with_context(to, address, Outgoing::AppendEntriesResult(result), echo);
     }
 
     pub(super) fn check_persisted_entries(&self, index: Index) -> Result<(), Error> {
@@ -251,16 +254,18 @@ impl Raft {
             Status::Follower(Follower {
                 leader: Some((id, address)),
                 verified: Some(verified),
+                ..
             }) => {
                 let (id, address, acknowledged) = (*id, address.clone(), index.min(*verified));
                 let result = AppendEntriesResult {
                     term: self.term,
                     rejected: 0,
                     last_log_index: acknowledged,
-                    features: FEATURE_CAPACITY,
+                    features: FEATURES,
                     capacity: self.capacity,
                 };
-                cx.send(id, address, Outgoing::AppendEntriesResult(result));
+                let echo = self.read_echo_for(id);
+                cx.send_with_context(id, address, Outgoing::AppendEntriesResult(result), echo);
             }
             _ => {}
         }
@@ -379,7 +384,9 @@ impl Raft {
             leader_commit: commit,
             n_entries: n as u32,
         };
-        cx.send(p.id, p.address.clone(), body);
+        let (to, address) = (p.id, p.address.clone());
+        let round = self.current_read_round();
+        cx.send_with_context(to, address, body, round);
     }
 
     /// An AppendEntries result (also the answer to InstallSnapshot).

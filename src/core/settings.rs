@@ -13,6 +13,11 @@ pub struct Settings {
     pub max_inflight_entries: u32,
     /// 0 disables the capacity check of submissions.
     pub capacity_threshold: u16,
+    /// Serve reads from the leader's lease, without a round of acknowledgements (`reads.rs`).
+    pub read_lease: bool,
+    /// The most the clocks of two servers may drift apart over one election timeout, in ms: the
+    /// lease is that much shorter than the election timeout.
+    pub max_clock_drift: u32,
 }
 
 impl Default for Settings {
@@ -26,6 +31,8 @@ impl Default for Settings {
             max_catch_up_round_duration: 5000,
             max_inflight_entries: 32,
             capacity_threshold: 0,
+            read_lease: false,
+            max_clock_drift: 100,
         }
     }
 }

@@ -74,6 +74,7 @@ pub struct Out {
     pub messages: Vec<Message>,
     pub state_changed: bool,
     pub commit_index_changed: bool,
+    pub reads: Vec<super::event::ReadResult>,
 }
 
 impl Out {
@@ -86,6 +87,7 @@ impl Out {
             messages: u.messages.clone(),
             state_changed: u.state_changed,
             commit_index_changed: u.commit_index_changed,
+            reads: u.reads.clone(),
         }
     }
 
@@ -100,7 +102,20 @@ pub fn step(r: &mut Raft, now: Time, event: Event<'_>) -> Result<Out, Error> {
 
 pub fn receive(r: &mut Raft, now: Time, from: Id, body: Incoming<'_>) -> Result<Out, Error> {
     let address = address(from);
-    step(r, now, Event::Receive(Received { from, from_address: &address, body }))
+    step(r, now, Event::Receive(Received { from, from_address: &address, body, read_context: 0 }))
+}
+
+/// Receives `body` from `from` carrying read context `read` (a round or its echo).
+pub fn receive_with_context(
+    r: &mut Raft,
+    now: Time,
+    from: Id,
+    body: Incoming<'_>,
+    read: u32,
+) -> Result<Out, Error> {
+    let address = address(from);
+    let received = Received { from, from_address: &address, body, read_context: read };
+    step(r, now, Event::Receive(received))
 }
 
 /// Payload lengths that C-Raft's wire and disk formats could not carry unpadded (all but 0 are

@@ -55,6 +55,7 @@ impl Raft {
         };
         leader.transfer = Some(Transfer { target, start: now });
         leader.progress[i].timeout_now_sent = false;
+        self.forfeit_lease();
         self.maybe_send_timeout_now(cx, i);
     }
 

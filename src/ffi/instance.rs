@@ -43,6 +43,8 @@ pub struct Instance {
     pub barrier: BarrierStock,
     /// The memory behind the public members of `struct raft` that point into the library.
     pub published: Published,
+    /// The reads of the last step's update (`raft_update_reads`).
+    pub reads: Vec<raft_read_result>,
 }
 
 impl Instance {
@@ -274,6 +276,7 @@ unsafe fn init(
         poisoned: false,
         barrier: BarrierStock::empty(),
         published: Published::new(),
+        reads: Vec::new(),
     });
     let default_tracer: *mut raft_tracer = &mut *instance.default_tracer;
     // SAFETY: writing the public and private members of the caller's struct.
@@ -439,6 +442,45 @@ pub extern "C" fn raft_set_max_inflight_entries(r: *mut raft, n: c_uint) {
 #[no_mangle]
 pub extern "C" fn raft_set_capacity_threshold(r: *mut raft, min: c_ushort) {
     with_instance(r, |inst| inst.core.set_capacity_threshold(min))
+}
+
+/// libraft-rs extension: serve reads from the leader's lease, without a round of
+/// acknowledgements, when `enabled` (default off). The lease lasts the election timeout less
+/// `max_clock_drift` ms from the start of the last round a majority acknowledged; it assumes
+/// clocks drift apart by less than that and that no follower restarts within a lease
+/// (docs/reads.md). A transfer ends it for the rest of the term.
+#[no_mangle]
+pub extern "C" fn raft_set_read_lease(r: *mut raft, enabled: bool, max_clock_drift: c_uint) {
+    with_instance(r, |inst| inst.core.set_read_lease(enabled, max_clock_drift))
+}
+
+/// libraft-rs extension: the reads the last `raft_step()` confirmed or failed
+/// (`RAFT_UPDATE_READS`), in `*reads` (library-owned, valid until the next step or close on the
+/// instance) and `*n`. Errors: `RAFT_INVALID` (NULL argument, uninitialised), `RAFT_BUSY`
+/// (inside a step); nothing is written then.
+#[no_mangle]
+pub extern "C" fn raft_update_reads(
+    r: *const raft,
+    reads: *mut *const raft_read_result,
+    n: *mut c_uint,
+) -> c_int {
+    guard(|| {
+        if reads.is_null() || n.is_null() {
+            return RAFT_INVALID;
+        }
+        // SAFETY: `r` is NULL or a struct raft of the host.
+        let inst = match unsafe { instance_ptr(r as *mut raft) } {
+            // SAFETY: created by raft_init, not in use by a step.
+            Ok(p) => unsafe { &*p },
+            Err(f) => return f.code,
+        };
+        // SAFETY: non-NULL output pointers of the caller.
+        unsafe {
+            reads.write(inst.reads.as_ptr());
+            n.write(inst.reads.len() as c_uint);
+        }
+        0
+    })
 }
 
 /// Runs `f` on an idle, initialised instance, or returns `neutral` (also after a panic: the

@@ -159,7 +159,12 @@ pub unsafe fn received<'a: 'v, 'v>(
             last_log_term: tn.last_log_term,
         }),
     };
-    Ok((Received { from: m.server_id, from_address, body }, view))
+    let read_context = match view {
+        MessageView::AppendEntries(ae, _) => ae.read_round,
+        MessageView::AppendEntriesResult(r) => r.read_echo,
+        _ => 0,
+    };
+    Ok((Received { from: m.server_id, from_address, body, read_context }, view))
 }
 
 /// All entries of one AppendEntries share one batch, which the library may free at once.
@@ -235,6 +240,7 @@ fn emitted(m: &Message, address: *const c_char) -> raft_message {
                 leader_commit: *leader_commit,
                 entries: std::ptr::null_mut(),
                 n_entries: *n_entries,
+                read_round: m.read_context,
             };
         }
         Outgoing::AppendEntriesResult(r) => {
@@ -246,6 +252,7 @@ fn emitted(m: &Message, address: *const c_char) -> raft_message {
                 last_log_index: r.last_log_index,
                 features: r.features,
                 capacity: r.capacity,
+                read_echo: m.read_context,
             };
         }
         Outgoing::InstallSnapshot { term, last_index, last_term, conf_index } => {

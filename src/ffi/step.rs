@@ -236,6 +236,7 @@ unsafe fn run(
     update: &mut raft_update,
 ) -> Result<(), Failure> {
     let mut views = std::mem::take(&mut inst.views);
+    inst.reads.clear();
     // SAFETY: forwarded from the caller.
     let outcome = unsafe { run_with_views(inst, installed_tracer, ev, update, &mut views) };
     inst.views = recycle(views);
@@ -334,6 +335,14 @@ unsafe fn run_with_views<'a>(
     if result.timeout_changed {
         flags |= RAFT_UPDATE_TIMEOUT;
     }
+    // Without memory for all of them, the reads that fit are reported and the others are
+    // lost, as a message would be: the host's client times out and asks again.
+    let _ = inst.reads.try_reserve(result.reads.len());
+    let room = inst.reads.capacity();
+    inst.reads.extend(result.reads.iter().take(room).map(read_result));
+    if !inst.reads.is_empty() {
+        flags |= RAFT_UPDATE_READS;
+    }
     update.flags = flags;
     if let Some((leader, address)) = inst.core.leader() {
         inst.addresses.record(leader, address);
@@ -342,6 +351,16 @@ unsafe fn run_with_views<'a>(
         release_unclaimed_payloads(view, entries_handed_back, snapshot_handed_back);
     }
     Ok(())
+}
+
+/// The C form of a read's outcome.
+fn read_result(r: &core::ReadResult) -> raft_read_result {
+    match r.outcome {
+        core::ReadOutcome::Ready { index } => raft_read_result { id: r.id, index, status: 0 },
+        core::ReadOutcome::LeadershipLost => {
+            raft_read_result { id: r.id, index: 0, status: RAFT_LEADERSHIPLOST }
+        }
+    }
 }
 
 /// On a successful receive the library owns the message's payloads: those not handed back in
@@ -441,6 +460,7 @@ unsafe fn read_event<'a: 'v, 'v>(
             }
             Ok(E::RAFT_CATCH_UP) => Event::CatchUp { server_id: ev.body.catch_up.server_id },
             Ok(E::RAFT_TRANSFER) => Event::Transfer { server_id: ev.body.transfer.server_id },
+            Ok(E::RAFT_READ) => Event::Read { id: ev.body.read.id },
             Err(other) => return Err(Failure::invalid(format!("unknown event type {other}"))),
         }
     };

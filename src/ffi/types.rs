@@ -102,6 +102,9 @@ pub const RAFT_UPDATE_MESSAGES: c_uint = 1 << 4;
 pub const RAFT_UPDATE_STATE: c_uint = 1 << 5;
 pub const RAFT_UPDATE_COMMIT_INDEX: c_uint = 1 << 6;
 pub const RAFT_UPDATE_TIMEOUT: c_uint = 1 << 7;
+/// libraft-rs extension: reads were confirmed or failed; fetch them with `raft_update_reads()`.
+/// Only set after a host sent `RAFT_READ`.
+pub const RAFT_UPDATE_READS: c_uint = 1 << 8;
 
 /// Tracer event type: a diagnostic message (`raft_tracer_info.diagnostic`).
 pub const RAFT_TRACER_DIAGNOSTIC: c_int = 1;
@@ -148,6 +151,8 @@ pub enum raft_event_type {
     RAFT_SUBMIT = 8,
     RAFT_CATCH_UP = 9,
     RAFT_TRANSFER = 10,
+    /// libraft-rs extension: a linearizable read (docs/reads.md).
+    RAFT_READ = 11,
 }
 
 /// The state of a server.
@@ -218,6 +223,7 @@ readable_from_code!(
     RAFT_SUBMIT,
     RAFT_CATCH_UP,
     RAFT_TRANSFER,
+    RAFT_READ,
 );
 readable_from_code!(raft_state: RAFT_UNAVAILABLE, RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER);
 
@@ -437,6 +443,10 @@ pub struct raft_append_entries {
     /// indexes `prev_log_index + 1 .. prev_log_index + n_entries` from its own log.
     pub entries: *mut raft_entry,
     pub n_entries: c_uint,
+    /// libraft-rs extension, in what C-Raft leaves as padding: the leader's read round
+    /// (linearizable reads, docs/reads.md). A host that carries messages itself copies it (our
+    /// codec puts it in the reserved trailing word); 0 when unknown.
+    pub read_round: c_uint,
 }
 
 /// Answer to an AppendEntries or an InstallSnapshot.
@@ -452,6 +462,9 @@ pub struct raft_append_entries_result {
     pub last_log_index: raft_index,
     pub features: c_ushort,
     pub capacity: c_ushort,
+    /// libraft-rs extension, in what C-Raft leaves as padding: the read round echoed to the
+    /// leader (bit 1 of `features`; docs/reads.md). Copy it like `read_round`; 0 when unknown.
+    pub read_echo: c_uint,
 }
 
 /// InstallSnapshot: the whole snapshot in one message.
@@ -596,6 +609,15 @@ pub struct raft_event_transfer {
     pub server_id: raft_id,
 }
 
+/// `RAFT_READ` (libraft-rs extension): a linearizable read the host names with `id` (any value;
+/// the library hands it back in a `raft_read_result`). Leader only: elsewhere the step fails
+/// with `RAFT_NOTLEADER` and changes nothing.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_event_read {
+    pub id: u64,
+}
+
 /// The body of an event; an anonymous union in the header (`ev.receive.message`).
 /// cbindgen:no-export
 #[repr(C)]
@@ -610,6 +632,7 @@ pub union raft_event_body {
     pub submit: raft_event_submit,
     pub catch_up: raft_event_catch_up,
     pub transfer: raft_event_transfer,
+    pub read: raft_event_read,
 }
 
 /// An event for `raft_step()`. Zero the whole struct, then fill `time` (never decreasing),
@@ -629,6 +652,18 @@ pub struct raft_event {
 // ---------------------------------------------------------------------------------------------
 // Updates
 // ---------------------------------------------------------------------------------------------
+
+/// What became of a read (`RAFT_UPDATE_READS`, libraft-rs extension). `status` 0: the read is
+/// confirmed; serve it from the state machine once it has applied up to `index` (not before:
+/// the read must observe every write acknowledged before it was asked). `RAFT_LEADERSHIPLOST`:
+/// this server stopped leading first; ask the new leader.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_read_result {
+    pub id: u64,
+    pub index: raft_index,
+    pub status: c_int,
+}
 
 /// Entries to store at `index .. index + n - 1` (`RAFT_UPDATE_ENTRIES`). `batch` is an array
 /// allocated with `raft_malloc`: the host owns it and frees it with `raft_free`. The payloads
@@ -920,8 +955,8 @@ mod tests {
         assert_eq!(entry_types, [1, 2, 3]);
         let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 7, c_int::MIN]);
         assert_eq!(message_types, [1, 2, 3, 4, 5, 6]);
-        let event_types = codes_read_back(raft_event_type::VARIANTS, &[0, 11, c_int::MAX]);
-        assert_eq!(event_types, (1..=10).collect::<Vec<_>>());
+        let event_types = codes_read_back(raft_event_type::VARIANTS, &[0, 12, c_int::MAX]);
+        assert_eq!(event_types, (1..=11).collect::<Vec<_>>());
         let states = codes_read_back(raft_state::VARIANTS, &[-1, 4]);
         assert_eq!(states, [0, 1, 2, 3]);
     }

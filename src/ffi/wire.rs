@@ -164,6 +164,7 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
             leader_commit: ae.leader_commit,
             // SAFETY: forwarded to the caller.
             entries: unsafe { entries::from_c(carried, "entry") }?,
+            read_round: ae.read_round,
         }),
         MessageView::AppendEntriesResult(r) => {
             WireMessage::AppendEntriesResult(AppendEntriesResult {
@@ -173,6 +174,7 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
                 last_log_index: r.last_log_index,
                 features: r.features,
                 capacity: r.capacity,
+                read_echo: r.read_echo,
             })
         }
         MessageView::RequestVote(rv) => WireMessage::RequestVote(RequestVote {
@@ -234,6 +236,7 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
                 leader_commit: m.leader_commit,
                 entries: array,
                 n_entries: n as _,
+                read_round: m.read_round,
             };
         }
         WireMessage::AppendEntriesResult(m) => {
@@ -244,6 +247,7 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
                 last_log_index: m.last_log_index,
                 features: m.features,
                 capacity: m.capacity,
+                read_echo: m.read_echo,
             };
         }
         WireMessage::RequestVote(m) => {

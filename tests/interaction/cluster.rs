@@ -622,7 +622,12 @@ impl Node {
                     Outgoing::TimeoutNow(m) => Incoming::TimeoutNow(m),
                     _ => unreachable!("entries and snapshots travel as Append and Install"),
                 };
-                let received = Received { from: packet.from, from_address: &from_address, body };
+                let received = Received {
+                    from: packet.from,
+                    from_address: &from_address,
+                    body,
+                    read_context: 0,
+                };
                 self.step(now, Event::Receive(received), Lent::Nothing, w);
             }
             Body::Append { term, prev_index, prev_term, commit, entries } => {
@@ -634,7 +639,12 @@ impl Node {
                     leader_commit: *commit,
                     entries: &views,
                 };
-                let received = Received { from: packet.from, from_address: &from_address, body };
+                let received = Received {
+                    from: packet.from,
+                    from_address: &from_address,
+                    body,
+                    read_context: 0,
+                };
                 self.step(now, Event::Receive(received), Lent::Entries(entries), w);
             }
             Body::Install { term, meta, machine } => {
@@ -645,7 +655,12 @@ impl Node {
                     conf: meta.configuration.clone(),
                     conf_index: meta.configuration_index,
                 };
-                let received = Received { from: packet.from, from_address: &from_address, body };
+                let received = Received {
+                    from: packet.from,
+                    from_address: &from_address,
+                    body,
+                    read_context: 0,
+                };
                 self.step(now, Event::Receive(received), Lent::Snapshot(machine), w);
             }
         }
@@ -1094,6 +1109,7 @@ fn copy(u: &Update) -> Update {
         state_changed: u.state_changed,
         commit_index_changed: u.commit_index_changed,
         timeout_changed: u.timeout_changed,
+        reads: u.reads.clone(),
     }
 }
 

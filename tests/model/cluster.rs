@@ -474,7 +474,8 @@ fn step_input(raft: &mut Raft, now: u64, input: &Input) -> Result<Changes, Error
             let views = lent.views();
             let from_address = address(packet.from);
             let body = incoming(packet, &views);
-            let received = Received { from: packet.from, from_address: &from_address, body };
+            let received =
+                Received { from: packet.from, from_address: &from_address, body, read_context: 0 };
             raft.step(now, CAPACITY, Event::Receive(received), None)
         }
     };

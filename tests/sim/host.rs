@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use raft::codec::configuration as codec;
 use raft::core::{
     Configuration, EntrySource, EntryType, EntryView, Error, Event, Incoming, Outgoing, Raft,
-    Received, SnapshotMetadata, State, Tracer, Update,
+    ReadResult, Received, SnapshotMetadata, State, Tracer, Update,
 };
 
 use crate::rng::Rng;
@@ -49,6 +49,8 @@ pub struct Packet {
     pub from_address: String,
     pub to: u64,
     pub body: Body,
+    /// The read round or its echo (`Message::read_context`).
+    pub read: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +88,8 @@ pub struct Host {
     pub last_commit: u64,
     /// The last step appended a configuration entry (read and cleared by the cluster).
     pub change_landed: bool,
+    /// Reads confirmed or failed, not yet checked by the cluster.
+    pub reads: Vec<ReadResult>,
 }
 
 pub fn settings(raft: &mut Raft, rng: &mut Rng) {
@@ -126,6 +130,7 @@ impl Host {
             config_events: VecDeque::new(),
             last_commit: 0,
             change_landed: false,
+            reads: Vec::new(),
         }
     }
 
@@ -214,7 +219,7 @@ impl Host {
         packet: Packet,
         out: &mut Vec<Packet>,
     ) -> Result<(), Error> {
-        let Packet { from, from_address, body, .. } = packet;
+        let Packet { from, from_address, body, read, .. } = packet;
         match body {
             Body::Plain(o) => {
                 let body = match o {
@@ -224,7 +229,12 @@ impl Host {
                     Outgoing::TimeoutNow(m) => Incoming::TimeoutNow(m),
                     _ => unreachable!(),
                 };
-                let event = Event::Receive(Received { from, from_address: &from_address, body });
+                let event = Event::Receive(Received {
+                    from,
+                    from_address: &from_address,
+                    body,
+                    read_context: read,
+                });
                 self.step(now, event, Extra::None, out)
             }
             Body::Append { term, prev_index, prev_term, commit, entries } => {
@@ -236,7 +246,12 @@ impl Host {
                     leader_commit: commit,
                     entries: &views,
                 };
-                let event = Event::Receive(Received { from, from_address: &from_address, body });
+                let event = Event::Receive(Received {
+                    from,
+                    from_address: &from_address,
+                    body,
+                    read_context: read,
+                });
                 self.step(now, event, Extra::Entries(entries.clone()), out)
             }
             Body::Install { term, meta, data } => {
@@ -247,13 +262,19 @@ impl Host {
                     conf: meta.configuration.clone(),
                     conf_index: meta.configuration_index,
                 };
-                let event = Event::Receive(Received { from, from_address: &from_address, body });
+                let event = Event::Receive(Received {
+                    from,
+                    from_address: &from_address,
+                    body,
+                    read_context: read,
+                });
                 self.step(now, event, Extra::Snapshot(data), out)
             }
         }
     }
 
     fn process(&mut self, now: u64, u: Update, extra: Extra, out: &mut Vec<Packet>) {
+        self.reads.extend(u.reads.iter().copied());
         if u.term_changed || u.vote_changed {
             self.disk.term = self.raft.current_term();
             self.disk.vote = self.raft.voted_for();
@@ -330,7 +351,8 @@ impl Host {
                 other => Body::Plain(other),
             };
             assert_eq!(&*m.address, format!("node-{}", m.to), "destination address");
-            out.push(Packet { from: self.id, from_address: self.address.clone(), to: m.to, body });
+            let (from, from_address, read) = (self.id, self.address.clone(), m.read_context);
+            out.push(Packet { from, from_address, to: m.to, body, read });
         }
         if u.commit_index_changed {
             self.apply();
@@ -500,6 +522,7 @@ fn clone_update(u: &Update) -> Update {
         state_changed: u.state_changed,
         commit_index_changed: u.commit_index_changed,
         timeout_changed: u.timeout_changed,
+        reads: u.reads.clone(),
     }
 }
 

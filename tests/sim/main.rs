@@ -7,6 +7,11 @@
 //! Safety properties are checked after every step (see `invariants.rs`), and at the end the
 //! healed cluster must commit again.
 //!
+//! Linearizable reads are asked of random servers and checked against an oracle: a read must
+//! observe at least every entry committed anywhere before it was asked (every write a client
+//! could have been told about). Half of the runs serve reads from the leader lease; those keep a
+//! crashed server down for at least an election timeout, the lease's documented assumption.
+//!
 //! `RAFT_SIM_SEEDS=n` runs n seeds per cluster size (default 40); `RAFT_SIM_SEED=s` runs one;
 //! `RAFT_SIM_SHRINK_TO_ONE=0` keeps at least two voters (see `SHRINK_TO_ONE_VOTER`).
 
@@ -14,10 +19,10 @@ mod host;
 mod invariants;
 mod rng;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use raft::codec::configuration as codec;
-use raft::core::{CatchUpStatus, Configuration, EntryType, Error, Event, Role};
+use raft::core::{CatchUpStatus, Configuration, EntryType, Error, Event, ReadOutcome, Role};
 
 use host::{Disk, Entry, Extra, Host, Packet};
 use rng::Rng;
@@ -75,6 +80,20 @@ struct Cluster {
     payloads: u64,
     lossy: bool,
     disturb: Disturbances,
+    /// Reads are served from the leader lease in this run.
+    lease: bool,
+    /// Reads asked and not yet answered: id -> (the server asked, the highest index committed
+    /// anywhere when it was asked).
+    reads: HashMap<u64, (usize, u64)>,
+    next_read: u64,
+    /// Reads confirmed and checked against the oracle.
+    reads_checked: u64,
+    /// The highest commit index any server has had.
+    max_commit_seen: u64,
+    /// A paused server (as by SIGSTOP) does nothing until then: no timeouts, no disk, no
+    /// deliveries. A leader paused while the others elect another is the classic source of
+    /// stale reads.
+    paused_until: Vec<u64>,
 }
 
 impl Cluster {
@@ -119,7 +138,16 @@ impl Cluster {
             payloads: 0,
             lossy: true,
             disturb,
+            lease: seed % 4 >= 2,
+            reads: HashMap::new(),
+            next_read: 0,
+            reads_checked: 0,
+            max_commit_seen: 0,
+            paused_until: vec![0; n],
         };
+        for h in cluster.hosts.iter_mut() {
+            h.raft.set_read_lease(cluster.lease, 100);
+        }
         for i in 0..n {
             let mut out = Vec::new();
             cluster.hosts[i].start(0, &mut out);
@@ -133,12 +161,60 @@ impl Cluster {
         let now = self.now;
         self.hosts[i].report_configurations(now, &mut out);
         invariants::check_node(&self.hosts[i]);
+        self.check_reads(i);
         let landed = std::mem::take(&mut self.hosts[i].change_landed);
         if landed && self.lossy && self.rng.chance(self.disturb.isolate_after_change) {
             self.isolate(i as u64 + 1);
         }
         for packet in out {
             self.send(packet);
+        }
+    }
+
+    /// Asks a random server for a linearizable read: mostly one that believes it leads, old
+    /// leaders cut off from a newer one included (the servers that could answer stale reads).
+    fn read(&mut self) {
+        let leaders: Vec<usize> =
+            (0..self.hosts.len()).filter(|&i| self.hosts[i].is_leader()).collect();
+        let i = if !leaders.is_empty() && self.rng.chance(0.8) {
+            leaders[self.rng.below(leaders.len() as u64) as usize]
+        } else {
+            self.rng.below(self.hosts.len() as u64) as usize
+        };
+        if !self.hosts[i].alive {
+            return;
+        }
+        self.next_read += 1;
+        let id = self.next_read;
+        let mut out = Vec::new();
+        match self.hosts[i].step(self.now, Event::Read { id }, Extra::None, &mut out) {
+            Ok(()) => {
+                self.reads.insert(id, (i, self.max_commit_seen));
+            }
+            Err(Error::NotLeader) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+        self.after_step(i, out);
+    }
+
+    /// The oracle of reads: a confirmed read's index covers every entry committed anywhere
+    /// before the read was asked, so the state it is served from is at least as new as every
+    /// write acknowledged before it (a read that observed less would be stale).
+    fn check_reads(&mut self, i: usize) {
+        self.max_commit_seen = self.max_commit_seen.max(self.hosts[i].raft.commit_index());
+        for read in std::mem::take(&mut self.hosts[i].reads) {
+            let (asked, required) = self.reads.remove(&read.id).expect("a read we asked");
+            assert_eq!(asked, i, "read {} answered by another server", read.id);
+            if let ReadOutcome::Ready { index } = read.outcome {
+                assert!(
+                    index >= required,
+                    "node {}: stale read {}: index {index}, but {required} was committed before it was asked",
+                    i + 1,
+                    read.id
+                );
+                assert!(index <= self.hosts[i].raft.commit_index(), "read index not committed");
+                self.reads_checked += 1;
+            }
         }
     }
 
@@ -181,14 +257,20 @@ impl Cluster {
         if self.rng.chance(0.03) {
             self.submit_commands();
         }
+        if self.rng.chance(0.03) {
+            self.read();
+        }
         let now = self.now;
         let mut due: Vec<Action> = Vec::new();
-        for (k, (at, _)) in self.net.iter().enumerate() {
-            if *at <= now {
+        for (k, (at, packet)) in self.net.iter().enumerate() {
+            if *at <= now && self.paused_until[(packet.to - 1) as usize] <= now {
                 due.push(Action::Deliver(k));
             }
         }
         for (i, h) in self.hosts.iter().enumerate() {
+            if self.paused_until[i] > now {
+                continue;
+            }
             if h.alive {
                 if h.next_disk_time().is_some_and(|t| t <= now) {
                     due.push(Action::Disk(i));
@@ -203,9 +285,13 @@ impl Cluster {
         }
         if due.is_empty() {
             let mut next = now + 50;
-            next = next.min(self.net.iter().map(|(t, _)| *t).min().unwrap_or(next));
+            let deliverable =
+                self.net.iter().filter(|(_, p)| self.paused_until[(p.to - 1) as usize] <= now);
+            next = next.min(deliverable.map(|(t, _)| *t).min().unwrap_or(next));
             for (i, h) in self.hosts.iter().enumerate() {
-                if h.alive {
+                if self.paused_until[i] > now {
+                    next = next.min(self.paused_until[i]);
+                } else if h.alive {
                     next = next.min(h.raft.timeout());
                     next = next.min(h.next_disk_time().unwrap_or(next));
                 } else {
@@ -244,6 +330,7 @@ impl Cluster {
                 let seed = self.rng.next() as u32;
                 let disk = self.hosts[i].disk.clone();
                 self.hosts[i] = Host::new(i as u64 + 1, disk, seed, &mut self.rng);
+                self.hosts[i].raft.set_read_lease(self.lease, 100);
                 self.hosts[i].start(now, &mut out);
                 i
             }
@@ -309,7 +396,11 @@ impl Cluster {
                 let alive = self.hosts.iter().filter(|h| h.alive).count();
                 if self.hosts[i].alive && alive + 1 >= n {
                     self.hosts[i].crash();
-                    self.restart_at[i] = Some(now + 200 + self.rng.below(3000));
+                    self.reads.retain(|_, (asked, _)| *asked != i);
+                    // A lease assumes a crashed server stays down for an election timeout
+                    // (it forgets the leader it promised not to depose).
+                    let down = if self.lease { 1000 } else { 200 };
+                    self.restart_at[i] = Some(now + down + self.rng.below(3000));
                 }
             }
             7..=9 => {
@@ -339,6 +430,11 @@ impl Cluster {
                 }
             }
             13..=14 => self.catch_up(),
+            15 => {
+                if let Some(i) = self.leader() {
+                    self.paused_until[i] = now + 1500 + self.rng.below(2000);
+                }
+            }
             _ => {}
         }
     }
@@ -445,7 +541,8 @@ enum Action {
     Restart(usize),
 }
 
-fn run(seed: u64, servers: u64, steps: usize) {
+/// Runs one simulation; returns how many reads were confirmed and checked.
+fn run(seed: u64, servers: u64, steps: usize) -> u64 {
     // Half of the runs start with every server a voter, the others with fewer.
     let fewest = (fewest_voters() as u64).min(servers);
     let voters =
@@ -478,6 +575,7 @@ fn run(seed: u64, servers: u64, steps: usize) {
         }
         panic!("no progress after healing (commit {before})");
     }
+    c.reads_checked
 }
 
 fn seeds() -> Vec<u64> {
@@ -489,15 +587,20 @@ fn seeds() -> Vec<u64> {
 }
 
 fn run_seeds(servers: u64) {
+    let mut reads = 0;
     for seed in seeds() {
-        let result = std::panic::catch_unwind(|| run(seed, servers, 6000));
-        if let Err(e) = result {
-            eprintln!(
-                "simulation failed: {servers} servers, seed {seed} (rerun with RAFT_SIM_SEED={seed})"
-            );
-            std::panic::resume_unwind(e);
+        match std::panic::catch_unwind(|| run(seed, servers, 6000)) {
+            Ok(checked) => reads += checked,
+            Err(e) => {
+                eprintln!(
+                    "simulation failed: {servers} servers, seed {seed} (rerun with RAFT_SIM_SEED={seed})"
+                );
+                std::panic::resume_unwind(e);
+            }
         }
     }
+    assert!(reads > 0, "{servers} servers: no read was ever confirmed, the oracle saw nothing");
+    eprintln!("{servers} servers: {reads} reads checked against the oracle");
 }
 
 #[test]

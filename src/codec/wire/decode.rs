@@ -204,6 +204,8 @@ fn append_entries_result(header: &[u8]) -> Result<WireMessage> {
     let mut c = Cursor::new(header, "AppendEntriesResult header");
     let (term, rejected, last_log_index) = (c.u64()?, c.u64()?, c.u64()?);
     let (features, capacity) = if version == 2 { (c.u16()?, c.u16()?) } else { (0, 0) };
+    // Bytes 28..31 are there in every header of 32 bytes or more (C-Raft writes zeros).
+    let read_echo = if header.len() >= 32 { c.u32()? } else { 0 };
     Ok(WireMessage::AppendEntriesResult(AppendEntriesResult {
         version,
         term,
@@ -211,6 +213,7 @@ fn append_entries_result(header: &[u8]) -> Result<WireMessage> {
         last_log_index,
         features,
         capacity,
+        read_echo,
     }))
 }
 
@@ -241,6 +244,8 @@ fn append_entries(header: &[u8], limits: &Limits) -> Result<MessageHead> {
         ));
     }
     let descriptors = decode_descriptors(&mut c, n as usize, WHAT)?;
+    // The reserved trailing word: its low half is the read round (see `AppendEntries`).
+    let read_round = c.u64()? as u32;
     if limits.reject_unaligned_entries {
         check_aligned(&descriptors, WHAT)?;
     }
@@ -255,6 +260,7 @@ fn append_entries(header: &[u8], limits: &Limits) -> Result<MessageHead> {
         prev_log_term,
         leader_commit,
         entries: Vec::new(),
+        read_round,
     });
     Ok(MessageHead { message, descriptors, payload_len })
 }

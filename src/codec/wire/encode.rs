@@ -83,6 +83,9 @@ impl Header {
     fn u16(&mut self, value: u16) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
+    fn u32(&mut self, value: u32) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
     fn zeros(&mut self, n: usize) {
         self.0.resize(self.0.len() + n, 0);
     }
@@ -119,7 +122,7 @@ fn append_entries(m: &AppendEntries, h: &mut Header) -> Result<()> {
     h.u64(m.leader_commit);
     h.u64(m.entries.len() as u64);
     encode_descriptors(&m.entries, &mut h.0);
-    h.zeros(8);
+    h.u64(u64::from(m.read_round));
     Ok(())
 }
 
@@ -130,7 +133,7 @@ fn append_entries_result(m: &AppendEntriesResult, h: &mut Header) {
     if m.version != 0 {
         h.u16(m.features);
         h.u16(m.capacity);
-        h.zeros(4);
+        h.u32(m.read_echo);
     }
 }
 

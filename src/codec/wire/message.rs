@@ -107,6 +107,10 @@ pub struct AppendEntries {
     pub leader_commit: Index,
     /// The entries for indexes `prev_log_index + 1 ...`, payloads sharing the received buffer.
     pub entries: Vec<Entry>,
+    /// The leader's read round (libraft-rs), in the low 32 bits of the trailing word that C-Raft
+    /// reserves: C-Raft never reads it, and a follower only echoes it back, so the garbage that
+    /// C-Raft 0.15 leaves there is harmless.
+    pub read_round: u32,
 }
 
 /// AppendEntriesResult (type 2). `version` 0 is the 24-byte header C-Raft 0.15 sends (no
@@ -126,6 +130,9 @@ pub struct AppendEntriesResult {
     pub features: u16,
     /// Free pre-allocated log space in KiB, version 2 only.
     pub capacity: u16,
+    /// The last read round the sender received from its leader (libraft-rs, feature bit 1),
+    /// in bytes 28..31, which C-Raft writes as zero and never reads; version 2 only.
+    pub read_echo: u32,
 }
 
 /// InstallSnapshot (type 5), version 0: the whole snapshot, uncompressed, in one message.

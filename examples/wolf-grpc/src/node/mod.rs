@@ -296,7 +296,7 @@ impl Node {
                     },
                     Header::Other(body) => body,
                 };
-                Event::Receive(Received { from, from_address: &address, body })
+                Event::Receive(Received { from, from_address: &address, body, read_context: 0 })
             }
             Pending::PersistedEntries(index) => {
                 entries = Vec::new();

@@ -1,0 +1,534 @@
+//! Linearizable reads without writing to the log (Raft dissertation §6.4).
+//!
+//! ReadIndex: a read asked of the leader takes the commit index as its read index, once the
+//! leader has committed an entry of its own term (until then its commit index may lag what
+//! earlier leaders committed). The leader then proves it still led when it took that index:
+//! it starts a *read round* after taking it, and a majority of voters must answer a message
+//! sent after the round started. Many reads share one round. The host serves each confirmed
+//! read once its state machine has applied up to the read index.
+//!
+//! Rounds travel in C-Raft's messages without changing them for C-Raft: every AppendEntries
+//! carries the leader's latest round (the reserved trailing word on the wire); a follower
+//! remembers the last round it received from its leader and echoes it in every result (bytes
+//! 28..31), setting [`FEATURE_READ`]. An echo of round r was written after the follower
+//! received a message sent after round r began, so a majority echoing r proves that no other
+//! leader had been elected when round r began. Results without the feature (C-Raft peers) are
+//! not counted: reads need a majority of voters that echo.
+//!
+//! Lease (opt-in, `Settings::read_lease`): followers refuse to vote for an election timeout
+//! after hearing from their leader (§4.2.3), so once a majority echoed round r, no other
+//! leader can exist before round r's start plus an election timeout, less the clock drift the
+//! host allows. Within that time the leader answers reads at once. Assumptions, documented in
+//! docs/reads.md: bounded clock drift, equal election timeouts, and no follower restarting
+//! within a lease (a restarted server forgot its leader). A transfer ends the lease for the
+//! rest of the term, since TimeoutNow lets the target be elected at once.
+
+use std::collections::VecDeque;
+
+use super::error::Error;
+use super::event::{ReadOutcome, ReadResult};
+use super::message::{AppendEntriesResult, FEATURE_READ};
+use super::raft::{Ctx, Raft, Status};
+use super::trace::LEVEL_INFO;
+use super::types::{Id, Index, Time};
+use crate::raft_trace;
+
+/// How many unconfirmed rounds keep their start time (for the lease). Older ones are forgotten,
+/// which only ever shortens the lease.
+const ROUND_HISTORY: usize = 64;
+
+/// A read whose index is known, waiting for a round started after that index was taken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PendingRead {
+    id: u64,
+    index: Index,
+    round: u64,
+}
+
+/// The leader's reads in its term.
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    /// Rounds started in this term; the latest is `started`.
+    started: u64,
+    /// The highest round a majority of voters echoed.
+    confirmed: u64,
+    /// Start times of the rounds after `confirmed`, oldest first.
+    start_times: VecDeque<(u64, Time)>,
+    /// Reads asked before this leader committed an entry of its term.
+    waiting_for_commit: Vec<u64>,
+    /// Reads with their index, in round order.
+    pending: VecDeque<PendingRead>,
+    /// Reads are answered at once until then (lease mode only).
+    lease_until: Time,
+    /// A transfer began in this term: no lease until the term ends.
+    lease_forfeited: bool,
+}
+
+impl Reads {
+    /// The round this leader started last.
+    pub(crate) fn latest_round(&self) -> u64 {
+        self.started
+    }
+}
+
+/// The full round number of an echo: rounds travel as their low 32 bits, and an echo is never
+/// of a round the leader has not started, nor 2^31 rounds behind (anything else is ignored).
+fn widen(echo: u32, started: u64) -> Option<u64> {
+    let behind = u64::from((started as u32).wrapping_sub(echo));
+    (echo != 0 && behind < 1 << 31 && behind < started).then(|| started - behind)
+}
+
+/// The low 32 bits of a round, as messages carry it. Round numbers whose low bits are 0 are
+/// never started (0 means "no round").
+fn narrow(round: u64) -> u32 {
+    round as u32
+}
+
+impl Raft {
+    /// Validates RAFT_READ: only a leader that is not handing over answers reads.
+    pub(super) fn check_read(&self) -> Result<(), Error> {
+        match &self.status {
+            Status::Leader(leader) if leader.transfer.is_none() => Ok(()),
+            _ => Err(Error::NotLeader),
+        }
+    }
+
+    /// RAFT_READ on a leader.
+    pub(super) fn on_read(&mut self, cx: &mut Ctx<'_>, id: u64) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "> read {id}");
+        if !self.committed_an_entry_of_its_term() {
+            raft_trace!(
+                cx.tracer,
+                LEVEL_INFO,
+                "  waits for an entry of term {} to commit",
+                self.term
+            );
+            if let Status::Leader(leader) = &mut self.status {
+                leader.reads.waiting_for_commit.push(id);
+            }
+            return;
+        }
+        self.take_read_index(cx, id);
+    }
+
+    /// Gives a read the commit index as its read index, and answers it at once when this
+    /// leader is the only voter or holds a lease; otherwise it waits for the next round.
+    fn take_read_index(&mut self, cx: &mut Ctx<'_>, id: u64) {
+        let index = self.commit;
+        if self.is_sole_voter() || self.holds_lease(cx.now) {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  read {id} ready at {index}");
+            cx.update.reads.push(ReadResult { id, outcome: ReadOutcome::Ready { index } });
+            return;
+        }
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let round = leader.reads.started + 1;
+        leader.reads.pending.push_back(PendingRead { id, index, round });
+        self.start_wanted_round(cx);
+    }
+
+    /// Whether the lease lets this leader answer reads without a round at `now`.
+    fn holds_lease(&self, now: Time) -> bool {
+        match &self.status {
+            Status::Leader(leader) => {
+                self.settings.read_lease
+                    && !leader.reads.lease_forfeited
+                    && now < leader.reads.lease_until
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts a round for the reads that need one, unless one is already out: reads asked
+    /// meanwhile share the next round, so a burst of reads costs one round trip or two.
+    fn start_wanted_round(&mut self, cx: &mut Ctx<'_>) {
+        let Status::Leader(leader) = &self.status else {
+            return;
+        };
+        let r = &leader.reads;
+        let wanted = r.pending.back().is_some_and(|p| p.round > r.started);
+        if wanted && r.confirmed == r.started {
+            self.start_read_round(cx, true);
+        }
+    }
+
+    /// Starts a new round; with `broadcast`, sends every other voter a message carrying it at
+    /// once (otherwise the next messages carry it).
+    pub(super) fn start_read_round(&mut self, cx: &mut Ctx<'_>, broadcast: bool) {
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let r = &mut leader.reads;
+        r.started += 1;
+        if narrow(r.started) == 0 {
+            r.started += 1;
+        }
+        if r.start_times.len() == ROUND_HISTORY {
+            r.start_times.pop_front();
+        }
+        r.start_times.push_back((r.started, cx.now));
+        if !broadcast {
+            return;
+        }
+        raft_trace!(cx.tracer, LEVEL_INFO, "  read round {}", r.started);
+        let n = leader.progress.len();
+        for i in 0..n {
+            let voter = match &self.status {
+                Status::Leader(l) => self.membership.current.is_voter(l.progress[i].id),
+                _ => false,
+            };
+            if voter && self.replicates_to(i) {
+                self.send_append_entries(cx, i);
+            }
+        }
+    }
+
+    /// The round an AppendEntries to a follower carries.
+    pub(super) fn current_read_round(&self) -> u32 {
+        match &self.status {
+            Status::Leader(leader) => narrow(leader.reads.started),
+            _ => 0,
+        }
+    }
+
+    /// Follower: remembers the round of an AppendEntries from its leader of this term.
+    pub(super) fn note_read_round(&mut self, from: Id, round: u32) {
+        if let Status::Follower(f) = &mut self.status {
+            if f.leader.as_ref().is_some_and(|(id, _)| *id == from) && round != 0 {
+                f.read_echo = round;
+            }
+        }
+    }
+
+    /// What our results to `to` echo: the last round received from it as our leader.
+    pub(super) fn read_echo_for(&self, to: Id) -> u32 {
+        match &self.status {
+            Status::Follower(f) if f.leader.as_ref().is_some_and(|(id, _)| *id == to) => {
+                f.read_echo
+            }
+            _ => 0,
+        }
+    }
+
+    /// Leader: a result of this term from `from` echoing round `echo`.
+    pub(super) fn on_read_echo(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        r: &AppendEntriesResult,
+        echo: u32,
+    ) {
+        if r.features & FEATURE_READ == 0 || r.term != self.term {
+            return;
+        }
+        let Some(i) = self.progress_position(from) else {
+            return;
+        };
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let Some(round) = widen(echo, leader.reads.started) else {
+            return;
+        };
+        let p = &mut leader.progress[i];
+        if round <= p.read_echo {
+            return;
+        }
+        p.read_echo = round;
+        self.confirm_reads(cx);
+    }
+
+    /// Confirms the rounds a majority of voters echoed: their reads are ready, the lease is
+    /// extended from the start of the latest, and the next round starts if reads wait for it.
+    fn confirm_reads(&mut self, cx: &mut Ctx<'_>) {
+        let round = self.quorum_read_round();
+        let lease =
+            u64::from(self.settings.election_timeout.saturating_sub(self.settings.max_clock_drift));
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let r = &mut leader.reads;
+        if round <= r.confirmed {
+            return;
+        }
+        r.confirmed = round;
+        let mut start = None;
+        while let Some(&(n, time)) = r.start_times.front() {
+            if n > round {
+                break;
+            }
+            start = Some(time);
+            r.start_times.pop_front();
+        }
+        if let Some(start) = start {
+            r.lease_until = r.lease_until.max(start.saturating_add(lease));
+        }
+        while let Some(read) = r.pending.front().copied() {
+            if read.round > round {
+                break;
+            }
+            r.pending.pop_front();
+            raft_trace!(cx.tracer, LEVEL_INFO, "  read {} ready at {}", read.id, read.index);
+            let outcome = ReadOutcome::Ready { index: read.index };
+            cx.update.reads.push(ReadResult { id: read.id, outcome });
+        }
+        self.start_wanted_round(cx);
+    }
+
+    /// Leader: the commit index moved. Reads that waited for an entry of this term take their
+    /// index now.
+    pub(super) fn on_commit_for_reads(&mut self, cx: &mut Ctx<'_>) {
+        if !self.committed_an_entry_of_its_term() {
+            return;
+        }
+        let waiting = match &mut self.status {
+            Status::Leader(leader) if !leader.reads.waiting_for_commit.is_empty() => {
+                std::mem::take(&mut leader.reads.waiting_for_commit)
+            }
+            _ => return,
+        };
+        for id in waiting {
+            self.take_read_index(cx, id);
+        }
+    }
+
+    /// Leader: a heartbeat interval passed. A new round keeps the lease fresh and restarts
+    /// reads whose round was lost.
+    pub(super) fn read_heartbeat(&mut self, cx: &mut Ctx<'_>) {
+        let Status::Leader(leader) = &self.status else {
+            return;
+        };
+        let r = &leader.reads;
+        let reads_stuck = r.pending.back().is_some_and(|p| p.round > r.started);
+        if self.settings.read_lease || reads_stuck || !r.pending.is_empty() {
+            self.start_read_round(cx, false);
+        }
+    }
+
+    /// Leader handing over: the target may be elected at once, so the lease ends now.
+    pub(super) fn forfeit_lease(&mut self) {
+        if let Status::Leader(leader) = &mut self.status {
+            leader.reads.lease_forfeited = true;
+            leader.reads.lease_until = 0;
+        }
+    }
+
+    /// Leaving the lead: every read not yet confirmed fails.
+    pub(super) fn fail_reads(&mut self, cx: &mut Ctx<'_>) {
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let r = std::mem::take(&mut leader.reads);
+        let ids = r.waiting_for_commit.into_iter().chain(r.pending.into_iter().map(|p| p.id));
+        for id in ids {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  read {id} fails: leadership lost");
+            cx.update.reads.push(ReadResult { id, outcome: ReadOutcome::LeadershipLost });
+        }
+    }
+
+    /// How many reads this leader holds, waiting for a commit or a round.
+    pub fn pending_reads(&self) -> usize {
+        match &self.status {
+            Status::Leader(l) => l.reads.waiting_for_commit.len() + l.reads.pending.len(),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widen;
+
+    #[test]
+    fn echoes_widen_to_rounds_started_within_2_pow_31() {
+        assert_eq!(widen(5, 7), Some(5));
+        assert_eq!(widen(7, 7), Some(7));
+        assert_eq!(widen(8, 7), None, "a round not started yet");
+        assert_eq!(widen(0, 7), None);
+        let started = (1u64 << 32) + 3;
+        assert_eq!(widen(u32::MAX, started), Some((1 << 32) - 1), "across the wrap");
+        assert_eq!(widen(3, started), Some(started));
+    }
+}
+
+/// The rules of reads, as dissertation §6.4 states them.
+#[cfg(test)]
+mod rules {
+    use crate::core::error::Error;
+    use crate::core::event::{Event, ReadOutcome, ReadResult};
+    use crate::core::message::{AppendEntriesResult, Incoming, Outgoing, FEATURES};
+    use crate::core::raft::Raft;
+    use crate::core::testing::*;
+    use crate::core::types::{State, Time};
+
+    fn ready(id: u64, index: u64) -> ReadResult {
+        ReadResult { id, outcome: ReadOutcome::Ready { index } }
+    }
+
+    fn read(r: &mut Raft, now: Time, id: u64) -> Out {
+        step(r, now, Event::Read { id }).unwrap()
+    }
+
+    /// A success from `from` that echoes round `echo`, as a libraft-rs follower sends it.
+    fn echo(r: &mut Raft, now: Time, from: u64, echo: u32) -> Out {
+        let result = AppendEntriesResult {
+            term: r.current_term(),
+            rejected: 0,
+            last_log_index: r.last_index(),
+            features: FEATURES,
+            capacity: 100,
+        };
+        receive_with_context(r, now, from, Incoming::AppendEntriesResult(result), echo).unwrap()
+    }
+
+    /// The read round each message of `out` to `to` carries.
+    fn rounds_to(out: &Out, to: u64) -> Vec<u32> {
+        out.messages.iter().filter(|m| m.to == to).map(|m| m.read_context).collect()
+    }
+
+    #[test]
+    fn a_read_is_ready_once_a_majority_echoes_a_round_started_after_it() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        let out = read(&mut r, now, 7);
+        assert!(out.reads.is_empty(), "not before a round");
+        assert_eq!(rounds_to(&out, 2), [1], "the round goes out at once");
+        assert_eq!(rounds_to(&out, 3), [1]);
+        assert_eq!(echo(&mut r, now, 3, 1).reads, [ready(7, 2)], "self and 3 are a majority");
+        assert_eq!(r.pending_reads(), 0);
+    }
+
+    #[test]
+    fn an_echo_of_a_round_started_before_the_read_does_not_confirm_it() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        read(&mut r, now, 1);
+        let out = read(&mut r, now, 2);
+        assert!(out.messages.is_empty(), "round 1 is out: read 2 waits for the next one");
+        let out = echo(&mut r, now, 2, 1);
+        assert_eq!(out.reads, [ready(1, 2)], "round 1 confirms read 1 only");
+        assert_eq!(rounds_to(&out, 2), [2], "and round 2 starts for read 2");
+        assert!(echo(&mut r, now, 3, 1).reads.is_empty());
+        assert_eq!(echo(&mut r, now, 3, 2).reads, [ready(2, 2)]);
+    }
+
+    #[test]
+    fn many_reads_share_one_round() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        read(&mut r, now, 1);
+        for id in 2..10 {
+            read(&mut r, now, id);
+        }
+        echo(&mut r, now, 2, 1);
+        let out = echo(&mut r, now, 2, 2);
+        assert_eq!(out.reads.len(), 8, "reads 2..9 all confirmed by round 2");
+    }
+
+    #[test]
+    fn echoes_without_the_read_feature_do_not_count() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        read(&mut r, now, 1);
+        let out = receive_with_context(&mut r, now, 2, append_result(2, 0, 2), 1).unwrap();
+        assert!(out.reads.is_empty(), "a C-Raft follower never echoes: its bytes mean nothing");
+    }
+
+    #[test]
+    fn echoes_of_rounds_never_started_do_not_count() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        read(&mut r, now, 1);
+        assert!(echo(&mut r, now, 2, 2).reads.is_empty());
+        assert!(echo(&mut r, now, 2, u32::MAX).reads.is_empty());
+    }
+
+    #[test]
+    fn only_a_leader_that_is_not_handing_over_answers_reads() {
+        let mut r = follower(&[]);
+        assert_eq!(step(&mut r, 20, Event::Read { id: 1 }).unwrap_err(), Error::NotLeader);
+        let (mut r, now) = leader(&[1, 2, 3]);
+        step(&mut r, now, Event::Transfer { server_id: 2 }).unwrap();
+        assert_eq!(step(&mut r, now, Event::Read { id: 1 }).unwrap_err(), Error::NotLeader);
+    }
+
+    /// §6.4 step 1: a new leader's commit index may lag what earlier leaders committed until an
+    /// entry of its own term commits.
+    #[test]
+    fn a_new_leader_takes_read_indexes_only_after_committing_an_entry_of_its_term() {
+        let mut r = started(1, &[1, 2, 3]);
+        let now = r.timeout();
+        step(&mut r, now, Event::Timeout).unwrap();
+        receive(&mut r, now, 2, vote_granted(2)).unwrap();
+        assert_eq!(r.state(), State::Leader);
+        let out = read(&mut r, now, 5);
+        assert!(out.reads.is_empty() && out.messages.is_empty(), "waits for the barrier");
+        step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
+        let out = receive(&mut r, now, 3, append_result(2, 0, 2)).unwrap();
+        assert_eq!(r.commit_index(), 2);
+        let round = rounds_to(&out, 2).last().copied().unwrap();
+        assert_eq!(echo(&mut r, now, 2, round).reads, [ready(5, 2)], "read index 2");
+    }
+
+    #[test]
+    fn a_sole_voter_answers_reads_at_once() {
+        let (mut r, now) = leader(&[1]);
+        assert_eq!(read(&mut r, now, 3).reads, [ready(3, r.commit_index())]);
+    }
+
+    #[test]
+    fn a_deposed_leader_fails_its_pending_reads() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        read(&mut r, now, 1);
+        read(&mut r, now, 2);
+        let out = receive(&mut r, now, 2, ae(3, 2, 2, 2, &[])).unwrap();
+        assert_eq!(r.state(), State::Follower);
+        let lost = ReadOutcome::LeadershipLost;
+        assert_eq!(
+            out.reads,
+            [ReadResult { id: 1, outcome: lost }, ReadResult { id: 2, outcome: lost }]
+        );
+        assert_eq!(r.pending_reads(), 0);
+    }
+
+    #[test]
+    fn a_follower_echoes_the_last_round_of_its_leader() {
+        let mut r = follower(&[]);
+        let out = receive_with_context(&mut r, 20, 1, ae(2, 1, 1, 1, &[]), 9).unwrap();
+        let m = &out.messages[0];
+        assert!(matches!(m.body, Outgoing::AppendEntriesResult(res) if res.features & 2 != 0));
+        assert_eq!(m.read_context, 9);
+        let out = receive(&mut r, 30, 1, ae(2, 1, 1, 1, &[])).unwrap();
+        assert_eq!(out.messages[0].read_context, 9, "a message without a round keeps the echo");
+    }
+
+    /// Lease: with a majority's echo of a round started at `t`, no other leader can be elected
+    /// before `t` + election timeout (followers refuse votes that long, §4.2.3), less the drift.
+    #[test]
+    fn a_lease_answers_reads_at_once_until_it_runs_out() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        r.set_read_lease(true, 100);
+        let t = r.timeout();
+        let out = step(&mut r, t, Event::Timeout).unwrap();
+        let round = rounds_to(&out, 2)[0];
+        echo(&mut r, t + 5, 2, round);
+        let out = read(&mut r, t + 10, 1);
+        assert_eq!(out.reads, [ready(1, 2)], "no round needed");
+        assert!(out.messages.is_empty());
+        let expired = t + 1000 - 100;
+        let out = read(&mut r, expired, 2);
+        assert!(out.reads.is_empty(), "the lease ended: a round is needed");
+        assert!(now < t);
+    }
+
+    #[test]
+    fn a_transfer_ends_the_lease_for_the_rest_of_the_term() {
+        let (mut r, _) = leader(&[1, 2, 3]);
+        r.set_read_lease(true, 100);
+        let t = r.timeout();
+        let out = step(&mut r, t, Event::Timeout).unwrap();
+        echo(&mut r, t, 2, rounds_to(&out, 2)[0]);
+        step(&mut r, t + 1, Event::Transfer { server_id: 3 }).unwrap();
+        let abandoned = t + 1 + 1000;
+        let out = step(&mut r, abandoned, Event::Timeout).unwrap();
+        assert_eq!(r.state(), State::Leader, "the transfer was abandoned");
+        echo(&mut r, abandoned, 2, rounds_to(&out, 2)[0]);
+        assert!(read(&mut r, abandoned + 1, 1).reads.is_empty(), "no lease after a transfer");
+    }
+}
