@@ -1,12 +1,15 @@
 /* The client line protocol, on the raft port + 1000. Requests and replies are one line each:
  *   PUT key value  -> OK | REDIRECT host:port | ERR reason      (answered once committed)
- *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port  (read on the leader)
+ *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port | ERR reason  (on the leader)
  *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=.. last=..
+ *                     read=index|lease|stale reads=..  (the GET mode, and GETs it served)
  *   HASH           -> HASH digest applied keys  (any node: compares state machines)
  *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason  (leader: hand leadership to id,
  *                     0 for any; OK means started, poll STATUS for the outcome)
- * GET reads the leader's applied state without a quorum round: fine for a demo, not
- * linearizable across a leadership change. */
+ * GET is linearizable by default (--read index or lease): the leader asks the library for a
+ * read (RAFT_READ), and answers once the read is confirmed and its state machine has applied up
+ * to the read index; a read that fails (leadership lost) gets "ERR leadership lost", and the
+ * client retries. --read stale answers from the leader's applied state at once. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,8 +43,21 @@ struct pending {
     unsigned long long serial;
 };
 
+/* A GET waiting for its read to be confirmed (ready == false) or applied. */
+struct pending_read {
+    uint64_t id;
+    unsigned long long serial;
+    char *key;
+    raft_index index;
+    bool ready;
+};
+
 struct clients {
     struct host *host;
+    struct pending_read reads[MAX_PENDING];
+    unsigned n_reads;
+    uint64_t next_read;
+    unsigned long long reads_served;
     int listen_fd;
     struct client c[MAX_CLIENTS];
     unsigned n;
@@ -101,6 +117,9 @@ void clients_free(struct clients *c)
     }
     while (c->n > 0) {
         drop_client(c, 0);
+    }
+    for (unsigned i = 0; i < c->n_reads; i++) {
+        free(c->reads[i].key);
     }
     close(c->listen_fd);
     free(c);
@@ -189,6 +208,101 @@ static void submit_batch(struct clients *c)
     }
 }
 
+static void answer_get(struct clients *c, struct client *cl, const char *key)
+{
+    const char *v = kv_get(c->host->kv, key);
+    reply(cl, v ? "VALUE %s\n" : "NOTFOUND%s\n", v ? v : "");
+    c->reads_served++;
+}
+
+/* GET: at once in stale mode; otherwise once the library confirmed the read and the state
+ * machine applied up to its index. */
+static void get(struct clients *c, struct client *cl, const char *key)
+{
+    struct host *h = c->host;
+    if (raft_state(&h->raft) != RAFT_LEADER) {
+        redirect(c, cl);
+        return;
+    }
+    if (h->read_mode == READ_STALE) {
+        answer_get(c, cl, key);
+        return;
+    }
+    if (c->n_reads == MAX_PENDING) {
+        reply(cl, "ERR %s\n", "busy");
+        return;
+    }
+    struct pending_read *r = &c->reads[c->n_reads];
+    *r = (struct pending_read){++c->next_read, cl->serial, strdup(key), 0, false};
+    if (r->key == NULL) {
+        reply(cl, "ERR %s\n", "out of memory");
+        return;
+    }
+    c->n_reads++;
+    /* The outcome may arrive within this very step (a sole voter, a lease). */
+    int rv = host_read(h, r->id);
+    if (rv != 0) {
+        for (unsigned i = 0; i < c->n_reads; i++) {
+            if (c->reads[i].id == c->next_read) {
+                free(c->reads[i].key);
+                c->reads[i] = c->reads[--c->n_reads];
+                break;
+            }
+        }
+        if (rv == RAFT_NOTLEADER) {
+            redirect(c, cl);
+        } else {
+            reply(cl, "ERR %s\n", raft_strerror(rv));
+        }
+    }
+}
+
+/* Answers the confirmed reads whose index the state machine has reached. */
+static void serve_ready_reads(struct clients *c)
+{
+    for (unsigned i = 0; i < c->n_reads;) {
+        struct pending_read *r = &c->reads[i];
+        if (!r->ready || r->index > c->host->last_applied) {
+            i++;
+            continue;
+        }
+        struct client *cl = by_serial(c, r->serial);
+        if (cl != NULL) {
+            answer_get(c, cl, r->key);
+        }
+        free(r->key);
+        c->reads[i] = c->reads[--c->n_reads];
+    }
+}
+
+void clients_reads(struct clients *c, const struct raft_read_result *reads, unsigned n)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        for (unsigned i = 0; i < c->n_reads; i++) {
+            struct pending_read *r = &c->reads[i];
+            if (r->id != reads[k].id) {
+                continue;
+            }
+            if (reads[k].status == 0) {
+                r->index = reads[k].index;
+                r->ready = true;
+            } else {
+                struct client *cl = by_serial(c, r->serial);
+                if (cl != NULL) {
+                    reply(cl, "ERR %s\n", "leadership lost");
+                }
+                free(r->key);
+                c->reads[i] = c->reads[--c->n_reads];
+            }
+            break;
+        }
+    }
+    serve_ready_reads(c);
+}
+
 static void status(struct clients *c, struct client *cl)
 {
     struct host *h = c->host;
@@ -198,10 +312,10 @@ static void status(struct clients *c, struct client *cl)
     char line[400];
     snprintf(line, sizeof line,
              "STATUS id=%llu state=%s term=%llu commit=%llu applied=%llu leader=%llu keys=%zu "
-             "last=%llu",
+             "last=%llu read=%s reads=%llu",
              h->id, raft_state_name(raft_state(&h->raft)), raft_current_term(&h->raft),
              raft_commit_index(&h->raft), h->last_applied, leader, kv_count(h->kv),
-             raft_last_index(&h->raft));
+             raft_last_index(&h->raft), read_mode_name(h->read_mode), c->reads_served);
     reply(cl, "%s\n", line);
 }
 
@@ -218,12 +332,7 @@ static void execute(struct clients *c, struct client *cl, char *line)
     if (strcmp(verb, "PUT") == 0 && key != NULL && value != NULL) {
         put(c, cl, key, value);
     } else if (strcmp(verb, "GET") == 0 && key != NULL) {
-        if (raft_state(&h->raft) != RAFT_LEADER) {
-            redirect(c, cl);
-        } else {
-            const char *v = kv_get(h->kv, key);
-            reply(cl, v ? "VALUE %s\n" : "NOTFOUND%s\n", v ? v : "");
-        }
+        get(c, cl, key);
     } else if (strcmp(verb, "TRANSFER") == 0 && key != NULL) {
         if (raft_state(&h->raft) != RAFT_LEADER) {
             redirect(c, cl);
@@ -344,6 +453,7 @@ void clients_applied(struct clients *c, raft_index index, raft_term term)
         }
         c->pending[i] = c->pending[--c->n_pending];
     }
+    serve_ready_reads(c);
 }
 
 void clients_fail_pending(struct clients *c, const char *why)

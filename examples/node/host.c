@@ -215,6 +215,13 @@ static void handle_update(struct host *h, struct raft_update *u)
     if (u->flags & RAFT_UPDATE_COMMIT_INDEX) {
         apply_committed(h);
     }
+    if (u->flags & RAFT_UPDATE_READS) {
+        const struct raft_read_result *reads;
+        unsigned n;
+        if (raft_update_reads(&h->raft, &reads, &n) == 0) {
+            clients_reads(h->clients, reads, n);
+        }
+    }
 }
 
 static int step(struct host *h, struct raft_event *ev)
@@ -387,6 +394,20 @@ int host_transfer(struct host *h, raft_id id)
     ev.type = RAFT_TRANSFER;
     ev.transfer.server_id = id;
     return host_step(h, &ev);
+}
+
+int host_read(struct host *h, uint64_t id)
+{
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_READ;
+    ev.read.id = id;
+    return host_step(h, &ev);
+}
+
+const char *read_mode_name(int mode)
+{
+    return mode == READ_LEASE ? "lease" : mode == READ_STALE ? "stale" : "index";
 }
 
 int host_start(struct host *h, raft_term term, raft_id vote)

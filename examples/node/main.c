@@ -2,7 +2,11 @@
  *
  *   node --id N --cluster 1=127.0.0.1:9001,2=127.0.0.1:9002,3=127.0.0.1:9003 --dir DIR
  *        [--snapshot-every ENTRIES] [--trailing ENTRIES] [--pre-vote 0|1] [--fsync 0|1]
+ *        [--read index|lease|stale]
  *
+ * --read picks how GET is served: index (default) and lease are linearizable (docs/reads.md);
+ * stale answers from the leader's applied state without any check (what GET did before, and
+ * what the linearizability test must catch).
  * --fsync 0 makes nothing durable (no fsync/fdatasync): for benchmarks only.
  *
  * Every server of --cluster starts as a voter; a brand-new node bootstraps that
@@ -35,12 +39,14 @@ struct options {
     char cluster[1024];
     unsigned snapshot_every, trailing;
     bool pre_vote, no_fsync;
+    int read_mode;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: node --id N --cluster ID=HOST:PORT,... --dir DIR "
-                    "[--snapshot-every N] [--trailing N] [--pre-vote 0|1] [--fsync 0|1]\n");
+                    "[--snapshot-every N] [--trailing N] [--pre-vote 0|1] [--fsync 0|1] "
+                    "[--read index|lease|stale]\n");
     exit(2);
 }
 
@@ -64,6 +70,15 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->pre_vote = atoi(argv[i + 1]) != 0;
         } else if (strcmp(argv[i], "--fsync") == 0) {
             o->no_fsync = atoi(argv[i + 1]) == 0;
+        } else if (strcmp(argv[i], "--read") == 0) {
+            const char *m = argv[i + 1];
+            o->read_mode = strcmp(m, "index") == 0   ? READ_INDEX
+                           : strcmp(m, "lease") == 0 ? READ_LEASE
+                           : strcmp(m, "stale") == 0 ? READ_STALE
+                                                     : -1;
+            if (o->read_mode < 0) {
+                usage();
+            }
         } else {
             usage();
         }
@@ -179,6 +194,10 @@ int main(int argc, char **argv)
     raft_set_election_timeout(&h.raft, 600);
     raft_set_heartbeat_timeout(&h.raft, 60);
     raft_set_pre_vote(&h.raft, o.pre_vote);
+    h.read_mode = o.read_mode;
+    /* The lease assumes clocks drift apart by less than 100 ms per election timeout, and that a
+     * crashed node stays down at least an election timeout (docs/reads.md). */
+    raft_set_read_lease(&h.raft, o.read_mode == READ_LEASE, 100);
     /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
      * than after the default 30 s. */
     raft_set_install_snapshot_timeout(&h.raft, 2000);

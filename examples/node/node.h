@@ -134,7 +134,15 @@ struct host {
     unsigned n_queued;
     /* Pending client writes, completed in clients.c. */
     struct clients *clients;
+    /* How GET is served (--read): READ_INDEX (default), READ_LEASE or READ_STALE. */
+    int read_mode;
 };
+
+/* GET modes. READ_INDEX and READ_LEASE are linearizable (RAFT_READ, docs/reads.md): the leader
+ * confirms its read index with a round of heartbeats, or within its lease; READ_STALE answers
+ * from the leader's applied state at once, which a deposed leader may serve stale. */
+enum { READ_INDEX, READ_LEASE, READ_STALE };
+const char *read_mode_name(int mode);
 
 int host_start(struct host *h, raft_term term, raft_id vote);
 /* Steps one event and processes its update and the events it queues. */
@@ -149,6 +157,9 @@ raft_index host_submit(struct host *h, const struct raft_buffer *payloads, unsig
 void host_flush(struct host *h);
 /* Leader only: starts a leadership transfer to `id` (0: the library chooses). */
 int host_transfer(struct host *h, raft_id id);
+/* Leader only: asks for linearizable read `id` (RAFT_READ); its outcome reaches
+ * clients_reads(). Returns raft_step's code. */
+int host_read(struct host *h, uint64_t id);
 
 /* ---- clients.c --------------------------------------------------------------------------- */
 struct clients;
@@ -159,5 +170,7 @@ void clients_handle(struct clients *c, void *pfds, int n);
 /* Called by host.c as entries are applied and when leadership is lost. */
 void clients_applied(struct clients *c, raft_index index, raft_term term);
 void clients_fail_pending(struct clients *c, const char *why);
+/* Called by host.c with the reads a step confirmed or failed (RAFT_UPDATE_READS). */
+void clients_reads(struct clients *c, const struct raft_read_result *reads, unsigned n);
 
 #endif

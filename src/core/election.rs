@@ -7,7 +7,7 @@ use super::progress::Progress;
 use super::raft::{Candidate, Ctx, Follower, Leader, Raft, Status};
 use super::reads::Reads;
 use super::trace::LEVEL_INFO;
-use super::types::{Id, Term};
+use super::types::{Id, Term, Time};
 use crate::raft_trace;
 
 impl Raft {
@@ -213,17 +213,17 @@ impl Raft {
     /// Whether a vote request is refused to protect the leader we know (ourselves included):
     /// a server that hears from a leader does not help depose it (dissertation §4.2.3), unless
     /// that leader handed over with TimeoutNow (the request's disrupt flag).
-    pub(super) fn protects_leader_from(&self, rv: &RequestVote) -> bool {
+    pub(super) fn protects_leader_from(&self, rv: &RequestVote, now: Time) -> bool {
         let has_leader = match &self.status {
             Status::Leader(_) => true,
-            Status::Follower(f) => f.leader.is_some(),
+            Status::Follower(f) => f.leader.is_some() || self.guards_a_forgotten_lease(now),
             Status::Candidate(_) => false,
         };
         has_leader && !rv.disrupt_leader
     }
 
     fn decide_vote(&self, cx: &mut Ctx<'_>, rv: &RequestVote) -> bool {
-        if self.protects_leader_from(rv) {
+        if self.protects_leader_from(rv, cx.now) {
             raft_trace!(cx.tracer, LEVEL_INFO, "  we have a leader");
             return false;
         }

@@ -46,6 +46,8 @@ pub(crate) struct Progress {
     pub timeout_now_sent: bool,
     /// The highest read round the follower echoed in this term (`reads.rs`).
     pub read_echo: u64,
+    /// Its last result of this term set the read feature bit (it runs this library).
+    pub echoes_reads: bool,
 }
 
 impl Progress {
@@ -61,6 +63,7 @@ impl Progress {
             catch_up: CatchUp::NONE,
             timeout_now_sent: false,
             read_echo: 0,
+            echoes_reads: false,
         }
     }
 

@@ -103,6 +103,23 @@ impl Raft {
         round
     }
 
+    /// Whether the voters that echo read rounds (this leader and the followers whose results
+    /// set the read feature) are a majority, so that echoes can confirm reads.
+    pub(super) fn echoes_can_confirm(&self) -> bool {
+        let Status::Leader(leader) = &self.status else {
+            return false;
+        };
+        let echoing = self
+            .membership
+            .current
+            .voters()
+            .filter(|s| {
+                s.id == self.id || leader.progress.iter().any(|p| p.id == s.id && p.echoes_reads)
+            })
+            .count();
+        self.has_majority(echoing)
+    }
+
     /// Check-quorum's count: whether the leader heard from a majority of voters (itself
     /// included) since the period began.
     pub(super) fn heard_from_majority(&self) -> bool {

@@ -122,6 +122,8 @@ pub struct Raft {
     pub(crate) timer_length: u32,
     /// Disk capacity reported by peers that report it.
     pub(crate) peer_capacity: Vec<(Id, u16)>,
+    /// Until then, a server started with leases on refuses votes (`reads.rs`).
+    pub(crate) vote_guard_until: Time,
     update: Update,
 }
 
@@ -151,6 +153,7 @@ impl Raft {
             status: Status::Follower(Follower::default()),
             timer_start: 0,
             peer_capacity: Vec::new(),
+            vote_guard_until: 0,
             update: Update::default(),
         }
     }
@@ -248,7 +251,7 @@ impl Raft {
                 self.on_start(cx, term, voted_for, snapshot, start_index, entries, plan);
             }
             Event::Receive(received) => {
-                let plan = self.check_receive(&received)?;
+                let plan = self.check_receive(&received, cx.now)?;
                 self.accept_time(cx, capacity);
                 self.on_receive(cx, received, plan);
             }

@@ -13,20 +13,25 @@
 //! 28..31), setting [`FEATURE_READ`]. An echo of round r was written after the follower
 //! received a message sent after round r began, so a majority echoing r proves that no other
 //! leader had been elected when round r began. Results without the feature (C-Raft peers) are
-//! not counted: reads need a majority of voters that echo.
+//! not counted. Where the voters that echo are no majority (a cluster mixed with C-Raft), a round
+//! is instead confirmed by a barrier entry appended when it starts: its commit in this term also
+//! proves that no other leader had been elected when the round began. Only then do reads write
+//! to the log.
 //!
 //! Lease (opt-in, `Settings::read_lease`): followers refuse to vote for an election timeout
 //! after hearing from their leader (§4.2.3), so once a majority echoed round r, no other
 //! leader can exist before round r's start plus an election timeout, less the clock drift the
-//! host allows. Within that time the leader answers reads at once. Assumptions, documented in
-//! docs/reads.md: bounded clock drift, equal election timeouts, and no follower restarting
-//! within a lease (a restarted server forgot its leader). A transfer ends the lease for the
-//! rest of the term, since TimeoutNow lets the target be elected at once.
+//! host allows. Within that time the leader answers reads at once. A server that restarts has
+//! forgotten the leader it promised, so with leases on it refuses votes for an election timeout
+//! after starting. Assumptions, documented in docs/reads.md: bounded clock drift, equal
+//! election timeouts, leases on in every server. A transfer ends the lease for the rest of the
+//! term, since TimeoutNow lets the target be elected at once.
 
 use std::collections::VecDeque;
 
 use super::error::Error;
-use super::event::{ReadOutcome, ReadResult};
+use super::event::{EntrySource, NewEntries, ReadOutcome, ReadResult};
+use super::log::fits_below_max_index;
 use super::message::{AppendEntriesResult, FEATURE_READ};
 use super::raft::{Ctx, Raft, Status};
 use super::trace::LEVEL_INFO;
@@ -62,6 +67,8 @@ pub(crate) struct Reads {
     lease_until: Time,
     /// A transfer began in this term: no lease until the term ends.
     lease_forfeited: bool,
+    /// Barriers standing in for echoes (index, round), in log order.
+    barriers: VecDeque<(Index, u64)>,
 }
 
 impl Reads {
@@ -156,6 +163,7 @@ impl Raft {
     /// Starts a new round; with `broadcast`, sends every other voter a message carrying it at
     /// once (otherwise the next messages carry it).
     pub(super) fn start_read_round(&mut self, cx: &mut Ctx<'_>, broadcast: bool) {
+        let echoes_can_confirm = self.echoes_can_confirm();
         let Status::Leader(leader) = &mut self.status else {
             return;
         };
@@ -168,10 +176,19 @@ impl Raft {
             r.start_times.pop_front();
         }
         r.start_times.push_back((r.started, cx.now));
+        let round = r.started;
+        if !echoes_can_confirm {
+            // Only reads asked since the last barrier need a new one.
+            let covered = r.barriers.back().map_or(0, |&(_, round)| round);
+            if r.pending.back().is_some_and(|p| p.round > covered) {
+                self.append_read_barrier(cx, round);
+            }
+            return;
+        }
         if !broadcast {
             return;
         }
-        raft_trace!(cx.tracer, LEVEL_INFO, "  read round {}", r.started);
+        raft_trace!(cx.tracer, LEVEL_INFO, "  read round {round}");
         let n = leader.progress.len();
         for i in 0..n {
             let voter = match &self.status {
@@ -182,6 +199,24 @@ impl Raft {
                 self.send_append_entries(cx, i);
             }
         }
+    }
+
+    /// Confirms round `round` by a barrier instead of echoes: a leader whose entry of this term
+    /// commits was leader when it appended it. Skipped when this step already hands out entries
+    /// (an update has one batch); the next heartbeat's round tries again.
+    fn append_read_barrier(&mut self, cx: &mut Ctx<'_>, round: u64) {
+        let index = self.log.last_index() + 1;
+        if cx.update.entries.is_some() || !fits_below_max_index(index, 1) {
+            return;
+        }
+        raft_trace!(cx.tracer, LEVEL_INFO, "  read round {round}: barrier at {index}");
+        self.log.append(self.term, 1);
+        let source = EntrySource::Barrier { term: self.term };
+        cx.update.entries = Some(NewEntries { index, source });
+        if let Status::Leader(leader) = &mut self.status {
+            leader.reads.barriers.push_back((index, round));
+        }
+        self.replicate_to_all(cx, false);
     }
 
     /// The round an AppendEntries to a follower carries.
@@ -208,6 +243,20 @@ impl Raft {
                 f.read_echo
             }
             _ => 0,
+        }
+    }
+
+    /// Leader: whether `from` runs this library, from a result of this term (before the
+    /// result's acknowledgement may commit and start a round, which depends on it).
+    pub(super) fn note_read_feature(&mut self, from: Id, r: &AppendEntriesResult) {
+        if r.term != self.term {
+            return;
+        }
+        let Some(i) = self.progress_position(from) else {
+            return;
+        };
+        if let Status::Leader(leader) = &mut self.status {
+            leader.progress[i].echoes_reads = r.features & FEATURE_READ != 0;
         }
     }
 
@@ -243,6 +292,11 @@ impl Raft {
     /// extended from the start of the latest, and the next round starts if reads wait for it.
     fn confirm_reads(&mut self, cx: &mut Ctx<'_>) {
         let round = self.quorum_read_round();
+        self.confirm_round(cx, round);
+    }
+
+    /// Rounds up to `round` are confirmed.
+    fn confirm_round(&mut self, cx: &mut Ctx<'_>, round: u64) {
         let lease =
             u64::from(self.settings.election_timeout.saturating_sub(self.settings.max_clock_drift));
         let Status::Leader(leader) = &mut self.status else {
@@ -282,6 +336,19 @@ impl Raft {
         if !self.committed_an_entry_of_its_term() {
             return;
         }
+        let mut by_barrier = 0;
+        if let Status::Leader(leader) = &mut self.status {
+            while let Some(&(index, round)) = leader.reads.barriers.front() {
+                if index > self.commit {
+                    break;
+                }
+                by_barrier = round;
+                leader.reads.barriers.pop_front();
+            }
+        }
+        if by_barrier > 0 {
+            self.confirm_round(cx, by_barrier);
+        }
         let waiting = match &mut self.status {
             Status::Leader(leader) if !leader.reads.waiting_for_commit.is_empty() => {
                 std::mem::take(&mut leader.reads.waiting_for_commit)
@@ -304,6 +371,21 @@ impl Raft {
         if self.settings.read_lease || reads_stuck || !r.pending.is_empty() {
             self.start_read_round(cx, false);
         }
+    }
+
+    /// A server that restarts forgets the leader it heard from, whose lease may still run on
+    /// its promise not to vote for another for an election timeout. With leases on, it keeps
+    /// that promise blindly for one election timeout after starting.
+    pub(super) fn guard_leases_after_start(&mut self, now: Time) {
+        if self.settings.read_lease {
+            self.vote_guard_until = now.saturating_add(u64::from(self.settings.election_timeout));
+        }
+    }
+
+    /// Whether this server still refuses votes at `now` to guard a lease it may have
+    /// forgotten.
+    pub(super) fn guards_a_forgotten_lease(&self, now: Time) -> bool {
+        self.settings.read_lease && now < self.vote_guard_until
     }
 
     /// Leader handing over: the target may be elected at once, so the lease ends now.
@@ -357,7 +439,9 @@ mod tests {
 mod rules {
     use crate::core::error::Error;
     use crate::core::event::{Event, ReadOutcome, ReadResult};
-    use crate::core::message::{AppendEntriesResult, Incoming, Outgoing, FEATURES};
+    use crate::core::message::{
+        AppendEntriesResult, Incoming, Outgoing, FEATURES, FEATURE_CAPACITY,
+    };
     use crate::core::raft::Raft;
     use crate::core::testing::*;
     use crate::core::types::{State, Time};
@@ -423,12 +507,52 @@ mod rules {
         assert_eq!(out.reads.len(), 8, "reads 2..9 all confirmed by round 2");
     }
 
+    /// A result as C-Raft sends it: no read feature, whatever bytes 28..31 hold.
+    fn craft_result(r: &Raft) -> Incoming<'static> {
+        craft_ack(r.current_term(), r.last_index())
+    }
+
+    fn craft_ack(term: u64, last: u64) -> Incoming<'static> {
+        Incoming::AppendEntriesResult(AppendEntriesResult {
+            term,
+            rejected: 0,
+            last_log_index: last,
+            features: FEATURE_CAPACITY,
+            capacity: 100,
+        })
+    }
+
     #[test]
     fn echoes_without_the_read_feature_do_not_count() {
-        let (mut r, now) = leader(&[1, 2, 3]);
+        let (mut r, now) = leader(&[1, 2, 3, 4, 5]);
         read(&mut r, now, 1);
-        let out = receive_with_context(&mut r, now, 2, append_result(2, 0, 2), 1).unwrap();
+        echo(&mut r, now, 2, 1);
+        let c_raft = craft_result(&r);
+        let out = receive_with_context(&mut r, now, 3, c_raft, 1).unwrap();
         assert!(out.reads.is_empty(), "a C-Raft follower never echoes: its bytes mean nothing");
+        assert_eq!(echo(&mut r, now, 4, 1).reads, [ready(1, 2)]);
+    }
+
+    /// In a cluster whose echoing voters are no majority (mixed with C-Raft), a round is
+    /// confirmed by committing a barrier appended when it starts.
+    #[test]
+    fn without_a_majority_that_echoes_a_barrier_confirms_the_round() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        for id in [2, 3] {
+            let c_raft = craft_result(&r);
+            receive(&mut r, now, id, c_raft).unwrap();
+        }
+        let before = r.last_index();
+        let out = read(&mut r, now, 1);
+        let barrier = out.entries.expect("a barrier");
+        assert_eq!(barrier.index, before + 1);
+        assert!(out.reads.is_empty());
+        read(&mut r, now, 2);
+        assert_eq!(r.last_index(), before + 1, "read 2 waits for the next round");
+        step(&mut r, now, Event::PersistedEntries { index: before + 1 }).unwrap();
+        let out = receive(&mut r, now, 2, craft_ack(2, before + 1)).unwrap();
+        assert_eq!(out.reads, [ready(1, before)], "the read index is the commit at the read");
+        assert_eq!(out.entries.map(|e| e.index), Some(before + 2), "round 2's barrier");
     }
 
     #[test]
@@ -530,5 +654,65 @@ mod rules {
         assert_eq!(r.state(), State::Leader, "the transfer was abandoned");
         echo(&mut r, abandoned, 2, rounds_to(&out, 2)[0]);
         assert!(read(&mut r, abandoned + 1, 1).reads.is_empty(), "no lease after a transfer");
+    }
+}
+
+#[cfg(test)]
+mod restart {
+    use crate::core::event::Event;
+    use crate::core::message::{Incoming, Outgoing, RequestVote};
+    use crate::core::raft::Raft;
+    use crate::core::testing::*;
+
+    fn vote_request(term: u64) -> Incoming<'static> {
+        Incoming::RequestVote(RequestVote {
+            term,
+            candidate_id: 3,
+            last_log_index: 9,
+            last_log_term: 1,
+            disrupt_leader: false,
+            pre_vote: false,
+        })
+    }
+
+    /// Whether a vote for the next term is granted, in that term (never in ours).
+    fn granted(r: &mut Raft, now: u64) -> bool {
+        let term = r.current_term() + 1;
+        let out = receive(r, now, 3, vote_request(term)).unwrap();
+        let Outgoing::RequestVoteResult(v) = out.messages[0].body else { panic!("no answer") };
+        assert_eq!(v.vote_granted, r.voted_for() == 3);
+        assert!(!v.vote_granted || (v.term == term && r.current_term() == term));
+        v.vote_granted
+    }
+
+    fn restarted(lease: bool, at: u64) -> Raft {
+        let payload = encode(&conf(&[1, 2, 3]));
+        let entries = [crate::core::message::EntryView {
+            term: 1,
+            kind: crate::core::types::EntryType::Change,
+            payload: &payload,
+        }];
+        let mut r = Raft::new(2, &address(2), &TEST_FORMAT);
+        r.set_read_lease(lease, 100);
+        let start = Event::Start {
+            term: 1,
+            voted_for: 0,
+            snapshot: None,
+            start_index: 1,
+            entries: &entries,
+        };
+        step(&mut r, at, start).unwrap();
+        r
+    }
+
+    /// A restarted server forgot the leader whose lease it helped grant: with leases on, it
+    /// votes for nobody during an election timeout after starting.
+    #[test]
+    fn with_leases_a_restarted_server_votes_only_after_an_election_timeout() {
+        let mut r = restarted(true, 5000);
+        assert!(!granted(&mut r, 5000 + 999));
+        assert!(granted(&mut r, 5000 + 1000));
+        let mut r = restarted(false, 5000);
+        assert!(granted(&mut r, 5000), "without leases, at once (as C-Raft)");
     }
 }

@@ -8,7 +8,7 @@ use super::raft::{Ctx, Raft};
 use super::replication::{check_append_entries_form, AppendEntries, AppendPlan};
 use super::snapshot::{check_install_snapshot_form, InstallPlan, InstallSnapshot};
 use super::trace::LEVEL_INFO;
-use super::types::{Id, Index, Term, MAX_INDEX, MAX_TERM};
+use super::types::{Id, Index, Term, Time, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
 
 /// What validation decided about a received message: how its term compares with ours, and
@@ -84,11 +84,11 @@ impl Raft {
     /// The term rule (Raft §5.1), in one place as etcd raft's `Step` has it: a message of a
     /// newer term makes us adopt that term (and step down) before anything else; a message of
     /// an older term is answered with ours or dropped, and reaches no handler.
-    fn check_term(&self, body: &Incoming<'_>) -> TermCheck {
+    fn check_term(&self, body: &Incoming<'_>, now: Time) -> TermCheck {
         let term = claimed_term(body);
         if term < self.term {
             TermCheck::Stale
-        } else if term > self.term && !self.keeps_term_for(body) {
+        } else if term > self.term && !self.keeps_term_for(body, now) {
             TermCheck::Newer(term)
         } else {
             TermCheck::Current
@@ -99,9 +99,9 @@ impl Raft {
     /// pre-vote (the term of an election that may never happen, dissertation §9.6); and a
     /// vote request we refuse to protect our leader (§4.2.3), lest a server cut off from the
     /// cluster depose a healthy leader by bumping every term.
-    fn keeps_term_for(&self, body: &Incoming<'_>) -> bool {
+    fn keeps_term_for(&self, body: &Incoming<'_>, now: Time) -> bool {
         match body {
-            Incoming::RequestVote(rv) => rv.pre_vote || self.protects_leader_from(rv),
+            Incoming::RequestVote(rv) => rv.pre_vote || self.protects_leader_from(rv, now),
             Incoming::RequestVoteResult(r) => {
                 r.vote_granted && r.term == self.term.saturating_add(1)
             }
@@ -141,7 +141,7 @@ impl Raft {
         }
     }
 
-    pub(super) fn check_receive(&self, m: &Received<'_>) -> Result<ReceivePlan, Error> {
+    pub(super) fn check_receive(&self, m: &Received<'_>, now: Time) -> Result<ReceivePlan, Error> {
         if m.from == 0 {
             return Err(Error::Malformed("message from server 0".into()));
         }
@@ -153,7 +153,7 @@ impl Raft {
         }
         check_limits(&m.body)?;
         self.check_form(&m.body)?;
-        let term = self.check_term(&m.body);
+        let term = self.check_term(&m.body, now);
         let rule = if term == TermCheck::Stale {
             RulePlan::Other
         } else if let Some(ae) = append_entries(&m.body) {
@@ -216,6 +216,7 @@ impl Raft {
             (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, *rv),
             (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, *r),
             (Incoming::AppendEntriesResult(r), _) => {
+                self.note_read_feature(from, r);
                 self.on_append_result(cx, from, *r);
                 self.on_read_echo(cx, from, r, m.read_context);
             }

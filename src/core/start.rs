@@ -110,6 +110,7 @@ impl Raft {
         self.started = true;
         self.term = term;
         self.voted_for = voted_for;
+        self.guard_leases_after_start(cx.now);
         if let Some(s) = snapshot {
             self.log.restore(s.index, s.term);
             self.snapshot_conf_index = s.configuration_index;

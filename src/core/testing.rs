@@ -6,7 +6,7 @@ use super::error::Error;
 use super::event::{Event, Update};
 use super::message::{
     AppendEntriesResult, EntryView, Incoming, Message, Outgoing, Received, RequestVoteResult,
-    FEATURE_CAPACITY,
+    FEATURES, FEATURE_CAPACITY,
 };
 use super::raft::Raft;
 use super::types::{EntryType, Id, Index, Role, State, Term, Time};
@@ -163,7 +163,7 @@ pub fn append_result(term: Term, rejected: Index, last: Index) -> Incoming<'stat
         term,
         rejected,
         last_log_index: last,
-        features: FEATURE_CAPACITY,
+        features: FEATURES,
         capacity: 100,
     })
 }

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use raft::codec::configuration as codec;
+use raft::core::message::FEATURE_READ;
 use raft::core::{
     Configuration, EntrySource, EntryType, EntryView, Error, Event, Incoming, Outgoing, Raft,
     ReadResult, Received, SnapshotMetadata, State, Tracer, Update,
@@ -90,6 +91,9 @@ pub struct Host {
     pub change_landed: bool,
     /// Reads confirmed or failed, not yet checked by the cluster.
     pub reads: Vec<ReadResult>,
+    /// Answers like a C-Raft peer: no read feature bit, no echo (as our codec would carry it
+    /// from C-Raft: zeros).
+    pub craft_like: bool,
 }
 
 pub fn settings(raft: &mut Raft, rng: &mut Rng) {
@@ -131,6 +135,7 @@ impl Host {
             last_commit: 0,
             change_landed: false,
             reads: Vec::new(),
+            craft_like: false,
         }
     }
 
@@ -351,7 +356,14 @@ impl Host {
                 other => Body::Plain(other),
             };
             assert_eq!(&*m.address, format!("node-{}", m.to), "destination address");
-            let (from, from_address, read) = (self.id, self.address.clone(), m.read_context);
+            let (from, from_address, mut read) = (self.id, self.address.clone(), m.read_context);
+            let mut body = body;
+            if let (true, Body::Plain(Outgoing::AppendEntriesResult(r))) =
+                (self.craft_like, &mut body)
+            {
+                r.features &= !FEATURE_READ;
+                read = 0;
+            }
             out.push(Packet { from, from_address, to: m.to, body, read });
         }
         if u.commit_index_changed {
