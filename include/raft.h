@@ -29,6 +29,7 @@ struct raft_io_snapshot_put;
 struct raft_io_snapshot_get;
 struct raft_apply;
 struct raft_barrier;
+struct raft_read;
 struct raft_change;
 struct raft_transfer;
 struct raft_progress;
@@ -967,6 +968,29 @@ struct raft_change {
 };
 
 /**
+ * Completion of `raft_read` (libraft-rs extension): 0 once the read is confirmed and the FSM
+ * has applied up to `req->index` (read the FSM in the callback: the read is linearizable);
+ * `RAFT_LEADERSHIPLOST` (this server stopped leading before confirming it), `RAFT_SHUTDOWN`.
+ */
+typedef void (*raft_read_cb)(struct raft_read *req, int status);
+
+/**
+ * A linearizable read request (libraft-rs extension, docs/reads.md). `data` is the host's;
+ * the library sets `index` (the read index) before the callback. The request must stay valid
+ * until its callback.
+ */
+struct raft_read {
+  void *data;
+  raft_index index;
+  raft_read_cb cb;
+  /**
+   * Private: the library's handle of the request.
+   */
+  uint64_t id;
+  uint64_t reserved[4];
+};
+
+/**
  * The contents of a metadata file: the durable term and vote, and the write counter that
  * orders `metadata1` (odd versions) and `metadata2` (even versions).
  */
@@ -1353,6 +1377,14 @@ int raft_transfer(struct raft *r,
                   struct raft_transfer *req,
                   raft_id id,
                   raft_transfer_cb cb);
+
+/**
+ * libraft-rs extension: a linearizable read (docs/reads.md). The callback fires with 0 once the
+ * read is confirmed and the FSM has applied up to its read index (`req->index`): read the FSM
+ * there. Leader only. Errors: `RAFT_NOTLEADER` (not the leader, not started, handing over),
+ * `RAFT_INVALID` (NULL request), `RAFT_SHUTDOWN` (closing), `RAFT_BUSY` (from the FSM).
+ */
+RAFT_API int raft_read(struct raft *r, struct raft_read *req, raft_read_cb cb);
 
 /**
  * The index of the last entry applied to the FSM (0 for NULL or a `raft_step`-mode instance).

@@ -152,7 +152,7 @@ impl Raft {
             quorum_start: cx.now,
             transfer: None,
             scratch: Vec::new(),
-            reads: Reads::default(),
+            reads: Reads::for_new_term(cx.now),
         });
         cx.update.state_changed = true;
         cx.update.timeout_changed = true;

@@ -72,6 +72,12 @@ pub(crate) struct Reads {
 }
 
 impl Reads {
+    /// A new leader's reads: round 1 starts with its term, so that the first messages carry a
+    /// round and followers have echoed by the time reads may take their index.
+    pub(crate) fn for_new_term(now: Time) -> Reads {
+        Reads { started: 1, start_times: VecDeque::from([(1, now)]), ..Reads::default() }
+    }
+
     /// The round this leader started last.
     pub(crate) fn latest_round(&self) -> u64 {
         self.started
@@ -246,9 +252,12 @@ impl Raft {
         }
     }
 
-    /// Leader: whether `from` runs this library, from a result of this term (before the
-    /// result's acknowledgement may commit and start a round, which depends on it).
-    pub(super) fn note_read_feature(&mut self, from: Id, r: &AppendEntriesResult) {
+    /// Leader: whether `from` echoes read rounds, from a result of this term (noted before the
+    /// result's acknowledgement may commit and start a round, which depends on it). It must set
+    /// the feature bit and echo a round this leader started: a host that carries the bit but
+    /// not the echo (its own codec or `raft_io`) is not counted on, and reads go through
+    /// barriers rather than wait for echoes that never come.
+    pub(super) fn note_read_feature(&mut self, from: Id, r: &AppendEntriesResult, echo: u32) {
         if r.term != self.term {
             return;
         }
@@ -256,7 +265,9 @@ impl Raft {
             return;
         };
         if let Status::Leader(leader) = &mut self.status {
-            leader.progress[i].echoes_reads = r.features & FEATURE_READ != 0;
+            let echoes =
+                r.features & FEATURE_READ != 0 && widen(echo, leader.reads.started).is_some();
+            leader.progress[i].echoes_reads = echoes;
         }
     }
 
@@ -476,9 +487,10 @@ mod rules {
         let (mut r, now) = leader(&[1, 2, 3]);
         let out = read(&mut r, now, 7);
         assert!(out.reads.is_empty(), "not before a round");
-        assert_eq!(rounds_to(&out, 2), [1], "the round goes out at once");
-        assert_eq!(rounds_to(&out, 3), [1]);
-        assert_eq!(echo(&mut r, now, 3, 1).reads, [ready(7, 2)], "self and 3 are a majority");
+        assert_eq!(rounds_to(&out, 2), [2], "round 2 goes out at once (1 began with the term)");
+        assert_eq!(rounds_to(&out, 3), [2]);
+        assert!(echo(&mut r, now, 3, 1).reads.is_empty(), "round 1 began before the read");
+        assert_eq!(echo(&mut r, now, 3, 2).reads, [ready(7, 2)], "self and 3 are a majority");
         assert_eq!(r.pending_reads(), 0);
     }
 
@@ -487,12 +499,12 @@ mod rules {
         let (mut r, now) = leader(&[1, 2, 3]);
         read(&mut r, now, 1);
         let out = read(&mut r, now, 2);
-        assert!(out.messages.is_empty(), "round 1 is out: read 2 waits for the next one");
-        let out = echo(&mut r, now, 2, 1);
-        assert_eq!(out.reads, [ready(1, 2)], "round 1 confirms read 1 only");
-        assert_eq!(rounds_to(&out, 2), [2], "and round 2 starts for read 2");
-        assert!(echo(&mut r, now, 3, 1).reads.is_empty());
-        assert_eq!(echo(&mut r, now, 3, 2).reads, [ready(2, 2)]);
+        assert!(out.messages.is_empty(), "round 2 is out: read 2 waits for the next one");
+        let out = echo(&mut r, now, 2, 2);
+        assert_eq!(out.reads, [ready(1, 2)], "round 2 confirms read 1 only");
+        assert_eq!(rounds_to(&out, 2), [3], "and round 3 starts for read 2");
+        assert!(echo(&mut r, now, 3, 2).reads.is_empty());
+        assert_eq!(echo(&mut r, now, 3, 3).reads, [ready(2, 2)]);
     }
 
     #[test]
@@ -502,9 +514,9 @@ mod rules {
         for id in 2..10 {
             read(&mut r, now, id);
         }
-        echo(&mut r, now, 2, 1);
-        let out = echo(&mut r, now, 2, 2);
-        assert_eq!(out.reads.len(), 8, "reads 2..9 all confirmed by round 2");
+        echo(&mut r, now, 2, 2);
+        let out = echo(&mut r, now, 2, 3);
+        assert_eq!(out.reads.len(), 8, "reads 2..9 all confirmed by round 3");
     }
 
     /// A result as C-Raft sends it: no read feature, whatever bytes 28..31 hold.
@@ -526,11 +538,11 @@ mod rules {
     fn echoes_without_the_read_feature_do_not_count() {
         let (mut r, now) = leader(&[1, 2, 3, 4, 5]);
         read(&mut r, now, 1);
-        echo(&mut r, now, 2, 1);
+        echo(&mut r, now, 2, 2);
         let c_raft = craft_result(&r);
-        let out = receive_with_context(&mut r, now, 3, c_raft, 1).unwrap();
+        let out = receive_with_context(&mut r, now, 3, c_raft, 2).unwrap();
         assert!(out.reads.is_empty(), "a C-Raft follower never echoes: its bytes mean nothing");
-        assert_eq!(echo(&mut r, now, 4, 1).reads, [ready(1, 2)]);
+        assert_eq!(echo(&mut r, now, 4, 2).reads, [ready(1, 2)]);
     }
 
     /// In a cluster whose echoing voters are no majority (mixed with C-Raft), a round is
@@ -555,11 +567,23 @@ mod rules {
         assert_eq!(out.entries.map(|e| e.index), Some(before + 2), "round 2's barrier");
     }
 
+    /// A host that carries the feature bit but not the echo (its own codec) is not counted on:
+    /// reads go through barriers instead of waiting for echoes that never come.
+    #[test]
+    fn followers_that_set_the_feature_but_never_echo_get_barriers() {
+        let (mut r, now) = leader(&[1, 2, 3]);
+        for id in [2, 3] {
+            let last = r.last_index();
+            receive(&mut r, now, id, append_result(2, 0, last)).unwrap();
+        }
+        assert!(read(&mut r, now, 1).entries.is_some(), "a barrier");
+    }
+
     #[test]
     fn echoes_of_rounds_never_started_do_not_count() {
         let (mut r, now) = leader(&[1, 2, 3]);
         read(&mut r, now, 1);
-        assert!(echo(&mut r, now, 2, 2).reads.is_empty());
+        assert!(echo(&mut r, now, 2, 3).reads.is_empty());
         assert!(echo(&mut r, now, 2, u32::MAX).reads.is_empty());
     }
 
@@ -584,7 +608,7 @@ mod rules {
         let out = read(&mut r, now, 5);
         assert!(out.reads.is_empty() && out.messages.is_empty(), "waits for the barrier");
         step(&mut r, now, Event::PersistedEntries { index: 2 }).unwrap();
-        let out = receive(&mut r, now, 3, append_result(2, 0, 2)).unwrap();
+        let out = receive_with_context(&mut r, now, 3, append_result(2, 0, 2), 1).unwrap();
         assert_eq!(r.commit_index(), 2);
         let round = rounds_to(&out, 2).last().copied().unwrap();
         assert_eq!(echo(&mut r, now, 2, round).reads, [ready(5, 2)], "read index 2");

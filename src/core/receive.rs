@@ -216,7 +216,7 @@ impl Raft {
             (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, *rv),
             (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, *r),
             (Incoming::AppendEntriesResult(r), _) => {
-                self.note_read_feature(from, r);
+                self.note_read_feature(from, r, m.read_context);
                 self.on_append_result(cx, from, *r);
                 self.on_read_echo(cx, from, r, m.read_context);
             }

@@ -191,7 +191,8 @@ pub fn leader(voters: &[Id]) -> (Raft, Time) {
             break;
         }
         let term = r.current_term();
-        receive(&mut r, now, id, append_result(term, 0, last)).unwrap();
+        // Echoing read round 1, which a new leader's first messages carry (`reads.rs`).
+        receive_with_context(&mut r, now, id, append_result(term, 0, last), 1).unwrap();
     }
     assert_eq!(r.commit_index(), last, "the barrier is committed");
     (r, now)

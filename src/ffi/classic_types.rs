@@ -321,6 +321,24 @@ pub struct raft_change {
     pub cb: raft_change_cb,
 }
 
+/// Completion of `raft_read` (libraft-rs extension): 0 once the read is confirmed and the FSM
+/// has applied up to `req->index` (read the FSM in the callback: the read is linearizable);
+/// `RAFT_LEADERSHIPLOST` (this server stopped leading before confirming it), `RAFT_SHUTDOWN`.
+pub type raft_read_cb = Option<unsafe extern "C" fn(req: *mut raft_read, status: c_int)>;
+
+/// A linearizable read request (libraft-rs extension, docs/reads.md). `data` is the host's;
+/// the library sets `index` (the read index) before the callback. The request must stay valid
+/// until its callback.
+#[repr(C)]
+pub struct raft_read {
+    pub data: *mut c_void,
+    pub index: raft_index,
+    pub cb: raft_read_cb,
+    /// Private: the library's handle of the request.
+    pub id: u64,
+    pub reserved: [u64; 4],
+}
+
 /// Completion of `raft_transfer`: the transfer ended (the target leads, or it did not happen
 /// within an election timeout, or the instance closed); check `raft_leader()`.
 pub type raft_transfer_cb = Option<unsafe extern "C" fn(req: *mut raft_transfer)>;

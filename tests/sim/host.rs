@@ -431,7 +431,15 @@ impl Host {
             }
         }
         while self.writes.front().is_some_and(|w| w.done_at <= now) {
-            let w = self.writes.pop_front().unwrap();
+            let mut w = self.writes.pop_front().unwrap();
+            // Entries past `valid_end` were superseded by a later write, which truncates them:
+            // writing them now could resurrect them behind a snapshot taken meanwhile (a write
+            // held back by a paused server, seed 193 of 7 servers).
+            let valid = (w.valid_end + 1).saturating_sub(w.first) as usize;
+            w.entries.truncate(valid);
+            if w.entries.is_empty() {
+                continue;
+            }
             let keep = (w.first.max(self.disk.start) - self.disk.start) as usize;
             if w.first < self.disk.start {
                 // The write starts inside a snapshot taken since: keep only what follows it.

@@ -38,6 +38,7 @@ pub enum Pending {
 
 /// A request whose callback is due.
 pub enum Completion {
+    Read(*mut raft_read, c_int),
     Apply(*mut raft_apply, c_int, *mut c_void),
     Barrier(*mut raft_barrier, c_int),
     Change(*mut raft_change, c_int),
@@ -69,6 +70,9 @@ pub struct Driver {
     /// before rewriting at or below it.
     written: raft_index,
     pub pending: VecDeque<Pending>,
+    /// Reads asked with `raft_read`: (request, read index once confirmed).
+    pub reads: Vec<(*mut raft_read, Option<raft_index>)>,
+    pub next_read: u64,
     pub change: Option<Change>,
     pub transfer: *mut raft_transfer,
     completed: VecDeque<Completion>,
@@ -100,6 +104,8 @@ impl Driver {
             log: EntryCache::new(),
             written: 0,
             pending: VecDeque::new(),
+            reads: Vec::new(),
+            next_read: 0,
             change: None,
             transfer: null_mut(),
             completed: VecDeque::new(),
@@ -287,6 +293,11 @@ unsafe fn fire_completion(c: Completion) {
                     cb(req, status, result)
                 }
             }
+            Completion::Read(req, status) => {
+                if let Some(cb) = (*req).cb {
+                    cb(req, status)
+                }
+            }
             Completion::Barrier(req, status) => {
                 if let Some(cb) = (*req).cb {
                     cb(req, status)
@@ -314,6 +325,13 @@ impl Driver {
         if let Some(change) = self.change.take() {
             self.completed.push_back(Completion::Change(change.req, status));
         }
+        // Confirmed reads stay valid after a step-down (the core fails the others); only
+        // closing ends them.
+        if status == RAFT_SHUTDOWN {
+            for (req, _) in std::mem::take(&mut self.reads) {
+                self.completed.push_back(Completion::Read(req, status));
+            }
+        }
         while let Some(p) = self.pending.pop_front() {
             self.completed.push_back(match p {
                 Pending::Apply { req, .. } => Completion::Apply(req, status, null_mut()),
@@ -326,6 +344,47 @@ impl Driver {
         if !self.transfer.is_null() {
             self.completed.push_back(Completion::Transfer(self.transfer));
             self.transfer = null_mut();
+        }
+    }
+
+    /// Records what the last step decided about reads (`RAFT_UPDATE_READS`).
+    fn note_reads(&mut self, r: *mut raft) {
+        let mut results: *const raft_read_result = null_mut();
+        let mut n = 0;
+        if crate::ffi::instance::raft_update_reads(r, &mut results, &mut n) != 0 || n == 0 {
+            return;
+        }
+        // SAFETY: the library's array of `n` results, valid until the next step.
+        let results = unsafe { std::slice::from_raw_parts(results, n as usize) };
+        for result in results {
+            // SAFETY: the host's requests, alive until their callbacks.
+            let Some(k) = self.reads.iter().position(|(req, _)| unsafe { (**req).id } == result.id)
+            else {
+                continue;
+            };
+            if result.status == 0 {
+                self.reads[k].1 = Some(result.index);
+            } else {
+                let (req, _) = self.reads.swap_remove(k);
+                self.completed.push_back(Completion::Read(req, result.status));
+            }
+        }
+    }
+
+    /// Completes the confirmed reads whose index the FSM has applied.
+    fn complete_reads(&mut self) {
+        let applied = self.last_applied;
+        let mut k = 0;
+        while k < self.reads.len() {
+            match self.reads[k] {
+                (req, Some(index)) if index <= applied => {
+                    // SAFETY: the host's request, alive until its callback.
+                    unsafe { (*req).index = index };
+                    self.reads.swap_remove(k);
+                    self.completed.push_back(Completion::Read(req, 0));
+                }
+                _ => k += 1,
+            }
         }
     }
 
@@ -498,6 +557,10 @@ unsafe fn carry_out(r: *mut raft, d: &mut Driver, u: &mut raft_update) -> Result
         unsafe { d.apply_committed(r, facts.commit, facts.state) }?;
     }
     d.check_transfer(&facts);
+    if u.flags & RAFT_UPDATE_READS != 0 {
+        d.note_reads(r);
+    }
+    d.complete_reads();
     // SAFETY: as above.
     unsafe { d.maybe_take_snapshot(r, facts.commit) };
     // SAFETY: as above.

@@ -745,6 +745,39 @@ pub extern "C" fn raft_transfer(
     })
 }
 
+/// libraft-rs extension: a linearizable read (docs/reads.md). The callback fires with 0 once the
+/// read is confirmed and the FSM has applied up to its read index (`req->index`): read the FSM
+/// there. Leader only. Errors: `RAFT_NOTLEADER` (not the leader, not started, handing over),
+/// `RAFT_INVALID` (NULL request), `RAFT_SHUTDOWN` (closing), `RAFT_BUSY` (from the FSM).
+#[no_mangle]
+pub extern "C" fn raft_read(r: *mut raft, req: *mut raft_read, cb: raft_read_cb) -> c_int {
+    api(r, |d| {
+        require_started(d)?;
+        if req.is_null() {
+            return Err(Failure::invalid("request is NULL"));
+        }
+        d.next_read += 1;
+        let id = d.next_read;
+        // SAFETY: the host's request, alive until its callback.
+        unsafe {
+            (*req).id = id;
+            (*req).index = 0;
+            (*req).cb = cb;
+        }
+        // Listed before the step: a sole voter or a lease confirms it within the step.
+        d.reads.push((req, None));
+        let mut event = driver::zeroed_event();
+        event.r#type = raft_event_type::RAFT_READ as c_int;
+        event.body.read = raft_event_read { id };
+        // SAFETY: a classic-mode instance owning `d`.
+        let stepped = unsafe { step_event(r, d, &mut event) };
+        if stepped.is_err() {
+            d.reads.retain(|(other, _)| *other != req);
+        }
+        stepped
+    })
+}
+
 /// C-Raft's request type code of a transfer (no entry type has this value).
 const RAFT_TRANSFER_REQUEST: c_int = 4;
 
