@@ -150,6 +150,7 @@ class Node:
         self.conf: Optional[Configuration] = None  # as of last_applied
         self.conf_index = 0
         self.queued: List = []  # events and actions to run once the current update is done
+        self.reads: Dict[int, raft.ReadResult] = {}  # outcomes of linearizable reads, by ID
 
     @property
     def alive(self) -> bool:
@@ -243,6 +244,8 @@ class Node:
                 c.elections.append((c.now, self.id, self.raft.current_term))
         if u.commit_index_changed:
             self._apply()
+        for r in u.reads:
+            self.reads[r.id] = r
 
     def _send(self, m: messages.Message) -> None:
         if isinstance(m, messages.AppendEntries) and m.n_entries:
@@ -365,6 +368,7 @@ class Cluster:
         self._queue: List = []  # (time, sequence, action): the sequence breaks ties in order
         self._sequence = 0
         self.elections: List[Tuple[int, int, int]] = []  # (time, node, term)
+        self.next_read = 0
         self.applied: Dict[int, Entry] = {}  # index -> entry, the same on every node
         self.messages_sent = 0
         self.conf = Configuration([Server(i, f"node{i}") for i in range(1, n + 1)])
@@ -459,6 +463,20 @@ class Cluster:
         index = r.last_index + 1
         node.step(Submit([Entry(r.current_term, COMMAND, encode_command(key, value))]))
         return index
+
+    def read(self, key: str, max_ms: int = 30_000) -> Optional[str]:
+        """A linearizable read of `key` on the leader (docs/reads.md): asks for a read, waits
+        until it is confirmed and the leader applied up to its index, then reads the store."""
+        self.next_read += 1
+        leader = self.wait_leader(max_ms)
+        leader.step(raft.Read(self.next_read))
+        read_id = self.next_read
+        self.run_until(lambda: read_id in leader.reads, max_ms)
+        result = leader.reads.pop(read_id)
+        if result.status != 0:
+            raise raft.RaftError(result.status, "read failed")
+        self.run_until(lambda: leader.last_applied >= result.index, max_ms)
+        return leader.kv.get(key)
 
     def applied_everywhere(self, index: int) -> bool:
         return all(n.last_applied >= index for n in self.nodes.values() if n.alive)

@@ -20,6 +20,7 @@ from .events import (
     CatchUp,
     PersistedEntries,
     PersistedSnapshot,
+    Read,
     Receive,
     Snapshot,
     Start,
@@ -29,7 +30,7 @@ from .events import (
 )
 from .events import Configuration as ConfigurationCommitted
 from .heap import CountingHeap
-from .instance import Diagnostic, Raft, SnapshotUpdate, Update
+from .instance import Diagnostic, Raft, ReadResult, SnapshotUpdate, Update
 from .types import (
     BARRIER,
     CANDIDATE,
@@ -71,6 +72,8 @@ __all__ = [
     "Submit",
     "CatchUp",
     "Transfer",
+    "Read",
+    "ReadResult",
     "Raft",
     "Update",
     "SnapshotUpdate",

@@ -101,6 +101,7 @@ class RaftAppendEntries(Structure):
         ("leader_commit", raft_index),
         ("entries", POINTER(RaftEntry)),
         ("n_entries", c_uint),
+        ("read_round", c_uint),
     ]
 
 
@@ -112,6 +113,7 @@ class RaftAppendEntriesResult(Structure):
         ("last_log_index", raft_index),
         ("features", c_ushort),
         ("capacity", c_ushort),
+        ("read_echo", c_uint),
     ]
 
 
@@ -203,6 +205,14 @@ class RaftEventTransfer(Structure):
     _fields_ = [("server_id", raft_id)]
 
 
+class RaftEventRead(Structure):
+    _fields_ = [("id", c_ulonglong)]
+
+
+class RaftReadResult(Structure):
+    _fields_ = [("id", c_ulonglong), ("index", raft_index), ("status", c_int)]
+
+
 class _RaftEventUnion(Union):
     _fields_ = [
         ("start", RaftEventStart),
@@ -214,6 +224,7 @@ class _RaftEventUnion(Union):
         ("submit", RaftEventSubmit),
         ("catch_up", RaftEventCatchUp),
         ("transfer", RaftEventTransfer),
+        ("read", RaftEventRead),
     ]
 
 
@@ -419,6 +430,8 @@ _SIGNATURES = {
     "raft_set_max_catch_up_round_duration": (None, [_R, c_uint]),
     "raft_set_max_inflight_entries": (None, [_R, c_uint]),
     "raft_set_capacity_threshold": (None, [_R, c_ushort]),
+    "raft_set_read_lease": (None, [_R, c_bool, c_uint]),
+    "raft_update_reads": (c_int, [_R, POINTER(POINTER(RaftReadResult)), POINTER(c_uint)]),
     "raft_current_term": (raft_term, [_R]),
     "raft_voted_for": (raft_id, [_R]),
     "raft_commit_index": (raft_index, [_R]),

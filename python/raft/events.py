@@ -23,6 +23,7 @@ TIMEOUT = 7
 SUBMIT = 8
 CATCH_UP = 9
 TRANSFER = 10
+READ = 11
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,13 @@ class Transfer(Event):
 
     server_id: int = 0
     TYPE = TRANSFER
+
+
+@dataclass(frozen=True)
+class Read(Event):
+    """Leader only: a linearizable read named ``id`` (docs/reads.md). Its outcome comes back in
+    ``Update.reads`` of this step or a later one; serve it once the state machine has applied
+    up to its index."""
+
+    id: int
+    TYPE = READ

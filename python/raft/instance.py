@@ -16,7 +16,7 @@ escapes into Python objects (docs/contract.md#events, #the-update):
 """
 
 import ctypes
-from ctypes import POINTER, byref, c_char_p, c_int, c_void_p, cast, string_at
+from ctypes import POINTER, byref, c_char_p, c_int, c_uint, c_void_p, cast, string_at
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
@@ -28,6 +28,7 @@ from ._lib import (
     RaftError,
     RaftEvent,
     RaftMessage,
+    RaftReadResult,
     RaftSnapshotMetadata,
     RaftStruct,
     RaftTracer,
@@ -53,6 +54,17 @@ UPDATE_MESSAGES = 1 << 4
 UPDATE_STATE = 1 << 5
 UPDATE_COMMIT_INDEX = 1 << 6
 UPDATE_TIMEOUT = 1 << 7
+UPDATE_READS = 1 << 8
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What became of a read (``events.Read``): ``status`` 0 means serve it once the state
+    machine applied up to ``index``; RAFT_LEADERSHIPLOST means ask the new leader."""
+
+    id: int
+    index: int
+    status: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class Update:
     state_changed: bool = False
     commit_index_changed: bool = False
     timeout_changed: bool = False
+    reads: List[ReadResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -192,10 +205,12 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
         a.leader_commit = m.leader_commit
         a.entries = scratch.entries(m.entries, on_raft_heap=True)
         a.n_entries = len(m.entries)
+        a.read_round = m.read_round
     elif isinstance(m, msgs.AppendEntriesResult):
         r = c.append_entries_result
         r.version, r.term, r.rejected = m.version, m.term, m.rejected
         r.last_log_index, r.features, r.capacity = m.last_log_index, m.features, m.capacity
+        r.read_echo = m.read_echo
     elif isinstance(m, msgs.RequestVote):
         v = c.request_vote
         v.version, v.term, v.candidate_id = m.version, m.term, m.candidate_id
@@ -232,12 +247,13 @@ def _message_from_c(c: RaftMessage) -> msgs.Message:
         return msgs.AppendEntries(
             **common, term=a.term, prev_log_index=a.prev_log_index, prev_log_term=a.prev_log_term,
             leader_commit=a.leader_commit, n_entries=a.n_entries, version=a.version,
+            read_round=a.read_round,
         )
     if c.type == msgs.APPEND_ENTRIES_RESULT:
         r = c.append_entries_result
         return msgs.AppendEntriesResult(
             **common, term=r.term, rejected=r.rejected, last_log_index=r.last_log_index,
-            features=r.features, capacity=r.capacity, version=r.version,
+            features=r.features, capacity=r.capacity, version=r.version, read_echo=r.read_echo,
         )
     if c.type == msgs.REQUEST_VOTE:
         v = c.request_vote
@@ -351,6 +367,8 @@ def _fill_event(event: ev.Event, c: RaftEvent, scratch: _Scratch) -> None:
         c.catch_up.server_id = event.server_id
     elif isinstance(event, ev.Transfer):
         c.transfer.server_id = event.server_id
+    elif isinstance(event, ev.Read):
+        c.read.id = event.id
     elif not isinstance(event, ev.Timeout):
         raise TypeError(f"not an event: {event!r}")
 
@@ -419,7 +437,10 @@ class Raft:
                 raise RaftError(rv, _text(lib.raft_errmsg(p)))
             # Success: the library now owns the raft_malloc'd payloads (docs/contract.md#raft_receive).
             scratch.owned.clear()
-            return _update_from_c(update)
+            out = _update_from_c(update)
+            if out.flags & UPDATE_READS:
+                out.reads = self._reads()
+            return out
         finally:
             scratch.release()
 
@@ -539,6 +560,16 @@ class Raft:
     def set_max_inflight_entries(self, n: int) -> None:
         """Most entries sent to one follower beyond its acknowledged index."""
         lib.raft_set_max_inflight_entries(self._ptr(), n)
+
+    def set_read_lease(self, enabled: bool, max_clock_drift: int = 100) -> None:
+        """Serve reads from the leader lease (docs/reads.md); set it on every server."""
+        lib.raft_set_read_lease(self._ptr(), enabled, max_clock_drift)
+
+    def _reads(self) -> List[ReadResult]:
+        results = POINTER(RaftReadResult)()
+        n = c_uint()
+        check(lib.raft_update_reads(self._ptr(), byref(results), byref(n)))
+        return [ReadResult(r.id, r.index, r.status) for r in results[: n.value]]
 
     def set_capacity_threshold(self, minimum: int) -> None:
         """Refuse submissions when a majority of voters report less disk capacity than this (0: never)."""

@@ -71,6 +71,8 @@ class AppendEntries(Message):
     # Empty in emitted messages; the host fills it (n_entries long) before delivery.
     entries: List[Entry] = field(default_factory=list)
     version: int = 0
+    # The leader's read round (docs/reads.md): carry it to the follower unchanged.
+    read_round: int = 0
     TYPE = APPEND_ENTRIES
 
 
@@ -83,6 +85,8 @@ class AppendEntriesResult(Message):
     features: int = 0
     capacity: int = 0
     version: int = 2
+    # The read round echoed to the leader (docs/reads.md): carry it unchanged.
+    read_echo: int = 0
     TYPE = APPEND_ENTRIES_RESULT
 
 

@@ -211,3 +211,28 @@ def test_random_crashes_and_restarts(seed):
         put_keys(c, keys, 1)
         assert_converged(c, range(keys + 1))
         assert_one_leader_per_term(c)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_linearizable_reads_see_every_acknowledged_write(seed):
+    """Reads through RAFT_READ (docs/reads.md), also after the leader crashed."""
+    with Cluster(3, seed, disk_delay=(0, 20)) as c:
+        c.wait_leader()
+        put_keys(c, 0, 4)
+        assert c.read("k3") == "v3"
+        assert c.read("nothing") is None
+        c.leader().crash()
+        c.wait_leader()
+        c.put("k3", "again")
+        assert c.read("k3") == "again"
+
+
+def test_reads_are_refused_by_followers():
+    import raft
+
+    with Cluster(3, 1) as c:
+        leader = c.wait_leader()
+        follower = next(n for n in c.nodes.values() if n is not leader)
+        with pytest.raises(raft.RaftError) as err:
+            follower.raft.step(raft.Read(1), c.now)
+        assert err.value.code == 7  # RAFT_NOTLEADER

@@ -46,6 +46,8 @@ MIRRORS = {
     L.RaftEventSubmit: "raft_event_submit",
     L.RaftEventCatchUp: "raft_event_catch_up",
     L.RaftEventTransfer: "raft_event_transfer",
+    L.RaftEventRead: "raft_event_read",
+    L.RaftReadResult: "raft_read_result",
     L.RaftEvent: "raft_event",
     L.RaftUpdateEntries: "raft_update_entries",
     L.RaftUpdateSnapshot: "raft_update_snapshot",
@@ -71,10 +73,10 @@ def constants():
         "RAFT_SPARE": configuration.SPARE,
     }
     for flag in ("CURRENT_TERM", "VOTED_FOR", "ENTRIES", "SNAPSHOT", "MESSAGES", "STATE",
-                 "COMMIT_INDEX", "TIMEOUT"):
+                 "COMMIT_INDEX", "TIMEOUT", "READS"):
         table["RAFT_UPDATE_" + flag] = getattr(instance, "UPDATE_" + flag)
     for name in ("START", "RECEIVE", "PERSISTED_ENTRIES", "PERSISTED_SNAPSHOT", "CONFIGURATION",
-                 "SNAPSHOT", "TIMEOUT", "SUBMIT", "CATCH_UP", "TRANSFER"):
+                 "SNAPSHOT", "TIMEOUT", "SUBMIT", "CATCH_UP", "TRANSFER", "READ"):
         table["RAFT_" + name] = getattr(events, name)
     for name in ("APPEND_ENTRIES", "APPEND_ENTRIES_RESULT", "REQUEST_VOTE", "REQUEST_VOTE_RESULT",
                  "INSTALL_SNAPSHOT", "TIMEOUT_NOW"):
