@@ -18,7 +18,7 @@ fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for scenario in ${SCALING_SCENARIOS:-scale.leader.v3.log1e3 scale.leader.v3.log1e7 scale.leader.v9.log1e3 \
-    scale.leader.v9.log1e7 scale.follower.v3.log1e3 scale.follower.v3.log1e7}; do
+    scale.leader.v9.log1e7 scale.follower.v3.log1e3 scale.follower.v3.log1e7 scale.reads.v3.log1e3}; do
     SCALING_ITERATIONS=$iterations valgrind --quiet --tool=callgrind --collect-atstart=no \
         --callgrind-out-file="$dir/$scenario" "$bin" - "$scenario"
     for dump in "$dir/$scenario".*; do

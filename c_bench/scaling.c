@@ -54,8 +54,13 @@ static void die(const char *what, struct raft *r, int rv)
 }
 
 /* Kinds of steps, for the instruction counts. */
-enum kind { K_OTHER, K_SUBMIT, K_PERSISTED, K_ACK, K_HEARTBEAT, K_COUNT };
-static const char *kind_names[K_COUNT] = {"other", "submit", "persisted", "ack", "heartbeat"};
+enum kind { K_OTHER, K_SUBMIT, K_PERSISTED, K_ACK, K_HEARTBEAT, K_READ, K_ECHO, K_COUNT };
+static const char *kind_names[K_COUNT] = {"other",     "submit", "persisted", "ack",
+                                          "heartbeat", "read",   "echo"};
+/* The read round of the last AppendEntries the leader emitted, and how many reads were
+ * confirmed (docs/reads.md). */
+static unsigned last_round;
+static unsigned long long reads_confirmed;
 /* Under callgrind (started with --collect-atstart=no), only raft_step calls of this kind are
  * collected. */
 static enum kind measuring = K_COUNT;
@@ -81,6 +86,18 @@ static void step(struct node *n, struct raft_event *ev, const char *what, enum k
     }
     if (rv != 0) {
         die(what, &n->raft, rv);
+    }
+    for (unsigned k = 0; k < u.messages.n; k++) {
+        if (u.messages.batch[k].type == RAFT_APPEND_ENTRIES) {
+            last_round = u.messages.batch[k].append_entries.read_round;
+        }
+    }
+    if (u.flags & RAFT_UPDATE_READS) {
+        const struct raft_read_result *reads;
+        unsigned nr;
+        if (raft_update_reads(&n->raft, &reads, &nr) == 0) {
+            reads_confirmed += nr;
+        }
     }
     if (u.flags & RAFT_UPDATE_ENTRIES) {
         /* The entries of one update share one batch (a submit's or a received message's). */
@@ -164,6 +181,30 @@ static void ack(struct node *n, raft_id from, raft_index index)
     m.append_entries_result.features = 1;
     m.append_entries_result.capacity = 100;
     receive(n, &m, from, "append entries result", K_ACK);
+}
+
+/* An acknowledgement from a follower of this library, echoing read round `round`. */
+static void echo(struct node *n, raft_id from, unsigned round)
+{
+    struct raft_message m;
+    memset(&m, 0, sizeof m);
+    m.type = RAFT_APPEND_ENTRIES_RESULT;
+    m.append_entries_result.version = 2;
+    m.append_entries_result.term = raft_current_term(&n->raft);
+    m.append_entries_result.last_log_index = raft_last_index(&n->raft);
+    m.append_entries_result.features = 3;
+    m.append_entries_result.capacity = 100;
+    m.append_entries_result.read_echo = round;
+    receive(n, &m, from, "echo", K_ECHO);
+}
+
+static void read_index(struct node *n, unsigned long long id)
+{
+    struct raft_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = RAFT_READ;
+    ev.read.id = id;
+    step(n, &ev, "read", K_READ);
 }
 
 /* Entries of 8 bytes each sharing one raft_malloc'd batch; `entries` is the caller's. */
@@ -279,6 +320,18 @@ static void leader_round(struct node *n)
     }
 }
 
+/* One linearizable read per iteration: the read starts a round, one follower's echo (with the
+ * leader, a majority of 3) confirms it. */
+static void reads_round(struct node *n)
+{
+    static unsigned long long id;
+    for (unsigned i = 0; i < iterations; i++) {
+        n->now++;
+        read_index(n, ++id);
+        echo(n, 2, last_round);
+    }
+}
+
 static void follower_round(struct node *n)
 {
     for (unsigned i = 0; i < iterations; i++) {
@@ -288,16 +341,19 @@ static void follower_round(struct node *n)
 }
 
 /* Dumps the instruction count of each kind of step, per step. */
-static void callgrind_rounds(struct node *n, const char *name, bool leader)
+static void callgrind_rounds(struct node *n, const char *name, bool leader, bool reads)
 {
     static const enum kind leader_kinds[] = {K_SUBMIT, K_PERSISTED, K_ACK};
     static const enum kind follower_kinds[] = {K_HEARTBEAT};
-    const enum kind *kinds = leader ? leader_kinds : follower_kinds;
-    size_t n_kinds = leader ? 3 : 1;
+    static const enum kind read_kinds[] = {K_READ, K_ECHO};
+    const enum kind *kinds = reads ? read_kinds : leader ? leader_kinds : follower_kinds;
+    size_t n_kinds = reads ? 2 : leader ? 3 : 1;
     for (size_t k = 0; k < n_kinds; k++) {
         measuring = kinds[k];
         CALLGRIND_ZERO_STATS;
-        if (leader) {
+        if (reads) {
+            reads_round(n);
+        } else if (leader) {
             leader_round(n);
         } else {
             follower_round(n);
@@ -315,6 +371,7 @@ struct scenario {
     bool leader;
     unsigned voters;
     raft_index length;
+    bool reads;
 };
 
 int main(int argc, char **argv)
@@ -330,12 +387,13 @@ int main(int argc, char **argv)
     results = path != NULL ? fopen(path, "a") : NULL;
     scratch_entries = malloc(FILL_BATCH * sizeof *scratch_entries);
     static const struct scenario scenarios[] = {
-        {"scale.leader.v3.log1e3", true, 3, 1000},
-        {"scale.leader.v3.log1e7", true, 3, 10000000},
-        {"scale.leader.v9.log1e3", true, 9, 1000},
-        {"scale.leader.v9.log1e7", true, 9, 10000000},
-        {"scale.follower.v3.log1e3", false, 3, 1000},
-        {"scale.follower.v3.log1e7", false, 3, 10000000},
+        {"scale.leader.v3.log1e3", true, 3, 1000, false},
+        {"scale.leader.v3.log1e7", true, 3, 10000000, false},
+        {"scale.leader.v9.log1e3", true, 9, 1000, false},
+        {"scale.leader.v9.log1e7", true, 9, 10000000, false},
+        {"scale.follower.v3.log1e3", false, 3, 1000, false},
+        {"scale.follower.v3.log1e7", false, 3, 10000000, false},
+        {"scale.reads.v3.log1e3", true, 3, 1000, true},
     };
     for (size_t k = 0; k < sizeof scenarios / sizeof scenarios[0]; k++) {
         const struct scenario *sc = &scenarios[k];
@@ -350,22 +408,38 @@ int main(int argc, char **argv)
             make_follower(&n, sc->voters, sc->length);
         }
         setup = now_seconds() - setup;
+        if (sc->reads) {
+            /* The followers answer as this library does, so that echoes confirm reads. */
+            for (raft_id k = 2; k <= sc->voters; k++) {
+                echo(&n, k, last_round);
+            }
+        }
         if (under_valgrind) {
-            callgrind_rounds(&n, sc->name, sc->leader);
+            callgrind_rounds(&n, sc->name, sc->leader, sc->reads);
             raft_close(&n.raft, NULL);
             continue;
         }
         double best = 0;
-        unsigned steps_per_round = sc->leader ? iterations * (1 + sc->voters) : iterations;
+        unsigned steps_per_round = sc->reads    ? iterations * 2
+                                   : sc->leader ? iterations * (1 + sc->voters)
+                                                : iterations;
+        unsigned long long confirmed_before = reads_confirmed;
         for (unsigned round = 0; round < 5; round++) {
             double t0 = now_seconds();
-            if (sc->leader) {
+            if (sc->reads) {
+                reads_round(&n);
+            } else if (sc->leader) {
                 leader_round(&n);
             } else {
                 follower_round(&n);
             }
             double ns = (now_seconds() - t0) * 1e9 / steps_per_round;
             best = round == 0 || ns < best ? ns : best;
+        }
+        if (sc->reads && reads_confirmed - confirmed_before != 5ull * iterations) {
+            fprintf(stderr, "scaling: %llu of %u reads confirmed\n",
+                    reads_confirmed - confirmed_before, 5 * iterations);
+            exit(1);
         }
         {
             report(sc->name, "ns_per_step", best);

@@ -252,56 +252,37 @@ impl Raft {
         }
     }
 
-    /// Leader: whether `from` echoes read rounds, from a result of this term (noted before the
-    /// result's acknowledgement may commit and start a round, which depends on it). It must set
-    /// the feature bit and echo a round this leader started: a host that carries the bit but
-    /// not the echo (its own codec or `raft_io`) is not counted on, and reads go through
-    /// barriers rather than wait for echoes that never come.
-    pub(super) fn note_read_feature(&mut self, from: Id, r: &AppendEntriesResult, echo: u32) {
+    /// Leader: what a result of this term from `from` says about reads, noted before its
+    /// acknowledgement is handled (which may commit and start a round, depending on who
+    /// echoes). The follower echoes when it sets the feature bit and echoes a round this leader
+    /// started: a host that carries the bit but not the echo (its own codec or `raft_io`) is
+    /// not counted on, and reads go through barriers rather than wait for echoes that never
+    /// come. Returns whether its echo moved on, so that [`Raft::confirm_reads`] should run
+    /// once the result is handled.
+    pub(super) fn note_read_echo(&mut self, from: Id, r: &AppendEntriesResult, echo: u32) -> bool {
         if r.term != self.term {
-            return;
+            return false;
         }
-        let Some(i) = self.progress_position(from) else {
-            return;
-        };
-        if let Status::Leader(leader) = &mut self.status {
-            let echoes =
-                r.features & FEATURE_READ != 0 && widen(echo, leader.reads.started).is_some();
-            leader.progress[i].echoes_reads = echoes;
-        }
-    }
-
-    /// Leader: a result of this term from `from` echoing round `echo`.
-    pub(super) fn on_read_echo(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        from: Id,
-        r: &AppendEntriesResult,
-        echo: u32,
-    ) {
-        if r.features & FEATURE_READ == 0 || r.term != self.term {
-            return;
-        }
-        let Some(i) = self.progress_position(from) else {
-            return;
-        };
         let Status::Leader(leader) = &mut self.status else {
-            return;
+            return false;
         };
-        let Some(round) = widen(echo, leader.reads.started) else {
-            return;
+        let Some(p) = leader.progress.iter_mut().find(|p| p.id == from) else {
+            return false;
         };
-        let p = &mut leader.progress[i];
-        if round <= p.read_echo {
-            return;
+        let round = widen(echo, leader.reads.started).filter(|_| r.features & FEATURE_READ != 0);
+        p.echoes_reads = round.is_some();
+        match round {
+            Some(round) if round > p.read_echo => {
+                p.read_echo = round;
+                true
+            }
+            _ => false,
         }
-        p.read_echo = round;
-        self.confirm_reads(cx);
     }
 
     /// Confirms the rounds a majority of voters echoed: their reads are ready, the lease is
     /// extended from the start of the latest, and the next round starts if reads wait for it.
-    fn confirm_reads(&mut self, cx: &mut Ctx<'_>) {
+    pub(super) fn confirm_reads(&mut self, cx: &mut Ctx<'_>) {
         let round = self.quorum_read_round();
         self.confirm_round(cx, round);
     }

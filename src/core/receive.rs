@@ -216,9 +216,11 @@ impl Raft {
             (Incoming::RequestVote(rv), _) => self.on_request_vote(cx, from, address, *rv),
             (Incoming::RequestVoteResult(r), _) => self.on_vote_result(cx, from, *r),
             (Incoming::AppendEntriesResult(r), _) => {
-                self.note_read_feature(from, r, m.read_context);
+                let echoed = self.note_read_echo(from, r, m.read_context);
                 self.on_append_result(cx, from, *r);
-                self.on_read_echo(cx, from, r, m.read_context);
+                if echoed {
+                    self.confirm_reads(cx);
+                }
             }
             (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, *t),
             (_, RulePlan::Append(plan)) => {

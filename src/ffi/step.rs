@@ -337,10 +337,10 @@ unsafe fn run_with_views<'a>(
     }
     // Without memory for all of them, the reads that fit are reported and the others are
     // lost, as a message would be: the host's client times out and asks again.
-    let _ = inst.reads.try_reserve(result.reads.len());
-    let room = inst.reads.capacity();
-    inst.reads.extend(result.reads.iter().take(room).map(read_result));
-    if !inst.reads.is_empty() {
+    if !result.reads.is_empty() {
+        let _ = inst.reads.try_reserve(result.reads.len());
+        let room = inst.reads.capacity();
+        inst.reads.extend(result.reads.iter().take(room).map(read_result));
         flags |= RAFT_UPDATE_READS;
     }
     update.flags = flags;
