@@ -55,7 +55,8 @@ impl Kv for KvService {
 
     async fn get(&self, request: Request<GetReq>) -> Result<Response<GetRes>, Status> {
         let key = request.into_inner().key;
-        let (value, last_applied) = self.ask(|done| Command::Get { key, done }).await?;
+        let (value, last_applied) =
+            self.ask(|done| Command::Get { key, done }).await?.map_err(Status::unavailable)?;
         let res = GetRes { found: value.is_some(), value: value.unwrap_or_default(), last_applied };
         Ok(Response::new(res))
     }

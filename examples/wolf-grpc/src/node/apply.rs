@@ -37,7 +37,19 @@ impl Node {
                 let _ = done.send(outcome);
             }
         }
+        self.answer_applied_reads();
         self.maybe_snapshot();
+    }
+
+    /// Answers the confirmed reads whose read index the store has applied.
+    pub(super) fn answer_applied_reads(&mut self) {
+        let applied = self.last_applied;
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.ready_reads).into_iter().partition(|(i, _)| *i <= applied);
+        self.ready_reads = waiting;
+        for (_, (key, done)) in due {
+            let _ = done.send(Ok((self.store.get(&key).cloned(), applied)));
+        }
     }
 
     fn maybe_snapshot(&mut self) {

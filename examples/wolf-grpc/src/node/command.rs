@@ -78,9 +78,12 @@ pub enum Command {
         value: String,
         done: oneshot::Sender<PutOutcome>,
     },
-    /// The value of `key` in the applied state, and the last applied index.
+    /// The value of `key` and the last applied index. On the leader the read is linearizable
+    /// (RAFT_READ: answered once confirmed and applied up to its read index, docs/reads.md);
+    /// elsewhere it is the local applied state, which `last_applied` dates. An error when the
+    /// leader lost its leadership before confirming the read.
     Get {
         key: String,
-        done: oneshot::Sender<(Option<String>, Index)>,
+        done: oneshot::Sender<Result<(Option<String>, Index), String>>,
     },
 }

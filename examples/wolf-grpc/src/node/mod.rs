@@ -38,7 +38,11 @@ enum Pending {
     Snapshot(SnapshotMetadata, u32),
     Timeout,
     Submit(Vec<Entry>),
+    Read(u64),
 }
+
+/// A Get waiting for its read: the key and the handler's reply.
+pub(crate) type GetWaiter = (String, oneshot::Sender<Result<(Option<String>, Index), String>>);
 
 pub struct Node {
     options: Options,
@@ -58,6 +62,11 @@ pub struct Node {
     transport: Transport,
     /// Client writes waiting to be applied: log index → (term submitted, reply).
     waiters: BTreeMap<Index, (Term, oneshot::Sender<PutOutcome>)>,
+    /// Linearizable reads asked of the core, by read ID, and those confirmed, waiting for the
+    /// store to apply up to their read index.
+    reads: BTreeMap<u64, GetWaiter>,
+    ready_reads: Vec<(Index, GetWaiter)>,
+    next_read: u64,
     /// The handler waiting for the reply to the request being stepped, and its sender.
     answer: Option<(Id, oneshot::Sender<Answer>)>,
     pending: VecDeque<Pending>,
@@ -94,6 +103,9 @@ impl Node {
             receiving: None,
             transport,
             waiters: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            ready_reads: Vec::new(),
+            next_read: 0,
             answer: None,
             pending: VecDeque::new(),
             term,
@@ -144,8 +156,22 @@ impl Node {
                     done.send(raft::present::metrics_json(&self.raft.metrics(self.last_applied)));
             }
             Command::Put { key, value, done } => self.put(&key, &value, done),
-            Command::Get { key, done } => {
-                let _ = done.send((self.store.get(&key).cloned(), self.last_applied));
+            Command::Get { key, done } => self.get(key, done),
+        }
+    }
+
+    /// Get: linearizable on the leader, the local applied state elsewhere (see `Command::Get`).
+    fn get(&mut self, key: String, done: oneshot::Sender<Result<(Option<String>, Index), String>>) {
+        if !self.started || self.raft.state() != State::Leader {
+            let _ = done.send(Ok((self.store.get(&key).cloned(), self.last_applied)));
+            return;
+        }
+        self.next_read += 1;
+        let id = self.next_read;
+        self.reads.insert(id, (key, done));
+        if let Err(e) = self.run_event(Pending::Read(id)) {
+            if let Some((_, done)) = self.reads.remove(&id) {
+                let _ = done.send(Err(format!("the read was refused: {e}")));
             }
         }
     }
@@ -322,6 +348,10 @@ impl Node {
                 entries = submitted;
                 views = entries.iter().map(view).collect();
                 Event::Submit { entries: &views }
+            }
+            Pending::Read(id) => {
+                entries = Vec::new();
+                Event::Read { id }
             }
         };
         let update = update::Owned::of(self.raft.step(now, 0, event, None)?);

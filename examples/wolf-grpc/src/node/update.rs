@@ -3,7 +3,8 @@
 
 use raft::codec::Entry;
 use raft::core::{
-    EntrySource, EntryType, Index, Message, NewEntries, Outgoing, SnapshotMetadata, State, Update,
+    EntrySource, EntryType, Index, Message, NewEntries, Outgoing, ReadOutcome, ReadResult,
+    SnapshotMetadata, State, Update,
 };
 
 use super::command::{Answer, PutOutcome};
@@ -19,6 +20,7 @@ pub struct Owned {
     messages: Vec<Message>,
     state_changed: bool,
     commit_index_changed: bool,
+    reads: Vec<ReadResult>,
 }
 
 impl Owned {
@@ -30,6 +32,7 @@ impl Owned {
             messages: u.messages.clone(),
             state_changed: u.state_changed,
             commit_index_changed: u.commit_index_changed,
+            reads: u.reads.clone(),
         }
     }
 }
@@ -58,6 +61,25 @@ impl Node {
         }
         if u.commit_index_changed {
             self.apply();
+        }
+        for read in u.reads {
+            self.on_read(read);
+        }
+    }
+
+    /// A read the core confirmed (answered once applied up to its index) or failed.
+    fn on_read(&mut self, read: ReadResult) {
+        let Some(waiter) = self.reads.remove(&read.id) else {
+            return;
+        };
+        match read.outcome {
+            ReadOutcome::Ready { index } => {
+                self.ready_reads.push((index, waiter));
+                self.answer_applied_reads();
+            }
+            ReadOutcome::LeadershipLost => {
+                let _ = waiter.1.send(Err("leadership lost before the read was confirmed".into()));
+            }
         }
     }
 
