@@ -62,13 +62,39 @@ static void leader_read_observes_every_write_committed_before_it(void **state)
     sim_destroy(s);
 }
 
-static void followers_refuse_reads_and_nothing_changes(void **state)
+/* A follower forwards the read to its leader (RAFT_READ_INDEX) and gets the leader's read index
+ * back: it serves the read once it applied up to it. */
+static void follower_read_is_confirmed_by_the_leader(void **state)
 {
     (void)state;
     struct sim *s = cluster(3, 22);
     unsigned leader = elect(s);
+    assert_int_equal(sim_submit(s, leader, 2), 0);
+    raft_index written = raft_last_index(sim_raft(s, leader));
+    assert_true(sim_run_until_applied(s, written, 5000));
     unsigned follower = (leader + 1) % 3;
+    assert_int_equal(sim_read(s, follower, 3), 0);
+    raft_index index = 0;
+    int status = -1;
+    assert_true(run_until_read(s, follower, 3, 1000, &index, &status));
+    assert_int_equal(status, 0);
+    assert_true(index >= written);
+    assert_false(sim_failed(s));
+    sim_destroy(s);
+}
+
+/* A server that knows no leader (a candidate, a follower cut off before hearing from one)
+ * refuses, and nothing changes. */
+static void servers_without_a_leader_refuse_reads_and_nothing_changes(void **state)
+{
+    (void)state;
+    struct sim *s = cluster(3, 27);
+    unsigned leader = elect(s);
+    unsigned follower = (leader + 1) % 3;
+    sim_isolate(s, follower, true);
+    sim_run_until(s, sim_now(s) + 1000); /* its election timer expires: it stands */
     struct raft *r = sim_raft(s, follower);
+    assert_int_not_equal(raft_state(r), RAFT_LEADER);
     raft_term term = raft_current_term(r);
     assert_int_equal(sim_read(s, follower, 1), RAFT_NOTLEADER);
     assert_int_equal(raft_current_term(r), term);
@@ -157,7 +183,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(leader_read_observes_every_write_committed_before_it),
-        cmocka_unit_test(followers_refuse_reads_and_nothing_changes),
+        cmocka_unit_test(follower_read_is_confirmed_by_the_leader),
+        cmocka_unit_test(servers_without_a_leader_refuse_reads_and_nothing_changes),
         cmocka_unit_test(isolated_leader_never_confirms_and_fails_its_reads_on_stepping_down),
         cmocka_unit_test(sole_voter_answers_in_the_same_step),
         cmocka_unit_test(lease_answers_in_the_same_step_once_held),

@@ -289,6 +289,15 @@ enum raft_message_type {
   RAFT_REQUEST_VOTE_RESULT = 4,
   RAFT_INSTALL_SNAPSHOT = 5,
   RAFT_TIMEOUT_NOW = 6,
+  /**
+   * libraft-rs extension: a follower asks its leader to confirm a read (docs/reads.md).
+   * Emitted only to leaders whose AppendEntries carry read rounds, never to C-Raft.
+   */
+  RAFT_READ_INDEX = 7,
+  /**
+   * libraft-rs extension: the leader's answer to `RAFT_READ_INDEX`.
+   */
+  RAFT_READ_INDEX_RESULT = 8,
 };
 
 /**
@@ -562,6 +571,26 @@ struct raft_timeout_now {
 };
 
 /**
+ * `RAFT_READ_INDEX` (libraft-rs extension): a follower's read `id`, to confirm.
+ */
+struct raft_read_index {
+  unsigned char version;
+  raft_term term;
+  uint64_t id;
+};
+
+/**
+ * `RAFT_READ_INDEX_RESULT` (libraft-rs extension): the read index of the follower's read
+ * `id`, or 0 when the read failed.
+ */
+struct raft_read_index_result {
+  unsigned char version;
+  raft_term term;
+  uint64_t id;
+  raft_index index;
+};
+
+/**
  * An RPC message. In messages the library emits, `server_id`/`server_address` name the
  * destination; in messages passed to `RAFT_RECEIVE` they name the sender (non-zero ID,
  * non-NULL address). `type` selects the active member of the union.
@@ -575,7 +604,7 @@ struct raft_message {
    * of that step have been sent, as they may point at it.
    */
   const char *server_address;
-  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; } ;
+  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; struct raft_read_index read_index; struct raft_read_index_result read_index_result; } ;
 };
 
 /**

@@ -79,6 +79,9 @@ fn check_fields(msg: &WireMessage, f: &Value, header_len: u64, ctx: &str) {
             eq(m.last_log_index, "last_log_index");
             eq(m.last_log_term, "last_log_term");
         }
+        WireMessage::ReadIndex(_) | WireMessage::ReadIndexResult(_) => {
+            panic!("{ctx}: C-Raft has no ReadIndex messages")
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 /* raft_read (libraft-rs extension, docs/reads.md) over memio clusters: the callback fires once,
- * after the FSM applied every write acknowledged before the read; followers refuse; a leader
+ * after the FSM applied every write acknowledged before the read, on leaders and followers; a leader
  * cut off fails its read; closing fails pending reads with RAFT_SHUTDOWN. Only our library has
- * raft_read: against C-Raft this file is an empty suite. */
+ * raft_read: against C-Raft this file is an empty suite. Followers forward reads to their leader
+ * (RAFT_READ_INDEX). */
 #include "testing.h"
 
 #ifdef ON_LIBRAFT_RS
@@ -59,14 +60,32 @@ static void read_sees_every_acknowledged_write_3(void **state)
     read_sees_every_acknowledged_write(3);
 }
 
-static void read_on_follower_or_with_null_request_is_refused(void **state)
+/* A follower forwards the read to its leader and completes it once it applied up to the
+ * leader's read index: it sees every acknowledged write too. */
+static void read_on_follower_sees_every_acknowledged_write(void **state)
 {
     (void)state;
     struct cluster *c = started_cluster(3);
     unsigned l = (unsigned)cluster_leader(c);
     unsigned f = (l + 1) % 3;
+    assert_int_equal(apply_and_wait(c, l, 17), 0);
+    assert_int_equal(apply_and_wait(c, l, 19), 0);
     struct raft_read req;
-    assert_int_equal(raft_read(cluster_raft(c, f), &req, record_read_cb), RAFT_NOTLEADER);
+    struct read_record rr = {{0}, &c->servers[f].counter, 0, 0, cluster_raft(c, f)};
+    req.data = &rr;
+    assert_int_equal(raft_read(cluster_raft(c, f), &req, record_read_cb), 0);
+    assert_true(cluster_step_until(c, cb_fired, &rr.rec, 10000));
+    assert_int_equal(rr.rec.status, 0);
+    assert_int_equal(rr.total_seen, 17 + 19);
+    cluster_free(c);
+}
+
+static void read_with_null_request_or_instance_is_invalid(void **state)
+{
+    (void)state;
+    struct cluster *c = started_cluster(3);
+    unsigned l = (unsigned)cluster_leader(c);
+    struct raft_read req;
     assert_int_equal(raft_read(cluster_raft(c, l), NULL, record_read_cb), RAFT_INVALID);
     assert_int_equal(raft_read(NULL, &req, record_read_cb), RAFT_INVALID);
     cluster_free(c);
@@ -113,7 +132,8 @@ int main(void)
         cmocka_unit_test(close_fails_pending_reads),
         cmocka_unit_test(read_sees_every_acknowledged_write_1),
         cmocka_unit_test(read_sees_every_acknowledged_write_3),
-        cmocka_unit_test(read_on_follower_or_with_null_request_is_refused),
+        cmocka_unit_test(read_on_follower_sees_every_acknowledged_write),
+        cmocka_unit_test(read_with_null_request_or_instance_is_invalid),
         cmocka_unit_test(read_on_isolated_leader_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

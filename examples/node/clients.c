@@ -1,15 +1,16 @@
 /* The client line protocol, on the raft port + 1000. Requests and replies are one line each:
  *   PUT key value  -> OK | REDIRECT host:port | ERR reason      (answered once committed)
- *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port | ERR reason  (on the leader)
+ *   GET key        -> VALUE value | NOTFOUND | REDIRECT host:port | ERR reason
  *   STATUS         -> STATUS id=.. state=.. term=.. commit=.. applied=.. leader=.. keys=.. last=..
  *                     read=index|lease|stale reads=..  (the GET mode, and GETs it served)
  *   HASH           -> HASH digest applied keys  (any node: compares state machines)
  *   TRANSFER id    -> OK | REDIRECT host:port | ERR reason  (leader: hand leadership to id,
  *                     0 for any; OK means started, poll STATUS for the outcome)
- * GET is linearizable by default (--read index or lease): the leader asks the library for a
- * read (RAFT_READ), and answers once the read is confirmed and its state machine has applied up
- * to the read index; a read that fails (leadership lost) gets "ERR leadership lost", and the
- * client retries. --read stale answers from the leader's applied state at once. */
+ * GET is linearizable by default (--read index or lease): the node asks the library for a read
+ * (RAFT_READ; a follower forwards it to its leader), and answers once the read is confirmed and
+ * its state machine has applied up to the read index; a read that fails (leadership lost, no
+ * answer from the leader) gets "ERR leadership lost", and the client retries. --read stale
+ * answers from the leader's applied state at once and redirects on followers. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -215,17 +216,19 @@ static void answer_get(struct clients *c, struct client *cl, const char *key)
     c->reads_served++;
 }
 
-/* GET: at once in stale mode; otherwise once the library confirmed the read and the state
- * machine applied up to its index. */
+/* GET: at once on the leader in stale mode; otherwise once the library confirmed the read and
+ * the state machine applied up to its index. A follower forwards the read to its leader
+ * (RAFT_READ_INDEX) when that leader answers reads; otherwise it redirects the client. */
 static void get(struct clients *c, struct client *cl, const char *key)
 {
     struct host *h = c->host;
-    if (raft_state(&h->raft) != RAFT_LEADER) {
-        redirect(c, cl);
-        return;
-    }
+    bool leader = raft_state(&h->raft) == RAFT_LEADER;
     if (h->read_mode == READ_STALE) {
-        answer_get(c, cl, key);
+        if (leader) {
+            answer_get(c, cl, key);
+        } else {
+            redirect(c, cl);
+        }
         return;
     }
     if (c->n_reads == MAX_PENDING) {

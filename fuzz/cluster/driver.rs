@@ -566,6 +566,8 @@ impl<N: Node> Cluster<N> {
             Outgoing::RequestVoteResult(m) => Msg::RequestVoteResult(*m),
             Outgoing::AppendEntriesResult(m) => Msg::AppendEntriesResult(*m),
             Outgoing::TimeoutNow(m) => Msg::TimeoutNow(*m),
+            // The fuzzed hosts never ask for reads, so no server forwards one.
+            Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return None,
         };
         Some(Packet { from: id, to: m.to, msg, tainted: host.tainted })
     }

@@ -138,6 +138,19 @@ class RaftTimeoutNow(Structure):
     ]
 
 
+class RaftReadIndex(Structure):
+    _fields_ = [("version", c_ubyte), ("term", raft_term), ("id", c_ulonglong)]
+
+
+class RaftReadIndexResult(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("id", c_ulonglong),
+        ("index", raft_index),
+    ]
+
+
 class _RaftMessageUnion(Union):
     _fields_ = [
         ("request_vote", RaftRequestVote),
@@ -146,6 +159,8 @@ class _RaftMessageUnion(Union):
         ("append_entries_result", RaftAppendEntriesResult),
         ("install_snapshot", RaftInstallSnapshot),
         ("timeout_now", RaftTimeoutNow),
+        ("read_index", RaftReadIndex),
+        ("read_index_result", RaftReadIndexResult),
     ]
 
 

@@ -235,6 +235,12 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
         t = c.timeout_now
         t.version, t.term = m.version, m.term
         t.last_log_index, t.last_log_term = m.last_log_index, m.last_log_term
+    elif isinstance(m, msgs.ReadIndex):
+        r = c.read_index
+        r.version, r.term, r.id = m.version, m.term, m.id
+    elif isinstance(m, msgs.ReadIndexResult):
+        r = c.read_index_result
+        r.version, r.term, r.id, r.index = m.version, m.term, m.id, m.index
     else:
         raise TypeError(f"not a message: {m!r}")
     return c
@@ -279,6 +285,14 @@ def _message_from_c(c: RaftMessage) -> msgs.Message:
         return msgs.TimeoutNow(
             **common, term=t.term, last_log_index=t.last_log_index, last_log_term=t.last_log_term,
             version=t.version,
+        )
+    if c.type == msgs.READ_INDEX:
+        r = c.read_index
+        return msgs.ReadIndex(**common, term=r.term, id=r.id, version=r.version)
+    if c.type == msgs.READ_INDEX_RESULT:
+        r = c.read_index_result
+        return msgs.ReadIndexResult(
+            **common, term=r.term, id=r.id, index=r.index, version=r.version
         )
     raise ValueError(f"unknown message type {c.type}")
 

@@ -23,6 +23,8 @@ REQUEST_VOTE = 3
 REQUEST_VOTE_RESULT = 4
 INSTALL_SNAPSHOT = 5
 TIMEOUT_NOW = 6
+READ_INDEX = 7
+READ_INDEX_RESULT = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,3 +114,22 @@ class TimeoutNow(Message):
     last_log_term: int
     version: int = 0
     TYPE = TIMEOUT_NOW
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadIndex(Message):
+    """A follower asks its leader to confirm read ``id`` (docs/reads.md)."""
+
+    id: int
+    version: int = 0
+    TYPE = READ_INDEX
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadIndexResult(Message):
+    """The leader's answer: the read index, or 0 when the read failed."""
+
+    id: int
+    index: int
+    version: int = 0
+    TYPE = READ_INDEX_RESULT

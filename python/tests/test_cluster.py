@@ -227,12 +227,15 @@ def test_linearizable_reads_see_every_acknowledged_write(seed):
         assert c.read("k3") == "again"
 
 
-def test_reads_are_refused_by_followers():
+def test_followers_forward_reads_to_their_leader():
     import raft
 
     with Cluster(3, 1) as c:
         leader = c.wait_leader()
+        written = c.put("k", "v")
         follower = next(n for n in c.nodes.values() if n is not leader)
-        with pytest.raises(raft.RaftError) as err:
-            follower.raft.step(raft.Read(1), c.now)
-        assert err.value.code == 7  # RAFT_NOTLEADER
+        c.run_until(lambda: follower.raft.leader[0] == leader.id)
+        follower.step(raft.Read(99))
+        c.run_until(lambda: 99 in follower.reads)
+        result = follower.reads[99]
+        assert result.status == 0 and result.index >= written

@@ -61,6 +61,26 @@ pub enum Incoming<'a> {
         conf_index: Index,
     },
     TimeoutNow(TimeoutNow),
+    ReadIndex(ReadIndex),
+    ReadIndexResult(ReadIndexResult),
+}
+
+/// A follower asks its leader to confirm a read (libraft-rs; sent only to a leader whose
+/// AppendEntries carry read rounds, so C-Raft never receives one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadIndex {
+    pub term: Term,
+    /// The follower host's read ID, handed back in the result.
+    pub id: u64,
+}
+
+/// The leader's answer to [`ReadIndex`]: the read index, or 0 when the read failed (the
+/// leader stepped down or is handing over).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadIndexResult {
+    pub term: Term,
+    pub id: u64,
+    pub index: Index,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,4 +155,6 @@ pub enum Outgoing {
         conf_index: Index,
     },
     TimeoutNow(TimeoutNow),
+    ReadIndex(ReadIndex),
+    ReadIndexResult(ReadIndexResult),
 }

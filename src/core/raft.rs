@@ -11,7 +11,7 @@ use super::log::Log;
 use super::membership::Membership;
 use super::message::{Message, Outgoing};
 use super::progress::Progress;
-use super::reads::Reads;
+use super::reads::{ForwardedRead, Reads};
 use super::settings::Settings;
 use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
@@ -124,6 +124,8 @@ pub struct Raft {
     pub(crate) peer_capacity: Vec<(Id, u16)>,
     /// Until then, a server started with leases on refuses votes (`reads.rs`).
     pub(crate) vote_guard_until: Time,
+    /// Reads this follower forwarded to its leader (`reads.rs`).
+    pub(crate) forwarded_reads: Vec<ForwardedRead>,
     update: Update,
 }
 
@@ -154,6 +156,7 @@ impl Raft {
             timer_start: 0,
             peer_capacity: Vec::new(),
             vote_guard_until: 0,
+            forwarded_reads: Vec::new(),
             update: Update::default(),
         }
     }
@@ -223,6 +226,9 @@ impl Raft {
         self.update.clear();
         let mut cx = Ctx { now, tracer, update: std::mem::take(&mut self.update) };
         let result = self.dispatch(&mut cx, capacity, event);
+        if result.is_ok() {
+            self.expire_forwarded_reads(&mut cx);
+        }
         self.update = cx.update;
         match result {
             Ok(()) => Ok(&self.update),

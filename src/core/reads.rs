@@ -28,26 +28,43 @@
 //! term, since TimeoutNow lets the target be elected at once.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::error::Error;
 use super::event::{EntrySource, NewEntries, ReadOutcome, ReadResult};
 use super::log::fits_below_max_index;
-use super::message::{AppendEntriesResult, FEATURE_READ};
+use super::message::{AppendEntriesResult, Outgoing, ReadIndex, ReadIndexResult, FEATURE_READ};
 use super::raft::{Ctx, Raft, Status};
 use super::trace::LEVEL_INFO;
-use super::types::{Id, Index, Time};
+use super::types::{Id, Index, Term, Time};
 use crate::raft_trace;
 
 /// How many unconfirmed rounds keep their start time (for the lease). Older ones are forgotten,
 /// which only ever shortens the lease.
 const ROUND_HISTORY: usize = 64;
 
+/// Who asked for a read: this server's host, or a follower on behalf of its host.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    Local(u64),
+    Remote { from: Id, address: Arc<str>, id: u64 },
+}
+
 /// A read whose index is known, waiting for a round started after that index was taken.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct PendingRead {
-    id: u64,
+    origin: Origin,
     index: Index,
     round: u64,
+}
+
+/// A read this follower forwarded to its leader (`ReadIndex`), waiting for the answer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ForwardedRead {
+    id: u64,
+    leader: Id,
+    term: Term,
+    sent: Time,
 }
 
 /// The leader's reads in its term.
@@ -60,7 +77,7 @@ pub(crate) struct Reads {
     /// Start times of the rounds after `confirmed`, oldest first.
     start_times: VecDeque<(u64, Time)>,
     /// Reads asked before this leader committed an entry of its term.
-    waiting_for_commit: Vec<u64>,
+    waiting_for_commit: Vec<Origin>,
     /// Reads with their index, in round order.
     pending: VecDeque<PendingRead>,
     /// Reads are answered at once until then (lease mode only).
@@ -98,47 +115,147 @@ fn narrow(round: u64) -> u32 {
 }
 
 impl Raft {
-    /// Validates RAFT_READ: only a leader that is not handing over answers reads.
+    /// Validates RAFT_READ: a leader that is not handing over answers reads, and a follower
+    /// forwards them to a leader known to answer them (its AppendEntries carry read rounds).
     pub(super) fn check_read(&self) -> Result<(), Error> {
         match &self.status {
             Status::Leader(leader) if leader.transfer.is_none() => Ok(()),
+            Status::Follower(f) if f.leader.is_some() && f.read_echo != 0 => Ok(()),
             _ => Err(Error::NotLeader),
         }
     }
 
-    /// RAFT_READ on a leader.
+    /// RAFT_READ.
     pub(super) fn on_read(&mut self, cx: &mut Ctx<'_>, id: u64) {
         raft_trace!(cx.tracer, LEVEL_INFO, "> read {id}");
-        if !self.committed_an_entry_of_its_term() {
-            raft_trace!(
-                cx.tracer,
-                LEVEL_INFO,
-                "  waits for an entry of term {} to commit",
-                self.term
-            );
-            if let Status::Leader(leader) = &mut self.status {
-                leader.reads.waiting_for_commit.push(id);
+        if let Status::Follower(f) = &self.status {
+            if let Some((leader, address)) = f.leader.clone() {
+                self.forward_read(cx, id, leader, address);
             }
             return;
         }
-        self.take_read_index(cx, id);
+        self.lead_read(cx, Origin::Local(id));
+    }
+
+    /// A leader's read, its host's or a follower's.
+    fn lead_read(&mut self, cx: &mut Ctx<'_>, origin: Origin) {
+        if !self.committed_an_entry_of_its_term() {
+            let term = self.term;
+            raft_trace!(cx.tracer, LEVEL_INFO, "  waits for an entry of term {term} to commit");
+            if let Status::Leader(leader) = &mut self.status {
+                leader.reads.waiting_for_commit.push(origin);
+            }
+            return;
+        }
+        self.take_read_index(cx, origin);
     }
 
     /// Gives a read the commit index as its read index, and answers it at once when this
     /// leader is the only voter or holds a lease; otherwise it waits for the next round.
-    fn take_read_index(&mut self, cx: &mut Ctx<'_>, id: u64) {
+    fn take_read_index(&mut self, cx: &mut Ctx<'_>, origin: Origin) {
         let index = self.commit;
         if self.is_sole_voter() || self.holds_lease(cx.now) {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  read {id} ready at {index}");
-            cx.update.reads.push(ReadResult { id, outcome: ReadOutcome::Ready { index } });
+            self.answer_read(cx, origin, Some(index));
             return;
         }
         let Status::Leader(leader) = &mut self.status else {
             return;
         };
         let round = leader.reads.started + 1;
-        leader.reads.pending.push_back(PendingRead { id, index, round });
+        leader.reads.pending.push_back(PendingRead { origin, index, round });
         self.start_wanted_round(cx);
+    }
+
+    /// Answers a read: with its index once confirmed, or None when it failed. A follower's read
+    /// is answered with ReadIndexResult (index 0: failed).
+    fn answer_read(&mut self, cx: &mut Ctx<'_>, origin: Origin, index: Option<Index>) {
+        match origin {
+            Origin::Local(id) => {
+                raft_trace!(cx.tracer, LEVEL_INFO, "  read {id}: {index:?}");
+                let outcome = match index {
+                    Some(index) => ReadOutcome::Ready { index },
+                    None => ReadOutcome::LeadershipLost,
+                };
+                cx.update.reads.push(ReadResult { id, outcome });
+            }
+            Origin::Remote { from, address, id } => {
+                let index = index.unwrap_or(0);
+                raft_trace!(cx.tracer, LEVEL_INFO, "  read {id} of {from}: index {index}");
+                let result = ReadIndexResult { term: self.term, id, index };
+                cx.send(from, address, Outgoing::ReadIndexResult(result));
+            }
+        }
+    }
+
+    /// Follower: forwards read `id` to its leader.
+    fn forward_read(&mut self, cx: &mut Ctx<'_>, id: u64, leader: Id, address: Arc<str>) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "  forward read {id} to {leader}");
+        let term = self.term;
+        self.forwarded_reads.push(ForwardedRead { id, leader, term, sent: cx.now });
+        cx.send(leader, address, Outgoing::ReadIndex(ReadIndex { term, id }));
+    }
+
+    /// Leader: a follower's read (ReadIndex of our term). Refused (index 0) by a server that
+    /// no longer leads or is handing over.
+    pub(super) fn on_read_index(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: Id,
+        address: &str,
+        r: ReadIndex,
+    ) {
+        raft_trace!(cx.tracer, LEVEL_INFO, "> read index {} from {from}", r.id);
+        let address = self.reply_address(from, address);
+        let origin = Origin::Remote { from, address, id: r.id };
+        let leads = matches!(&self.status, Status::Leader(l) if l.transfer.is_none());
+        if !leads {
+            self.answer_read(cx, origin, None);
+            return;
+        }
+        self.lead_read(cx, origin);
+    }
+
+    /// Follower: the leader's answer to a read it forwarded.
+    pub(super) fn on_read_index_result(&mut self, cx: &mut Ctx<'_>, from: Id, r: ReadIndexResult) {
+        let answered = |f: &ForwardedRead| f.id == r.id && f.leader == from && f.term == r.term;
+        let Some(k) = self.forwarded_reads.iter().position(answered) else {
+            return;
+        };
+        self.forwarded_reads.swap_remove(k);
+        let outcome = match r.index {
+            0 => ReadOutcome::LeadershipLost,
+            index => ReadOutcome::Ready { index },
+        };
+        raft_trace!(cx.tracer, LEVEL_INFO, "> read {} answered by {from}: {outcome:?}", r.id);
+        cx.update.reads.push(ReadResult { id: r.id, outcome });
+    }
+
+    /// After every step: a forwarded read fails once its leader is no longer ours (another
+    /// leader, another term, no longer following), or after an election timeout without an
+    /// answer (a lost message), so that the host's client asks again.
+    pub(super) fn expire_forwarded_reads(&mut self, cx: &mut Ctx<'_>) {
+        if self.forwarded_reads.is_empty() {
+            return;
+        }
+        let leader = match &self.status {
+            Status::Follower(f) => f.leader.as_ref().map(|(id, _)| *id),
+            _ => None,
+        };
+        let patience = u64::from(self.settings.election_timeout);
+        let (term, now) = (self.term, cx.now);
+        let mut k = 0;
+        while k < self.forwarded_reads.len() {
+            let f = self.forwarded_reads[k];
+            let lost = Some(f.leader) != leader || f.term != term;
+            if lost || now.saturating_sub(f.sent) >= patience {
+                self.forwarded_reads.swap_remove(k);
+                raft_trace!(cx.tracer, LEVEL_INFO, "  forwarded read {} fails", f.id);
+                let outcome = ReadOutcome::LeadershipLost;
+                cx.update.reads.push(ReadResult { id: f.id, outcome });
+            } else {
+                k += 1;
+            }
+        }
     }
 
     /// Whether the lease lets this leader answer reads without a round at `now`.
@@ -310,14 +427,12 @@ impl Raft {
         if let Some(start) = start {
             r.lease_until = r.lease_until.max(start.saturating_add(lease));
         }
-        while let Some(read) = r.pending.front().copied() {
-            if read.round > round {
-                break;
-            }
-            r.pending.pop_front();
-            raft_trace!(cx.tracer, LEVEL_INFO, "  read {} ready at {}", read.id, read.index);
-            let outcome = ReadOutcome::Ready { index: read.index };
-            cx.update.reads.push(ReadResult { id: read.id, outcome });
+        let mut confirmed = Vec::new();
+        while r.pending.front().is_some_and(|read| read.round <= round) {
+            confirmed.extend(r.pending.pop_front());
+        }
+        for read in confirmed {
+            self.answer_read(cx, read.origin, Some(read.index));
         }
         self.start_wanted_round(cx);
     }
@@ -347,8 +462,8 @@ impl Raft {
             }
             _ => return,
         };
-        for id in waiting {
-            self.take_read_index(cx, id);
+        for origin in waiting {
+            self.take_read_index(cx, origin);
         }
     }
 
@@ -394,10 +509,9 @@ impl Raft {
             return;
         };
         let r = std::mem::take(&mut leader.reads);
-        let ids = r.waiting_for_commit.into_iter().chain(r.pending.into_iter().map(|p| p.id));
-        for id in ids {
-            raft_trace!(cx.tracer, LEVEL_INFO, "  read {id} fails: leadership lost");
-            cx.update.reads.push(ReadResult { id, outcome: ReadOutcome::LeadershipLost });
+        let pending = r.pending.into_iter().map(|p| p.origin);
+        for origin in r.waiting_for_commit.into_iter().chain(pending) {
+            self.answer_read(cx, origin, None);
         }
     }
 

@@ -45,6 +45,8 @@ fn claimed_term(body: &Incoming<'_>) -> Term {
         Incoming::AppendEntries { term, .. } | Incoming::InstallSnapshot { term, .. } => *term,
         Incoming::AppendEntriesResult(r) => r.term,
         Incoming::TimeoutNow(t) => t.term,
+        Incoming::ReadIndex(r) => r.term,
+        Incoming::ReadIndexResult(r) => r.term,
     }
 }
 
@@ -197,6 +199,16 @@ impl Raft {
                     return Err(Error::Malformed("TimeoutNow with term 0".into()));
                 }
             }
+            Incoming::ReadIndex(r) => {
+                if r.term == 0 {
+                    return Err(Error::Malformed("ReadIndex with term 0".into()));
+                }
+            }
+            Incoming::ReadIndexResult(r) => {
+                if r.term == 0 {
+                    return Err(Error::Malformed("ReadIndex result with term 0".into()));
+                }
+            }
         }
         Ok(())
     }
@@ -223,6 +235,8 @@ impl Raft {
                 }
             }
             (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, *t),
+            (Incoming::ReadIndex(r), _) => self.on_read_index(cx, from, address, *r),
+            (Incoming::ReadIndexResult(r), _) => self.on_read_index_result(cx, from, *r),
             (_, RulePlan::Append(plan)) => {
                 if let Some(ae) = append_entries(body) {
                     self.on_append_entries(cx, from, address, ae, plan, m.read_context);
@@ -268,6 +282,8 @@ fn check_limits(body: &Incoming<'_>) -> Result<(), Error> {
             ("InstallSnapshot", term | last_term, last_index | conf_index)
         }
         Incoming::TimeoutNow(t) => ("TimeoutNow", t.term | t.last_log_term, t.last_log_index),
+        Incoming::ReadIndex(r) => ("ReadIndex", r.term, 0),
+        Incoming::ReadIndexResult(r) => ("ReadIndex result", r.term, r.index),
     };
     if terms > MAX_TERM {
         return Err(Error::Malformed(format!("{kind}: term beyond 2^63 - 1")));

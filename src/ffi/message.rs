@@ -8,7 +8,9 @@ use super::configuration;
 use super::entries::{self, Origin};
 use super::instance::AddressBook;
 use super::types::*;
-use crate::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult, TimeoutNow};
+use crate::core::message::{
+    AppendEntriesResult, ReadIndex, ReadIndexResult, RequestVote, RequestVoteResult, TimeoutNow,
+};
 use crate::core::{EntryView, Incoming, Message, Outgoing, Received};
 
 /// Message versions this library writes, as C-Raft does (docs/contract.md#message-versions).
@@ -31,6 +33,8 @@ pub enum MessageView<'a> {
     RequestVoteResult(&'a raft_request_vote_result),
     InstallSnapshot(&'a raft_install_snapshot),
     TimeoutNow(&'a raft_timeout_now),
+    ReadIndex(&'a raft_read_index),
+    ReadIndexResult(&'a raft_read_index_result),
 }
 
 impl<'a> MessageView<'a> {
@@ -62,6 +66,10 @@ impl<'a> MessageView<'a> {
                 }
                 T::RAFT_INSTALL_SNAPSHOT => MessageView::InstallSnapshot(&m.body.install_snapshot),
                 T::RAFT_TIMEOUT_NOW => MessageView::TimeoutNow(&m.body.timeout_now),
+                T::RAFT_READ_INDEX => MessageView::ReadIndex(&m.body.read_index),
+                T::RAFT_READ_INDEX_RESULT => {
+                    MessageView::ReadIndexResult(&m.body.read_index_result)
+                }
             }
         })
     }
@@ -158,6 +166,10 @@ pub unsafe fn received<'a: 'v, 'v>(
             last_log_index: tn.last_log_index,
             last_log_term: tn.last_log_term,
         }),
+        MessageView::ReadIndex(r) => Incoming::ReadIndex(ReadIndex { term: r.term, id: r.id }),
+        MessageView::ReadIndexResult(r) => {
+            Incoming::ReadIndexResult(ReadIndexResult { term: r.term, id: r.id, index: r.index })
+        }
     };
     let read_context = match view {
         MessageView::AppendEntries(ae, _) => ae.read_round,
@@ -275,6 +287,15 @@ fn emitted(m: &Message, address: *const c_char) -> raft_message {
                 last_log_index: tn.last_log_index,
                 last_log_term: tn.last_log_term,
             };
+        }
+        Outgoing::ReadIndex(r) => {
+            out.r#type = raft_message_type::RAFT_READ_INDEX as _;
+            out.body.read_index = raft_read_index { version: 0, term: r.term, id: r.id };
+        }
+        Outgoing::ReadIndexResult(r) => {
+            out.r#type = raft_message_type::RAFT_READ_INDEX_RESULT as _;
+            out.body.read_index_result =
+                raft_read_index_result { version: 0, term: r.term, id: r.id, index: r.index };
         }
     }
     out

@@ -135,6 +135,11 @@ pub enum raft_message_type {
     RAFT_REQUEST_VOTE_RESULT = 4,
     RAFT_INSTALL_SNAPSHOT = 5,
     RAFT_TIMEOUT_NOW = 6,
+    /// libraft-rs extension: a follower asks its leader to confirm a read (docs/reads.md).
+    /// Emitted only to leaders whose AppendEntries carry read rounds, never to C-Raft.
+    RAFT_READ_INDEX = 7,
+    /// libraft-rs extension: the leader's answer to `RAFT_READ_INDEX`.
+    RAFT_READ_INDEX_RESULT = 8,
 }
 
 /// The kind of an event passed to `raft_step()`.
@@ -211,6 +216,8 @@ readable_from_code!(
     RAFT_REQUEST_VOTE_RESULT,
     RAFT_INSTALL_SNAPSHOT,
     RAFT_TIMEOUT_NOW,
+    RAFT_READ_INDEX,
+    RAFT_READ_INDEX_RESULT,
 );
 readable_from_code!(
     raft_event_type: RAFT_START,
@@ -266,6 +273,8 @@ impl From<MessageType> for raft_message_type {
             MessageType::RequestVoteResult => raft_message_type::RAFT_REQUEST_VOTE_RESULT,
             MessageType::InstallSnapshot => raft_message_type::RAFT_INSTALL_SNAPSHOT,
             MessageType::TimeoutNow => raft_message_type::RAFT_TIMEOUT_NOW,
+            MessageType::ReadIndex => raft_message_type::RAFT_READ_INDEX,
+            MessageType::ReadIndexResult => raft_message_type::RAFT_READ_INDEX_RESULT,
         }
     }
 }
@@ -506,6 +515,28 @@ pub union raft_message_body {
     pub append_entries_result: raft_append_entries_result,
     pub install_snapshot: raft_install_snapshot,
     pub timeout_now: raft_timeout_now,
+    pub read_index: raft_read_index,
+    pub read_index_result: raft_read_index_result,
+}
+
+/// `RAFT_READ_INDEX` (libraft-rs extension): a follower's read `id`, to confirm.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_read_index {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub id: u64,
+}
+
+/// `RAFT_READ_INDEX_RESULT` (libraft-rs extension): the read index of the follower's read
+/// `id`, or 0 when the read failed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_read_index_result {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub id: u64,
+    pub index: raft_index,
 }
 
 /// An RPC message. In messages the library emits, `server_id`/`server_address` name the
@@ -953,8 +984,8 @@ mod tests {
     fn every_c_enum_has_c_rafts_codes_and_reads_no_other() {
         let entry_types = codes_read_back(raft_entry_type::VARIANTS, &[0, 4, -1]);
         assert_eq!(entry_types, [1, 2, 3]);
-        let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 7, c_int::MIN]);
-        assert_eq!(message_types, [1, 2, 3, 4, 5, 6]);
+        let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 9, c_int::MIN]);
+        assert_eq!(message_types, [1, 2, 3, 4, 5, 6, 7, 8]);
         let event_types = codes_read_back(raft_event_type::VARIANTS, &[0, 12, c_int::MAX]);
         assert_eq!(event_types, (1..=11).collect::<Vec<_>>());
         let states = codes_read_back(raft_state::VARIANTS, &[-1, 4]);

@@ -214,6 +214,10 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
             last_log_index: tn.last_log_index,
             last_log_term: tn.last_log_term,
         }),
+        MessageView::ReadIndex(r) => WireMessage::ReadIndex(ReadIndex { term: r.term, id: r.id }),
+        MessageView::ReadIndexResult(r) => {
+            WireMessage::ReadIndexResult(ReadIndexResult { term: r.term, id: r.id, index: r.index })
+        }
     })
 }
 
@@ -298,6 +302,13 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
                 last_log_index: m.last_log_index,
                 last_log_term: m.last_log_term,
             };
+        }
+        WireMessage::ReadIndex(m) => {
+            out.body.read_index = raft_read_index { version: 0, term: m.term, id: m.id };
+        }
+        WireMessage::ReadIndexResult(m) => {
+            out.body.read_index_result =
+                raft_read_index_result { version: 0, term: m.term, id: m.id, index: m.index };
         }
     }
     Ok(out)

@@ -620,6 +620,8 @@ impl Node {
                     Outgoing::RequestVoteResult(m) => Incoming::RequestVoteResult(m),
                     Outgoing::AppendEntriesResult(m) => Incoming::AppendEntriesResult(m),
                     Outgoing::TimeoutNow(m) => Incoming::TimeoutNow(m),
+                    Outgoing::ReadIndex(m) => Incoming::ReadIndex(m),
+                    Outgoing::ReadIndexResult(m) => Incoming::ReadIndexResult(m),
                     _ => unreachable!("entries and snapshots travel as Append and Install"),
                 };
                 let received = Received {

@@ -798,6 +798,9 @@ impl Cluster {
                     "InstallSnapshot of {last_index}/{last_term} although no snapshot exists"
                 ));
             }
+            Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => {
+                return Err("a read forwarded although the model asks for none".into());
+            }
             Outgoing::TimeoutNow(t) => Body::TimeoutNow {
                 term: t.term,
                 last_index: t.last_log_index,

@@ -232,6 +232,8 @@ impl Host {
                     Outgoing::RequestVoteResult(m) => Incoming::RequestVoteResult(m),
                     Outgoing::AppendEntriesResult(m) => Incoming::AppendEntriesResult(m),
                     Outgoing::TimeoutNow(m) => Incoming::TimeoutNow(m),
+                    Outgoing::ReadIndex(m) => Incoming::ReadIndex(m),
+                    Outgoing::ReadIndexResult(m) => Incoming::ReadIndexResult(m),
                     _ => unreachable!(),
                 };
                 let event = Event::Receive(Received {

@@ -218,7 +218,9 @@ impl Cluster {
                     i + 1,
                     read.id
                 );
-                assert!(index <= self.hosts[i].raft.commit_index(), "read index not committed");
+                // A follower's read index is its leader's commit index: committed, but perhaps
+                // not yet known to the follower (its host serves the read once it applied it).
+                assert!(index <= self.max_commit_seen, "read index not committed anywhere");
                 self.reads_checked += 1;
             }
         }

@@ -8,8 +8,8 @@
 use bytes::Bytes;
 
 use super::message::{
-    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, RequestVote,
-    RequestVoteResult, TimeoutNow, WireMessage,
+    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, ReadIndex, ReadIndexResult,
+    RequestVote, RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 use super::{Limits, PREAMBLE_LEN};
 use crate::codec::configuration;
@@ -112,6 +112,8 @@ pub fn decode_header(preamble: &Preamble, header: &[u8], limits: &Limits) -> Res
         MessageType::RequestVoteResult => simple(request_vote_result(header)?),
         MessageType::AppendEntriesResult => simple(append_entries_result(header)?),
         MessageType::TimeoutNow => simple(timeout_now(header)?),
+        MessageType::ReadIndex => simple(read_index(header)?),
+        MessageType::ReadIndexResult => simple(read_index_result(header)?),
         MessageType::AppendEntries => append_entries(header, limits),
         MessageType::InstallSnapshot => install_snapshot(header, limits),
     }
@@ -217,6 +219,22 @@ fn append_entries_result(header: &[u8]) -> Result<WireMessage> {
     }))
 }
 
+fn read_index(header: &[u8]) -> Result<WireMessage> {
+    require_len(header, 16, "ReadIndex header")?;
+    let mut c = Cursor::new(header, "ReadIndex header");
+    Ok(WireMessage::ReadIndex(ReadIndex { term: c.u64()?, id: c.u64()? }))
+}
+
+fn read_index_result(header: &[u8]) -> Result<WireMessage> {
+    require_len(header, 24, "ReadIndexResult header")?;
+    let mut c = Cursor::new(header, "ReadIndexResult header");
+    Ok(WireMessage::ReadIndexResult(ReadIndexResult {
+        term: c.u64()?,
+        id: c.u64()?,
+        index: c.u64()?,
+    }))
+}
+
 fn timeout_now(header: &[u8]) -> Result<WireMessage> {
     require_len(header, 24, "TimeoutNow header")?;
     let mut c = Cursor::new(header, "TimeoutNow header");
@@ -244,8 +262,9 @@ fn append_entries(header: &[u8], limits: &Limits) -> Result<MessageHead> {
         ));
     }
     let descriptors = decode_descriptors(&mut c, n as usize, WHAT)?;
-    // The reserved trailing word: its low half is the read round (see `AppendEntries`).
-    let read_round = c.u64()? as u32;
+    // The reserved trailing word: a read round only under its mark (see `AppendEntries`).
+    let word = c.u64()?;
+    let read_round = if (word >> 32) as u32 == READ_ROUND_MARK { word as u32 } else { 0 };
     if limits.reject_unaligned_entries {
         check_aligned(&descriptors, WHAT)?;
     }

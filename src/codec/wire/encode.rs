@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::message::{
     AppendEntries, AppendEntriesResult, InstallSnapshot, RequestVote, RequestVoteResult,
-    TimeoutNow, WireMessage,
+    TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 use crate::codec::configuration;
 use crate::codec::entry::{encode_descriptors, total_payload_len, EntryNames};
@@ -70,6 +70,15 @@ fn encode_header(msg: &WireMessage) -> Result<Vec<u8>> {
         WireMessage::AppendEntriesResult(m) => append_entries_result(m, &mut h),
         WireMessage::InstallSnapshot(m) => install_snapshot(m, &mut h)?,
         WireMessage::TimeoutNow(m) => timeout_now(m, &mut h),
+        WireMessage::ReadIndex(m) => {
+            h.u64(m.term);
+            h.u64(m.id);
+        }
+        WireMessage::ReadIndexResult(m) => {
+            h.u64(m.term);
+            h.u64(m.id);
+            h.u64(m.index);
+        }
     }
     Ok(h.0)
 }
@@ -122,7 +131,8 @@ fn append_entries(m: &AppendEntries, h: &mut Header) -> Result<()> {
     h.u64(m.leader_commit);
     h.u64(m.entries.len() as u64);
     encode_descriptors(&m.entries, &mut h.0);
-    h.u64(u64::from(m.read_round));
+    let marked = if m.read_round == 0 { 0 } else { u64::from(READ_ROUND_MARK) << 32 };
+    h.u64(marked | u64::from(m.read_round));
     Ok(())
 }
 

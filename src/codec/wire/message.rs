@@ -23,6 +23,10 @@ pub enum MessageType {
     InstallSnapshot,
     /// Type 6: start an election now (leadership transfer).
     TimeoutNow,
+    /// Type 7 (libraft-rs): a follower asks its leader to confirm a read.
+    ReadIndex,
+    /// Type 8 (libraft-rs): the leader's answer to ReadIndex.
+    ReadIndexResult,
 }
 
 impl MessageType {
@@ -35,6 +39,8 @@ impl MessageType {
             MessageType::RequestVoteResult => 4,
             MessageType::InstallSnapshot => 5,
             MessageType::TimeoutNow => 6,
+            MessageType::ReadIndex => 7,
+            MessageType::ReadIndexResult => 8,
         }
     }
 
@@ -47,6 +53,8 @@ impl MessageType {
             4 => MessageType::RequestVoteResult,
             5 => MessageType::InstallSnapshot,
             6 => MessageType::TimeoutNow,
+            7 => MessageType::ReadIndex,
+            8 => MessageType::ReadIndexResult,
             _ => return None,
         })
     }
@@ -91,6 +99,9 @@ pub struct RequestVoteResult {
     pub capacity: u16,
 }
 
+/// The high half of an AppendEntries' trailing word when its low half is a read round.
+pub const READ_ROUND_MARK: u32 = 0x5244_4E52;
+
 /// AppendEntries (type 1). There is only version 0. Entry `i` has index
 /// `prev_log_index + 1 + i`; an empty list is a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,9 +118,10 @@ pub struct AppendEntries {
     pub leader_commit: Index,
     /// The entries for indexes `prev_log_index + 1 ...`, payloads sharing the received buffer.
     pub entries: Vec<Entry>,
-    /// The leader's read round (libraft-rs), in the low 32 bits of the trailing word that C-Raft
-    /// reserves: C-Raft never reads it, and a follower only echoes it back, so the garbage that
-    /// C-Raft 0.15 leaves there is harmless.
+    /// The leader's read round (libraft-rs), in the trailing word that C-Raft reserves: the low
+    /// 32 bits, with [`READ_ROUND_MARK`] in the high 32 bits. A decoder that does not find the
+    /// mark (C-Raft writes zeros; 0.15 leaves garbage) yields 0, so a non-zero round also tells
+    /// a follower that its leader answers ReadIndex.
     pub read_round: u32,
 }
 
@@ -167,6 +179,29 @@ pub struct TimeoutNow {
     pub last_log_term: Term,
 }
 
+/// ReadIndex (type 7, libraft-rs): header `term u64 | id u64` (16 bytes). Sent only to a leader
+/// whose AppendEntries carry read rounds (see [`AppendEntries::read_round`]), so never to C-Raft,
+/// which closes the connection on an unknown type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadIndex {
+    /// Sender's term.
+    pub term: Term,
+    /// The follower host's read ID.
+    pub id: u64,
+}
+
+/// ReadIndexResult (type 8, libraft-rs): header `term u64 | id u64 | index u64` (24 bytes);
+/// `index` 0 means the read failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadIndexResult {
+    /// Sender's term.
+    pub term: Term,
+    /// The read's ID, as the follower sent it.
+    pub id: u64,
+    /// The read index, or 0.
+    pub index: Index,
+}
+
 /// One message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireMessage {
@@ -182,6 +217,10 @@ pub enum WireMessage {
     InstallSnapshot(InstallSnapshot),
     /// Type 6: start an election now (leadership transfer).
     TimeoutNow(TimeoutNow),
+    /// Type 7 (libraft-rs, never sent to C-Raft): confirm a follower's read.
+    ReadIndex(ReadIndex),
+    /// Type 8 (libraft-rs): the answer to ReadIndex.
+    ReadIndexResult(ReadIndexResult),
 }
 
 impl WireMessage {
@@ -194,6 +233,8 @@ impl WireMessage {
             WireMessage::RequestVoteResult(_) => MessageType::RequestVoteResult,
             WireMessage::InstallSnapshot(_) => MessageType::InstallSnapshot,
             WireMessage::TimeoutNow(_) => MessageType::TimeoutNow,
+            WireMessage::ReadIndex(_) => MessageType::ReadIndex,
+            WireMessage::ReadIndexResult(_) => MessageType::ReadIndexResult,
         }
     }
 
@@ -205,7 +246,9 @@ impl WireMessage {
             WireMessage::RequestVote(m) => m.version,
             WireMessage::RequestVoteResult(m) => m.version,
             WireMessage::InstallSnapshot(m) => m.version,
-            WireMessage::TimeoutNow(m) => m.version,
+            WireMessage::TimeoutNow(_)
+            | WireMessage::ReadIndex(_)
+            | WireMessage::ReadIndexResult(_) => 0,
         }
     }
 }

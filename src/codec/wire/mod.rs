@@ -19,8 +19,8 @@ pub use handshake::{
     PROTOCOL,
 };
 pub use message::{
-    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, RequestVote,
-    RequestVoteResult, TimeoutNow, WireMessage,
+    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, ReadIndex, ReadIndexResult,
+    RequestVote, RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 pub use stream::{Frame, StreamDecoder};
 
