@@ -107,6 +107,8 @@ fn headers_too_short_for_their_type_are_refused() {
         (1, 40),
         (1, 56),
         (5, 48),
+        (7, 8),
+        (8, 16),
     ] {
         let mut msg = preamble(kind, len);
         msg.resize(16 + len as usize, 0);
@@ -372,4 +374,38 @@ fn file_names_are_parsed_and_formatted_like_craft() {
         SnapshotName { term: 2, index: 1, timestamp: 0 }
             > SnapshotName { term: 1, index: 9, timestamp: 9 }
     );
+}
+
+/// The read round rides in the AppendEntries' reserved trailing word under a mark (docs/reads.md):
+/// a word without it (C-Raft's zeros, the garbage C-Raft 0.15 leaves there) is no round at all.
+#[test]
+fn a_read_round_is_read_only_under_its_mark() {
+    let mut ae = append_entries(3, vec![command(8)]);
+    if let WireMessage::AppendEntries(m) = &mut ae {
+        m.read_round = 0xdead_beef;
+    }
+    let bytes = encode_message(&ae).unwrap();
+    let decoded = decode_message(&Bytes::from(bytes.clone()), &Limits::default()).unwrap();
+    assert_eq!(decoded, ae, "marked: carried");
+    // The trailing word ends the header: 16 (preamble) + 48 + 16 (one descriptor) - 8.
+    let word = 16 + 40 + 16;
+    let mut garbage = bytes.clone();
+    garbage[word + 4..word + 8].copy_from_slice(&[0x11, 0x22, 0x33, 0x44]);
+    let WireMessage::AppendEntries(m) =
+        decode_message(&Bytes::from(garbage), &Limits::default()).unwrap()
+    else {
+        panic!("not an AppendEntries")
+    };
+    assert_eq!(m.read_round, 0, "unmarked: no round");
+}
+
+#[test]
+fn read_index_messages_round_trip() {
+    for msg in [
+        WireMessage::ReadIndex(ReadIndex { term: 7, id: u64::MAX }),
+        WireMessage::ReadIndexResult(ReadIndexResult { term: 7, id: 3, index: 42 }),
+    ] {
+        let bytes = encode_message(&msg).unwrap();
+        assert_eq!(decode_message(&Bytes::from(bytes), &Limits::default()).unwrap(), msg);
+    }
 }
