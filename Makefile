@@ -63,7 +63,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-craft-node-on-rs test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-linearizability test-craft-node-on-rs test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -380,6 +380,32 @@ $(BUILD)/examples/logdump: examples/interop/logdump.c include/raft.h $(LIBDIR)/l
 # A mixed cluster of libraft-rs and C-Raft 0.15 nodes (examples/interop/test_interop.py).
 test-interop: deps examples
 	$(PYTHON) examples/interop/test_interop.py --build $(BUILD)
+
+# --- Linearizability (tests/linearizability, docs/reads.md) ----------------------------------
+# 3 example nodes behind proxies, 8 clients (PUT/GET on a few keys), a nemesis that kills,
+# pauses and isolates the leader; each history checked per key (WGL search, checker.py).
+# make test: the checker's own tests and one short run per linearizable read mode. Longer:
+# `make linearizability-long LIN_SECONDS=60 LIN_RUNS=5 LIN_READ=index`; `make linearizability-stale` shows
+# the test sees stale reads (GET answered from the leader's applied state): it passes when at
+# least one of its runs is not linearizable.
+.PHONY: test-linearizability test-linearizability-checker linearizability-long linearizability-stale
+LIN_RUN := $(PYTHON) tests/linearizability/run.py --node $(BUILD)/examples/node
+LIN_SECONDS ?= 60
+LIN_RUNS ?= 5
+LIN_READ ?= index
+
+test-linearizability-checker:
+	cd tests/linearizability && $(PYTHON) -m unittest -q test_checker
+
+test-linearizability: deps test-linearizability-checker $(BUILD)/examples/node
+	$(LIN_RUN) --seconds 20 --read index --history $(BUILD)/linearizability-index.json
+	$(LIN_RUN) --seconds 15 --read lease --history $(BUILD)/linearizability-lease.json
+
+linearizability-long: deps $(BUILD)/examples/node
+	$(LIN_RUN) --seconds $(LIN_SECONDS) --runs $(LIN_RUNS) --read $(LIN_READ) --history $(BUILD)/linearizability.json
+
+linearizability-stale: deps $(BUILD)/examples/node
+	$(LIN_RUN) --seconds 30 --runs $(LIN_RUNS) --read stale --expect-violation
 
 # --- Network benchmark (not part of make test; see BENCHMARKS.md) ------------------------------
 # 3 nodes of each implementation on loopback under the same closed-loop load; our node is

@@ -2,8 +2,10 @@
  *
  *   node --id N --cluster 1=127.0.0.1:9001,2=127.0.0.1:9002,3=127.0.0.1:9003 --dir DIR
  *        [--snapshot-every ENTRIES] [--trailing ENTRIES] [--pre-vote 0|1] [--fsync 0|1]
- *        [--read index|lease|stale]
+ *        [--read index|lease|stale] [--listen HOST:PORT]
  *
+ * --listen makes the node listen for peers on another address than its own in --cluster (and
+ * for clients on that address's port + 1000): for tests that put a proxy in front of each node.
  * --read picks how GET is served: index (default) and lease are linearizable (docs/reads.md);
  * stale answers from the leader's applied state without any check (what GET did before, and
  * what the linearizability test must catch).
@@ -40,13 +42,14 @@ struct options {
     unsigned snapshot_every, trailing;
     bool pre_vote, no_fsync;
     int read_mode;
+    const char *listen;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: node --id N --cluster ID=HOST:PORT,... --dir DIR "
                     "[--snapshot-every N] [--trailing N] [--pre-vote 0|1] [--fsync 0|1] "
-                    "[--read index|lease|stale]\n");
+                    "[--read index|lease|stale] [--listen HOST:PORT]\n");
     exit(2);
 }
 
@@ -70,6 +73,8 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->pre_vote = atoi(argv[i + 1]) != 0;
         } else if (strcmp(argv[i], "--fsync") == 0) {
             o->no_fsync = atoi(argv[i + 1]) == 0;
+        } else if (strcmp(argv[i], "--listen") == 0) {
+            o->listen = argv[i + 1];
         } else if (strcmp(argv[i], "--read") == 0) {
             const char *m = argv[i + 1];
             o->read_mode = strcmp(m, "index") == 0   ? READ_INDEX
@@ -201,8 +206,9 @@ int main(int argc, char **argv)
     /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
      * than after the default 30 s. */
     raft_set_install_snapshot_timeout(&h.raft, 2000);
-    h.transport = transport_new(o.id, address, host_receive, &h);
-    h.clients = clients_new(&h, address);
+    const char *listen = o.listen != NULL ? o.listen : address;
+    h.transport = transport_new(o.id, address, listen, host_receive, &h);
+    h.clients = clients_new(&h, listen);
     if (h.transport == NULL || h.clients == NULL || host_start(&h, term, vote) != 0) {
         return 1;
     }

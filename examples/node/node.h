@@ -91,8 +91,10 @@ int storage_drop_log(struct storage *s, raft_index next_index);
 /* ---- transport.c ------------------------------------------------------------------------- */
 struct transport;
 typedef void (*receive_fn)(void *ctx, struct raft_message *message);
-struct transport *transport_new(raft_id self, const char *address, receive_fn on_receive,
-                                void *ctx);
+/* `address` is this node's address in the configuration (sent in handshakes); it listens on
+ * `listen_address` (the same, unless something such as a test's proxy stands in between). */
+struct transport *transport_new(raft_id self, const char *address, const char *listen_address,
+                                receive_fn on_receive, void *ctx);
 void transport_free(struct transport *t);
 /* Queues encoded bytes for a peer, connecting if needed; drops them when its queue is full
  * (the library retries on its own schedule), so a slow peer never blocks the others. */

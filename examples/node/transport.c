@@ -89,15 +89,15 @@ static int listen_on(const char *address)
     return fd;
 }
 
-struct transport *transport_new(raft_id self, const char *address, receive_fn on_receive,
-                                void *ctx)
+struct transport *transport_new(raft_id self, const char *address, const char *listen_address,
+                                receive_fn on_receive, void *ctx)
 {
     struct transport *t = calloc(1, sizeof *t);
     t->self = self;
     snprintf(t->address, sizeof t->address, "%s", address);
     t->on_receive = on_receive;
     t->ctx = ctx;
-    t->listen_fd = listen_on(address);
+    t->listen_fd = listen_on(listen_address);
     if (t->listen_fd < 0) {
         free(t);
         return NULL;
