@@ -11,6 +11,9 @@ mod decoder;
 mod disk;
 mod entries;
 mod files;
+/// Generated into include/raft/fixture.h on its own (cbindgen-fixture.toml), not into raft.h.
+/// cbindgen:ignore
+pub mod fixture;
 mod heap;
 mod instance;
 mod message;
