@@ -45,6 +45,7 @@ cbindgen-tool:
 header: cbindgen-tool
 	cbindgen -q --config cbindgen.toml --crate libraft-rs -o include/raft.h
 	cbindgen -q --config cbindgen-uv.toml -o include/raft/uv.h src/ffi/uv/abi.rs
+	cbindgen -q --config cbindgen-fixture.toml -o include/raft/fixture.h src/ffi/fixture/abi.rs
 
 check-header: cbindgen-tool
 	@mkdir -p $(BUILD)
@@ -58,12 +59,18 @@ check-header: cbindgen-tool
 	@! grep -n 'raft_uv' include/raft.h || \
 	  (echo "include/raft.h must not declare raft_uv symbols (they belong to raft/uv.h)" >&2; exit 1)
 	@echo "include/raft/uv.h matches a fresh generation"
+	cbindgen -q --config cbindgen-fixture.toml -o $(BUILD)/fixture.h.fresh src/ffi/fixture/abi.rs
+	@diff -u include/raft/fixture.h $(BUILD)/fixture.h.fresh || \
+	  (echo "include/raft/fixture.h is stale: run 'make header' and commit it" >&2; exit 1)
+	@! grep -n 'raft_fixture' include/raft.h || \
+	  (echo "include/raft.h must not declare raft_fixture symbols (raft/fixture.h has them)" >&2; exit 1)
+	@echo "include/raft/fixture.h matches a fresh generation"
 
 # Installs what a fresh Debian machine lacks; does nothing when everything is there.
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-linearizability test-craft-node-on-rs test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-linearizability test-fixture test-fixture-diff test-craft-node-on-rs test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -147,6 +154,42 @@ test-classic: $(addprefix $(BUILD)/classic/plain/,$(CLASSIC_TESTS)) \
 	  echo "== $$t"; $(BUILD)/classic/plain/$$t; \
 	  echo "== $$t (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/classic/asan/$$t; \
 	  echo "== $$t (valgrind)"; $(VALGRIND) $(BUILD)/classic/plain/$$t; done
+
+# --- raft/fixture.h (c_tests/fixture): the test cluster, and the same program on both libraries --
+# test_fixture.c: every function through the installed headers only (plain, ASan+UBSan,
+# valgrind). fixture_diff.c: scenarios printing what both libraries promise, built against
+# Debian's C-Raft 0.15 (system headers, libraft.so.2) and against ours; the outputs must match.
+
+FIXTURE_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Ic_tests/fixture
+FIXTURE_DEPS   := c_tests/fixture/fsm.h include/raft.h include/raft/fixture.h $(LIBDIR)/libraft.so
+.PHONY: test-fixture test-fixture-diff
+
+$(BUILD)/fixture/plain/test_fixture: c_tests/fixture/test_fixture.c $(FIXTURE_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_CFLAGS) -Iinclude -o $@ $< -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/fixture/asan/test_fixture: c_tests/fixture/test_fixture.c $(FIXTURE_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_CFLAGS) $(ASAN_FLAGS) -Iinclude -o $@ $< -L$(LIBDIR) -lraft $(CMOCKA_LIBS) -Wl,-rpath,$(abspath $(LIBDIR))
+
+test-fixture: $(BUILD)/fixture/plain/test_fixture $(BUILD)/fixture/asan/test_fixture
+	$(BUILD)/fixture/plain/test_fixture
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/fixture/asan/test_fixture
+	$(VALGRIND) $(BUILD)/fixture/plain/test_fixture
+
+$(BUILD)/fixture/diff-ours: c_tests/fixture/diff/fixture_diff.c $(FIXTURE_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_CFLAGS) -DFIXTURE_API_0_22 -Iinclude -o $@ $< -L$(LIBDIR) -lraft -Wl,-rpath,$(abspath $(LIBDIR))
+
+$(BUILD)/fixture/diff-craft015: c_tests/fixture/diff/fixture_diff.c c_tests/fixture/fsm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_CFLAGS) -o $@ $< -l:libraft.so.2
+
+test-fixture-diff: $(BUILD)/fixture/diff-ours $(BUILD)/fixture/diff-craft015
+	$(BUILD)/fixture/diff-craft015 > $(BUILD)/fixture/diff-craft015.txt
+	$(VALGRIND) $(BUILD)/fixture/diff-ours > $(BUILD)/fixture/diff-ours.txt
+	diff -u $(BUILD)/fixture/diff-craft015.txt $(BUILD)/fixture/diff-ours.txt
+	@echo "fixture: $$(wc -l < $(BUILD)/fixture/diff-ours.txt) observations identical on C-Raft 0.15 and libraft-rs"
 
 # --- raft/uv.h (c_tests/uv): the libuv back-end through include/raft.h and include/raft/uv.h --
 
@@ -483,7 +526,36 @@ define resolves_raft_in
 	  case "$$found" in $(2)/*) ;; *) echo "expected libraft.so.0 from $(2)" >&2; exit 1;; esac
 endef
 
-test-craft: $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_BUILD)/ours_layout $(LIBDIR)/libraft.so $(BUILD)/uvdiff/uvdir-ours
+# raft/fixture.h against C-Raft 0.22.1: the layout of struct raft_fixture; the differential
+# program and our cmocka suite compiled against C-Raft's headers, run on C-Raft and on ours;
+# C-Raft's own fixture tests (built from CRAFT_SRC, see scripts/craft-fixture-tests.sh) on both.
+CRAFT_SRC ?= /work/craft-src
+.PHONY: test-fixture-craft
+test-fixture-craft: $(LIBDIR)/libraft.so c_tests/fixture/diff/fixture_diff.c c_tests/fixture/test_fixture.c
+	@mkdir -p $(CRAFT_BUILD)/fixture
+	@ln -sf libraft.so $(LIBDIR)/libraft.so.0
+	@echo "== struct raft_fixture: C-Raft's header and ours"
+	$(CC) -std=c11 -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/fixture/layout-craft scripts/fixture_layout.c
+	$(CC) -std=c11 -Iinclude -o $(CRAFT_BUILD)/fixture/layout-ours scripts/fixture_layout.c
+	$(CRAFT_BUILD)/fixture/layout-craft | diff -u docs/craft-0.22.1-fixture-layout.txt -
+	$(CRAFT_BUILD)/fixture/layout-ours | diff -u docs/craft-0.22.1-fixture-layout.txt -
+	@echo "== fixture_diff.c compiled against C-Raft 0.22.1's headers: C-Raft, then ours"
+	$(CC) $(FIXTURE_CFLAGS) -DFIXTURE_API_0_22 -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/fixture/diff \
+	  c_tests/fixture/diff/fixture_diff.c -L$(CRAFT_PREFIX)/lib -lraft
+	$(call resolves_raft_in,$(CRAFT_BUILD)/fixture/diff,$(abspath $(CRAFT_PREFIX))/lib)
+	LD_LIBRARY_PATH=$(abspath $(CRAFT_PREFIX))/lib $(CRAFT_BUILD)/fixture/diff 2>/dev/null > $(CRAFT_BUILD)/fixture/diff-craft.txt
+	$(call resolves_raft_in,$(CRAFT_BUILD)/fixture/diff,$(abspath $(LIBDIR)))
+	LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(CRAFT_BUILD)/fixture/diff > $(CRAFT_BUILD)/fixture/diff-ours.txt
+	diff -u $(CRAFT_BUILD)/fixture/diff-craft.txt $(CRAFT_BUILD)/fixture/diff-ours.txt
+	@echo "== our cmocka suite compiled against C-Raft 0.22.1's headers, on our library"
+	$(CC) $(FIXTURE_CFLAGS) -I$(CRAFT_PREFIX)/include -o $(CRAFT_BUILD)/fixture/test_fixture \
+	  c_tests/fixture/test_fixture.c -L$(CRAFT_PREFIX)/lib -lraft $(CMOCKA_LIBS)
+	$(call resolves_raft_in,$(CRAFT_BUILD)/fixture/test_fixture,$(abspath $(LIBDIR)))
+	LD_LIBRARY_PATH=$(abspath $(LIBDIR)) $(VALGRIND) $(CRAFT_BUILD)/fixture/test_fixture
+	@echo "== C-Raft's own fixture tests"
+	bash scripts/craft-fixture-tests.sh $(CRAFT_SRC) $(abspath $(CRAFT_PREFIX)) $(abspath $(LIBDIR))
+
+test-craft: test-fixture-craft $(CRAFT_BUILD)/classic-cluster $(CRAFT_BUILD)/craft_layout $(CRAFT_BUILD)/ours_layout $(LIBDIR)/libraft.so $(BUILD)/uvdiff/uvdir-ours
 	@test -f $(CRAFT_PREFIX)/lib/libraft.so.0 || \
 	  (echo "no C-Raft under CRAFT_PREFIX=$(CRAFT_PREFIX): run scripts/build-craft.sh SRC PREFIX" >&2; exit 1)
 	@echo "== classic example, C-Raft's header, C-Raft's library ($(CRAFT_PREFIX)/lib)"
