@@ -14,6 +14,8 @@ PROFILE   ?= debug
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 LIBDIR    := $(TARGET_DIR)/$(PROFILE)
 RELDIR    := $(TARGET_DIR)/release
+# C-Raft 0.22.1 built from source by scripts/build-craft.sh (make test-craft, bench-net-uv).
+CRAFT_PREFIX ?= /work/craft-0.22.1
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Ic_tests
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -464,6 +466,33 @@ $(BUILD)/bench/netbench: examples/bench/netbench.c $(ADDRESS_SRCS)
 
 NET_SECONDS ?= 3
 NET_CLIENTS ?= 1,8,32
+
+# raft_uv against C-Raft 0.22.1's (issue 14): examples/craft-node, one C-Raft classic-API
+# program, linked to our release library and to C-Raft 0.22.1 built from source (CRAFT_PREFIX).
+$(BUILD)/bench/craft-node-rs: examples/craft-node/main.c examples/node/kv.c $(ADDRESS_SRCS) include/raft.h include/raft/uv.h lib
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O2 -DCRAFT_NODE_ON_LIBRAFT_RS -Iinclude -iquote examples/node \
+	  -o $@ examples/craft-node/main.c examples/node/kv.c examples/node/address.c \
+	  -L$(RELDIR) -lraft -luv -Wl,-rpath,$(abspath $(RELDIR))
+
+$(BUILD)/bench/craft-node-22: examples/craft-node/main.c examples/node/kv.c $(ADDRESS_SRCS) $(CRAFT_PREFIX)/include/raft.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -O2 -DCRAFT_NODE_ON_CRAFT_0_22 -I$(CRAFT_PREFIX)/include \
+	  -iquote examples/node -o $@ examples/craft-node/main.c examples/node/kv.c examples/node/address.c \
+	  -L$(CRAFT_PREFIX)/lib -lraft -luv -Wl,-rpath,$(abspath $(CRAFT_PREFIX))/lib
+
+.PHONY: bench-net-uv bench-net-reads
+bench-net-uv: deps $(BUILD)/bench/craft-node-rs $(BUILD)/bench/craft-node-22 $(BUILD)/bench/netbench
+	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \
+	  --clients $(NET_CLIENTS) --configs rsuv.fsync,craft22.fsync --out $(BUILD)/bench/net-uv.txt
+	@echo "make bench-net-uv: figures in $(BUILD)/bench/net-uv.txt"
+
+# Linearizable reads (issue 16): GET throughput and latency for each --read mode of examples/node.
+bench-net-reads: deps $(BUILD)/bench/node $(BUILD)/bench/netbench
+	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \
+	  --clients 1,32 --configs rs.fsync.get-index,rs.fsync.get-lease,rs.fsync.get-stale,rs.fsync \
+	  --out $(BUILD)/bench/net-reads.txt
+	@echo "make bench-net-reads: figures in $(BUILD)/bench/net-reads.txt"
 
 bench-net: deps $(BUILD)/bench/node $(BUILD)/bench/netbench $(BUILD)/craft/craft-node
 	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \

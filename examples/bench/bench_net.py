@@ -10,6 +10,13 @@ Storage configurations:
   nofsync  data on disk, libraft-rs node with --fsync 0 (C-Raft 0.15 has no such switch)
   tmpfs    data directory in /dev/shm: fsync costs nothing (both implementations)
 
+Also (not in the default configurations):
+  rsuv.fsync / craft22.fsync   the same C-Raft classic-API program (examples/craft-node, raft_uv)
+                               on libraft-rs and on C-Raft 0.22.1 built from source (make bench-net-uv)
+  rs.fsync.get-index|get-lease|get-stale
+                               GETs instead of PUTs, the node started with --read MODE
+                               (make bench-net-reads); figures named ...reads_per_s
+
 Prints one "name value" line per figure (and writes them to --out):
   net.<impl>.<storage>.c<clients>.commits_per_s   committed PUTs per second
   net.<impl>.<storage>.c<clients>.p50_us / p99_us latency of one PUT (send to OK)
@@ -31,9 +38,14 @@ CONFIGS = [("rs", "fsync"), ("craft", "fsync"), ("rs", "nofsync"), ("rs", "tmpfs
            ("craft", "tmpfs")]
 
 
+BINARIES = {"rs": "bench/node", "craft": "craft/craft-node", "rsuv": "bench/craft-node-rs",
+            "craft22": "bench/craft-node-22"}
+
+
 class Nodes:
-    def __init__(self, build, impl, storage):
+    def __init__(self, build, impl, storage, read_mode=None):
         self.build, self.impl, self.storage = build, impl, storage
+        self.read_mode = read_mode
         parent = "/dev/shm" if storage == "tmpfs" else None
         self.root = tempfile.mkdtemp(prefix=f"raft-bench-{impl}-", dir=parent)
         self.base = 30000 + random.randrange(0, 500) * 10
@@ -41,13 +53,15 @@ class Nodes:
         self.procs = []
 
     def start(self):
-        binary = os.path.join(self.build, "bench/node" if self.impl == "rs" else "craft/craft-node")
+        binary = os.path.join(self.build, BINARIES[self.impl])
         for i in (1, 2, 3):
             args = [binary, "--id", str(i), "--cluster", self.spec,
                     "--dir", os.path.join(self.root, f"n{i}"),
                     "--snapshot-every", "1024", "--trailing", "128"]
             if self.storage == "nofsync":
                 args += ["--fsync", "0"]
+            if self.read_mode:
+                args += ["--read", self.read_mode]
             log = open(os.path.join(self.root, f"n{i}.log"), "w")
             self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
             log.close()
@@ -85,25 +99,29 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
-    configs = [tuple(c.split(".")) for c in args.configs.split(",")]
+    configs = [(c.split(".") + ["put"])[:3] for c in args.configs.split(",")]
     netbench = os.path.join(args.build, "bench/netbench")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     lines = []
     nodes = None
     try:
-        for impl, storage in configs:
-            nodes = Nodes(args.build, impl, storage)
+        for impl, storage, op in configs:
+            read_mode = op[len("get-"):] if op.startswith("get-") else None
+            nodes = Nodes(args.build, impl, storage, read_mode)
             nodes.start()
             for n in clients:
-                r = subprocess.run([netbench, nodes.servers(), str(n), str(args.seconds)],
-                                   capture_output=True, text=True, timeout=120)
+                cmd = [netbench, nodes.servers(), str(n), str(args.seconds), "64", "500",
+                       "get" if read_mode else "put"]
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
                 if r.returncode != 0:
-                    raise SystemExit(f"netbench {impl} {storage} {n}: {r.stderr.strip()}")
+                    raise SystemExit(f"netbench {impl} {storage} {op} {n}: {r.stderr.strip()}")
                 w = r.stdout.split()
                 fig = dict(zip(w[0::2], w[1::2]))
-                name = f"net.{impl}.{storage}.c{n}"
+                name = f"net.{impl}.{storage}" + (f".read-{read_mode}" if read_mode else "")
+                name += f".c{n}"
                 for key in ("commits_per_s", "p50_us", "p99_us"):
-                    line = f"{name}.{key} {fig[key]}"
+                    label = "reads_per_s" if read_mode and key == "commits_per_s" else key
+                    line = f"{name}.{label} {fig[key]}"
                     print(line, flush=True)
                     lines.append(line)
             nodes.stop()

@@ -1,7 +1,7 @@
 /* A closed-loop load generator for the example key-value nodes (both implementations speak
  * the same line protocol, examples/node/clients.c):
  *
- *   netbench SERVERS CLIENTS SECONDS [VALUE_BYTES] [WARMUP_MS]
+ *   netbench SERVERS CLIENTS SECONDS [VALUE_BYTES] [WARMUP_MS] [put|get]
  *
  * finds the leader (STATUS on each client address of SERVERS), opens CLIENTS connections to
  * it, and on each keeps exactly one PUT outstanding: the next one is sent when the previous
@@ -10,6 +10,9 @@
  * for SECONDS and prints one line:
  *
  *   ops N seconds S commits_per_s R p50_us A p90_us B p99_us C max_us D errors E
+ *
+ * With `get` the requests are GETs of the same keys (VALUE or NOTFOUND answers count; the
+ * figure is then reads per second, under the name commits_per_s).
  *
  * Single-threaded (poll): the client costs little next to the nodes. */
 #define _POSIX_C_SOURCE 200809L
@@ -93,10 +96,13 @@ static int find_leader(char *servers, char *leader, size_t len)
     return -1;
 }
 
+static bool reads; /* GET instead of PUT */
+
 static int send_put(struct conn *c, int id, const char *value)
 {
     char line[4200];
-    int n = snprintf(line, sizeof line, "PUT bench-%d-%lu %s\n", id, c->seq % 1000, value);
+    int n = reads ? snprintf(line, sizeof line, "GET bench-%d-%lu\n", id, c->seq % 1000)
+                  : snprintf(line, sizeof line, "PUT bench-%d-%lu %s\n", id, c->seq % 1000, value);
     c->seq++;
     c->sent_ns = now_ns();
     return write(c->fd, line, (size_t)n) == n ? 0 : -1; /* small: fits the socket buffer */
@@ -111,13 +117,15 @@ static int by_value(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: netbench SERVERS CLIENTS SECONDS [VALUE_BYTES] [WARMUP_MS]\n");
+        fprintf(stderr,
+                "usage: netbench SERVERS CLIENTS SECONDS [VALUE_BYTES] [WARMUP_MS] [put|get]\n");
         return 2;
     }
     int n_conns = atoi(argv[2]);
     double seconds = atof(argv[3]);
     int value_len = argc > 4 ? atoi(argv[4]) : 64;
     int warmup_ms = argc > 5 ? atoi(argv[5]) : 500;
+    reads = argc > 6 && strcmp(argv[6], "get") == 0;
     if (n_conns < 1 || n_conns > MAX_CONNS || seconds <= 0 || value_len < 1 || value_len > 4000) {
         fprintf(stderr, "netbench: bad arguments\n");
         return 2;
@@ -169,7 +177,8 @@ int main(int argc, char **argv)
             char *nl;
             while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
                 long long t = now_ns();
-                bool ok = strncmp(c->in, "OK", 2) == 0;
+                bool ok = reads ? strncmp(c->in, "VALUE", 5) == 0 || strncmp(c->in, "NOTFOUND", 8) == 0
+                                : strncmp(c->in, "OK", 2) == 0;
                 if (t >= measure_from && t < measure_to) {
                     if (!ok) {
                         errors++;

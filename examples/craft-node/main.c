@@ -30,9 +30,11 @@
 #include "address.h"
 #include "kv.h"
 
-/* Built against C-Raft 0.15 for the interoperability test, and (make craft-node-on-rs) against
- * libraft-rs's headers as a C-Raft classic-API program moving to it. */
-#if defined(RAFT_VERSION_NUMBER) && !defined(CRAFT_NODE_ON_LIBRAFT_RS)
+/* Built against C-Raft 0.15 for the interoperability test, (make craft-node-on-rs) against
+ * libraft-rs's headers as a C-Raft classic-API program moving to it, and (make bench-net-uv,
+ * CRAFT_NODE_ON_CRAFT_0_22) against C-Raft 0.22.1 built from source, to compare the two. */
+#if defined(RAFT_VERSION_NUMBER) && !defined(CRAFT_NODE_ON_LIBRAFT_RS) && \
+    !defined(CRAFT_NODE_ON_CRAFT_0_22)
 #error "build with C-Raft 0.15's raft.h (the system header), or define CRAFT_NODE_ON_LIBRAFT_RS"
 #endif
 
@@ -468,6 +470,11 @@ int main(int argc, char **argv)
                                  .snapshot = fsm_snapshot,
                                  .restore = fsm_restore};
     int rv = uv_loop_init(&node.loop);
+#if defined(RAFT_VERSION_NUMBER)
+    /* C-Raft 0.22.1's raft/uv.h has a transport version, which its raft_uv_tcp_init requires
+     * to be 1 (0.15's has none; libraft-rs accepts 0 as well). */
+    node.transport.version = 1;
+#endif
     if (rv == 0) {
         rv = raft_uv_tcp_init(&node.transport, &node.loop);
     }

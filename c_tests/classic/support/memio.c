@@ -592,7 +592,7 @@ void memio_net_isolate(struct memio_net *net, raft_id id, bool isolated)
 
 void memio_net_drop(struct memio_net *net, int type, bool drop)
 {
-    if (type >= 0 && type < 8) {
+    if (type >= 0 && type < (int)(sizeof net->drop / sizeof net->drop[0])) {
         net->drop[type] = drop;
     }
 }

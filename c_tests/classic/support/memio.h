@@ -74,10 +74,10 @@ struct memio_net
     struct memio_event *events;            /* Pending events, sorted by (time, seq). */
     struct memio *live[MEMIO_MAX_ID + 1];  /* Open (not closing) raft_io of each server ID. */
     bool isolated[MEMIO_MAX_ID + 1];       /* Messages from or to this ID are lost. */
-    bool drop[8];                          /* Messages of type i are lost (message type codes). */
+    bool drop[16];                         /* Messages of type i are lost (message type codes). */
     unsigned network_latency;              /* ms from send to delivery */
     unsigned disk_latency;                 /* ms per disk request */
-    unsigned n_delivered[8];               /* Messages delivered, by type, for tests. */
+    unsigned n_delivered[16];              /* Messages delivered, by type, for tests. */
 };
 
 void memio_net_init(struct memio_net *net);
