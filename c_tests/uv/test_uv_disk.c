@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 /* ---- Disk faults -------------------------------------------------------------------------
- * This program defines write() and fdatasync(), which the dynamic linker binds in place of
+ * This program defines write(), pwrite(), pwrite64() and fdatasync(), which the dynamic linker
+ * binds in place of
  * libc's for the whole process, the library's disk threads included (C's symbol
  * interposition: no preload, no change to the library). With no fault armed they forward to
  * libc. Only regular files are hit: libuv's own wake-up writes (eventfds, pipes) are not. */
@@ -27,29 +28,51 @@ static bool is_regular_file(int fd)
 static _Atomic int armed = FAULT_NONE;
 static _Atomic int faults_injected = 0;
 
-ssize_t write(int fd, const void *buf, size_t n)
+/* The armed fault for a write of `*n` bytes to `fd`: false with errno set when the write must
+ * fail, otherwise true, `*n` perhaps shortened. */
+static bool let_write_through(int fd, size_t *n)
 {
-    static ssize_t (*next)(int, const void *, size_t);
-    if (next == NULL) {
-        next = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
-    }
-    if (n > 0 && atomic_load(&armed) != FAULT_NONE && is_regular_file(fd)) {
+    if (*n > 0 && atomic_load(&armed) != FAULT_NONE && is_regular_file(fd)) {
         switch (atomic_load(&armed)) {
             case FAULT_ENOSPC:
                 atomic_fetch_add(&faults_injected, 1);
                 errno = ENOSPC;
-                return -1;
+                return false;
             case FAULT_SHORT_WRITES:
-                if (n > 1) {
+                if (*n > 1) {
                     atomic_fetch_add(&faults_injected, 1);
-                    n = n / 2; /* a short write, as a full pipe or a signal can cause */
+                    *n = *n / 2; /* a short write, as a full pipe or a signal can cause */
                 }
                 break;
             default:
                 break;
         }
     }
-    return next(fd, buf, n);
+    return true;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*next)(int, const void *, size_t);
+    if (next == NULL) {
+        next = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    }
+    return let_write_through(fd, &n) ? next(fd, buf, n) : -1;
+}
+
+/* Appends to open segments are positioned writes (Rust's write_all_at: pwrite64). */
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset)
+{
+    static ssize_t (*next)(int, const void *, size_t, off_t);
+    if (next == NULL) {
+        next = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+    }
+    return let_write_through(fd, &n) ? next(fd, buf, n, offset) : -1;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+{
+    return pwrite64(fd, buf, n, offset);
 }
 
 int fdatasync(int fd)

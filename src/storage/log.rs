@@ -1,14 +1,16 @@
 //! Segments and snapshots of a data directory (disk-format.md §4-§8).
 //!
 //! The log on disk is a chain of closed segments `FIRST-LAST` and at most one open segment
-//! `open-N` being appended to. Unlike C-Raft, open segments are not pre-allocated: each append
-//! writes one batch at the end of the file and `fdatasync`s it (C-Raft's loader reads such a
-//! file as it reads a pre-allocated one whose tail is still zero).
+//! `open-N` being appended to. As C-Raft does, an open segment is allocated at its full size
+//! when created (`posix_fallocate`; where the file system cannot, the file grows instead), and
+//! each append writes one batch after the last and `fdatasync`s it: an `fdatasync` that does
+//! not change the file's size or allocation has no metadata to journal, which on ext4 makes it
+//! about a third cheaper. The zero tail is what C-Raft's loader and ours expect of an open
+//! segment; a segment is cut to its used size when it is closed.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -241,7 +243,8 @@ impl Log {
             return Err(Error::new(ErrorKind::Io, "no open segment"));
         };
         let path = self.dir.join(open_segment_name(open.counter));
-        if let Err(e) = open.file.write_all(&batch).and_then(|_| open.file.sync_data()) {
+        let written = open.file.write_all_at(&batch, open.used);
+        if let Err(e) = written.and_then(|_| open.file.sync_data()) {
             // Cut what may have been written, so that the next append starts at a batch
             // boundary; the entries count as not stored.
             let _ = open.file.set_len(open.used);
@@ -258,9 +261,9 @@ impl Log {
         let counter = self.next_counter;
         let path = self.dir.join(open_segment_name(counter));
         let create = || -> std::io::Result<File> {
-            let mut file =
-                OpenOptions::new().append(true).create_new(true).mode(0o600).open(&path)?;
-            file.write_all(&encode_segment_header())?;
+            let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+            file.write_all_at(&encode_segment_header(), 0)?;
+            preallocate(&file, self.segment_size);
             file.sync_data()?;
             Ok(file)
         };
@@ -287,6 +290,12 @@ impl Log {
             return Ok(());
         };
         let name = open_segment_name(open.counter);
+        if open.count > 0 {
+            // A closed segment holds its batches and nothing else.
+            let path = self.dir.join(&name);
+            let cut = open.file.set_len(open.used).and_then(|_| open.file.sync_data());
+            cut.map_err(|e| Error::io("cut", &path, e))?;
+        }
         drop(open.file);
         if open.count == 0 {
             remove_file(&self.dir, &name)?;
@@ -536,6 +545,12 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
 fn file_len(dir: &Path, name: &str) -> Result<u64> {
     let path = dir.join(name);
     fs::metadata(&path).map(|m| m.len()).map_err(|e| Error::io("stat", &path, e))
+}
+
+/// Allocates `len` bytes of `file` (zeros), so that appends neither grow it nor allocate
+/// blocks. Best effort: where the file system cannot (EOPNOTSUPP), the file grows as written.
+fn preallocate(file: &File, len: u64) {
+    let _ = rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len);
 }
 
 #[cfg(test)]
