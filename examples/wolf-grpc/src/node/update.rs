@@ -129,6 +129,9 @@ impl Node {
             Outgoing::RequestVoteResult(result) => return self.reply(m.to, Answer::Vote(result)),
             // The seed has no RPC for TimeoutNow; this node never transfers leadership.
             Outgoing::TimeoutNow(_) => return,
+            // Nor for ReadIndex: its AppendEntries carry no read round, so followers refuse
+            // reads (Get answers from their applied state) and never forward one.
+            Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return,
             Outgoing::RequestVote(request) => Call::Vote(request),
             Outgoing::AppendEntries {
                 term,
