@@ -16,9 +16,10 @@
  * binds in place of
  * libc's for the whole process, the library's disk threads included (C's symbol
  * interposition: no preload, no change to the library). With no fault armed they forward to
- * libc. Only regular files are hit: libuv's own wake-up writes (eventfds, pipes) are not. */
+ * libc. Only regular files are hit: libuv's own wake-up writes (eventfds, pipes) are not;
+ * fsync() is interposed too, to fail the syncs of directories (FAULT_EIO_DIR_SYNC). */
 
-enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_SYNC, FAULT_SHORT_WRITES };
+enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_SYNC, FAULT_SHORT_WRITES, FAULT_EIO_DIR_SYNC };
 
 static bool is_regular_file(int fd)
 {
@@ -73,6 +74,26 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset)
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
 {
     return pwrite64(fd, buf, n, offset);
+}
+
+static bool is_directory(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fsync(int fd)
+{
+    static int (*next)(int);
+    if (next == NULL) {
+        next = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    }
+    if (atomic_load(&armed) == FAULT_EIO_DIR_SYNC && is_directory(fd)) {
+        atomic_fetch_add(&faults_injected, 1);
+        errno = EIO;
+        return -1;
+    }
+    return next(fd);
 }
 
 int fdatasync(int fd)
@@ -458,7 +479,17 @@ static void get_cb(struct raft_io_snapshot_get *req, struct raft_snapshot *snaps
     g->calls++;
 }
 
+/* Puts a snapshot of 16 bytes (`text`) at `index` and returns its status. */
+static int try_put_snapshot(struct fixture *f, raft_index index, unsigned trailing,
+                            const char *text);
+
 static void put_snapshot(struct fixture *f, raft_index index, unsigned trailing, const char *text)
+{
+    assert_int_equal(try_put_snapshot(f, index, trailing, text), 0);
+}
+
+static int try_put_snapshot(struct fixture *f, raft_index index, unsigned trailing,
+                            const char *text)
 {
     struct raft_snapshot s;
     struct raft_buffer bufs[2];
@@ -483,7 +514,7 @@ static void put_snapshot(struct fixture *f, raft_index index, unsigned trailing,
     raft_configuration_close(&s.configuration);
     RUN_UNTIL(&f->loop, p.calls > 0);
     assert_int_equal(p.calls, 1);
-    assert_int_equal(p.status, 0);
+    return p.status;
 }
 
 static void snapshot_put_get_with_trailing(void **state)
@@ -778,6 +809,61 @@ static void append_under_fault(struct fixture *f, enum fault fault, int expected
     close_io(f);
 }
 
+/* A snapshot put while `fault` is armed fails with `expected_status` and a message; the
+ * snapshot and the log from before are still what a reopen loads, and a later put works. */
+static void snapshot_put_under_fault(struct fixture *f, enum fault fault, int expected_status)
+{
+    open_io(f);
+    raft_uv_set_segment_size(&f->io, 256);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 20); /* indexes 2..21 */
+    put_snapshot(f, 15, 5, "snapshot-at-15!!");
+
+    atomic_store(&faults_injected, 0);
+    atomic_store(&armed, fault);
+    int status = try_put_snapshot(f, 20, 2, "snapshot-at-20!!");
+    atomic_store(&armed, FAULT_NONE);
+    assert_true(atomic_load(&faults_injected) > 0);
+    assert_int_equal(status, expected_status);
+    assert_true(strlen(f->io.errmsg) > 0);
+    close_io(f);
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_non_null(l.snapshot);
+    assert_int_equal(l.snapshot->index, 15);
+    assert_memory_equal(l.snapshot->bufs[0].base, "snapshot-at-15!!", 16);
+    assert_int_equal(l.start + l.n - 1, 21);
+    assert_int_equal(value_of(&l.entries[l.n - 1]), 21);
+    free_loaded(&l);
+    put_snapshot(f, 20, 2, "snapshot-at-20!!");
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.snapshot->index, 20);
+    assert_int_equal(l.start + l.n - 1, 21);
+    free_loaded(&l);
+    close_io(f);
+}
+
+static void disk_full_fails_a_snapshot_put_with_nospace(void **state)
+{
+    snapshot_put_under_fault(*state, FAULT_ENOSPC, RAFT_NOSPACE);
+}
+
+static void failed_sync_fails_a_snapshot_put_with_ioerr(void **state)
+{
+    snapshot_put_under_fault(*state, FAULT_EIO_SYNC, RAFT_IOERR);
+}
+
+static void failed_directory_sync_fails_a_snapshot_put_with_ioerr(void **state)
+{
+    snapshot_put_under_fault(*state, FAULT_EIO_DIR_SYNC, RAFT_IOERR);
+}
+
 static void disk_full_fails_the_append_with_nospace(void **state)
 {
     append_under_fault(*state, FAULT_ENOSPC, RAFT_NOSPACE);
@@ -797,6 +883,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(init_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(disk_full_fails_a_snapshot_put_with_nospace, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_sync_fails_a_snapshot_put_with_ioerr, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_directory_sync_fails_a_snapshot_put_with_ioerr, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(load_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(bootstrap_then_load, setup, teardown),
         cmocka_unit_test_setup_teardown(term_and_vote_persist, setup, teardown),
