@@ -298,6 +298,15 @@ enum raft_message_type {
    * libraft-rs extension: the leader's answer to `RAFT_READ_INDEX`.
    */
   RAFT_READ_INDEX_RESULT = 8,
+  /**
+   * libraft-rs extension: one chunk of a streamed snapshot (docs/snapshots.md). Emitted
+   * only to followers that advertise streamed snapshots, never to C-Raft.
+   */
+  RAFT_INSTALL_SNAPSHOT_CHUNK = 9,
+  /**
+   * libraft-rs extension: how many chunks of a streamed snapshot a follower stored.
+   */
+  RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT = 10,
 };
 
 /**
@@ -588,6 +597,37 @@ struct raft_read_index_result {
   raft_term term;
   uint64_t id;
   raft_index index;
+};
+
+/**
+ * `RAFT_INSTALL_SNAPSHOT_CHUNK` (libraft-rs extension, docs/snapshots.md): chunk `chunk` of
+ * the snapshot at `last_index`, the `last` one when `last` is 1. Chunk k holds bytes
+ * `k * chunk_size ..` of the snapshot's data (`raft_set_snapshot_chunks`); every chunk but
+ * the last is `chunk_size` bytes long. Emitted: `data` is `{NULL, n}`, the host attaches
+ * those n bytes of the snapshot at `last_index` (and, on the last chunk only, its
+ * configuration in `conf`, otherwise `{NULL, 0}`). Received: as for `raft_install_snapshot`.
+ */
+struct raft_install_snapshot_chunk {
+  unsigned char version;
+  unsigned char last;
+  unsigned int chunk;
+  raft_term term;
+  raft_index last_index;
+  raft_term last_term;
+  struct raft_configuration conf;
+  raft_index conf_index;
+  struct raft_buffer data;
+};
+
+/**
+ * `RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT` (libraft-rs extension): the follower durably stored
+ * chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over).
+ */
+struct raft_install_snapshot_chunk_result {
+  unsigned char version;
+  raft_term term;
+  raft_index last_index;
+  uint64_t next_chunk;
 };
 
 /**
@@ -1876,6 +1916,25 @@ RAFT_API void raft_set_capacity_threshold(struct raft *r, unsigned short min);
  * (docs/reads.md). A transfer ends it for the rest of the term.
  */
 RAFT_API void raft_set_read_lease(struct raft *r, bool enabled, unsigned int max_clock_drift);
+
+/**
+ * libraft-rs extension: streamed snapshots (docs/snapshots.md). With `chunk_size` > 0 this
+ * server takes snapshots in chunks as a follower (advertising it to its leaders) and, as a
+ * leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
+ * unacknowledged, to followers that take them; it streams only a snapshot whose length it
+ * was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
+ * C-Raft does. Set it before `RAFT_START` and keep it.
+ */
+RAFT_API void raft_set_snapshot_chunks(struct raft *r, uint64_t chunk_size, unsigned int window);
+
+/**
+ * libraft-rs extension (docs/snapshots.md): the length in bytes of the data of the host's
+ * snapshot at `index`, the one it stored last (`RAFT_SNAPSHOT`) or loaded (`RAFT_START`), so
+ * that a leader can stream it. A snapshot received whole needs no call; one received in
+ * chunks neither. Errors: `RAFT_INVALID` (NULL or uninitialised `r`, or `index` is not the
+ * library's latest snapshot); nothing changes then.
+ */
+RAFT_API int raft_set_snapshot_length(struct raft *r, raft_index index, uint64_t length);
 
 /**
  * libraft-rs extension: the reads the last `raft_step()` confirmed or failed

@@ -82,6 +82,9 @@ fn check_fields(msg: &WireMessage, f: &Value, header_len: u64, ctx: &str) {
         WireMessage::ReadIndex(_) | WireMessage::ReadIndexResult(_) => {
             panic!("{ctx}: C-Raft has no ReadIndex messages")
         }
+        WireMessage::InstallSnapshotChunk(_) | WireMessage::InstallSnapshotChunkResult(_) => {
+            panic!("{ctx}: C-Raft has no snapshot chunk messages")
+        }
     }
 }
 

@@ -568,6 +568,10 @@ impl<N: Node> Cluster<N> {
             Outgoing::TimeoutNow(m) => Msg::TimeoutNow(*m),
             // The fuzzed hosts never ask for reads, so no server forwards one.
             Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return None,
+            // Nor do they stream snapshots (no host sets a chunk size).
+            Outgoing::InstallSnapshotChunk { .. } | Outgoing::SnapshotChunkResult(_) => {
+                return None
+            }
         };
         Some(Packet { from: id, to: m.to, msg, tainted: host.tainted })
     }

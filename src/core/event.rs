@@ -30,10 +30,17 @@ pub enum Event<'a> {
     PersistedEntries {
         index: Index,
     },
-    /// The snapshot handed out by the last `Update::snapshot` is durable (whole: snapshots are
-    /// handed out in one piece, so there is no offset or last-chunk flag to report).
+    /// The snapshot handed out by `Update::snapshot` is durable: the whole snapshot, or the
+    /// last chunk of a streamed one and so all of it.
     PersistedSnapshot {
         metadata: SnapshotMetadata,
+    },
+    /// A chunk of a streamed snapshot other than the last (`Update::snapshot_chunk`, named by
+    /// its snapshot's index and term and its offset) is durable.
+    PersistedSnapshotChunk {
+        index: Index,
+        term: Term,
+        offset: u64,
     },
     /// The `Change` entry at `index` is committed. The core already holds that configuration
     /// (it took effect when the entry was appended), so the event only names the index.
@@ -97,6 +104,19 @@ pub struct NewEntries {
     pub source: EntrySource,
 }
 
+/// A chunk of a streamed snapshot the host must store: the data of this step's
+/// InstallSnapshotChunk, at `offset` of the snapshot at `index`/`term`. Chunks come in order,
+/// from offset 0; a chunk at offset 0 starts a new snapshot (anything stored of another one is
+/// dropped). The last chunk comes with `Update::snapshot` and completes the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkToStore {
+    pub index: Index,
+    pub term: Term,
+    pub offset: u64,
+    pub len: u64,
+    pub last: bool,
+}
+
 /// What the host must do after a step, in the order of docs/contract.md#update-order.
 #[derive(Debug, Default)]
 pub struct Update {
@@ -105,6 +125,9 @@ pub struct Update {
     pub vote_changed: bool,
     /// Store the snapshot received in this step's InstallSnapshot (its data is the event's).
     pub snapshot: Option<SnapshotMetadata>,
+    /// Store this chunk of a streamed snapshot (its data is the event's); set with `snapshot`
+    /// on the last chunk.
+    pub snapshot_chunk: Option<ChunkToStore>,
     pub entries: Option<NewEntries>,
     pub messages: Vec<Message>,
     pub state_changed: bool,
@@ -120,6 +143,7 @@ impl Update {
         self.term_changed = false;
         self.vote_changed = false;
         self.snapshot = None;
+        self.snapshot_chunk = None;
         self.entries = None;
         self.messages.clear();
         self.state_changed = false;

@@ -24,7 +24,12 @@ pub const FEATURE_CAPACITY: u16 = 1;
 /// it sets this bit; C-Raft never sets it and never reads the echo.
 pub const FEATURE_READ: u16 = 2;
 
-/// The features this core advertises in its results.
+/// Bit 2 of `features`: "this server takes snapshots in chunks" (`snapshot_chunks.rs`). Set
+/// only by a server whose host opted in to streamed snapshots; a leader streams its snapshot
+/// only to a follower whose last result of the term set it. C-Raft never sets it.
+pub const FEATURE_SNAPSHOT_CHUNKS: u16 = 4;
+
+/// The features this core always advertises in its results.
 pub const FEATURES: u16 = FEATURE_CAPACITY | FEATURE_READ;
 
 /// A message received from `from`, lent to the core for one step.
@@ -63,6 +68,34 @@ pub enum Incoming<'a> {
     TimeoutNow(TimeoutNow),
     ReadIndex(ReadIndex),
     ReadIndexResult(ReadIndexResult),
+    InstallSnapshotChunk(SnapshotChunk),
+    SnapshotChunkResult(SnapshotChunkResult),
+}
+
+/// One chunk of a streamed snapshot (libraft-rs; sent only to followers that advertise
+/// [`FEATURE_SNAPSHOT_CHUNKS`]). Chunks are numbered from 0; all but the last hold the
+/// leader's chunk size, and the last carries the snapshot's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    pub term: Term,
+    pub last_index: Index,
+    pub last_term: Term,
+    /// The snapshot's configuration: meaningful on the last chunk only (empty on the others).
+    pub conf: Configuration,
+    pub conf_index: Index,
+    pub chunk: u32,
+    /// Bytes of snapshot data the chunk holds (the data itself stays with the host).
+    pub len: u64,
+    pub last: bool,
+}
+
+/// A follower's account of a streamed snapshot: it durably stored chunks `0 .. next_chunk` of
+/// the snapshot at `last_index` (0: it holds none and the leader must start over).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotChunkResult {
+    pub term: Term,
+    pub last_index: Index,
+    pub next_chunk: u32,
 }
 
 /// A follower asks its leader to confirm a read (libraft-rs; sent only to a leader whose
@@ -157,4 +190,18 @@ pub enum Outgoing {
     TimeoutNow(TimeoutNow),
     ReadIndex(ReadIndex),
     ReadIndexResult(ReadIndexResult),
+    /// Chunk `chunk` of the snapshot at `last_index`: the host attaches bytes `offset ..
+    /// offset + len` of that snapshot's data (`offset` is `chunk` times the chunk size), and on
+    /// the `last` chunk the snapshot's configuration too.
+    InstallSnapshotChunk {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        conf_index: Index,
+        chunk: u32,
+        offset: u64,
+        len: u64,
+        last: bool,
+    },
+    SnapshotChunkResult(SnapshotChunkResult),
 }

@@ -48,6 +48,7 @@ mod replication;
 #[cfg(test)]
 mod safety_tests;
 mod snapshot;
+mod snapshot_chunks;
 mod start;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -61,9 +62,11 @@ pub use crate::vocab::{Configuration, ConfigurationError, ConfigurationFormat, S
 pub use bootstrap::Bootstrap;
 pub use error::Error;
 pub use event::{
-    EntrySource, Event, NewEntries, ReadOutcome, ReadResult, SnapshotMetadata, Update,
+    ChunkToStore, EntrySource, Event, NewEntries, ReadOutcome, ReadResult, SnapshotMetadata, Update,
 };
-pub use message::{EntryView, Incoming, Message, Outgoing, Received};
+pub use message::{
+    EntryView, Incoming, Message, Outgoing, Received, SnapshotChunk, SnapshotChunkResult,
+};
 pub use metrics::{MembershipConfig, Metrics, PeerProgress, ReplicationMode};
 pub use raft::{MembershipView, Raft};
 pub use settings::Settings;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::snapshot_chunks::Stream;
 use super::types::{CatchUpStatus, Id, Index, Time};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,8 +12,9 @@ pub(crate) enum Mode {
     Probe,
     /// The match point is known: send entries as soon as they exist, within the in-flight limit.
     Pipeline,
-    /// The follower needs entries the leader compacted: an InstallSnapshot is out.
-    Snapshot { index: Index, sent_at: Time },
+    /// The follower needs entries the leader compacted: an InstallSnapshot is out, whole
+    /// (`stream` None) or in chunks. `sent_at` is when it was sent or last made progress.
+    Snapshot { index: Index, sent_at: Time, stream: Option<Stream> },
 }
 
 /// A catch-up round of a server about to be promoted (docs/contract.md#raft_catch_up).
@@ -48,6 +50,8 @@ pub(crate) struct Progress {
     pub read_echo: u64,
     /// Its last result of this term set the read feature bit (it runs this library).
     pub echoes_reads: bool,
+    /// Its last AppendEntries result set [`super::message::FEATURE_SNAPSHOT_CHUNKS`].
+    pub takes_chunks: bool,
 }
 
 impl Progress {
@@ -64,6 +68,7 @@ impl Progress {
             timeout_now_sent: false,
             read_echo: 0,
             echoes_reads: false,
+            takes_chunks: false,
         }
     }
 

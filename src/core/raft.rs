@@ -13,6 +13,7 @@ use super::message::{Message, Outgoing};
 use super::progress::Progress;
 use super::reads::{ForwardedRead, Reads};
 use super::settings::Settings;
+use super::snapshot_chunks::Staging;
 use super::trace::{Tracer, LEVEL_INFO};
 use super::types::{CatchUpStatus, Id, Index, Role, State, Term, Time, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
@@ -116,6 +117,10 @@ pub struct Raft {
     pub(crate) snapshot_conf_index: Index,
     /// A snapshot received from the leader that the host is storing.
     pub(crate) installing: Option<SnapshotMetadata>,
+    /// The length of our latest snapshot's data, when the host told us (`snapshot_chunks.rs`).
+    pub(crate) snapshot_len: Option<(Index, u64)>,
+    /// A streamed snapshot being received (`snapshot_chunks.rs`).
+    pub(crate) staging: Option<Staging>,
     pub(crate) status: Status,
     pub(crate) timer_start: Time,
     /// The current randomized election timeout, in [T, 2T].
@@ -152,6 +157,8 @@ impl Raft {
             membership: Membership::default(),
             snapshot_conf_index: 0,
             installing: None,
+            snapshot_len: None,
+            staging: None,
             status: Status::Follower(Follower::default()),
             timer_start: 0,
             peer_capacity: Vec::new(),
@@ -270,6 +277,11 @@ impl Raft {
                 self.check_persisted_snapshot(&metadata)?;
                 self.accept_time(cx, capacity);
                 self.on_persisted_snapshot(cx);
+            }
+            Event::PersistedSnapshotChunk { index, term, offset } => {
+                self.check_persisted_chunk(index, term, offset)?;
+                self.accept_time(cx, capacity);
+                self.on_persisted_chunk(cx, offset);
             }
             Event::Configuration { index } => {
                 self.accept_time(cx, capacity);

@@ -7,6 +7,7 @@ use super::message::{Incoming, Received};
 use super::raft::{Ctx, Raft};
 use super::replication::{check_append_entries_form, AppendEntries, AppendPlan};
 use super::snapshot::{check_install_snapshot_form, InstallPlan, InstallSnapshot};
+use super::snapshot_chunks::{check_chunk_form, ChunkPlan};
 use super::trace::LEVEL_INFO;
 use super::types::{Id, Index, Term, Time, MAX_INDEX, MAX_TERM};
 use crate::raft_trace;
@@ -21,6 +22,7 @@ pub(super) struct ReceivePlan {
 enum RulePlan {
     Append(AppendPlan),
     Install(InstallPlan),
+    Chunk(ChunkPlan),
     /// A stale message, or one whose handler needs no plan.
     Other,
 }
@@ -47,6 +49,8 @@ fn claimed_term(body: &Incoming<'_>) -> Term {
         Incoming::TimeoutNow(t) => t.term,
         Incoming::ReadIndex(r) => r.term,
         Incoming::ReadIndexResult(r) => r.term,
+        Incoming::InstallSnapshotChunk(c) => c.term,
+        Incoming::SnapshotChunkResult(r) => r.term,
     }
 }
 
@@ -124,7 +128,11 @@ impl Raft {
         );
         match body {
             Incoming::AppendEntries { prev_log_index: anchor, .. }
-            | Incoming::InstallSnapshot { last_index: anchor, .. } => {
+            | Incoming::InstallSnapshot { last_index: anchor, .. }
+            | Incoming::InstallSnapshotChunk(super::message::SnapshotChunk {
+                last_index: anchor,
+                ..
+            }) => {
                 let rejected: Index = (*anchor).max(1);
                 let hint = self.log.last_index().min(rejected - 1);
                 self.reply_append(cx, from, from_address, rejected, hint);
@@ -161,7 +169,9 @@ impl Raft {
         } else if let Some(ae) = append_entries(&m.body) {
             RulePlan::Append(self.check_append_entries(&ae)?)
         } else if let Some(s) = install_snapshot(&m.body) {
-            RulePlan::Install(self.check_install_snapshot(&s)?)
+            RulePlan::Install(self.check_whole_install_snapshot(&s)?)
+        } else if let Incoming::InstallSnapshotChunk(c) = &m.body {
+            RulePlan::Chunk(self.check_chunk(m.from, c)?)
         } else {
             RulePlan::Other
         };
@@ -209,6 +219,12 @@ impl Raft {
                     return Err(Error::Malformed("ReadIndex result with term 0".into()));
                 }
             }
+            Incoming::InstallSnapshotChunk(c) => check_chunk_form(c)?,
+            Incoming::SnapshotChunkResult(r) => {
+                if r.term == 0 {
+                    return Err(Error::Malformed("snapshot chunk result with term 0".into()));
+                }
+            }
         }
         Ok(())
     }
@@ -237,6 +253,10 @@ impl Raft {
             (Incoming::TimeoutNow(t), _) => self.on_timeout_now(cx, from, *t),
             (Incoming::ReadIndex(r), _) => self.on_read_index(cx, from, address, *r),
             (Incoming::ReadIndexResult(r), _) => self.on_read_index_result(cx, from, *r),
+            (Incoming::SnapshotChunkResult(r), _) => self.on_chunk_result(cx, from, *r),
+            (Incoming::InstallSnapshotChunk(c), RulePlan::Chunk(plan)) => {
+                self.on_chunk(cx, from, address, c.clone(), plan);
+            }
             (_, RulePlan::Append(plan)) => {
                 if let Some(ae) = append_entries(body) {
                     self.on_append_entries(cx, from, address, ae, plan, m.read_context);
@@ -249,8 +269,10 @@ impl Raft {
             }
             // Validation gives every AppendEntries and InstallSnapshot that is not stale a plan.
             (
-                Incoming::AppendEntries { .. } | Incoming::InstallSnapshot { .. },
-                RulePlan::Other,
+                Incoming::AppendEntries { .. }
+                | Incoming::InstallSnapshot { .. }
+                | Incoming::InstallSnapshotChunk(_),
+                RulePlan::Other | RulePlan::Chunk(_),
             ) => {}
         }
     }
@@ -284,6 +306,10 @@ fn check_limits(body: &Incoming<'_>) -> Result<(), Error> {
         Incoming::TimeoutNow(t) => ("TimeoutNow", t.term | t.last_log_term, t.last_log_index),
         Incoming::ReadIndex(r) => ("ReadIndex", r.term, 0),
         Incoming::ReadIndexResult(r) => ("ReadIndex result", r.term, r.index),
+        Incoming::InstallSnapshotChunk(c) => {
+            ("InstallSnapshotChunk", c.term | c.last_term, c.last_index | c.conf_index)
+        }
+        Incoming::SnapshotChunkResult(r) => ("snapshot chunk result", r.term, r.last_index),
     };
     if terms > MAX_TERM {
         return Err(Error::Malformed(format!("{kind}: term beyond 2^63 - 1")));

@@ -4,7 +4,7 @@
 use super::configuration::Configuration;
 use super::error::Error;
 use super::event::{EntrySource, NewEntries};
-use super::message::{AppendEntriesResult, EntryView, Outgoing, FEATURES};
+use super::message::{AppendEntriesResult, EntryView, Outgoing, FEATURE_SNAPSHOT_CHUNKS};
 use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
 use super::trace::LEVEL_INFO;
@@ -223,7 +223,7 @@ impl Raft {
             term: self.term,
             rejected,
             last_log_index,
-            features: FEATURES,
+            features: self.features(),
             capacity: self.capacity,
         };
         let address = self.reply_address(to, to_address);
@@ -257,11 +257,12 @@ impl Raft {
                 ..
             }) => {
                 let (id, address, acknowledged) = (*id, address.clone(), index.min(*verified));
+                let features = self.features();
                 let result = AppendEntriesResult {
                     term: self.term,
                     rejected: 0,
                     last_log_index: acknowledged,
-                    features: FEATURES,
+                    features,
                     capacity: self.capacity,
                 };
                 let echo = self.read_echo_for(id);
@@ -329,7 +330,8 @@ impl Raft {
                     p.abort_snapshot();
                     return true;
                 }
-                p.heartbeat_due(now, heartbeat)
+                let due = p.heartbeat_due(now, heartbeat);
+                self.rewind_stalled_stream(i, now) || due
             }
         }
     }
@@ -358,6 +360,7 @@ impl Raft {
             }
         };
         let available = last.saturating_sub(prev);
+        let streaming = matches!(p.mode, Mode::Snapshot { stream: Some(_), .. });
         let n = match p.mode {
             Mode::Snapshot { .. } => 0,
             Mode::Probe => available.min(window),
@@ -387,6 +390,9 @@ impl Raft {
         let (to, address) = (p.id, p.address.clone());
         let round = self.current_read_round();
         cx.send_with_context(to, address, body, round);
+        if streaming {
+            self.send_chunks(cx, i);
+        }
     }
 
     /// An AppendEntries result (also the answer to InstallSnapshot).
@@ -408,6 +414,7 @@ impl Raft {
         };
         let p = &mut leader.progress[i];
         p.recent_recv = true;
+        p.takes_chunks = r.features & FEATURE_SNAPSHOT_CHUNKS != 0;
         if r.rejected != 0 {
             let hint = r.last_log_index.min(r.rejected - 1);
             if p.reject(r.rejected, hint, last) {

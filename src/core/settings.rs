@@ -18,6 +18,12 @@ pub struct Settings {
     /// The most the clocks of two servers may drift apart over one election timeout, in ms: the
     /// lease is that much shorter than the election timeout.
     pub max_clock_drift: u32,
+    /// Streamed snapshots (`snapshot_chunks.rs`): the size of the chunks this server sends as
+    /// leader, and whether it takes chunks as follower. 0 (the default): snapshots travel
+    /// whole, as with C-Raft.
+    pub snapshot_chunk_size: u64,
+    /// The most chunks a leader sends to one follower beyond those it acknowledged.
+    pub snapshot_chunk_window: u32,
 }
 
 impl Default for Settings {
@@ -33,6 +39,8 @@ impl Default for Settings {
             capacity_threshold: 0,
             read_lease: false,
             max_clock_drift: 100,
+            snapshot_chunk_size: 0,
+            snapshot_chunk_window: 4,
         }
     }
 }

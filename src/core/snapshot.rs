@@ -133,9 +133,19 @@ impl Raft {
             p.abort_snapshot();
             return;
         }
-        p.mode = Mode::Snapshot { index, sent_at: now };
         p.next = index + 1;
         p.last_send = Some(now);
+        let stream = self.stream_for(i, index, now);
+        let Status::Leader(leader) = &mut self.status else {
+            return;
+        };
+        let p = &mut leader.progress[i];
+        p.mode = Mode::Snapshot { index, sent_at: now, stream };
+        if stream.is_some() {
+            raft_trace!(cx.tracer, LEVEL_INFO, "  stream snapshot {index}/{term} to {}", p.id);
+            self.send_chunks(cx, i);
+            return;
+        }
         raft_trace!(cx.tracer, LEVEL_INFO, "  send snapshot {index}/{term} to {}", p.id);
         let body = Outgoing::InstallSnapshot {
             term: our_term,
@@ -171,6 +181,20 @@ impl Raft {
         }
     }
 
+    /// [`Raft::check_install_snapshot`] for a whole snapshot, which waits while the host is
+    /// still storing chunks of a stream (their completions must not outlive the stream).
+    pub(super) fn check_whole_install_snapshot(
+        &self,
+        s: &InstallSnapshot<'_>,
+    ) -> Result<InstallPlan, Error> {
+        let plan = self.check_install_snapshot(s)?;
+        let storing_chunks = self.staging.as_ref().is_some_and(|s| !s.pending.is_empty());
+        Ok(match plan {
+            InstallPlan::Install if storing_chunks => InstallPlan::Drop,
+            plan => plan,
+        })
+    }
+
     pub(super) fn on_install_snapshot(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -197,20 +221,30 @@ impl Raft {
             }
             InstallPlan::Install => {
                 raft_trace!(cx.tracer, LEVEL_INFO, "  replace the log with the snapshot");
-                self.log.restore(index, term);
-                self.durable = self.durable.min(index);
-                self.membership.restore(s.conf.clone(), s.conf_index);
-                self.mark_verified(index);
+                // A whole snapshot replaces any stream received so far (validation dropped it
+                // while the host was still storing chunks).
+                self.staging = None;
                 let metadata = SnapshotMetadata {
                     index,
                     term,
                     configuration: s.conf.clone(),
                     configuration_index: s.conf_index,
                 };
-                cx.update.snapshot = Some(metadata.clone());
-                self.installing = Some(metadata);
+                self.begin_install(cx, metadata);
             }
         }
+    }
+
+    /// Replaces the log with a received snapshot, whole or the last chunk of a stream, and
+    /// hands it to the host to store (`Update::snapshot`).
+    pub(super) fn begin_install(&mut self, cx: &mut Ctx<'_>, metadata: SnapshotMetadata) {
+        let index = metadata.index;
+        self.log.restore(index, metadata.term);
+        self.durable = self.durable.min(index);
+        self.membership.restore(metadata.configuration.clone(), metadata.configuration_index);
+        self.mark_verified(index);
+        cx.update.snapshot = Some(metadata.clone());
+        self.installing = Some(metadata);
     }
 
     pub(super) fn check_persisted_snapshot(
@@ -219,6 +253,11 @@ impl Raft {
     ) -> Result<(), Error> {
         match &self.installing {
             Some(pending) if pending.index == metadata.index && pending.term == metadata.term => {
+                if self.chunks_still_pending(metadata.index) {
+                    return Err(Error::Invalid(
+                        "last chunk persisted before the chunks ahead of it".into(),
+                    ));
+                }
                 Ok(())
             }
             Some(_) => Err(Error::Invalid("persisted snapshot is not the pending one".into())),
@@ -233,6 +272,7 @@ impl Raft {
         };
         let index = metadata.index;
         raft_trace!(cx.tracer, LEVEL_INFO, "> snapshot {index} persisted");
+        self.finish_stream(index);
         self.durable = index;
         self.snapshot_conf_index = metadata.configuration_index;
         // A snapshot holds committed entries only.

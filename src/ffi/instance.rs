@@ -454,6 +454,38 @@ pub extern "C" fn raft_set_read_lease(r: *mut raft, enabled: bool, max_clock_dri
     with_instance(r, |inst| inst.core.set_read_lease(enabled, max_clock_drift))
 }
 
+/// libraft-rs extension: streamed snapshots (docs/snapshots.md). With `chunk_size` > 0 this
+/// server takes snapshots in chunks as a follower (advertising it to its leaders) and, as a
+/// leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
+/// unacknowledged, to followers that take them; it streams only a snapshot whose length it
+/// was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
+/// C-Raft does. Set it before `RAFT_START` and keep it.
+#[no_mangle]
+pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window: c_uint) {
+    with_instance(r, |inst| inst.core.set_snapshot_chunks(chunk_size, window))
+}
+
+/// libraft-rs extension (docs/snapshots.md): the length in bytes of the data of the host's
+/// snapshot at `index`, the one it stored last (`RAFT_SNAPSHOT`) or loaded (`RAFT_START`), so
+/// that a leader can stream it. A snapshot received whole needs no call; one received in
+/// chunks neither. Errors: `RAFT_INVALID` (NULL or uninitialised `r`, or `index` is not the
+/// library's latest snapshot); nothing changes then.
+#[no_mangle]
+pub extern "C" fn raft_set_snapshot_length(r: *mut raft, index: raft_index, length: u64) -> c_int {
+    let mut outcome = Err(String::from("not an initialised struct raft"));
+    with_instance(r, |inst| outcome = inst.core.note_snapshot_len(index, length));
+    match outcome {
+        Ok(()) => 0,
+        Err(message) => {
+            if !r.is_null() {
+                // SAFETY: `r` is the host's struct raft; errmsg is plain host memory.
+                unsafe { set_errmsg(r, &message) };
+            }
+            RAFT_INVALID
+        }
+    }
+}
+
 /// libraft-rs extension: the reads the last `raft_step()` confirmed or failed
 /// (`RAFT_UPDATE_READS`), in `*reads` (library-owned, valid until the next step or close on the
 /// instance) and `*n`. Errors: `RAFT_INVALID` (NULL argument, uninitialised), `RAFT_BUSY`

@@ -11,7 +11,9 @@ use super::types::*;
 use crate::core::message::{
     AppendEntriesResult, ReadIndex, ReadIndexResult, RequestVote, RequestVoteResult, TimeoutNow,
 };
-use crate::core::{EntryView, Incoming, Message, Outgoing, Received};
+use crate::core::{
+    EntryView, Incoming, Message, Outgoing, Received, SnapshotChunk, SnapshotChunkResult,
+};
 
 /// Message versions this library writes, as C-Raft does (docs/contract.md#message-versions).
 const VERSION_REQUEST_VOTE: u8 = 2;
@@ -35,6 +37,8 @@ pub enum MessageView<'a> {
     TimeoutNow(&'a raft_timeout_now),
     ReadIndex(&'a raft_read_index),
     ReadIndexResult(&'a raft_read_index_result),
+    InstallSnapshotChunk(&'a raft_install_snapshot_chunk),
+    InstallSnapshotChunkResult(&'a raft_install_snapshot_chunk_result),
 }
 
 impl<'a> MessageView<'a> {
@@ -70,6 +74,12 @@ impl<'a> MessageView<'a> {
                 T::RAFT_READ_INDEX_RESULT => {
                     MessageView::ReadIndexResult(&m.body.read_index_result)
                 }
+                T::RAFT_INSTALL_SNAPSHOT_CHUNK => {
+                    MessageView::InstallSnapshotChunk(&m.body.install_snapshot_chunk)
+                }
+                T::RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT => {
+                    MessageView::InstallSnapshotChunkResult(&m.body.install_snapshot_chunk_result)
+                }
             }
         })
     }
@@ -91,6 +101,7 @@ impl<'a> MessageView<'a> {
     pub fn snapshot_data(self) -> Option<raft_buffer> {
         match self {
             MessageView::InstallSnapshot(is) => Some(is.data),
+            MessageView::InstallSnapshotChunk(c) => Some(c.data),
             _ => None,
         }
     }
@@ -169,6 +180,36 @@ pub unsafe fn received<'a: 'v, 'v>(
         MessageView::ReadIndex(r) => Incoming::ReadIndex(ReadIndex { term: r.term, id: r.id }),
         MessageView::ReadIndexResult(r) => {
             Incoming::ReadIndexResult(ReadIndexResult { term: r.term, id: r.id, index: r.index })
+        }
+        MessageView::InstallSnapshotChunk(c) => {
+            let conf = if c.last != 0 {
+                // SAFETY: forwarded to the caller.
+                unsafe { configuration::from_c(&c.conf) }.map_err(|f| {
+                    Failure::malformed(format!("snapshot configuration: {}", f.message))
+                })?
+            } else {
+                Default::default()
+            };
+            Incoming::InstallSnapshotChunk(SnapshotChunk {
+                term: c.term,
+                last_index: c.last_index,
+                last_term: c.last_term,
+                conf,
+                conf_index: c.conf_index,
+                chunk: c.chunk,
+                len: c.data.len as u64,
+                last: c.last != 0,
+            })
+        }
+        MessageView::InstallSnapshotChunkResult(r) => {
+            let next_chunk = u32::try_from(r.next_chunk).map_err(|_| {
+                Failure::malformed(format!("chunk count {} beyond 2^32 - 1", r.next_chunk))
+            })?;
+            Incoming::SnapshotChunkResult(SnapshotChunkResult {
+                term: r.term,
+                last_index: r.last_index,
+                next_chunk,
+            })
         }
     };
     let read_context = match view {
@@ -296,6 +337,39 @@ fn emitted(m: &Message, address: *const c_char) -> raft_message {
             out.r#type = raft_message_type::RAFT_READ_INDEX_RESULT as _;
             out.body.read_index_result =
                 raft_read_index_result { version: 0, term: r.term, id: r.id, index: r.index };
+        }
+        Outgoing::InstallSnapshotChunk {
+            term,
+            last_index,
+            last_term,
+            conf_index,
+            chunk,
+            offset: _,
+            len,
+            last,
+        } => {
+            out.r#type = raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK as _;
+            out.body.install_snapshot_chunk = raft_install_snapshot_chunk {
+                version: 0,
+                last: u8::from(*last),
+                chunk: *chunk,
+                term: *term,
+                last_index: *last_index,
+                last_term: *last_term,
+                conf: raft_configuration { servers: std::ptr::null_mut(), n: 0 },
+                conf_index: *conf_index,
+                // The length tells the host how much to attach; the base is its to fill.
+                data: raft_buffer { base: std::ptr::null_mut(), len: *len as usize },
+            };
+        }
+        Outgoing::SnapshotChunkResult(r) => {
+            out.r#type = raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT as _;
+            out.body.install_snapshot_chunk_result = raft_install_snapshot_chunk_result {
+                version: 0,
+                term: r.term,
+                last_index: r.last_index,
+                next_chunk: u64::from(r.next_chunk),
+            };
         }
     }
     out

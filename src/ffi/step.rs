@@ -152,7 +152,12 @@ impl Outputs {
                 return Err(Failure::nomem());
             }
         }
-        if let Some(Incoming::InstallSnapshot { conf, .. }) = received {
+        let conf = match received {
+            Some(Incoming::InstallSnapshot { conf, .. }) => Some(conf),
+            Some(Incoming::InstallSnapshotChunk(c)) if c.last => Some(&c.conf),
+            _ => None,
+        };
+        if let Some(conf) = conf {
             let mut copy = raft_configuration { servers: ptr::null_mut(), n: 0 };
             configuration::to_c(conf, &mut copy)?;
             outputs.configuration = Some(copy);
@@ -262,7 +267,9 @@ unsafe fn run_with_views<'a>(
     views: &mut Vec<EntryView<'a>>,
 ) -> Result<(), Failure> {
     // SAFETY: the event's pointers are the host's, valid for the call.
-    let (event, carried) = unsafe { read_event(ev, views) }?;
+    let streams = inst.core.settings().snapshot_chunk_size > 0;
+    // SAFETY: as above.
+    let (event, carried) = unsafe { read_event(ev, views, streams) }?;
     let received = match &event {
         Event::Receive(m) => Some(&m.body),
         _ => None,
@@ -301,21 +308,47 @@ unsafe fn run_with_views<'a>(
         flags |= RAFT_UPDATE_ENTRIES;
     }
     let mut snapshot_handed_back = false;
-    if let Some(meta) = &result.snapshot {
-        let data = carried.received.and_then(MessageView::snapshot_data);
-        let (Some(data), Some(configuration)) = (data, outputs.configuration.take()) else {
-            unreachable!("the core hands back a snapshot only for a received InstallSnapshot");
+    let mut received_len = None;
+    let data = carried.received.and_then(MessageView::snapshot_data);
+    if result.snapshot.is_some() || result.snapshot_chunk.is_some() {
+        let Some(data) = data else {
+            unreachable!("the core hands back a snapshot only for a received one");
+        };
+        let chunk = result.snapshot_chunk.unwrap_or(core::ChunkToStore {
+            index: 0,
+            term: 0,
+            offset: 0,
+            len: data.len as u64,
+            last: true,
+        });
+        let metadata = match &result.snapshot {
+            Some(meta) => {
+                let Some(configuration) = outputs.configuration.take() else {
+                    unreachable!("a snapshot to install comes with its configuration");
+                };
+                if result.snapshot_chunk.is_none() {
+                    received_len = Some((meta.index, data.len as u64));
+                }
+                raft_snapshot_metadata {
+                    index: meta.index,
+                    term: meta.term,
+                    configuration,
+                    configuration_index: meta.configuration_index,
+                }
+            }
+            // A chunk before the last: the configuration comes with the last one.
+            None => raft_snapshot_metadata {
+                index: chunk.index,
+                term: chunk.term,
+                configuration: raft_configuration { servers: ptr::null_mut(), n: 0 },
+                configuration_index: 0,
+            },
         };
         update.snapshot = raft_update_snapshot {
-            metadata: raft_snapshot_metadata {
-                index: meta.index,
-                term: meta.term,
-                configuration,
-                configuration_index: meta.configuration_index,
-            },
-            offset: 0,
+            metadata,
+            offset: chunk.offset as usize,
             chunk: data,
-            last: 1,
+            last: u8::from(chunk.last),
         };
         snapshot_handed_back = true;
         flags |= RAFT_UPDATE_SNAPSHOT;
@@ -349,6 +382,10 @@ unsafe fn run_with_views<'a>(
     }
     if let Some(view) = carried.received {
         release_unclaimed_payloads(view, entries_handed_back, snapshot_handed_back);
+    }
+    if let (true, Some((index, len))) = (streams, received_len) {
+        // A whole snapshot received: its length is known, should we lead and stream it.
+        let _ = inst.core.note_snapshot_len(index, len);
     }
     Ok(())
 }
@@ -402,6 +439,7 @@ unsafe fn metadata(m: &raft_snapshot_metadata) -> Result<SnapshotMetadata, Failu
 unsafe fn read_event<'a: 'v, 'v>(
     ev: &'a raft_event,
     views: &'v mut Vec<EntryView<'a>>,
+    streams: bool,
 ) -> Result<(Event<'v>, Carried<'a>), Failure> {
     use raft_event_type as E;
     let mut carried = Carried { entries: &[], received: None };
@@ -427,7 +465,8 @@ unsafe fn read_event<'a: 'v, 'v>(
             Ok(E::RAFT_RECEIVE) => {
                 let m = boundary::non_null(ev.body.receive.message, "receive.message")?;
                 let (received, view) = message::received(m, views)?;
-                carried = Carried { entries: view.entries(), received: Some(view) };
+                carried.entries = view.entries();
+                carried.received = Some(view);
                 Event::Receive(received)
             }
             Ok(E::RAFT_PERSISTED_ENTRIES) => {
@@ -435,9 +474,17 @@ unsafe fn read_event<'a: 'v, 'v>(
             }
             Ok(E::RAFT_PERSISTED_SNAPSHOT) => {
                 let p = &ev.body.persisted_snapshot;
-                // `offset` and `last` are C-Raft's chunking, which this library never uses: it
-                // hands snapshots out whole.
-                Event::PersistedSnapshot { metadata: metadata(&p.metadata)? }
+                // `offset` and `last` matter only to a host that streams snapshots (C-Raft
+                // hosts pass back offset 0 and last true, or leave them unset).
+                if streams && p.last == 0 {
+                    Event::PersistedSnapshotChunk {
+                        index: p.metadata.index,
+                        term: p.metadata.term,
+                        offset: p.offset as u64,
+                    }
+                } else {
+                    Event::PersistedSnapshot { metadata: metadata(&p.metadata)? }
+                }
             }
             Ok(E::RAFT_CONFIGURATION) => {
                 let c = &ev.body.configuration;

@@ -140,6 +140,11 @@ pub enum raft_message_type {
     RAFT_READ_INDEX = 7,
     /// libraft-rs extension: the leader's answer to `RAFT_READ_INDEX`.
     RAFT_READ_INDEX_RESULT = 8,
+    /// libraft-rs extension: one chunk of a streamed snapshot (docs/snapshots.md). Emitted
+    /// only to followers that advertise streamed snapshots, never to C-Raft.
+    RAFT_INSTALL_SNAPSHOT_CHUNK = 9,
+    /// libraft-rs extension: how many chunks of a streamed snapshot a follower stored.
+    RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT = 10,
 }
 
 /// The kind of an event passed to `raft_step()`.
@@ -218,6 +223,8 @@ readable_from_code!(
     RAFT_TIMEOUT_NOW,
     RAFT_READ_INDEX,
     RAFT_READ_INDEX_RESULT,
+    RAFT_INSTALL_SNAPSHOT_CHUNK,
+    RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT,
 );
 readable_from_code!(
     raft_event_type: RAFT_START,
@@ -275,6 +282,10 @@ impl From<MessageType> for raft_message_type {
             MessageType::TimeoutNow => raft_message_type::RAFT_TIMEOUT_NOW,
             MessageType::ReadIndex => raft_message_type::RAFT_READ_INDEX,
             MessageType::ReadIndexResult => raft_message_type::RAFT_READ_INDEX_RESULT,
+            MessageType::InstallSnapshotChunk => raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK,
+            MessageType::InstallSnapshotChunkResult => {
+                raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT
+            }
         }
     }
 }
@@ -517,6 +528,39 @@ pub union raft_message_body {
     pub timeout_now: raft_timeout_now,
     pub read_index: raft_read_index,
     pub read_index_result: raft_read_index_result,
+    pub install_snapshot_chunk: raft_install_snapshot_chunk,
+    pub install_snapshot_chunk_result: raft_install_snapshot_chunk_result,
+}
+
+/// `RAFT_INSTALL_SNAPSHOT_CHUNK` (libraft-rs extension, docs/snapshots.md): chunk `chunk` of
+/// the snapshot at `last_index`, the `last` one when `last` is 1. Chunk k holds bytes
+/// `k * chunk_size ..` of the snapshot's data (`raft_set_snapshot_chunks`); every chunk but
+/// the last is `chunk_size` bytes long. Emitted: `data` is `{NULL, n}`, the host attaches
+/// those n bytes of the snapshot at `last_index` (and, on the last chunk only, its
+/// configuration in `conf`, otherwise `{NULL, 0}`). Received: as for `raft_install_snapshot`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_install_snapshot_chunk {
+    pub version: c_uchar,
+    pub last: c_uchar,
+    pub chunk: c_uint,
+    pub term: raft_term,
+    pub last_index: raft_index,
+    pub last_term: raft_term,
+    pub conf: raft_configuration,
+    pub conf_index: raft_index,
+    pub data: raft_buffer,
+}
+
+/// `RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT` (libraft-rs extension): the follower durably stored
+/// chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct raft_install_snapshot_chunk_result {
+    pub version: c_uchar,
+    pub term: raft_term,
+    pub last_index: raft_index,
+    pub next_chunk: u64,
 }
 
 /// `RAFT_READ_INDEX` (libraft-rs extension): a follower's read `id`, to confirm.
@@ -984,8 +1028,8 @@ mod tests {
     fn every_c_enum_has_c_rafts_codes_and_reads_no_other() {
         let entry_types = codes_read_back(raft_entry_type::VARIANTS, &[0, 4, -1]);
         assert_eq!(entry_types, [1, 2, 3]);
-        let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 9, c_int::MIN]);
-        assert_eq!(message_types, [1, 2, 3, 4, 5, 6, 7, 8]);
+        let message_types = codes_read_back(raft_message_type::VARIANTS, &[0, 11, c_int::MIN]);
+        assert_eq!(message_types, (1..=10).collect::<Vec<_>>());
         let event_types = codes_read_back(raft_event_type::VARIANTS, &[0, 12, c_int::MAX]);
         assert_eq!(event_types, (1..=11).collect::<Vec<_>>());
         let states = codes_read_back(raft_state::VARIANTS, &[-1, 4]);

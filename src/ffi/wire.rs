@@ -218,6 +218,36 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
         MessageView::ReadIndexResult(r) => {
             WireMessage::ReadIndexResult(ReadIndexResult { term: r.term, id: r.id, index: r.index })
         }
+        MessageView::InstallSnapshotChunk(c) => {
+            // SAFETY: forwarded to the caller.
+            let data = unsafe { boundary::buffer_bytes(&c.data, "snapshot chunk") }?;
+            let conf = if c.last != 0 {
+                // SAFETY: forwarded to the caller.
+                unsafe { conf_ffi::from_c(&c.conf) }?
+            } else {
+                Default::default()
+            };
+            WireMessage::InstallSnapshotChunk(InstallSnapshotChunk {
+                term: c.term,
+                last_index: c.last_index,
+                last_term: c.last_term,
+                conf,
+                conf_index: c.conf_index,
+                chunk: c.chunk,
+                last: c.last != 0,
+                data: Bytes::copy_from_slice(data),
+            })
+        }
+        MessageView::InstallSnapshotChunkResult(r) => {
+            let next_chunk = u32::try_from(r.next_chunk).map_err(|_| {
+                Failure::invalid(format!("chunk count {} beyond 2^32 - 1", r.next_chunk))
+            })?;
+            WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
+                term: r.term,
+                last_index: r.last_index,
+                next_chunk,
+            })
+        }
     })
 }
 
@@ -309,6 +339,38 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
         WireMessage::ReadIndexResult(m) => {
             out.body.read_index_result =
                 raft_read_index_result { version: 0, term: m.term, id: m.id, index: m.index };
+        }
+        WireMessage::InstallSnapshotChunk(m) => {
+            let mut conf = raft_configuration { servers: ptr::null_mut(), n: 0 };
+            if m.last {
+                conf_ffi::to_c(&m.conf, &mut conf)?;
+            }
+            let data = match copy_to_heap(&m.data) {
+                Ok(data) => data,
+                Err(failure) => {
+                    conf_ffi::close(&mut conf);
+                    return Err(failure);
+                }
+            };
+            out.body.install_snapshot_chunk = raft_install_snapshot_chunk {
+                version: 0,
+                last: u8::from(m.last),
+                chunk: m.chunk,
+                term: m.term,
+                last_index: m.last_index,
+                last_term: m.last_term,
+                conf,
+                conf_index: m.conf_index,
+                data,
+            };
+        }
+        WireMessage::InstallSnapshotChunkResult(m) => {
+            out.body.install_snapshot_chunk_result = raft_install_snapshot_chunk_result {
+                version: 0,
+                term: m.term,
+                last_index: m.last_index,
+                next_chunk: u64::from(m.next_chunk),
+            };
         }
     }
     Ok(out)

@@ -1106,6 +1106,7 @@ fn copy(u: &Update) -> Update {
         term_changed: u.term_changed,
         vote_changed: u.vote_changed,
         snapshot: u.snapshot.clone(),
+        snapshot_chunk: u.snapshot_chunk,
         entries: u.entries,
         messages: u.messages.clone(),
         state_changed: u.state_changed,

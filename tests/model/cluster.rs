@@ -793,10 +793,14 @@ impl Cluster {
                 features: r.features,
                 capacity: r.capacity,
             },
-            Outgoing::InstallSnapshot { last_index, last_term, .. } => {
+            Outgoing::InstallSnapshot { last_index, last_term, .. }
+            | Outgoing::InstallSnapshotChunk { last_index, last_term, .. } => {
                 return Err(format!(
                     "InstallSnapshot of {last_index}/{last_term} although no snapshot exists"
                 ));
+            }
+            Outgoing::SnapshotChunkResult(r) => {
+                return Err(format!("snapshot chunk result {r:?} although no snapshot exists"));
             }
             Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => {
                 return Err("a read forwarded although the model asks for none".into());

@@ -8,7 +8,7 @@ use raft::codec::configuration as codec;
 use raft::core::message::FEATURE_READ;
 use raft::core::{
     Configuration, EntrySource, EntryType, EntryView, Error, Event, Incoming, Outgoing, Raft,
-    ReadResult, Received, SnapshotMetadata, State, Tracer, Update,
+    ReadResult, Received, SnapshotChunk, SnapshotMetadata, State, Tracer, Update,
 };
 
 use crate::rng::Rng;
@@ -25,6 +25,37 @@ pub struct Entry {
 pub struct SnapshotData {
     pub digest: u64,
     pub applied: u64,
+}
+
+/// Chunk size of streamed snapshots: snapshots are about 1,000 chunks long.
+pub const CHUNK: u64 = 8;
+
+/// The bytes of a snapshot: digest and apply count, then filler derived from the digest up to
+/// about 1,000 chunks (not a whole number of them), so that a byte out of place anywhere is
+/// caught by [`decode_snapshot`].
+pub fn encode_snapshot(data: &SnapshotData) -> Vec<u8> {
+    let len = 1000 * CHUNK + data.digest % CHUNK;
+    let mut bytes = Vec::with_capacity(len as usize);
+    bytes.extend_from_slice(&data.digest.to_le_bytes());
+    bytes.extend_from_slice(&data.applied.to_le_bytes());
+    let mut x = data.digest | 1;
+    while (bytes.len() as u64) < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.push(x as u8);
+    }
+    bytes
+}
+
+/// The snapshot whose bytes are `bytes`, which must be exactly what [`encode_snapshot`] makes
+/// of it: a streamed snapshot is installed byte for byte.
+pub fn decode_snapshot(bytes: &[u8]) -> SnapshotData {
+    assert!(bytes.len() >= 16, "streamed snapshot of {} bytes", bytes.len());
+    let word = |k: usize| u64::from_le_bytes(bytes[k..k + 8].try_into().unwrap());
+    let data = SnapshotData { digest: word(0), applied: word(8) };
+    assert!(encode_snapshot(&data) == bytes, "streamed snapshot differs from the leader's");
+    data
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +90,7 @@ pub enum Body {
     Plain(Outgoing),
     Append { term: u64, prev_index: u64, prev_term: u64, commit: u64, entries: Vec<Entry> },
     Install { term: u64, meta: SnapshotMetadata, data: SnapshotData },
+    Chunk { chunk: SnapshotChunk, data: Vec<u8> },
 }
 
 struct Write {
@@ -82,6 +114,14 @@ pub struct Host {
     pub confs: Vec<(u64, Configuration)>,
     writes: VecDeque<Write>,
     pending_snapshot: Option<(SnapshotMetadata, SnapshotData, u64)>,
+    /// Streamed snapshots: this host takes part (see `settings`).
+    pub streams: bool,
+    /// The streamed snapshot being received (index, term, bytes so far), and the chunks
+    /// before the last being written (index, term, offset, done at).
+    staging: Option<(u64, u64, Vec<u8>)>,
+    pending_chunks: VecDeque<(u64, u64, u64, u64)>,
+    /// Snapshots installed from a stream.
+    pub streamed_installs: u64,
     pub last_applied: u64,
     pub sm: SnapshotData,
     /// Committed configuration changes to report, in order.
@@ -129,6 +169,10 @@ impl Host {
             disk,
             writes: VecDeque::new(),
             pending_snapshot: None,
+            streams: false,
+            staging: None,
+            pending_chunks: VecDeque::new(),
+            streamed_installs: 0,
             last_applied: 0,
             sm: SnapshotData { digest: 0, applied: 0 },
             config_events: VecDeque::new(),
@@ -172,6 +216,8 @@ impl Host {
         self.mem = self.disk.entries.clone();
         self.writes.clear();
         self.pending_snapshot = None;
+        self.staging = None;
+        self.pending_chunks.clear();
         self.config_events.clear();
         self.confs.clear();
         self.sm = SnapshotData { digest: 0, applied: 0 };
@@ -200,7 +246,22 @@ impl Host {
         let tracer: Option<&mut dyn Tracer> = if tracing() { Some(&mut printer) } else { None };
         let update = self.raft.step(now, 100, event, tracer).expect("start");
         let update = clone_update(update);
+        self.note_snapshot_len();
         self.process(now, update, Extra::None, out);
+    }
+
+    /// Streamed snapshots: lets the library know the length of our snapshot.
+    fn note_snapshot_len(&mut self) {
+        if let (true, Some((meta, data))) = (self.streams, &self.disk.snapshot) {
+            let len = encode_snapshot(data).len() as u64;
+            self.raft.note_snapshot_len(meta.index, len).expect("our latest snapshot");
+        }
+    }
+
+    /// Streamed snapshots on, with a window of `window` chunks.
+    pub fn stream_snapshots(&mut self, window: u32) {
+        self.streams = true;
+        self.raft.set_snapshot_chunks(CHUNK, window);
     }
 
     /// Steps one event and processes its update. Returns the error, if any.
@@ -234,6 +295,7 @@ impl Host {
                     Outgoing::TimeoutNow(m) => Incoming::TimeoutNow(m),
                     Outgoing::ReadIndex(m) => Incoming::ReadIndex(m),
                     Outgoing::ReadIndexResult(m) => Incoming::ReadIndexResult(m),
+                    Outgoing::SnapshotChunkResult(m) => Incoming::SnapshotChunkResult(m),
                     _ => unreachable!(),
                 };
                 let event = Event::Receive(Received {
@@ -277,6 +339,15 @@ impl Host {
                 });
                 self.step(now, event, Extra::Snapshot(data), out)
             }
+            Body::Chunk { chunk, data } => {
+                let event = Event::Receive(Received {
+                    from,
+                    from_address: &from_address,
+                    body: Incoming::InstallSnapshotChunk(chunk),
+                    read_context: read,
+                });
+                self.step(now, event, Extra::Chunk(data), out)
+            }
         }
     }
 
@@ -286,13 +357,40 @@ impl Host {
             self.disk.term = self.raft.current_term();
             self.disk.vote = self.raft.voted_for();
         }
+        if let Some(c) = u.snapshot_chunk {
+            let Extra::Chunk(data) = &extra else { panic!("chunk without data") };
+            assert!(self.streams, "node {}: a chunk although it does not stream", self.id);
+            assert_eq!(data.len() as u64, c.len);
+            if c.offset == 0 {
+                assert!(self.pending_chunks.is_empty(), "a new stream while chunks are written");
+                self.staging = Some((c.index, c.term, Vec::new()));
+            }
+            let staging = self.staging.as_mut().expect("a chunk after the first");
+            assert_eq!(
+                (staging.0, staging.1, staging.2.len() as u64),
+                (c.index, c.term, c.offset),
+                "node {}: chunks in order",
+                self.id
+            );
+            staging.2.extend_from_slice(data);
+            if !c.last {
+                let done =
+                    self.pending_chunks.back().map_or(now, |p| p.3).max(now) + 1 + c.offset % 3;
+                self.pending_chunks.push_back((c.index, c.term, c.offset, done));
+            }
+        }
         if let Some(meta) = u.snapshot {
-            let Extra::Snapshot(data) = &extra else { panic!("snapshot without data") };
+            let data = match (&extra, &self.staging) {
+                (Extra::Snapshot(data), _) => data.clone(),
+                (Extra::Chunk(_), Some((_, _, bytes))) => decode_snapshot(bytes),
+                _ => panic!("snapshot without data"),
+            };
             self.mem_start = meta.index + 1;
             self.mem.clear();
             self.writes.clear();
             self.confs = vec![(meta.configuration_index, meta.configuration.clone())];
-            self.pending_snapshot = Some((meta, data.clone(), now + 5));
+            let done = self.pending_chunks.back().map_or(now, |p| p.3).max(now) + 5;
+            self.pending_snapshot = Some((meta, data, done));
         }
         if let Some(new) = u.entries {
             let entries = match (new.source, &extra) {
@@ -355,6 +453,39 @@ impl Host {
                     );
                     Body::Install { term, meta, data }
                 }
+                Outgoing::InstallSnapshotChunk {
+                    term,
+                    last_index,
+                    last_term,
+                    conf_index,
+                    chunk,
+                    offset,
+                    len,
+                    last,
+                } => {
+                    let (meta, data) = self.disk.snapshot.clone().expect("snapshot to stream");
+                    assert_eq!(
+                        (meta.index, meta.term, meta.configuration_index),
+                        (last_index, last_term, conf_index)
+                    );
+                    let bytes = encode_snapshot(&data);
+                    let end = offset + len;
+                    assert_eq!(offset, u64::from(chunk) * CHUNK, "chunk offset");
+                    assert!(end <= bytes.len() as u64, "chunk beyond the snapshot");
+                    assert_eq!(last, end == bytes.len() as u64, "last chunk ends the snapshot");
+                    let conf = if last { meta.configuration.clone() } else { Configuration::new() };
+                    let chunk = SnapshotChunk {
+                        term,
+                        last_index,
+                        last_term,
+                        conf,
+                        conf_index,
+                        chunk,
+                        len,
+                        last,
+                    };
+                    Body::Chunk { chunk, data: bytes[offset as usize..end as usize].to_vec() }
+                }
                 other => Body::Plain(other),
             };
             assert_eq!(&*m.address, format!("node-{}", m.to), "destination address");
@@ -416,19 +547,31 @@ impl Host {
     pub fn next_disk_time(&self) -> Option<u64> {
         let w = self.writes.front().map(|w| w.done_at);
         let s = self.pending_snapshot.as_ref().map(|s| s.2);
-        w.into_iter().chain(s).min()
+        let c = self.pending_chunks.front().map(|c| c.3);
+        w.into_iter().chain(s).chain(c).min()
     }
 
     /// Completes the due disk operations (writes in order, then a snapshot).
     pub fn complete_disk(&mut self, now: u64, out: &mut Vec<Packet>) {
+        while self.pending_chunks.front().is_some_and(|c| c.3 <= now) {
+            let (index, term, offset, _) = self.pending_chunks.pop_front().unwrap();
+            let event = Event::PersistedSnapshotChunk { index, term, offset };
+            self.step(now, event, Extra::None, out)
+                .unwrap_or_else(|e| panic!("node {}: persisted chunk at {offset}: {e}", self.id));
+        }
         if let Some((meta, data, done)) = self.pending_snapshot.clone() {
             if done <= now {
                 self.pending_snapshot = None;
+                let streamed = self.staging.take().is_some_and(|s| s.0 == meta.index);
+                self.streamed_installs += u64::from(streamed);
                 self.disk.snapshot = Some((meta.clone(), data));
                 self.disk.start = meta.index + 1;
                 self.disk.entries.clear();
                 let event = Event::PersistedSnapshot { metadata: meta };
                 self.step(now, event, Extra::None, out).expect("persisted snapshot");
+                if !streamed {
+                    self.note_snapshot_len();
+                }
                 return;
             }
         }
@@ -494,6 +637,7 @@ impl Host {
         let event = Event::Snapshot { metadata: meta, trailing };
         self.step(now, event, Extra::None, out)
             .unwrap_or_else(|e| panic!("snapshot at {index}: {e}"));
+        self.note_snapshot_len();
         // Drop what the library forgot, from memory and disk.
         let forget = index.saturating_sub(u64::from(trailing));
         if forget >= self.mem_start && self.mem_entry(forget).is_some() {
@@ -516,6 +660,8 @@ impl Host {
         self.alive = false;
         self.writes.clear();
         self.pending_snapshot = None;
+        self.staging = None;
+        self.pending_chunks.clear();
     }
 
     pub fn is_leader(&self) -> bool {
@@ -528,6 +674,7 @@ pub enum Extra {
     None,
     Entries(Vec<Entry>),
     Snapshot(SnapshotData),
+    Chunk(Vec<u8>),
 }
 
 pub fn view(e: &Entry) -> EntryView<'_> {
@@ -539,6 +686,7 @@ fn clone_update(u: &Update) -> Update {
         term_changed: u.term_changed,
         vote_changed: u.vote_changed,
         snapshot: u.snapshot.clone(),
+        snapshot_chunk: u.snapshot_chunk,
         entries: u.entries,
         messages: u.messages.clone(),
         state_changed: u.state_changed,

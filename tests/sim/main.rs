@@ -95,12 +95,15 @@ struct Cluster {
     /// deliveries. A leader paused while the others elect another is the classic source of
     /// stale reads.
     paused_until: Vec<u64>,
+    /// Streamed snapshots: each server's window, or None for a server that takes snapshots
+    /// whole (as a C-Raft peer does).
+    stream_windows: Vec<Option<u32>>,
 }
 
 impl Cluster {
     /// `servers` servers: the first `voters` bootstrapped voters, the others outside the
     /// configuration until a change adds them.
-    fn new(seed: u64, servers: u64, voters: u64) -> Cluster {
+    fn new(seed: u64, servers: u64, voters: u64, streamed: bool) -> Cluster {
         invariants::reset();
         let mut rng = Rng::new(seed);
         let mut conf = Configuration::new();
@@ -146,13 +149,29 @@ impl Cluster {
             reads_checked: 0,
             max_commit_seen: 0,
             paused_until: vec![0; n],
+            stream_windows: vec![None; n],
         };
+        // Streamed runs: every server streams snapshots, with windows of 1 to 8 chunks, except
+        // in a third of them one server in three, which takes snapshots whole.
+        if streamed {
+            let mixed = cluster.rng.chance(0.33);
+            for i in 0..n {
+                if !(mixed && i % 3 == 2) {
+                    cluster.stream_windows[i] = Some(1 + cluster.rng.below(8) as u32);
+                }
+            }
+        }
         // A quarter of the runs mix in servers that answer like C-Raft (even IDs): reads then
         // need a barrier whenever the servers that echo are no majority.
         let mixed = seed % 4 == 1;
         for h in cluster.hosts.iter_mut() {
             h.raft.set_read_lease(cluster.lease, 100);
             h.craft_like = mixed && h.id % 2 == 0;
+        }
+        for i in 0..n {
+            if let Some(window) = cluster.stream_windows[i] {
+                cluster.hosts[i].stream_snapshots(window);
+            }
         }
         for i in 0..n {
             let mut out = Vec::new();
@@ -340,6 +359,9 @@ impl Cluster {
                 self.hosts[i] = Host::new(i as u64 + 1, disk, seed, &mut self.rng);
                 self.hosts[i].raft.set_read_lease(self.lease, 100);
                 self.hosts[i].craft_like = self.seed % 4 == 1 && self.hosts[i].id % 2 == 0;
+                if let Some(window) = self.stream_windows[i] {
+                    self.hosts[i].stream_snapshots(window);
+                }
                 self.hosts[i].start(now, &mut out);
                 i
             }
@@ -547,19 +569,27 @@ enum Action {
     Restart(usize),
 }
 
-/// Runs one simulation; returns how many reads were confirmed and checked.
-fn run(seed: u64, servers: u64, steps: usize) -> u64 {
+/// What one simulation saw.
+#[derive(Default)]
+struct Seen {
+    reads_checked: u64,
+    streamed_installs: u64,
+}
+
+/// Runs one simulation.
+fn run(seed: u64, servers: u64, steps: usize, streamed: bool) -> Seen {
     // Half of the runs start with every server a voter, the others with fewer.
     let fewest = (fewest_voters() as u64).min(servers);
     let voters =
         if seed % 2 == 0 { servers } else { fewest + Rng::new(seed).below(servers - fewest + 1) };
-    let mut c = Cluster::new(seed, servers, voters);
+    let mut c = Cluster::new(seed, servers, voters, streamed);
     for _ in 0..steps {
         c.tick(true);
     }
     c.heal();
     let before = c.max_commit();
-    let deadline = c.now + 30_000;
+    // A stream of 1,000 chunks with a window of one takes about a minute of simulated time.
+    let deadline = c.now + if streamed { 120_000 } else { 30_000 };
     while c.now < deadline && c.max_commit() <= before + 3 {
         c.tick(false);
     }
@@ -581,22 +611,23 @@ fn run(seed: u64, servers: u64, steps: usize) -> u64 {
         }
         panic!("no progress after healing (commit {before})");
     }
-    c.reads_checked
+    let streamed_installs = c.hosts.iter().map(|h| h.streamed_installs).sum();
+    Seen { reads_checked: c.reads_checked, streamed_installs }
 }
 
-fn seeds() -> Vec<u64> {
+fn seeds(default: u64) -> Vec<u64> {
     if let Ok(s) = std::env::var("RAFT_SIM_SEED") {
         return vec![s.parse().expect("RAFT_SIM_SEED")];
     }
-    let n = std::env::var("RAFT_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let n = std::env::var("RAFT_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     (0..n).collect()
 }
 
 fn run_seeds(servers: u64) {
     let mut reads = 0;
-    for seed in seeds() {
-        match std::panic::catch_unwind(|| run(seed, servers, 6000)) {
-            Ok(checked) => reads += checked,
+    for seed in seeds(40) {
+        match std::panic::catch_unwind(|| run(seed, servers, 6000, false)) {
+            Ok(seen) => reads += seen.reads_checked,
             Err(e) => {
                 eprintln!(
                     "simulation failed: {servers} servers, seed {seed} (rerun with RAFT_SIM_SEED={seed})"
@@ -607,6 +638,60 @@ fn run_seeds(servers: u64) {
     }
     assert!(reads > 0, "{servers} servers: no read was ever confirmed, the oracle saw nothing");
     eprintln!("{servers} servers: {reads} reads checked against the oracle");
+}
+
+/// Streamed snapshots (docs/snapshots.md): every snapshot is about 1,000 chunks long, chunks
+/// are lost, duplicated, reordered and delayed with every other message, leaders change and
+/// take new snapshots mid-stream, followers crash mid-stream; the follower's host asserts that
+/// chunks come in order and that the installed snapshot is byte for byte the leader's.
+fn run_streamed_seeds(servers: u64) {
+    let mut installs = 0;
+    for seed in seeds(8) {
+        match std::panic::catch_unwind(|| run(seed, servers, 12000, true)) {
+            Ok(seen) => installs += seen.streamed_installs,
+            Err(e) => {
+                eprintln!(
+                    "streamed simulation failed: {servers} servers, seed {seed} (rerun with \
+                     RAFT_SIM_SEED={seed})"
+                );
+                std::panic::resume_unwind(e);
+            }
+        }
+    }
+    eprintln!("{servers} servers: {installs} snapshots installed from streams");
+    if servers > 1 {
+        assert!(installs > 0, "{servers} servers: no streamed snapshot was ever installed");
+    }
+}
+
+#[test]
+fn streamed_snapshots_one_server() {
+    run_streamed_seeds(1);
+}
+
+#[test]
+fn streamed_snapshots_two_servers() {
+    run_streamed_seeds(2);
+}
+
+#[test]
+fn streamed_snapshots_three_servers() {
+    run_streamed_seeds(3);
+}
+
+#[test]
+fn streamed_snapshots_four_servers() {
+    run_streamed_seeds(4);
+}
+
+#[test]
+fn streamed_snapshots_five_servers() {
+    run_streamed_seeds(5);
+}
+
+#[test]
+fn streamed_snapshots_seven_servers() {
+    run_streamed_seeds(7);
 }
 
 #[test]

@@ -8,8 +8,9 @@
 use bytes::Bytes;
 
 use super::message::{
-    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, ReadIndex, ReadIndexResult,
-    RequestVote, RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
+    AppendEntries, AppendEntriesResult, InstallSnapshot, InstallSnapshotChunk,
+    InstallSnapshotChunkResult, MessageType, ReadIndex, ReadIndexResult, RequestVote,
+    RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 use super::{Limits, PREAMBLE_LEN};
 use crate::codec::configuration;
@@ -85,6 +86,7 @@ impl MessageHead {
                 m.entries = slice_entries(&self.descriptors, &payload, "AppendEntries payload")?
             }
             WireMessage::InstallSnapshot(m) => m.data = payload,
+            WireMessage::InstallSnapshotChunk(m) => m.data = payload,
             _ => {}
         }
         Ok(message)
@@ -116,6 +118,8 @@ pub fn decode_header(preamble: &Preamble, header: &[u8], limits: &Limits) -> Res
         MessageType::ReadIndexResult => simple(read_index_result(header)?),
         MessageType::AppendEntries => append_entries(header, limits),
         MessageType::InstallSnapshot => install_snapshot(header, limits),
+        MessageType::InstallSnapshotChunk => install_snapshot_chunk(header, limits),
+        MessageType::InstallSnapshotChunkResult => simple(install_snapshot_chunk_result(header)?),
     }
 }
 
@@ -233,6 +237,64 @@ fn read_index_result(header: &[u8]) -> Result<WireMessage> {
         id: c.u64()?,
         index: c.u64()?,
     }))
+}
+
+fn install_snapshot_chunk_result(header: &[u8]) -> Result<WireMessage> {
+    const WHAT: &str = "InstallSnapshotChunkResult header";
+    require_len(header, 24, WHAT)?;
+    let mut c = Cursor::new(header, WHAT);
+    let (term, last_index, next) = (c.u64()?, c.u64()?, c.u64()?);
+    let next_chunk = u32::try_from(next)
+        .map_err(|_| Error::malformed(WHAT, format!("chunk count {next} beyond 2^32 - 1")))?;
+    Ok(WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
+        term,
+        last_index,
+        next_chunk,
+    }))
+}
+
+fn install_snapshot_chunk(header: &[u8], limits: &Limits) -> Result<MessageHead> {
+    const WHAT: &str = "InstallSnapshotChunk header";
+    require_len(header, 64, WHAT)?;
+    let mut c = Cursor::new(header, WHAT);
+    let (term, last_index, last_term, conf_index) = (c.u64()?, c.u64()?, c.u64()?, c.u64()?);
+    let (chunk, flags, conf_len) = (c.u64()?, c.u64()?, c.u64()?);
+    if conf_len.checked_add(64) != Some(header.len() as u64) {
+        return Err(Error::malformed(
+            WHAT,
+            format!(
+                "a {conf_len}-byte configuration does not fit a header of {} bytes",
+                header.len()
+            ),
+        ));
+    }
+    let chunk = u32::try_from(chunk)
+        .map_err(|_| Error::malformed(WHAT, format!("chunk number {chunk} beyond 2^32 - 1")))?;
+    let last = flags & 1 != 0;
+    let conf = if conf_len == 0 {
+        crate::vocab::Configuration::default()
+    } else {
+        configuration::decode(c.take(conf_len as usize)?)
+            .map_err(|source| Error::Configuration { what: "InstallSnapshotChunk", source })?
+    };
+    if last && conf.is_empty() {
+        return Err(Error::malformed(WHAT, "last chunk without configuration"));
+    }
+    let data_len = c.u64()?;
+    if data_len > limits.max_payload_len {
+        return Err(Error::too_big("InstallSnapshotChunk data", data_len, limits.max_payload_len));
+    }
+    let message = WireMessage::InstallSnapshotChunk(InstallSnapshotChunk {
+        term,
+        last_index,
+        last_term,
+        conf,
+        conf_index,
+        chunk,
+        last,
+        data: Bytes::new(),
+    });
+    Ok(MessageHead { message, descriptors: Vec::new(), payload_len: data_len })
 }
 
 fn timeout_now(header: &[u8]) -> Result<WireMessage> {

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 
 use super::message::{
-    AppendEntries, AppendEntriesResult, InstallSnapshot, RequestVote, RequestVoteResult,
-    TimeoutNow, WireMessage, READ_ROUND_MARK,
+    AppendEntries, AppendEntriesResult, InstallSnapshot, InstallSnapshotChunk, RequestVote,
+    RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 use crate::codec::configuration;
 use crate::codec::entry::{encode_descriptors, total_payload_len, EntryNames};
@@ -57,6 +57,7 @@ pub fn payload_parts(msg: &WireMessage) -> Vec<&Bytes> {
     match msg {
         WireMessage::AppendEntries(m) => m.entries.iter().map(|e| &e.payload).collect(),
         WireMessage::InstallSnapshot(m) => vec![&m.data],
+        WireMessage::InstallSnapshotChunk(m) => vec![&m.data],
         _ => Vec::new(),
     }
 }
@@ -78,6 +79,12 @@ fn encode_header(msg: &WireMessage) -> Result<Vec<u8>> {
             h.u64(m.term);
             h.u64(m.id);
             h.u64(m.index);
+        }
+        WireMessage::InstallSnapshotChunk(m) => install_snapshot_chunk(m, &mut h)?,
+        WireMessage::InstallSnapshotChunkResult(m) => {
+            h.u64(m.term);
+            h.u64(m.last_index);
+            h.u64(u64::from(m.next_chunk));
         }
     }
     Ok(h.0)
@@ -159,6 +166,26 @@ fn install_snapshot(m: &InstallSnapshot, h: &mut Header) -> Result<()> {
     configuration::encode_into(&m.conf, &mut h.0);
     h.u64(m.data.len() as u64);
     h.zeros(8);
+    Ok(())
+}
+
+fn install_snapshot_chunk(m: &InstallSnapshotChunk, h: &mut Header) -> Result<()> {
+    if m.last && m.conf.is_empty() {
+        return Err(Error::invalid("InstallSnapshotChunk", "last chunk without configuration"));
+    }
+    h.u64(m.term);
+    h.u64(m.last_index);
+    h.u64(m.last_term);
+    h.u64(m.conf_index);
+    h.u64(u64::from(m.chunk));
+    h.u64(u64::from(m.last));
+    if m.last {
+        h.u64(configuration::encoded_len(&m.conf) as u64);
+        configuration::encode_into(&m.conf, &mut h.0);
+    } else {
+        h.u64(0);
+    }
+    h.u64(m.data.len() as u64);
     Ok(())
 }
 

@@ -27,6 +27,10 @@ pub enum MessageType {
     ReadIndex,
     /// Type 8 (libraft-rs): the leader's answer to ReadIndex.
     ReadIndexResult,
+    /// Type 9 (libraft-rs): one chunk of a streamed snapshot.
+    InstallSnapshotChunk,
+    /// Type 10 (libraft-rs): the chunks of a streamed snapshot a follower stored.
+    InstallSnapshotChunkResult,
 }
 
 impl MessageType {
@@ -41,6 +45,8 @@ impl MessageType {
             MessageType::TimeoutNow => 6,
             MessageType::ReadIndex => 7,
             MessageType::ReadIndexResult => 8,
+            MessageType::InstallSnapshotChunk => 9,
+            MessageType::InstallSnapshotChunkResult => 10,
         }
     }
 
@@ -55,6 +61,8 @@ impl MessageType {
             6 => MessageType::TimeoutNow,
             7 => MessageType::ReadIndex,
             8 => MessageType::ReadIndexResult,
+            9 => MessageType::InstallSnapshotChunk,
+            10 => MessageType::InstallSnapshotChunkResult,
             _ => return None,
         })
     }
@@ -202,6 +210,38 @@ pub struct ReadIndexResult {
     pub index: Index,
 }
 
+/// InstallSnapshotChunk (type 9, libraft-rs): chunk `chunk` of a streamed snapshot. Header
+/// `term | last_index | last_term | conf_index | chunk | flags (bit 0: last) | C | configuration
+/// (C bytes; C = 0 except on the last chunk) | data length` (H = 64 + C), then the data. Sent
+/// only to followers that advertise streamed snapshots (feature bit 2), so never to C-Raft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallSnapshotChunk {
+    /// Sender's term.
+    pub term: Term,
+    /// Index and term of the last entry the snapshot covers.
+    pub last_index: Index,
+    pub last_term: Term,
+    /// The snapshot's configuration (empty except on the last chunk) and its index.
+    pub conf: Configuration,
+    pub conf_index: Index,
+    /// The chunk's number, from 0.
+    pub chunk: u32,
+    /// This is the last chunk.
+    pub last: bool,
+    /// The chunk's bytes.
+    pub data: Bytes,
+}
+
+/// InstallSnapshotChunkResult (type 10, libraft-rs): header `term | last_index | next_chunk`
+/// (24 bytes): the follower stored chunks `0 .. next_chunk` of the snapshot at `last_index`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallSnapshotChunkResult {
+    /// Sender's term.
+    pub term: Term,
+    pub last_index: Index,
+    pub next_chunk: u32,
+}
+
 /// One message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireMessage {
@@ -221,6 +261,10 @@ pub enum WireMessage {
     ReadIndex(ReadIndex),
     /// Type 8 (libraft-rs): the answer to ReadIndex.
     ReadIndexResult(ReadIndexResult),
+    /// Type 9 (libraft-rs, never sent to C-Raft): a chunk of a streamed snapshot.
+    InstallSnapshotChunk(InstallSnapshotChunk),
+    /// Type 10 (libraft-rs): the answer to InstallSnapshotChunk.
+    InstallSnapshotChunkResult(InstallSnapshotChunkResult),
 }
 
 impl WireMessage {
@@ -235,6 +279,8 @@ impl WireMessage {
             WireMessage::TimeoutNow(_) => MessageType::TimeoutNow,
             WireMessage::ReadIndex(_) => MessageType::ReadIndex,
             WireMessage::ReadIndexResult(_) => MessageType::ReadIndexResult,
+            WireMessage::InstallSnapshotChunk(_) => MessageType::InstallSnapshotChunk,
+            WireMessage::InstallSnapshotChunkResult(_) => MessageType::InstallSnapshotChunkResult,
         }
     }
 
@@ -248,7 +294,9 @@ impl WireMessage {
             WireMessage::InstallSnapshot(m) => m.version,
             WireMessage::TimeoutNow(_)
             | WireMessage::ReadIndex(_)
-            | WireMessage::ReadIndexResult(_) => 0,
+            | WireMessage::ReadIndexResult(_)
+            | WireMessage::InstallSnapshotChunk(_)
+            | WireMessage::InstallSnapshotChunkResult(_) => 0,
         }
     }
 }

@@ -19,8 +19,9 @@ pub use handshake::{
     PROTOCOL,
 };
 pub use message::{
-    AppendEntries, AppendEntriesResult, InstallSnapshot, MessageType, ReadIndex, ReadIndexResult,
-    RequestVote, RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
+    AppendEntries, AppendEntriesResult, InstallSnapshot, InstallSnapshotChunk,
+    InstallSnapshotChunkResult, MessageType, ReadIndex, ReadIndexResult, RequestVote,
+    RequestVoteResult, TimeoutNow, WireMessage, READ_ROUND_MARK,
 };
 pub use stream::{Frame, StreamDecoder};
 

@@ -132,6 +132,10 @@ impl Node {
             // Nor for ReadIndex: its AppendEntries carry no read round, so followers refuse
             // reads (Get answers from their applied state) and never forward one.
             Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return,
+            // This node does not stream snapshots through the core (it never sets a chunk
+            // size, so no peer sends it chunks and it sends none): its transport splits the
+            // whole snapshot into the seed's offset/done chunks itself.
+            Outgoing::InstallSnapshotChunk { .. } | Outgoing::SnapshotChunkResult(_) => return,
             Outgoing::RequestVote(request) => Call::Vote(request),
             Outgoing::AppendEntries {
                 term,
