@@ -644,7 +644,7 @@ struct raft_message {
    * of that step have been sent, as they may point at it.
    */
   const char *server_address;
-  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; struct raft_read_index read_index; struct raft_read_index_result read_index_result; } ;
+  union { struct raft_request_vote request_vote; struct raft_request_vote_result request_vote_result; struct raft_append_entries append_entries; struct raft_append_entries_result append_entries_result; struct raft_install_snapshot install_snapshot; struct raft_timeout_now timeout_now; struct raft_read_index read_index; struct raft_read_index_result read_index_result; struct raft_install_snapshot_chunk install_snapshot_chunk; struct raft_install_snapshot_chunk_result install_snapshot_chunk_result; } ;
 };
 
 /**
@@ -2142,8 +2142,9 @@ int raft_encode_message(const struct raft_message *message,
 
 /**
  * Releases what a message filled by `raft_decoder_next` holds, and zeroes its body so that a
- * second call is harmless. The AppendEntries `entries` array and the InstallSnapshot `conf`
- * are always released; the entries' batch and the snapshot `data` only when
+ * second call is harmless. The AppendEntries `entries` array and the InstallSnapshot (and
+ * InstallSnapshotChunk) `conf` are always released; the entries' batch and the snapshot (or
+ * chunk) `data` only when
  * `payload_taken` is false. Pass `payload_taken = true` after `raft_step` returned 0 for a
  * `RAFT_RECEIVE` of this message (the library then owns, or handed back in the update, the
  * batch and data) and false when the message was never stepped or the step failed. Other

@@ -105,8 +105,9 @@ pub extern "C" fn raft_encode_message(
 }
 
 /// Releases what a message filled by `raft_decoder_next` holds, and zeroes its body so that a
-/// second call is harmless. The AppendEntries `entries` array and the InstallSnapshot `conf`
-/// are always released; the entries' batch and the snapshot `data` only when
+/// second call is harmless. The AppendEntries `entries` array and the InstallSnapshot (and
+/// InstallSnapshotChunk) `conf` are always released; the entries' batch and the snapshot (or
+/// chunk) `data` only when
 /// `payload_taken` is false. Pass `payload_taken = true` after `raft_step` returned 0 for a
 /// `RAFT_RECEIVE` of this message (the library then owns, or handed back in the update, the
 /// batch and data) and false when the message was never stepped or the step failed. Other
@@ -143,6 +144,15 @@ unsafe fn release(m: &mut raft_message, payload_taken: bool) {
                 heap::free(is.data.base);
             }
             is.data = raft_buffer { base: ptr::null_mut(), len: 0 };
+        }
+        Ok(raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK) => {
+            // SAFETY: the type selects install_snapshot_chunk, filled by to_c.
+            let c = unsafe { &mut m.body.install_snapshot_chunk };
+            conf_ffi::close(&mut c.conf);
+            if !payload_taken {
+                heap::free(c.data.base);
+            }
+            c.data = raft_buffer { base: ptr::null_mut(), len: 0 };
         }
         _ => {}
     }
