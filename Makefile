@@ -72,7 +72,7 @@ check-header: cbindgen-tool
 deps:
 	@bash .ci/deps.sh $(CBINDGEN_VERSION)
 
-test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-linearizability test-fixture test-fixture-diff test-craft-node-on-rs test-wolf test-fuzz
+test: deps test-rust lint check-header test-c test-classic-craft015 test-classic examples-classic example-classic-craft015 test-uv test-uv-diff test-python test-python-package test-install examples test-interop test-linearizability test-snapshot-stream test-fixture test-fixture-diff test-craft-node-on-rs test-wolf test-fuzz
 	@echo "make test: all passed"
 
 test-rust:
@@ -288,12 +288,33 @@ $(BUILD)/bench/%: c_bench/%.c $(BENCH_SUPPORT) $(C_HEADERS) lib
 # Throughput, allocations and memory of simulated clusters, then the scaling figures (wall
 # clock and callgrind instruction counts). Every figure is one "name value" line on stdout and
 # in $(BUILD)/bench/results.txt.
-bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling
+bench: deps $(BUILD)/bench/bench $(BUILD)/bench/scaling $(BUILD)/bench/snapshot_stream
 	@rm -f $(BUILD)/bench/results.txt
 	$(BUILD)/bench/bench $(BUILD)/bench/results.txt
 	$(BUILD)/bench/scaling $(BUILD)/bench/results.txt
 	@bash c_bench/callgrind.sh $(BUILD)/bench/scaling $(BUILD)/bench/results.txt $(BUILD)/bench/bench
+	@$(MAKE) --no-print-directory bench-snapshot-runs
 	@echo "make bench: figures in $(BUILD)/bench/results.txt"
+
+# Streamed snapshots (issue 17, docs/snapshots.md): a SNAP_MIB snapshot sent between two
+# processes over TCP on loopback, streamed (1 MiB chunks, window 4; 64 KiB, window 8) and whole
+# as C-Raft sends it; time, throughput and each side's peak RSS. The whole run needs about
+# 6 x SNAP_MIB of memory.
+SNAP_MIB ?= 1024
+.PHONY: bench-snapshot bench-snapshot-runs
+bench-snapshot: deps $(BUILD)/bench/snapshot_stream bench-snapshot-runs
+# In make test: the same two processes with a small snapshot, streamed and whole; each run
+# fails unless the follower's copy is the leader's byte for byte.
+.PHONY: test-snapshot-stream
+test-snapshot-stream: deps $(BUILD)/bench/snapshot_stream
+	@mkdir -p $(BUILD)/bench/snap-test
+	$(BUILD)/bench/snapshot_stream 16 64 4 $(BUILD)/bench/snap-test
+	$(BUILD)/bench/snapshot_stream 16 0 1 $(BUILD)/bench/snap-test
+bench-snapshot-runs:
+	@mkdir -p $(BUILD)/bench/snap
+	$(BUILD)/bench/snapshot_stream $(SNAP_MIB) 1024 4 $(BUILD)/bench/snap $(BUILD)/bench/results.txt
+	$(BUILD)/bench/snapshot_stream $(SNAP_MIB) 64 8 $(BUILD)/bench/snap $(BUILD)/bench/results.txt
+	$(BUILD)/bench/snapshot_stream $(SNAP_MIB) 0 1 $(BUILD)/bench/snap $(BUILD)/bench/results.txt
 
 # --- Model checking (tests/model.rs) ----------------------------------------------------------
 

@@ -109,6 +109,9 @@ fn headers_too_short_for_their_type_are_refused() {
         (5, 48),
         (7, 8),
         (8, 16),
+        (9, 56),
+        (9, 72),
+        (10, 16),
     ] {
         let mut msg = preamble(kind, len);
         msg.resize(16 + len as usize, 0);
@@ -408,4 +411,60 @@ fn read_index_messages_round_trip() {
         let bytes = encode_message(&msg).unwrap();
         assert_eq!(decode_message(&Bytes::from(bytes), &Limits::default()).unwrap(), msg);
     }
+}
+
+fn snapshot_chunk(last: bool, data: &[u8]) -> InstallSnapshotChunk {
+    let mut conf = raft::vocab::Configuration::new();
+    if last {
+        conf.add(1, "s1", raft::core::Role::Voter).unwrap();
+    }
+    InstallSnapshotChunk {
+        term: 3,
+        last_index: 90,
+        last_term: 2,
+        conf,
+        conf_index: 7,
+        chunk: u32::MAX,
+        last,
+        data: Bytes::copy_from_slice(data),
+    }
+}
+
+#[test]
+fn snapshot_chunk_messages_round_trip() {
+    for msg in [
+        WireMessage::InstallSnapshotChunk(snapshot_chunk(false, &[1, 2, 3])),
+        WireMessage::InstallSnapshotChunk(snapshot_chunk(true, &[])),
+        WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
+            term: 3,
+            last_index: 90,
+            next_chunk: 17,
+        }),
+    ] {
+        let bytes = encode_message(&msg).unwrap();
+        assert_eq!(decode_message(&Bytes::from(bytes), &Limits::default()).unwrap(), msg);
+    }
+}
+
+#[test]
+fn malformed_snapshot_chunk_messages_are_refused() {
+    // A last chunk must carry the snapshot's configuration: not encoded, not decoded.
+    let mut no_conf = snapshot_chunk(true, &[9; 8]);
+    no_conf.conf = raft::vocab::Configuration::new();
+    let err = encode_message(&WireMessage::InstallSnapshotChunk(no_conf)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let mut bytes =
+        encode_message(&WireMessage::InstallSnapshotChunk(snapshot_chunk(false, &[]))).unwrap();
+    // The flags word (preamble 16 + 5 words) marks it last: no configuration follows.
+    bytes[16 + 40] = 1;
+    assert_eq!(kind_of(bytes), ErrorKind::Malformed);
+    // A chunk number or count beyond 32 bits.
+    let mut bytes =
+        encode_message(&WireMessage::InstallSnapshotChunk(snapshot_chunk(false, &[]))).unwrap();
+    bytes[16 + 32 + 4] = 1;
+    assert_eq!(kind_of(bytes), ErrorKind::Malformed);
+    let result = InstallSnapshotChunkResult { term: 3, last_index: 90, next_chunk: 1 };
+    let mut bytes = encode_message(&WireMessage::InstallSnapshotChunkResult(result)).unwrap();
+    bytes[16 + 16 + 4] = 1;
+    assert_eq!(kind_of(bytes), ErrorKind::Malformed);
 }
