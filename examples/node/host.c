@@ -18,7 +18,15 @@ static void enqueue(struct host *h, int type, raft_index index)
         h->failed = true;
         return;
     }
-    h->queue[h->n_queued++] = (struct queued_event){type, index};
+    h->queue[h->n_queued++] = (struct queued_event){type, index, false, 0, 0};
+}
+
+/* Tells the library the length of our snapshot, so that it can stream it. */
+static void announce_snapshot_length(struct host *h)
+{
+    if (h->chunk_size > 0 && h->snap.present) {
+        raft_set_snapshot_length(&h->raft, h->snap.index, h->snap.data.len);
+    }
 }
 
 static void fail_storage(struct host *h)
@@ -77,9 +85,59 @@ static void install_snapshot(struct host *h, struct raft_update *u)
         return;
     }
     restore(h);
-    fprintf(stderr, "host: installed snapshot %llu from the leader (%zu keys)\n", m->index,
-            kv_count(h->kv));
+    if (h->staged_chunks > 0) {
+        fprintf(stderr, "host: installed snapshot %llu from the leader (%zu keys), streamed in %u "
+                "chunks\n", m->index, kv_count(h->kv), h->staged_chunks + 1);
+    } else {
+        fprintf(stderr, "host: installed snapshot %llu from the leader (%zu keys)\n", m->index,
+                kv_count(h->kv));
+    }
+    h->staged_chunks = 0;
     enqueue(h, RAFT_PERSISTED_SNAPSHOT, m->index);
+}
+
+/* A chunk of a streamed snapshot (docs/snapshots.md): gathered until the last, which is
+ * installed with the others in front of it. */
+static void store_chunk(struct host *h, struct raft_update *u)
+{
+    struct raft_buffer c = u->snapshot.chunk;
+    if (u->snapshot.offset == 0) {
+        h->staging.len = 0;
+        h->staged_chunks = 0;
+    }
+    if (u->snapshot.offset != h->staging.len) {
+        fprintf(stderr, "host: chunk at %zu, expected %zu\n", u->snapshot.offset, h->staging.len);
+        h->failed = true;
+        raft_free(c.base);
+        return;
+    }
+    void *grown = raft_realloc(h->staging.base, h->staging.len + c.len + 1);
+    if (grown == NULL) {
+        fail_storage(h);
+        raft_free(c.base);
+        return;
+    }
+    h->staging.base = grown;
+    memcpy((char *)h->staging.base + h->staging.len, c.base, c.len);
+    h->staging.len += c.len;
+    raft_free(c.base);
+    if (!u->snapshot.last) {
+        h->staged_chunks++;
+        if (h->n_queued == MAX_QUEUED_EVENTS) {
+            h->failed = true;
+            return;
+        }
+        h->queue[h->n_queued++] = (struct queued_event){RAFT_PERSISTED_SNAPSHOT,
+                                                        u->snapshot.metadata.index, true,
+                                                        u->snapshot.metadata.term,
+                                                        u->snapshot.offset};
+        return;
+    }
+    /* The whole snapshot: installed as one received whole. */
+    u->snapshot.chunk = h->staging;
+    h->staging = (struct raft_buffer){NULL, 0};
+    h->installing = true;
+    install_snapshot(h, u);
 }
 
 static void free_batches(struct raft_entry *entries, unsigned n)
@@ -143,6 +201,17 @@ static void send_message(struct host *h, struct raft_message *m)
         }
         m->install_snapshot.conf = h->snap.conf;
         m->install_snapshot.data = h->snap.data;
+    } else if (m->type == RAFT_INSTALL_SNAPSHOT_CHUNK) {
+        struct raft_install_snapshot_chunk *c = &m->install_snapshot_chunk;
+        size_t offset = (size_t)c->chunk * h->chunk_size;
+        if (!h->snap.present || h->snap.index != c->last_index ||
+            offset + c->data.len > h->snap.data.len) {
+            return; /* not the snapshot we hold: the library streams it anew */
+        }
+        c->data.base = (char *)h->snap.data.base + offset;
+        if (c->last) {
+            c->conf = h->snap.conf;
+        }
     }
     struct raft_buffer bytes;
     char errmsg[RAFT_ERRMSG_BUF_SIZE];
@@ -190,7 +259,9 @@ static void handle_update(struct host *h, struct raft_update *u)
     if (h->failed) {
         return; /* nothing may leave a node whose term or vote is not durable */
     }
-    if (u->flags & RAFT_UPDATE_SNAPSHOT) {
+    if ((u->flags & RAFT_UPDATE_SNAPSHOT) && h->chunk_size > 0) {
+        store_chunk(h, u);
+    } else if (u->flags & RAFT_UPDATE_SNAPSHOT) {
         h->installing = true;
         install_snapshot(h, u);
     }
@@ -266,7 +337,11 @@ static void take_snapshot(struct host *h)
         raft_free(h->snap.data.base);
     }
     h->snap = snap;
-    if (step(h, &ev) == 0 && snap.index > h->snapshot_trailing) {
+    int rv = step(h, &ev);
+    if (rv == 0) {
+        announce_snapshot_length(h);
+    }
+    if (rv == 0 && snap.index > h->snapshot_trailing) {
         raft_index keep_from = snap.index - h->snapshot_trailing;
         memlog_drop_prefix(&h->log, keep_from);
         storage_compact(h->storage, keep_from);
@@ -281,6 +356,14 @@ static void step_queued(struct host *h, struct queued_event q)
     ev.type = q.type;
     if (q.type == RAFT_PERSISTED_ENTRIES) {
         ev.persisted_entries.index = q.index;
+        step(h, &ev);
+    } else if (q.type == RAFT_PERSISTED_SNAPSHOT && q.chunk) {
+        /* Gathered in memory: as durable as this node's received snapshots get before the
+         * last chunk, which is stored with the whole snapshot. */
+        ev.persisted_snapshot.metadata.index = q.index;
+        ev.persisted_snapshot.metadata.term = q.term;
+        ev.persisted_snapshot.offset = q.offset;
+        ev.persisted_snapshot.last = false;
         step(h, &ev);
     } else if (q.type == RAFT_PERSISTED_SNAPSHOT) {
         ev.persisted_snapshot.metadata = (struct raft_snapshot_metadata){
@@ -434,5 +517,8 @@ int host_start(struct host *h, raft_term term, raft_id vote)
     ev.start.n_entries = (unsigned)h->log.n;
     int rv = host_step(h, &ev);
     free(entries);
+    if (rv == 0) {
+        announce_snapshot_length(h);
+    }
     return rv;
 }

@@ -111,6 +111,10 @@ void transport_handle(struct transport *t, void *pfds, int n, raft_time now);
 struct queued_event {
     int type;
     raft_index index;
+    /* RAFT_PERSISTED_SNAPSHOT of a chunk before the last of a streamed snapshot. */
+    bool chunk;
+    raft_term term;
+    size_t offset;
 };
 
 struct host {
@@ -138,6 +142,12 @@ struct host {
     struct clients *clients;
     /* How GET is served (--read): READ_INDEX (default), READ_LEASE or READ_STALE. */
     int read_mode;
+    /* Streamed snapshots (--snapshot-chunk, docs/snapshots.md): the chunk size (0: off), and
+     * the chunks of a snapshot being received, gathered in memory (this node's state machine
+     * lives in memory anyway; a host whose state is on disk writes them to a file). */
+    uint64_t chunk_size;
+    struct raft_buffer staging;
+    unsigned staged_chunks;
 };
 
 /* GET modes. READ_INDEX and READ_LEASE are linearizable (RAFT_READ, docs/reads.md): the leader
