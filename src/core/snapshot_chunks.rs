@@ -209,10 +209,12 @@ impl Raft {
     }
 
     /// Goes back to the first unacknowledged chunk of follower `i`'s stream when it made no
-    /// progress for two heartbeat intervals (chunks or their results were lost). Returns
-    /// whether there is something to send.
+    /// progress for an election timeout (the last chunks out, or their results, were lost;
+    /// an earlier loss is noticed sooner, see [`Raft::on_chunk_result`]). Not sooner: a
+    /// chunk may take that long to cross a slow link and be stored, and going back early
+    /// would send the window again and again. Returns whether there is something to send.
     pub(super) fn rewind_stalled_stream(&mut self, i: usize, now: Time) -> bool {
-        let stall = 2 * u64::from(self.settings.heartbeat_timeout.max(1));
+        let stall = u64::from(self.settings.election_timeout);
         let Status::Leader(leader) = &mut self.status else {
             return false;
         };
@@ -622,8 +624,11 @@ mod tests {
         let (mut r, now) = streaming_leader(1000);
         receive(&mut r, now, 2, rejection(1, true)).unwrap();
         receive(&mut r, now + 1, 2, chunk_result(1)).unwrap();
-        // Chunks 1 and 2 are out; nothing comes back for two heartbeat intervals.
-        let later = now + 1 + 2 * u64::from(r.settings().heartbeat_timeout);
+        // Chunks 1 and 2 are out; nothing comes back for an election timeout.
+        let soon = now + 1 + 2 * u64::from(r.settings().heartbeat_timeout);
+        let out = step(&mut r, soon, Event::Timeout).unwrap();
+        assert!(chunks(&out, 2).is_empty(), "a slow chunk is not a lost one");
+        let later = now + 1 + u64::from(r.settings().election_timeout);
         let out = step(&mut r, later, Event::Timeout).unwrap();
         assert_eq!(chunks(&out, 2), [(1, 100, 100, false), (2, 200, 100, false)]);
     }
