@@ -120,6 +120,7 @@ class Write:
     report_end: int = 0
     dropped: bool = False  # issued before a snapshot install: complete it, never report it
     snapshot: Optional[Tuple[SnapshotMetadata, bytes]] = None
+    chunk: Optional[object] = None  # a chunk of a streamed snapshot (raft.SnapshotUpdate)
 
 
 class Node:
@@ -138,6 +139,8 @@ class Node:
         self.raft: Optional[Raft] = None
         self.incarnation = 0  # bumped on crash, so that stale scheduled work is ignored
         self.snapshots_installed = 0
+        self.streamed_installs = 0
+        self.chunks_stored = 0
         self._reset_volatile()
 
     def _reset_volatile(self) -> None:
@@ -151,6 +154,7 @@ class Node:
         self.conf_index = 0
         self.queued: List = []  # events and actions to run once the current update is done
         self.reads: Dict[int, raft.ReadResult] = {}  # outcomes of linearizable reads, by ID
+        self.staging = b""  # a streamed snapshot being received
 
     @property
     def alive(self) -> bool:
@@ -171,6 +175,7 @@ class Node:
         self.raft.set_heartbeat_timeout(c.heartbeat_timeout)
         self.raft.set_pre_vote(c.pre_vote)
         self.raft.set_install_snapshot_timeout(c.install_snapshot_timeout)
+        self.raft.set_snapshot_chunks(c.snapshot_chunk, 4)
         if c.tracer is not None:
             self.raft.tracer = lambda d, i=self.id: c.tracer(i, d)
         else:
@@ -186,6 +191,8 @@ class Node:
             self._restore(meta, data)
         self.log = log
         self.step(Start(self.term, self.vote, meta, list(log.entries), log.start))
+        if meta is not None and c.snapshot_chunk:
+            self.raft.set_snapshot_length(meta.index, len(self.snapshot[1]))
 
     def crash(self) -> None:
         """Loses everything but the disk; writes in flight never happen."""
@@ -216,8 +223,21 @@ class Node:
         if u.term_changed or u.vote_changed:
             # Synchronous and first: nothing may be sent before term and vote are durable.
             self.term, self.vote = self.raft.current_term, self.raft.voted_for
-        if u.snapshot is not None:
+        if u.snapshot is not None and c.snapshot_chunk and not u.snapshot.last:
+            # A chunk of a streamed snapshot (docs/snapshots.md), gathered in order; the last
+            # one installs the whole as below.
+            if u.snapshot.offset == 0:
+                self.staging = b""
+            assert u.snapshot.offset == len(self.staging), "chunks in order"
+            self.staging += u.snapshot.chunk
+            self.chunks_stored += 1
+            self._schedule_write(Write(0, chunk=u.snapshot))
+        elif u.snapshot is not None:
             meta = u.snapshot.metadata
+            if c.snapshot_chunk and u.snapshot.offset > 0:
+                data = self.staging + u.snapshot.chunk
+                u = replace(u, snapshot=replace(u.snapshot, chunk=data))
+                self.streamed_installs += 1
             self.log.clear(meta.index + 1)
             for w in self.writes:
                 w.dropped = True
@@ -253,6 +273,13 @@ class Node:
         elif isinstance(m, messages.InstallSnapshot):
             meta, data = self.snapshot
             m = replace(m, conf=meta.configuration, data=data)
+        elif isinstance(m, messages.InstallSnapshotChunk):
+            meta, data = self.snapshot
+            assert meta.index == m.last_index, "the library streams our latest snapshot"
+            offset = m.chunk * self.cluster.snapshot_chunk
+            part = data[offset:offset + m.length]
+            assert m.last == (offset + m.length == len(data))
+            m = replace(m, conf=meta.configuration if m.last else None, data=part)
         self.cluster.send(self.id, m)
 
     # --- Disk ---------------------------------------------------------------------------
@@ -270,7 +297,10 @@ class Node:
         if incarnation != self.incarnation or not self.writes:
             return  # the node crashed meanwhile: the write never happened
         w = self.writes.popleft()
-        if w.snapshot is not None:
+        if w.chunk is not None:
+            ch = w.chunk
+            self.step(PersistedSnapshot(ch.metadata, ch.offset, False))
+        elif w.snapshot is not None:
             meta, data = w.snapshot
             self.disk_snapshot = w.snapshot
             self.disk_log.clear(meta.index + 1)
@@ -325,6 +355,8 @@ class Node:
         self.disk_snapshot = self.snapshot = (meta, data)
         trailing = self.cluster.snapshot_trailing
         self._step_one(Snapshot(meta, trailing))
+        if self.cluster.snapshot_chunk:
+            self.raft.set_snapshot_length(meta.index, len(data))
         self.log.drop_prefix(meta.index - trailing)
         self.disk_log.drop_prefix(meta.index - trailing)
         self.cluster.note(f"node {self.id} took a snapshot at {meta.index}", verbose=True)
@@ -346,6 +378,7 @@ class Cluster:
         install_snapshot_timeout: int = 3000,
         snapshot_threshold: int = 0,
         snapshot_trailing: int = 2,
+        snapshot_chunk: int = 0,
         tracer: Optional[Callable[[int, raft.Diagnostic], None]] = None,
         verbose: bool = False,
         out: Optional[Callable[[str], None]] = None,
@@ -362,6 +395,8 @@ class Cluster:
         self.install_snapshot_timeout = install_snapshot_timeout
         self.snapshot_threshold = snapshot_threshold
         self.snapshot_trailing = snapshot_trailing
+        # Streamed snapshots in chunks of this many bytes (docs/snapshots.md); 0: whole.
+        self.snapshot_chunk = snapshot_chunk
         self.tracer = tracer
         self.verbose = verbose
         self.out = out

@@ -151,6 +151,29 @@ class RaftReadIndexResult(Structure):
     ]
 
 
+class RaftInstallSnapshotChunk(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("last", c_ubyte),
+        ("chunk", c_uint),
+        ("term", raft_term),
+        ("last_index", raft_index),
+        ("last_term", raft_term),
+        ("conf", RaftConfiguration),
+        ("conf_index", raft_index),
+        ("data", RaftBuffer),
+    ]
+
+
+class RaftInstallSnapshotChunkResult(Structure):
+    _fields_ = [
+        ("version", c_ubyte),
+        ("term", raft_term),
+        ("last_index", raft_index),
+        ("next_chunk", c_ulonglong),
+    ]
+
+
 class _RaftMessageUnion(Union):
     _fields_ = [
         ("request_vote", RaftRequestVote),
@@ -161,6 +184,8 @@ class _RaftMessageUnion(Union):
         ("timeout_now", RaftTimeoutNow),
         ("read_index", RaftReadIndex),
         ("read_index_result", RaftReadIndexResult),
+        ("install_snapshot_chunk", RaftInstallSnapshotChunk),
+        ("install_snapshot_chunk_result", RaftInstallSnapshotChunkResult),
     ]
 
 
@@ -446,6 +471,8 @@ _SIGNATURES = {
     "raft_set_max_inflight_entries": (None, [_R, c_uint]),
     "raft_set_capacity_threshold": (None, [_R, c_ushort]),
     "raft_set_read_lease": (None, [_R, c_bool, c_uint]),
+    "raft_set_snapshot_chunks": (None, [_R, c_ulonglong, c_uint]),
+    "raft_set_snapshot_length": (c_int, [_R, raft_index, c_ulonglong]),
     "raft_update_reads": (c_int, [_R, POINTER(POINTER(RaftReadResult)), POINTER(c_uint)]),
     "raft_current_term": (raft_term, [_R]),
     "raft_voted_for": (raft_id, [_R]),

@@ -241,6 +241,19 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
     elif isinstance(m, msgs.ReadIndexResult):
         r = c.read_index_result
         r.version, r.term, r.id, r.index = m.version, m.term, m.id, m.index
+    elif isinstance(m, msgs.InstallSnapshotChunk):
+        s = c.install_snapshot_chunk
+        s.version, s.term, s.last_index, s.last_term = m.version, m.term, m.last_index, m.last_term
+        s.chunk, s.last, s.conf_index = m.chunk, m.last, m.conf_index
+        s.conf = scratch.configuration(m.conf) if m.last else s.conf
+        data = m.data or b""
+        s.data.base = _raft_malloc(len(data))
+        scratch.owned.append(s.data.base)
+        ctypes.memmove(s.data.base, data, len(data))
+        s.data.len = len(data)
+    elif isinstance(m, msgs.InstallSnapshotChunkResult):
+        r = c.install_snapshot_chunk_result
+        r.version, r.term, r.last_index, r.next_chunk = m.version, m.term, m.last_index, m.next_chunk
     else:
         raise TypeError(f"not a message: {m!r}")
     return c
@@ -293,6 +306,19 @@ def _message_from_c(c: RaftMessage) -> msgs.Message:
         r = c.read_index_result
         return msgs.ReadIndexResult(
             **common, term=r.term, id=r.id, index=r.index, version=r.version
+        )
+    if c.type == msgs.INSTALL_SNAPSHOT_CHUNK:
+        s = c.install_snapshot_chunk
+        return msgs.InstallSnapshotChunk(
+            **common, term=s.term, last_index=s.last_index, last_term=s.last_term,
+            conf_index=s.conf_index, chunk=s.chunk, last=bool(s.last), length=s.data.len,
+            version=s.version,
+        )
+    if c.type == msgs.INSTALL_SNAPSHOT_CHUNK_RESULT:
+        r = c.install_snapshot_chunk_result
+        return msgs.InstallSnapshotChunkResult(
+            **common, term=r.term, last_index=r.last_index, next_chunk=r.next_chunk,
+            version=r.version,
         )
     raise ValueError(f"unknown message type {c.type}")
 
@@ -574,6 +600,19 @@ class Raft:
     def set_max_inflight_entries(self, n: int) -> None:
         """Most entries sent to one follower beyond its acknowledged index."""
         lib.raft_set_max_inflight_entries(self._ptr(), n)
+
+    def set_snapshot_chunks(self, chunk_size: int, window: int = 4) -> None:
+        """Streamed snapshots (docs/snapshots.md): chunks of ``chunk_size`` bytes, at most
+        ``window`` unacknowledged; 0 sends and takes snapshots whole. Before the start."""
+        lib.raft_set_snapshot_chunks(self._ptr(), chunk_size, window)
+
+    def set_snapshot_length(self, index: int, length: int) -> None:
+        """The length of the data of our latest snapshot (at ``index``), so that a leader can
+        stream it. Raises RaftError for any other index."""
+        p = self._ptr()
+        rv = lib.raft_set_snapshot_length(p, index, length)
+        if rv != 0:
+            raise RaftError(rv, _text(lib.raft_errmsg(p)))
 
     def set_read_lease(self, enabled: bool, max_clock_drift: int = 100) -> None:
         """Serve reads from the leader lease (docs/reads.md); set it on every server."""

@@ -25,6 +25,8 @@ INSTALL_SNAPSHOT = 5
 TIMEOUT_NOW = 6
 READ_INDEX = 7
 READ_INDEX_RESULT = 8
+INSTALL_SNAPSHOT_CHUNK = 9
+INSTALL_SNAPSHOT_CHUNK_RESULT = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,3 +135,31 @@ class ReadIndexResult(Message):
     index: int
     version: int = 0
     TYPE = READ_INDEX_RESULT
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallSnapshotChunk(Message):
+    """Chunk ``chunk`` of the snapshot at ``last_index`` (docs/snapshots.md): bytes
+    ``chunk * chunk_size .. + length`` of it. Emitted with ``data`` None and ``length`` set:
+    the host attaches those bytes (and on the ``last`` chunk the configuration)."""
+
+    last_index: int
+    last_term: int
+    conf_index: int
+    chunk: int
+    last: bool
+    length: int = 0
+    conf: Optional[Configuration] = None
+    data: Optional[bytes] = None
+    version: int = 0
+    TYPE = INSTALL_SNAPSHOT_CHUNK
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallSnapshotChunkResult(Message):
+    """A follower stored chunks ``0 .. next_chunk`` of the snapshot at ``last_index``."""
+
+    last_index: int
+    next_chunk: int
+    version: int = 0
+    TYPE = INSTALL_SNAPSHOT_CHUNK_RESULT

@@ -129,6 +129,28 @@ def test_snapshots_and_install_on_a_lagging_node():
         assert_converged(c, range(17))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_streamed_snapshot_to_a_lagging_node(seed):
+    """docs/snapshots.md: 16-byte chunks, installed byte for byte (the JSON must parse to
+    the leader's store), through crashes of the follower mid-stream."""
+    with Cluster(3, seed, snapshot_threshold=4, snapshot_trailing=1, disk_delay=(0, 10),
+                 snapshot_chunk=16) as c:
+        leader = c.wait_leader()
+        follower = next(n for n in c.nodes.values() if n is not leader)
+        put_keys(c, 0, 3)
+        follower.crash()
+        put_keys(c, 3, 30)
+        assert len(leader.snapshot[1]) > 16 * 10, "a snapshot of many chunks"
+        follower.start()
+        c.put("k33", "v33")
+        assert_converged(c, range(34))
+        assert follower.streamed_installs >= 1 and follower.chunks_stored >= 10
+        follower.crash()
+        follower.start()
+        c.put("k34", "v34")
+        assert_converged(c, range(35))
+
+
 def test_pre_vote():
     with Cluster(3, 4, pre_vote=True) as c:
         leader = c.wait_leader()

@@ -38,6 +38,8 @@ MIRRORS = {
     L.RaftTimeoutNow: "raft_timeout_now",
     L.RaftReadIndex: "raft_read_index",
     L.RaftReadIndexResult: "raft_read_index_result",
+    L.RaftInstallSnapshotChunk: "raft_install_snapshot_chunk",
+    L.RaftInstallSnapshotChunkResult: "raft_install_snapshot_chunk_result",
     L.RaftMessage: "raft_message",
     L.RaftEventStart: "raft_event_start",
     L.RaftEventReceive: "raft_event_receive",
@@ -81,7 +83,8 @@ def constants():
                  "SNAPSHOT", "TIMEOUT", "SUBMIT", "CATCH_UP", "TRANSFER", "READ"):
         table["RAFT_" + name] = getattr(events, name)
     for name in ("APPEND_ENTRIES", "APPEND_ENTRIES_RESULT", "REQUEST_VOTE", "REQUEST_VOTE_RESULT",
-                 "INSTALL_SNAPSHOT", "TIMEOUT_NOW", "READ_INDEX", "READ_INDEX_RESULT"):
+                 "INSTALL_SNAPSHOT", "TIMEOUT_NOW", "READ_INDEX", "READ_INDEX_RESULT",
+                 "INSTALL_SNAPSHOT_CHUNK", "INSTALL_SNAPSHOT_CHUNK_RESULT"):
         table["RAFT_" + name] = getattr(messages, name)
     table.update({"RAFT_" + s.name: s.value for s in State})
     table.update({"RAFT_" + t.name: t.value for t in EntryType})
