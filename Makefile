@@ -464,7 +464,7 @@ test-linearizability-checker:
 	cd tests/linearizability && $(PYTHON) -m unittest -q test_checker
 
 test-linearizability: deps test-linearizability-checker $(BUILD)/examples/node
-	$(LIN_RUN) --seconds 20 --read index --history $(BUILD)/linearizability-index.json
+	$(LIN_RUN) --seconds 20 --read index --snapshot-chunk 64 --history $(BUILD)/linearizability-index.json
 	$(LIN_RUN) --seconds 15 --read lease --history $(BUILD)/linearizability-lease.json
 
 linearizability-long: deps $(BUILD)/examples/node

@@ -83,7 +83,7 @@ class Cluster:
         if self.impl[i] == RS:
             # Streamed snapshots between libraft-rs nodes (docs/snapshots.md); C-Raft peers
             # never advertise them and keep getting (and sending) whole snapshots.
-            args += ["--snapshot-chunk", "1"]
+            args += ["--snapshot-chunk", "1024"]
         self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 

@@ -2,7 +2,7 @@
  *
  *   node --id N --cluster 1=127.0.0.1:9001,2=127.0.0.1:9002,3=127.0.0.1:9003 --dir DIR
  *        [--snapshot-every ENTRIES] [--trailing ENTRIES] [--pre-vote 0|1] [--fsync 0|1]
- *        [--snapshot-chunk KIB]
+ *        [--snapshot-chunk BYTES]
  *        [--read index|lease|stale] [--listen HOST:PORT]
  *
  * --listen makes the node listen for peers on another address than its own in --cluster (and
@@ -44,14 +44,14 @@ struct options {
     bool pre_vote, no_fsync;
     int read_mode;
     const char *listen;
-    unsigned snapshot_chunk_kib;
+    unsigned long long snapshot_chunk;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: node --id N --cluster ID=HOST:PORT,... --dir DIR "
                     "[--snapshot-every N] [--trailing N] [--pre-vote 0|1] [--fsync 0|1] "
-                    "[--read index|lease|stale] [--listen HOST:PORT] [--snapshot-chunk KIB]\n");
+                    "[--read index|lease|stale] [--listen HOST:PORT] [--snapshot-chunk BYTES]\n");
     exit(2);
 }
 
@@ -76,7 +76,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         } else if (strcmp(argv[i], "--fsync") == 0) {
             o->no_fsync = atoi(argv[i + 1]) == 0;
         } else if (strcmp(argv[i], "--snapshot-chunk") == 0) {
-            o->snapshot_chunk_kib = (unsigned)atoi(argv[i + 1]);
+            o->snapshot_chunk = strtoull(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--listen") == 0) {
             o->listen = argv[i + 1];
         } else if (strcmp(argv[i], "--read") == 0) {
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
     raft_set_read_lease(&h.raft, o.read_mode == READ_LEASE, 100);
     /* Streamed snapshots (docs/snapshots.md): with peers that take them; C-Raft peers and
      * nodes without the option keep getting whole snapshots. */
-    h.chunk_size = (uint64_t)o.snapshot_chunk_kib * 1024;
+    h.chunk_size = o.snapshot_chunk;
     raft_set_snapshot_chunks(&h.raft, h.chunk_size, 4);
     /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
      * than after the default 30 s. */

@@ -158,8 +158,9 @@ class Network:
 
 
 class Nodes:
-    def __init__(self, binary, root, read_mode, base):
+    def __init__(self, binary, root, read_mode, base, snapshot_chunk=0):
         self.binary, self.root, self.read_mode = binary, root, read_mode
+        self.snapshot_chunk = snapshot_chunk
         self.proxy_ports = {i: base + i for i in range(1, N + 1)}
         self.node_ports = {i: base + 10 + i for i in range(1, N + 1)}
         self.client_ports = {i: self.node_ports[i] + 1000 for i in range(1, N + 1)}
@@ -174,6 +175,9 @@ class Nodes:
                 "--snapshot-every", "200", "--trailing", "50"]
         if self.read_mode:
             args += ["--read", self.read_mode]
+        if self.snapshot_chunk:
+            # Streamed snapshots between the nodes (docs/snapshots.md), under the same faults.
+            args += ["--snapshot-chunk", str(self.snapshot_chunk)]
         log = open(os.path.join(self.root, f"n{i}.log"), "a")
         self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -373,7 +377,7 @@ def one_run(args, seed):
     root = tempfile.mkdtemp(prefix="raft-lin-")
     base = 20000 + rng.randrange(0, 900) * 20
     read_mode = args.read if args.read and supports_read_option(args.node) else None
-    nodes = Nodes(args.node, root, read_mode, base)
+    nodes = Nodes(args.node, root, read_mode, base, args.snapshot_chunk)
     network = Network(nodes.proxy_ports, nodes.node_ports)
     for i in range(1, N + 1):
         nodes.start(i)
@@ -397,13 +401,17 @@ def one_run(args, seed):
         c.join()
     nodes.stop_all()
     network.close()
+    streamed = 0
+    for i in range(1, N + 1):
+        with open(os.path.join(root, f"n{i}.log"), errors="replace") as f:
+            streamed += sum("streamed in" in line for line in f)
     verdict = check(history)
     counts = {k: sum(c.counts[k] for c in clients) for k in ("ok", "fail", "info")}
     summary = {
         "seed": seed, "read": read_mode or "stale (node without --read)", "ops": len(history),
         "ok": counts["ok"], "fail": counts["fail"], "info": counts["info"],
         "faults": len(faults), "linearizable": verdict.ok, "bad_key": verdict.key,
-        "undecided": verdict.undecided,
+        "undecided": verdict.undecided, "streamed_snapshots": streamed,
     }
     if args.history:
         path = args.history if args.runs == 1 else f"{args.history}.{seed}"
@@ -429,6 +437,8 @@ def main():
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--history", default=None)
     p.add_argument("--expect-violation", action="store_true")
+    p.add_argument("--snapshot-chunk", type=int, default=0,
+                   help="the nodes stream snapshots to each other in chunks of that many bytes")
     args = p.parse_args()
     first = args.seed if args.seed is not None else random.randrange(1 << 30)
     violations = undecided = 0
