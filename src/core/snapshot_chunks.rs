@@ -8,7 +8,9 @@
 //! The rules, in brief:
 //! - A stream belongs to one snapshot of one leader in one term. A follower accepts chunk k
 //!   only after chunks 0..k of the same stream; a chunk 0 of another stream starts over, once
-//!   every chunk handed to the host is durable (so completions never mix streams).
+//!   every chunk handed to the host is durable (so completions never mix streams). It answers
+//!   a chunk out of order with how many it holds, and a duplicate of a chunk still being
+//!   stored not at all (the acknowledgement follows).
 //! - The last chunk installs the snapshot exactly as a whole InstallSnapshot does, and is
 //!   acknowledged the same way (an AppendEntries result naming the snapshot's index).
 //! - The leader restarts a stream when its own snapshot changed, goes back to the first
@@ -98,8 +100,12 @@ pub(crate) enum ChunkPlan {
     Whole(InstallPlan),
     /// The next chunk of the stream in progress, or chunk 0 of a new one.
     Store { new_stream: bool },
-    /// Out of order: tell the leader how many chunks we hold of this stream (0: none).
+    /// A chunk after a missing one, or one whose acknowledgement the leader lost: tell it how
+    /// many chunks we hold of this stream (0: none).
     Report { next_chunk: u32 },
+    /// Again a chunk the host is still storing: its acknowledgement will follow, and a report
+    /// now would send the leader back for nothing.
+    Pending,
 }
 
 /// What is wrong with the form of a chunk, whatever our state: what is wrong with an
@@ -119,6 +125,18 @@ pub(crate) fn check_chunk_form(c: &SnapshotChunk) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A chunk seen as the InstallSnapshot it is part of, for the rules both share (whether the
+/// follower needs the snapshot at all, what installing it does).
+fn as_whole(c: &SnapshotChunk) -> InstallSnapshot<'_> {
+    InstallSnapshot {
+        term: c.term,
+        last_index: c.last_index,
+        last_term: c.last_term,
+        conf: &c.conf,
+        conf_index: c.conf_index,
+    }
 }
 
 impl Raft {
@@ -287,20 +305,16 @@ impl Raft {
                 "InstallSnapshotChunk to a server that does not stream snapshots".into(),
             ));
         }
-        let whole = InstallSnapshot {
-            term: c.term,
-            last_index: c.last_index,
-            last_term: c.last_term,
-            conf: &c.conf,
-            conf_index: c.conf_index,
-        };
-        match self.check_install_snapshot(&whole)? {
+        match self.check_install_snapshot(&as_whole(c))? {
             InstallPlan::Install => {}
             plan => return Ok(ChunkPlan::Whole(plan)),
         }
         match &self.staging {
             Some(s) if s.is_stream_of(from, c) && c.chunk == s.handed => {
                 Ok(ChunkPlan::Store { new_stream: false })
+            }
+            Some(s) if s.is_stream_of(from, c) && (s.stored..s.handed).contains(&c.chunk) => {
+                Ok(ChunkPlan::Pending)
             }
             Some(s) if s.is_stream_of(from, c) => Ok(ChunkPlan::Report { next_chunk: s.stored }),
             Some(s) if c.chunk == 0 && !s.pending.is_empty() => {
@@ -332,14 +346,11 @@ impl Raft {
         );
         match plan {
             ChunkPlan::Whole(plan) => {
-                let whole = InstallSnapshot {
-                    term: c.term,
-                    last_index: c.last_index,
-                    last_term: c.last_term,
-                    conf: &c.conf,
-                    conf_index: c.conf_index,
-                };
-                self.on_install_snapshot(cx, from, from_address, whole, plan);
+                self.on_install_snapshot(cx, from, from_address, as_whole(&c), plan);
+            }
+            ChunkPlan::Pending => {
+                self.follow(cx, from, from_address);
+                raft_trace!(cx.tracer, LEVEL_INFO, "  being stored already");
             }
             ChunkPlan::Report { next_chunk } => {
                 self.follow(cx, from, from_address);
@@ -675,6 +686,9 @@ mod tests {
         assert_eq!(out.snapshot_chunk.map(|c| c.offset), Some(100));
         let out = receive(&mut r, 24, 1, chunk(1, 100, false)).unwrap();
         assert!(out.snapshot_chunk.is_none(), "a duplicate is not stored twice");
+        assert_eq!(ack(&out), None, "nor answered while it is being stored");
+        let out = receive(&mut r, 24, 1, chunk(0, 100, false)).unwrap();
+        assert_eq!(ack(&out), Some(1), "a stored chunk again: its acknowledgement was lost");
         let out = receive(&mut r, 25, 1, chunk(2, 50, true)).unwrap();
         let last = ChunkToStore { index: 10, term: 2, offset: 200, len: 50, last: true };
         assert_eq!((out.snapshot_chunk, out.snapshot), (Some(last), Some(metadata(10, 2))));

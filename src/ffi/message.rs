@@ -182,14 +182,10 @@ pub unsafe fn received<'a: 'v, 'v>(
             Incoming::ReadIndexResult(ReadIndexResult { term: r.term, id: r.id, index: r.index })
         }
         MessageView::InstallSnapshotChunk(c) => {
-            let conf = if c.last != 0 {
-                // SAFETY: forwarded to the caller.
-                unsafe { configuration::from_c(&c.conf) }.map_err(|f| {
-                    Failure::malformed(format!("snapshot configuration: {}", f.message))
-                })?
-            } else {
-                Default::default()
-            };
+            // SAFETY: forwarded to the caller.
+            let conf = unsafe { chunk_configuration(c) }.map_err(|f| {
+                Failure::malformed(format!("snapshot configuration: {}", f.message))
+            })?;
             Incoming::InstallSnapshotChunk(SnapshotChunk {
                 term: c.term,
                 last_index: c.last_index,
@@ -202,9 +198,7 @@ pub unsafe fn received<'a: 'v, 'v>(
             })
         }
         MessageView::InstallSnapshotChunkResult(r) => {
-            let next_chunk = u32::try_from(r.next_chunk).map_err(|_| {
-                Failure::malformed(format!("chunk count {} beyond 2^32 - 1", r.next_chunk))
-            })?;
+            let next_chunk = next_chunk(r).map_err(Failure::malformed)?;
             Incoming::SnapshotChunkResult(SnapshotChunkResult {
                 term: r.term,
                 last_index: r.last_index,
@@ -218,6 +212,25 @@ pub unsafe fn received<'a: 'v, 'v>(
         _ => 0,
     };
     Ok((Received { from: m.server_id, from_address, body, read_context }, view))
+}
+
+/// The configuration a chunk carries: the last chunk's, read; none on the others.
+///
+/// # Safety
+/// On the last chunk, `conf` must be a valid configuration for the call.
+pub unsafe fn chunk_configuration(
+    c: &raft_install_snapshot_chunk,
+) -> Result<crate::core::Configuration, Failure> {
+    if c.last == 0 {
+        return Ok(Default::default());
+    }
+    // SAFETY: per the caller.
+    unsafe { configuration::from_c(&c.conf) }
+}
+
+/// A chunk result's count, which must fit the 32 bits chunks are numbered in.
+pub fn next_chunk(r: &raft_install_snapshot_chunk_result) -> Result<u32, String> {
+    u32::try_from(r.next_chunk).map_err(|_| format!("chunk count {} beyond 2^32 - 1", r.next_chunk))
 }
 
 /// All entries of one AppendEntries share one batch, which the library may free at once.

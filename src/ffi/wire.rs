@@ -10,7 +10,7 @@ use super::boundary::{self, codec_call, guard, Failure};
 use super::configuration::{self as conf_ffi, copy_to_heap};
 use super::entries::{self, Origin};
 use super::heap;
-use super::message::MessageView;
+use super::message::{self, MessageView};
 use super::types::*;
 use crate::codec::wire::{self, Handshake, Limits, WireMessage};
 
@@ -231,12 +231,8 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
         MessageView::InstallSnapshotChunk(c) => {
             // SAFETY: forwarded to the caller.
             let data = unsafe { boundary::buffer_bytes(&c.data, "snapshot chunk") }?;
-            let conf = if c.last != 0 {
-                // SAFETY: forwarded to the caller.
-                unsafe { conf_ffi::from_c(&c.conf) }?
-            } else {
-                Default::default()
-            };
+            // SAFETY: forwarded to the caller.
+            let conf = unsafe { message::chunk_configuration(c) }?;
             WireMessage::InstallSnapshotChunk(InstallSnapshotChunk {
                 term: c.term,
                 last_index: c.last_index,
@@ -249,9 +245,7 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
             })
         }
         MessageView::InstallSnapshotChunkResult(r) => {
-            let next_chunk = u32::try_from(r.next_chunk).map_err(|_| {
-                Failure::invalid(format!("chunk count {} beyond 2^32 - 1", r.next_chunk))
-            })?;
+            let next_chunk = message::next_chunk(r).map_err(Failure::invalid)?;
             WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
                 term: r.term,
                 last_index: r.last_index,
@@ -259,6 +253,25 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
             })
         }
     })
+}
+
+/// The C forms of a received snapshot's (or chunk's) configuration, when it carries one, and
+/// data: both on the raft heap, or neither.
+fn snapshot_to_c(
+    conf: Option<&crate::vocab::Configuration>,
+    data: &Bytes,
+) -> Result<(raft_configuration, raft_buffer), Failure> {
+    let mut c = raft_configuration { servers: ptr::null_mut(), n: 0 };
+    if let Some(conf) = conf {
+        conf_ffi::to_c(conf, &mut c)?;
+    }
+    match copy_to_heap(data) {
+        Ok(data) => Ok((c, data)),
+        Err(failure) => {
+            conf_ffi::close(&mut c);
+            Err(failure)
+        }
+    }
 }
 
 /// The C form of a decoded message, ready for `RAFT_RECEIVE` except for the sender, which
@@ -316,15 +329,7 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
             };
         }
         WireMessage::InstallSnapshot(m) => {
-            let mut conf = raft_configuration { servers: ptr::null_mut(), n: 0 };
-            conf_ffi::to_c(&m.conf, &mut conf)?;
-            let data = match copy_to_heap(&m.data) {
-                Ok(data) => data,
-                Err(failure) => {
-                    conf_ffi::close(&mut conf);
-                    return Err(failure);
-                }
-            };
+            let (conf, data) = snapshot_to_c(Some(&m.conf), &m.data)?;
             out.body.install_snapshot = raft_install_snapshot {
                 version: m.version,
                 term: m.term,
@@ -351,17 +356,7 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
                 raft_read_index_result { version: 0, term: m.term, id: m.id, index: m.index };
         }
         WireMessage::InstallSnapshotChunk(m) => {
-            let mut conf = raft_configuration { servers: ptr::null_mut(), n: 0 };
-            if m.last {
-                conf_ffi::to_c(&m.conf, &mut conf)?;
-            }
-            let data = match copy_to_heap(&m.data) {
-                Ok(data) => data,
-                Err(failure) => {
-                    conf_ffi::close(&mut conf);
-                    return Err(failure);
-                }
-            };
+            let (conf, data) = snapshot_to_c(m.last.then_some(&m.conf), &m.data)?;
             out.body.install_snapshot_chunk = raft_install_snapshot_chunk {
                 version: 0,
                 last: u8::from(m.last),
