@@ -508,6 +508,15 @@ bench-net-uv: deps $(BUILD)/bench/craft-node-rs $(BUILD)/bench/craft-node-22 $(B
 	  --clients $(NET_CLIENTS) --configs rsuv.fsync,craft22.fsync --out $(BUILD)/bench/net-uv.txt
 	@echo "make bench-net-uv: figures in $(BUILD)/bench/net-uv.txt"
 
+# What one durable append costs through the loop thread, libuv's thread pool and io_uring,
+# buffered and O_DIRECT (issue 14; c_bench/append_latency.c, liburing from make deps).
+.PHONY: bench-append
+bench-append: deps $(BUILD)/bench/append_latency-bin
+	$(BUILD)/bench/append_latency-bin $(BUILD)/bench
+$(BUILD)/bench/append_latency-bin: c_bench/append_latency.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -o $@ $< -luring -luv
+
 # Linearizable reads (issue 16): GET throughput and latency for each --read mode of examples/node.
 bench-net-reads: deps $(BUILD)/bench/node $(BUILD)/bench/netbench
 	$(PYTHON) examples/bench/bench_net.py --build $(BUILD) --seconds $(NET_SECONDS) \

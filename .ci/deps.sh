@@ -8,8 +8,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # python3-venv, -pip, -setuptools and -wheel: make test-python-package builds the Python package
 # offline and pip-installs it into a fresh virtual environment (enough on their own when python3
 # is Debian's; another interpreter on PATH is served by pip below).
+# liburing-dev: make bench-append only (the io_uring row of issue 14's measurement).
 apt_packages=(libcmocka-dev pkg-config valgrind python3-pytest protobuf-compiler libraft-dev libuv1-dev
-  python3-venv python3-pip python3-setuptools python3-wheel)
+  python3-venv python3-pip python3-setuptools python3-wheel liburing-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
