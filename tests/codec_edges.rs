@@ -468,3 +468,39 @@ fn malformed_snapshot_chunk_messages_are_refused() {
     bytes[16 + 16 + 4] = 1;
     assert_eq!(kind_of(bytes), ErrorKind::Malformed);
 }
+
+#[test]
+fn the_committed_stream_seeds_of_snapshot_chunks_decode() {
+    // fuzz/seeds/stream/crafted-install-snapshot-chunk*.bin start the fuzzer inside types 9
+    // and 10: a byte for the feeding size, a handshake, then whole messages.
+    for (name, expected) in [
+        ("crafted-install-snapshot-chunks.bin", 2),
+        ("crafted-install-snapshot-chunk-result.bin", 1),
+    ] {
+        let bytes = std::fs::read(format!("fuzz/seeds/stream/{name}")).unwrap();
+        let mut decoder = StreamDecoder::new(Limits::default());
+        decoder.feed(&bytes[1..]);
+        let mut messages = 0;
+        while let Some(frame) = decoder.next_frame().unwrap() {
+            if let Frame::Message(m) = frame {
+                assert!(matches!(
+                    m,
+                    WireMessage::InstallSnapshotChunk(_)
+                        | WireMessage::InstallSnapshotChunkResult(_)
+                ));
+                messages += 1;
+            }
+        }
+        assert_eq!(messages, expected, "{name}");
+    }
+}
+
+#[test]
+fn a_configuration_on_a_chunk_before_the_last_is_malformed() {
+    let last =
+        encode_message(&WireMessage::InstallSnapshotChunk(snapshot_chunk(true, &[]))).unwrap();
+    let mut bytes = last.clone();
+    // Clear the flags word: the configuration now rides a chunk before the last.
+    bytes[16 + 40] = 0;
+    assert_eq!(kind_of(bytes), ErrorKind::Malformed);
+}

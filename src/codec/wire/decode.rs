@@ -271,6 +271,9 @@ fn install_snapshot_chunk(header: &[u8], limits: &Limits) -> Result<MessageHead>
     let chunk = u32::try_from(chunk)
         .map_err(|_| Error::malformed(WHAT, format!("chunk number {chunk} beyond 2^32 - 1")))?;
     let last = flags & 1 != 0;
+    if !last && conf_len != 0 {
+        return Err(Error::malformed(WHAT, "a configuration on a chunk before the last"));
+    }
     let conf = if conf_len == 0 {
         crate::vocab::Configuration::default()
     } else {
