@@ -599,6 +599,27 @@ static void load_torn_open_segments(void **state)
     load_crashed("recovery/t4-zerocount/input", 5, "0000000000000002-0000000000000005");
 }
 
+/* With auto-recovery off, an open segment whose tail is damaged (not zeros) makes the load
+ * fail and stays as it is; with it on (the default, above) the valid batches are kept. */
+static void auto_recovery_off_refuses_a_damaged_open_segment(void **state)
+{
+    struct fixture *f = *state;
+    copy_vector("recovery/t2-torn/input", f->dir);
+    open_io(f);
+    raft_uv_set_auto_recovery(&f->io, false);
+    struct loaded l;
+    assert_int_equal(load(f, &l), RAFT_CORRUPT);
+    assert_non_null(strstr(f->io.errmsg, "auto-recovery is off"));
+    close_io(f);
+    assert_true(file_exists(f->dir, "open-1") || file_exists(f->dir, "open-2"));
+    open_io(f);
+    raft_uv_set_auto_recovery(&f->io, true);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 6);
+    free_loaded(&l);
+    close_io(f);
+}
+
 /* A damaged closed segment is refused: nothing committed is dropped silently. */
 static void load_corrupt_closed_segment(void **state)
 {
@@ -896,6 +917,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(snapshot_put_get_with_trailing, setup, teardown),
         cmocka_unit_test(load_torn_open_segments),
         cmocka_unit_test_setup_teardown(load_corrupt_closed_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(auto_recovery_off_refuses_a_damaged_open_segment, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(load_craft_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(close_with_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(append_refuses_unaligned_entries, setup, teardown),

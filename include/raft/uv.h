@@ -142,10 +142,12 @@ RAFT_API void raft_uv_set_connect_retry_delay(struct raft_io *io, unsigned int m
 RAFT_API void raft_uv_set_tracer(struct raft_io *io, struct raft_tracer *tracer);
 
 /**
- * Auto-recovery of corrupt segments at load (C-Raft moves them aside and drops their
- * entries). Accepted; a corrupt closed segment always makes the load fail with
- * `RAFT_CORRUPT` (committed entries are never dropped silently), and a torn open segment is
- * always cut after its last valid batch.
+ * Auto-recovery of damaged segments at load (default on). On: an open segment whose tail is
+ * damaged (bytes after its last valid batch that are not all zeros, as a torn write leaves) is
+ * cut after that batch. Off: the load fails with `RAFT_CORRUPT` and leaves the file as it is.
+ * A damaged closed segment always makes the load fail (C-Raft, when on, moves the last corrupt
+ * segments aside and drops their entries; this library never drops entries a closed segment
+ * holds, and keeps the valid batches of an open one where C-Raft drops the whole file).
  */
 RAFT_API void raft_uv_set_auto_recovery(struct raft_io *io, bool flag);
 

@@ -21,7 +21,7 @@ use crate::codec::disk::names::{
     closed_segment_name, open_segment_name, parse_file_name, FileName, SnapshotName,
 };
 use crate::codec::disk::segment::{
-    encode_segment, encode_segment_header, load_closed_segment, load_open_segment,
+    encode_segment, encode_segment_header, load_closed_segment, load_open_segment, SegmentEnd,
     SEGMENT_HEADER_LEN,
 };
 use crate::codec::disk::snapshot::{
@@ -81,6 +81,9 @@ struct Open {
 pub struct Log {
     dir: PathBuf,
     segment_size: u64,
+    /// Whether a damaged open segment is cut after its last valid batch at load (the default)
+    /// or makes the load fail, leaving the file as it is (`raft_uv_set_auto_recovery`).
+    auto_recovery: bool,
     closed: Vec<Closed>,
     open: Option<Open>,
     next_counter: u64,
@@ -97,6 +100,7 @@ impl Log {
         Log {
             dir: dir.to_path_buf(),
             segment_size: DEFAULT_SEGMENT_SIZE,
+            auto_recovery: true,
             closed: Vec::new(),
             open: None,
             next_counter: 1,
@@ -107,6 +111,11 @@ impl Log {
     }
 
     /// Sets the size past which an open segment is closed and a new one started.
+    /// See the `auto_recovery` field.
+    pub fn set_auto_recovery(&mut self, on: bool) {
+        self.auto_recovery = on;
+    }
+
     pub fn set_segment_size(&mut self, size: u64) {
         self.segment_size = size.max(SEGMENT_HEADER_LEN as u64 + 1);
     }
@@ -427,6 +436,17 @@ impl Log {
         let path = self.dir.join(&name);
         let data = Bytes::from(read(&self.dir, &name)?);
         let segment = load_open_segment(&data).map_err(|e| Error::codec(&name, e))?;
+        if let (false, SegmentEnd::Damaged { offset, discarded, .. }) =
+            (self.auto_recovery, &segment.end)
+        {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "{name}: {discarded} damaged bytes at offset {offset} (auto-recovery is off: \
+                     the file is left as it is)"
+                ),
+            ));
+        }
         if segment.is_unused() {
             remove_file(&self.dir, &name)?;
             return Ok(None);

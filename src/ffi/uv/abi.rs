@@ -144,13 +144,15 @@ pub extern "C" fn raft_uv_set_tracer(io: *mut raft_io, tracer: *mut raft_tracer)
     let _ = (io, tracer);
 }
 
-/// Auto-recovery of corrupt segments at load (C-Raft moves them aside and drops their
-/// entries). Accepted; a corrupt closed segment always makes the load fail with
-/// `RAFT_CORRUPT` (committed entries are never dropped silently), and a torn open segment is
-/// always cut after its last valid batch.
+/// Auto-recovery of damaged segments at load (default on). On: an open segment whose tail is
+/// damaged (bytes after its last valid batch that are not all zeros, as a torn write leaves) is
+/// cut after that batch. Off: the load fails with `RAFT_CORRUPT` and leaves the file as it is.
+/// A damaged closed segment always makes the load fail (C-Raft, when on, moves the last corrupt
+/// segments aside and drops their entries; this library never drops entries a closed segment
+/// holds, and keeps the valid batches of an open one where C-Raft drops the whole file).
 #[no_mangle]
 pub extern "C" fn raft_uv_set_auto_recovery(io: *mut raft_io, flag: bool) {
-    let _ = (io, flag);
+    super::io::with_uv(io, |uv| uv.set_auto_recovery(flag));
 }
 
 /// Makes `t` the TCP transport of C-Raft's protocol on `loop` (IPv4 `a.b.c.d:port`

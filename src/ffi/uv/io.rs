@@ -121,6 +121,12 @@ pub fn with_uv(io: *mut raft_io, body: impl FnOnce(&mut UvIo)) {
 }
 
 impl UvIo {
+    pub fn set_auto_recovery(&mut self, on: bool) {
+        if let Ok(mut log) = self.log.lock() {
+            log.set_auto_recovery(on);
+        }
+    }
+
     pub fn set_segment_size(&mut self, size: u64) {
         self.batch_limit = size;
         if let Ok(mut log) = self.log.lock() {
