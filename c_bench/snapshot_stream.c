@@ -230,7 +230,9 @@ static void start(raft_id id)
     if (raft_init(&r, NULL, NULL, id, address) != 0) {
         die("raft_init");
     }
-    raft_set_snapshot_chunks(&r, chunk_size, window);
+    if (raft_set_snapshot_chunks(&r, chunk_size, window) != 0) {
+        die("raft_set_snapshot_chunks");
+    }
     if (raft_decoder_new(&decoder, false) != 0) {
         die("decoder");
     }

@@ -193,7 +193,7 @@ static void node_init(struct node *n, raft_id id, uint64_t chunk_size)
     char address[8];
     snprintf(address, sizeof address, "s%llu", (unsigned long long)id);
     assert_int_equal(raft_init(&n->r, NULL, NULL, id, address), 0);
-    raft_set_snapshot_chunks(&n->r, chunk_size, WINDOW);
+    assert_int_equal(raft_set_snapshot_chunks(&n->r, chunk_size, WINDOW), 0);
     n->conf = host_configuration(1, 2);
     assert_int_equal(raft_decoder_new(&n->decoder, false), 0);
 }
@@ -362,6 +362,7 @@ static void snapshot_length_of_another_snapshot_is_refused(void **state)
     assert_int_equal(raft_set_snapshot_length(&l.r, 1, 100), RAFT_INVALID);
     assert_non_null(strstr(raft_errmsg(&l.r), "not the latest"));
     assert_int_equal(raft_set_snapshot_length(NULL, 2, 100), RAFT_INVALID);
+    assert_int_equal(raft_set_snapshot_chunks(NULL, 64, 4), RAFT_INVALID);
     queue_free(&to_f);
     node_close(&l);
     node_close(&f);

@@ -1923,9 +1923,11 @@ RAFT_API void raft_set_read_lease(struct raft *r, bool enabled, unsigned int max
  * leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
  * unacknowledged, to followers that take them; it streams only a snapshot whose length it
  * was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
- * C-Raft does. Set it before `RAFT_START` and keep it.
+ * C-Raft does. Set it before `RAFT_START` and keep it. Errors: `RAFT_INVALID` (NULL or
+ * uninitialised `r`, or a classic-mode instance: `raft_io` and `raft_fsm` take snapshots
+ * whole); nothing changes then.
  */
-RAFT_API void raft_set_snapshot_chunks(struct raft *r, uint64_t chunk_size, unsigned int window);
+RAFT_API int raft_set_snapshot_chunks(struct raft *r, uint64_t chunk_size, unsigned int window);
 
 /**
  * libraft-rs extension (docs/snapshots.md): the length in bytes of the data of the host's

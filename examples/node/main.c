@@ -210,7 +210,10 @@ int main(int argc, char **argv)
     /* Streamed snapshots (docs/snapshots.md): with peers that take them; C-Raft peers and
      * nodes without the option keep getting whole snapshots. */
     h.chunk_size = o.snapshot_chunk;
-    raft_set_snapshot_chunks(&h.raft, h.chunk_size, 4);
+    if (raft_set_snapshot_chunks(&h.raft, h.chunk_size, 4) != 0) {
+        fprintf(stderr, "node: %s\n", raft_errmsg(&h.raft));
+        return 1;
+    }
     /* A snapshot sent while the peer was down is lost with the connection: retry soon rather
      * than after the default 30 s. */
     raft_set_install_snapshot_timeout(&h.raft, 2000);

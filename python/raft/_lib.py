@@ -471,7 +471,7 @@ _SIGNATURES = {
     "raft_set_max_inflight_entries": (None, [_R, c_uint]),
     "raft_set_capacity_threshold": (None, [_R, c_ushort]),
     "raft_set_read_lease": (None, [_R, c_bool, c_uint]),
-    "raft_set_snapshot_chunks": (None, [_R, c_ulonglong, c_uint]),
+    "raft_set_snapshot_chunks": (c_int, [_R, c_ulonglong, c_uint]),
     "raft_set_snapshot_length": (c_int, [_R, raft_index, c_ulonglong]),
     "raft_update_reads": (c_int, [_R, POINTER(POINTER(RaftReadResult)), POINTER(c_uint)]),
     "raft_current_term": (raft_term, [_R]),

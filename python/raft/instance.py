@@ -604,7 +604,10 @@ class Raft:
     def set_snapshot_chunks(self, chunk_size: int, window: int = 4) -> None:
         """Streamed snapshots (docs/snapshots.md): chunks of ``chunk_size`` bytes, at most
         ``window`` unacknowledged; 0 sends and takes snapshots whole. Before the start."""
-        lib.raft_set_snapshot_chunks(self._ptr(), chunk_size, window)
+        p = self._ptr()
+        rv = lib.raft_set_snapshot_chunks(p, chunk_size, window)
+        if rv != 0:
+            raise RaftError(rv, _text(lib.raft_errmsg(p)))
 
     def set_snapshot_length(self, index: int, length: int) -> None:
         """The length of the data of our latest snapshot (at ``index``), so that a leader can

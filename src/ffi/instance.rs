@@ -459,10 +459,33 @@ pub extern "C" fn raft_set_read_lease(r: *mut raft, enabled: bool, max_clock_dri
 /// leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
 /// unacknowledged, to followers that take them; it streams only a snapshot whose length it
 /// was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
-/// C-Raft does. Set it before `RAFT_START` and keep it.
+/// C-Raft does. Set it before `RAFT_START` and keep it. Errors: `RAFT_INVALID` (NULL or
+/// uninitialised `r`, or a classic-mode instance: `raft_io` and `raft_fsm` take snapshots
+/// whole); nothing changes then.
 #[no_mangle]
-pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window: c_uint) {
-    with_instance(r, |inst| inst.core.set_snapshot_chunks(chunk_size, window))
+pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window: c_uint) -> c_int {
+    let mut initialised = false;
+    with_instance(r, |_| initialised = true);
+    // SAFETY: only read when `r` is an initialised struct raft (with_instance found it).
+    let classic = initialised && unsafe { super::classic::is_classic(r) };
+    let outcome = if !initialised {
+        Err(String::from("not an initialised struct raft"))
+    } else if classic {
+        Err(String::from("streamed snapshots need raft_step: raft_io takes snapshots whole"))
+    } else {
+        with_instance(r, |inst| inst.core.set_snapshot_chunks(chunk_size, window));
+        Ok(())
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(message) => {
+            if !r.is_null() {
+                // SAFETY: `r` is the host's struct raft; errmsg is plain host memory.
+                unsafe { set_errmsg(r, &message) };
+            }
+            RAFT_INVALID
+        }
+    }
 }
 
 /// libraft-rs extension (docs/snapshots.md): the length in bytes of the data of the host's
