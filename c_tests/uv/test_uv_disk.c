@@ -82,18 +82,24 @@ static bool is_directory(int fd)
     return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Fails a sync with EIO when `fault` is armed and `applies` to the descriptor. */
+static bool sync_fails(enum fault fault, bool applies)
+{
+    if (atomic_load(&armed) == (int)fault && applies) {
+        atomic_fetch_add(&faults_injected, 1);
+        errno = EIO;
+        return true;
+    }
+    return false;
+}
+
 int fsync(int fd)
 {
     static int (*next)(int);
     if (next == NULL) {
         next = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     }
-    if (atomic_load(&armed) == FAULT_EIO_DIR_SYNC && is_directory(fd)) {
-        atomic_fetch_add(&faults_injected, 1);
-        errno = EIO;
-        return -1;
-    }
-    return next(fd);
+    return sync_fails(FAULT_EIO_DIR_SYNC, is_directory(fd)) ? -1 : next(fd);
 }
 
 int fdatasync(int fd)
@@ -102,12 +108,7 @@ int fdatasync(int fd)
     if (next == NULL) {
         next = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     }
-    if (atomic_load(&armed) == FAULT_EIO_SYNC && is_regular_file(fd)) {
-        atomic_fetch_add(&faults_injected, 1);
-        errno = EIO;
-        return -1;
-    }
-    return next(fd);
+    return sync_fails(FAULT_EIO_SYNC, is_regular_file(fd)) ? -1 : next(fd);
 }
 
 struct fixture

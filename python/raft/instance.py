@@ -24,6 +24,7 @@ from . import events as ev
 from . import messages as msgs
 from ._lib import (
     TRACER_EMIT,
+    RaftBuffer,
     RaftEntry,
     RaftError,
     RaftEvent,
@@ -147,6 +148,14 @@ class _Scratch:
         self.confs.append(c)
         return c
 
+    def payload(self, data: bytes) -> RaftBuffer:
+        """A copy of ``data`` on the raft heap, which the library takes over when a receive
+        succeeds (and is freed with the scratch otherwise)."""
+        base = _raft_malloc(len(data))
+        self.owned.append(base)
+        ctypes.memmove(base, data, len(data))
+        return RaftBuffer(base, len(data))
+
     def metadata(self, meta: SnapshotMetadata) -> RaftSnapshotMetadata:
         return RaftSnapshotMetadata(
             meta.index, meta.term, self.configuration(meta.configuration), meta.configuration_index
@@ -226,11 +235,7 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
         s.version, s.term, s.last_index, s.last_term = m.version, m.term, m.last_index, m.last_term
         s.conf = scratch.configuration(m.conf)
         s.conf_index = m.conf_index
-        data = m.data or b""
-        s.data.base = _raft_malloc(len(data))
-        scratch.owned.append(s.data.base)
-        ctypes.memmove(s.data.base, data, len(data))
-        s.data.len = len(data)
+        s.data = scratch.payload(m.data or b"")
     elif isinstance(m, msgs.TimeoutNow):
         t = c.timeout_now
         t.version, t.term = m.version, m.term
@@ -246,11 +251,7 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
         s.version, s.term, s.last_index, s.last_term = m.version, m.term, m.last_index, m.last_term
         s.chunk, s.last, s.conf_index = m.chunk, m.last, m.conf_index
         s.conf = scratch.configuration(m.conf) if m.last else s.conf
-        data = m.data or b""
-        s.data.base = _raft_malloc(len(data))
-        scratch.owned.append(s.data.base)
-        ctypes.memmove(s.data.base, data, len(data))
-        s.data.len = len(data)
+        s.data = scratch.payload(m.data or b"")
     elif isinstance(m, msgs.InstallSnapshotChunkResult):
         r = c.install_snapshot_chunk_result
         r.version, r.term, r.last_index, r.next_chunk = m.version, m.term, m.last_index, m.next_chunk

@@ -62,14 +62,25 @@ pub(super) fn snapshot_position_problem(
 /// What is wrong with the form of an InstallSnapshot, whatever our state: checked before its
 /// term.
 pub(super) fn check_install_snapshot_form(s: &InstallSnapshot<'_>) -> Result<(), Error> {
-    if s.term == 0 || s.last_index == 0 || s.last_term == 0 {
-        return Err(malformed("term, last index and last term must be non-zero"));
-    }
+    check_snapshot_sender(s.term, s.last_index, s.last_term).map_err(malformed)?;
     if let Some(why) = snapshot_position_problem(s.last_index, s.last_term, s.conf, s.conf_index) {
         return Err(malformed(why));
     }
-    if s.last_term > s.term {
-        return Err(malformed("snapshot term above the sender's term"));
+    Ok(())
+}
+
+/// What is wrong with the terms and index a snapshot's sender names (whole, or any chunk of
+/// it): none is zero, and the snapshot is not of a term after the sender's.
+pub(super) fn check_snapshot_sender(
+    term: Term,
+    last_index: Index,
+    last_term: Term,
+) -> Result<(), &'static str> {
+    if term == 0 || last_index == 0 || last_term == 0 {
+        return Err("term, last index and last term must be non-zero");
+    }
+    if last_term > term {
+        return Err("snapshot term above the sender's term");
     }
     Ok(())
 }

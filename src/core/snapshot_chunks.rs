@@ -24,7 +24,9 @@ use super::event::{ChunkToStore, SnapshotMetadata};
 use super::message::{Outgoing, SnapshotChunk, SnapshotChunkResult, FEATURE_SNAPSHOT_CHUNKS};
 use super::progress::Mode;
 use super::raft::{Ctx, Follower, Raft, Status};
-use super::snapshot::{snapshot_position_problem, InstallPlan, InstallSnapshot};
+use super::snapshot::{
+    check_install_snapshot_form, check_snapshot_sender, InstallPlan, InstallSnapshot,
+};
 use super::trace::LEVEL_INFO;
 use super::types::{Id, Index, Term, Time};
 use crate::raft_trace;
@@ -77,16 +79,20 @@ pub(crate) struct Staging {
     pub term: Term,
     pub index: Index,
     pub last_term: Term,
-    /// Chunks handed to the host, and the bytes they hold.
-    pub handed: u32,
+    /// Bytes handed to the host so far (where the next chunk goes).
     pub offset: u64,
-    /// Chunks the host made durable.
+    /// Chunks the host made durable (the first `stored` of the stream).
     pub stored: u32,
     /// Offsets of the chunks handed out and not yet durable, in order.
     pub pending: VecDeque<u64>,
 }
 
 impl Staging {
+    /// Chunks handed to the host: the durable ones and those it is still storing.
+    fn handed(&self) -> u32 {
+        self.stored + self.pending.len() as u32
+    }
+
     fn is_stream_of(&self, from: Id, c: &SnapshotChunk) -> bool {
         (self.leader, self.term, self.index, self.last_term)
             == (from, c.term, c.last_index, c.last_term)
@@ -111,20 +117,11 @@ pub(crate) enum ChunkPlan {
 /// What is wrong with the form of a chunk, whatever our state: what is wrong with an
 /// InstallSnapshot, except that only the last chunk carries the configuration.
 pub(crate) fn check_chunk_form(c: &SnapshotChunk) -> Result<(), Error> {
-    let malformed = |why: &str| Error::Malformed(format!("InstallSnapshotChunk: {why}"));
-    if c.term == 0 || c.last_index == 0 || c.last_term == 0 {
-        return Err(malformed("term, last index and last term must be non-zero"));
-    }
-    if c.last_term > c.term {
-        return Err(malformed("snapshot term above the sender's term"));
-    }
     if c.last {
-        let problem = snapshot_position_problem(c.last_index, c.last_term, &c.conf, c.conf_index);
-        if let Some(why) = problem {
-            return Err(malformed(why));
-        }
+        return check_install_snapshot_form(&as_whole(c));
     }
-    Ok(())
+    check_snapshot_sender(c.term, c.last_index, c.last_term)
+        .map_err(|why| Error::Malformed(format!("InstallSnapshotChunk: {why}")))
 }
 
 /// A chunk seen as the InstallSnapshot it is part of, for the rules both share (whether the
@@ -310,10 +307,10 @@ impl Raft {
             plan => return Ok(ChunkPlan::Whole(plan)),
         }
         match &self.staging {
-            Some(s) if s.is_stream_of(from, c) && c.chunk == s.handed => {
+            Some(s) if s.is_stream_of(from, c) && c.chunk == s.handed() => {
                 Ok(ChunkPlan::Store { new_stream: false })
             }
-            Some(s) if s.is_stream_of(from, c) && (s.stored..s.handed).contains(&c.chunk) => {
+            Some(s) if s.is_stream_of(from, c) && (s.stored..s.handed()).contains(&c.chunk) => {
                 Ok(ChunkPlan::Pending)
             }
             Some(s) if s.is_stream_of(from, c) => Ok(ChunkPlan::Report { next_chunk: s.stored }),
@@ -372,7 +369,6 @@ impl Raft {
                 term: c.term,
                 index: c.last_index,
                 last_term: c.last_term,
-                handed: 0,
                 offset: 0,
                 stored: 0,
                 pending: VecDeque::new(),
@@ -383,7 +379,6 @@ impl Raft {
         };
         let offset = s.offset;
         s.offset = s.offset.saturating_add(c.len);
-        s.handed += 1;
         s.pending.push_back(offset);
         let (index, term) = (c.last_index, c.last_term);
         cx.update.snapshot_chunk =

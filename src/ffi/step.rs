@@ -314,19 +314,14 @@ unsafe fn run_with_views<'a>(
         let Some(data) = data else {
             unreachable!("the core hands back a snapshot only for a received one");
         };
-        let chunk = result.snapshot_chunk.unwrap_or(core::ChunkToStore {
-            index: 0,
-            term: 0,
-            offset: 0,
-            len: data.len as u64,
-            last: true,
-        });
-        let metadata = match &result.snapshot {
-            Some(meta) => {
+        // A whole snapshot is one last chunk at offset 0.
+        let (offset, last) = result.snapshot_chunk.map_or((0, true), |c| (c.offset, c.last));
+        let metadata = match (&result.snapshot, &result.snapshot_chunk) {
+            (Some(meta), chunk) => {
                 let Some(configuration) = outputs.configuration.take() else {
                     unreachable!("a snapshot to install comes with its configuration");
                 };
-                if result.snapshot_chunk.is_none() {
+                if chunk.is_none() {
                     received_len = Some((meta.index, data.len as u64));
                 }
                 raft_snapshot_metadata {
@@ -337,18 +332,19 @@ unsafe fn run_with_views<'a>(
                 }
             }
             // A chunk before the last: the configuration comes with the last one.
-            None => raft_snapshot_metadata {
+            (None, Some(chunk)) => raft_snapshot_metadata {
                 index: chunk.index,
                 term: chunk.term,
                 configuration: raft_configuration { servers: ptr::null_mut(), n: 0 },
                 configuration_index: 0,
             },
+            (None, None) => unreachable!("checked above"),
         };
         update.snapshot = raft_update_snapshot {
             metadata,
-            offset: chunk.offset as usize,
+            offset: offset as usize,
             chunk: data,
-            last: u8::from(chunk.last),
+            last: u8::from(last),
         };
         snapshot_handed_back = true;
         flags |= RAFT_UPDATE_SNAPSHOT;
