@@ -621,10 +621,13 @@ struct raft_install_snapshot_chunk {
 
 /**
  * `RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT` (libraft-rs extension): the follower durably stored
- * chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over).
+ * chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over). `gap` (0 or
+ * 1): the chunk answered came after one the follower lacks, so the leader resends from
+ * `next_chunk` at once; 0 answers a chunk it held already, or acknowledges stored ones.
  */
 struct raft_install_snapshot_chunk_result {
   unsigned char version;
+  unsigned char gap;
   raft_term term;
   raft_index last_index;
   uint64_t next_chunk;
@@ -1923,9 +1926,11 @@ RAFT_API void raft_set_read_lease(struct raft *r, bool enabled, unsigned int max
  * leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
  * unacknowledged, to followers that take them; it streams only a snapshot whose length it
  * was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
- * C-Raft does. Set it before `RAFT_START` and keep it. Errors: `RAFT_INVALID` (NULL or
- * uninitialised `r`, or a classic-mode instance: `raft_io` and `raft_fsm` take snapshots
- * whole); nothing changes then.
+ * C-Raft does. Set it before `RAFT_START` and keep it. A classic-mode instance streams only
+ * over libraft-rs's `raft_uv` (chunks go straight into its data directory; the snapshot's
+ * length is told by the library itself). Errors: `RAFT_INVALID` (NULL or uninitialised `r`,
+ * or a classic-mode instance over another `raft_io`, whose methods take snapshots whole);
+ * nothing changes then.
  */
 RAFT_API int raft_set_snapshot_chunks(struct raft *r, uint64_t chunk_size, unsigned int window);
 

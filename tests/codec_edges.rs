@@ -439,6 +439,13 @@ fn snapshot_chunk_messages_round_trip() {
             term: 3,
             last_index: 90,
             next_chunk: 17,
+            gap: false,
+        }),
+        WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
+            term: 3,
+            last_index: 90,
+            next_chunk: 0,
+            gap: true,
         }),
     ] {
         let bytes = encode_message(&msg).unwrap();
@@ -463,10 +470,29 @@ fn malformed_snapshot_chunk_messages_are_refused() {
         encode_message(&WireMessage::InstallSnapshotChunk(snapshot_chunk(false, &[]))).unwrap();
     bytes[16 + 32 + 4] = 1;
     assert_eq!(kind_of(bytes), ErrorKind::Malformed);
-    let result = InstallSnapshotChunkResult { term: 3, last_index: 90, next_chunk: 1 };
+    let result = InstallSnapshotChunkResult { term: 3, last_index: 90, next_chunk: 1, gap: true };
     let mut bytes = encode_message(&WireMessage::InstallSnapshotChunkResult(result)).unwrap();
     bytes[16 + 16 + 4] = 1;
     assert_eq!(kind_of(bytes), ErrorKind::Malformed);
+    // A chunk result's flags other than the gap bit.
+    let result = InstallSnapshotChunkResult { term: 3, last_index: 90, next_chunk: 1, gap: true };
+    let mut bytes = encode_message(&WireMessage::InstallSnapshotChunkResult(result)).unwrap();
+    bytes[16 + 24] = 3;
+    assert_eq!(kind_of(bytes), ErrorKind::Malformed);
+}
+
+#[test]
+fn a_chunk_result_without_its_flags_word_has_no_gap() {
+    // The first form of type 10 had a 24-byte header: read as flags 0.
+    let result = InstallSnapshotChunkResult { term: 3, last_index: 90, next_chunk: 5, gap: true };
+    let mut bytes =
+        encode_message(&WireMessage::InstallSnapshotChunkResult(result.clone())).unwrap();
+    assert_eq!(bytes.len(), 16 + 32);
+    bytes.truncate(16 + 24);
+    bytes[8..16].copy_from_slice(&24u64.to_le_bytes());
+    let decoded = decode_message(&Bytes::from(bytes), &Limits::default()).unwrap();
+    let expected = InstallSnapshotChunkResult { gap: false, ..result };
+    assert_eq!(decoded, WireMessage::InstallSnapshotChunkResult(expected));
 }
 
 #[test]

@@ -168,6 +168,7 @@ class RaftInstallSnapshotChunk(Structure):
 class RaftInstallSnapshotChunkResult(Structure):
     _fields_ = [
         ("version", c_ubyte),
+        ("gap", c_ubyte),
         ("term", raft_term),
         ("last_index", raft_index),
         ("next_chunk", c_ulonglong),

@@ -255,6 +255,7 @@ def _message_to_c(m: msgs.Message, scratch: _Scratch) -> RaftMessage:
     elif isinstance(m, msgs.InstallSnapshotChunkResult):
         r = c.install_snapshot_chunk_result
         r.version, r.term, r.last_index, r.next_chunk = m.version, m.term, m.last_index, m.next_chunk
+        r.gap = int(m.gap)
     else:
         raise TypeError(f"not a message: {m!r}")
     return c
@@ -319,7 +320,7 @@ def _message_from_c(c: RaftMessage) -> msgs.Message:
         r = c.install_snapshot_chunk_result
         return msgs.InstallSnapshotChunkResult(
             **common, term=r.term, last_index=r.last_index, next_chunk=r.next_chunk,
-            version=r.version,
+            gap=bool(r.gap), version=r.version,
         )
     raise ValueError(f"unknown message type {c.type}")
 

@@ -157,9 +157,11 @@ class InstallSnapshotChunk(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class InstallSnapshotChunkResult(Message):
-    """A follower stored chunks ``0 .. next_chunk`` of the snapshot at ``last_index``."""
+    """A follower stored chunks ``0 .. next_chunk`` of the snapshot at ``last_index``;
+    ``gap``: the chunk answered came after one it lacks (the leader resends at once)."""
 
     last_index: int
     next_chunk: int
+    gap: bool = False
     version: int = 0
     TYPE = INSTALL_SNAPSHOT_CHUNK_RESULT

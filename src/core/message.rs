@@ -96,6 +96,9 @@ pub struct SnapshotChunkResult {
     pub term: Term,
     pub last_index: Index,
     pub next_chunk: u32,
+    /// The chunk answered came after one the follower lacks (a gap: the missing chunk was lost
+    /// or is late), rather than being one it holds already (a duplicate) or being stored.
+    pub gap: bool,
 }
 
 /// A follower asks its leader to confirm a read (libraft-rs; sent only to a leader whose

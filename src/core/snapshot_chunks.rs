@@ -106,9 +106,9 @@ pub(crate) enum ChunkPlan {
     Whole(InstallPlan),
     /// The next chunk of the stream in progress, or chunk 0 of a new one.
     Store { new_stream: bool },
-    /// A chunk after a missing one, or one whose acknowledgement the leader lost: tell it how
-    /// many chunks we hold of this stream (0: none).
-    Report { next_chunk: u32 },
+    /// A chunk after a missing one (`gap`), or one whose acknowledgement the leader lost: tell
+    /// it how many chunks we hold of this stream (0: none).
+    Report { next_chunk: u32, gap: bool },
     /// Again a chunk the host is still storing: its acknowledgement will follow, and a report
     /// now would send the leader back for nothing.
     Pending,
@@ -275,16 +275,19 @@ impl Raft {
             s.progress_at = now;
             sent_at = now;
         } else if r.next_chunk == 0 && s.acked > 0 {
-            // The follower holds nothing of the stream any more: it restarted. Start over.
+            // The follower holds nothing of the stream any more: it restarted. Start over,
+            // which is also the resend its other answers of 0 ask for.
             // (Any other result below `acked` was overtaken by a later one: ignored.)
             s.acked = 0;
             s.next = 0;
+            s.rewound_at = Some(0);
             s.progress_at = now;
-        } else if r.next_chunk == s.acked && s.next > s.acked && s.rewound_at != Some(s.acked) {
-            // A result that does not move while later chunks are out: the follower received
-            // one out of order (it takes them only in order), so the chunk it waits for was
-            // lost or is late. Send again from there at once, once per stall point; the
-            // stall timer covers the rest.
+        } else if r.gap && r.next_chunk == s.acked && s.rewound_at != Some(s.acked) {
+            // The follower received a chunk after the one it waits for (it takes them only in
+            // order): that one was lost or is late. Send again from there at once, once per
+            // stall point; the stall timer covers the rest. A result that does not move
+            // without a gap answers a duplicate: resending for it would send the window again
+            // for every duplicate, each bringing more.
             s.rewound_at = Some(s.acked);
             s.next = s.acked;
         }
@@ -313,13 +316,15 @@ impl Raft {
             Some(s) if s.is_stream_of(from, c) && (s.stored..s.handed()).contains(&c.chunk) => {
                 Ok(ChunkPlan::Pending)
             }
-            Some(s) if s.is_stream_of(from, c) => Ok(ChunkPlan::Report { next_chunk: s.stored }),
+            Some(s) if s.is_stream_of(from, c) => {
+                Ok(ChunkPlan::Report { next_chunk: s.stored, gap: c.chunk > s.handed() })
+            }
             Some(s) if c.chunk == 0 && !s.pending.is_empty() => {
                 // The host is still storing chunks of another stream: wait for them.
                 Ok(ChunkPlan::Whole(InstallPlan::Drop))
             }
             _ if c.chunk == 0 => Ok(ChunkPlan::Store { new_stream: true }),
-            _ => Ok(ChunkPlan::Report { next_chunk: 0 }),
+            _ => Ok(ChunkPlan::Report { next_chunk: 0, gap: true }),
         }
     }
 
@@ -349,10 +354,11 @@ impl Raft {
                 self.follow(cx, from, from_address);
                 raft_trace!(cx.tracer, LEVEL_INFO, "  being stored already");
             }
-            ChunkPlan::Report { next_chunk } => {
+            ChunkPlan::Report { next_chunk, gap } => {
                 self.follow(cx, from, from_address);
-                raft_trace!(cx.tracer, LEVEL_INFO, "  out of order: we hold {next_chunk}");
-                self.reply_chunks(cx, from, from_address, c.last_index, next_chunk);
+                let why = if gap { "after a gap" } else { "held already" };
+                raft_trace!(cx.tracer, LEVEL_INFO, "  out of order ({why}): we hold {next_chunk}");
+                self.reply_chunks(cx, from, from_address, c.last_index, next_chunk, gap);
             }
             ChunkPlan::Store { new_stream } => {
                 self.follow(cx, from, from_address);
@@ -403,8 +409,10 @@ impl Raft {
         to_address: &str,
         index: Index,
         next: u32,
+        gap: bool,
     ) {
-        let result = SnapshotChunkResult { term: self.term, last_index: index, next_chunk: next };
+        let result =
+            SnapshotChunkResult { term: self.term, last_index: index, next_chunk: next, gap };
         let address = self.reply_address(to, to_address);
         cx.send(to, address, Outgoing::SnapshotChunkResult(result));
     }
@@ -455,7 +463,7 @@ impl Raft {
         if let Status::Follower(Follower { leader: Some((id, address)), .. }) = &self.status {
             if *id == leader && stream_term == term {
                 let address = address.clone();
-                self.reply_chunks(cx, leader, &address, index, stored);
+                self.reply_chunks(cx, leader, &address, index, stored, false);
             }
         }
     }
@@ -512,7 +520,22 @@ mod tests {
     }
 
     fn chunk_result(next_chunk: u32) -> Incoming<'static> {
-        Incoming::SnapshotChunkResult(SnapshotChunkResult { term: 2, last_index: 4, next_chunk })
+        Incoming::SnapshotChunkResult(SnapshotChunkResult {
+            term: 2,
+            last_index: 4,
+            next_chunk,
+            gap: false,
+        })
+    }
+
+    /// The answer to a chunk that came after a missing one.
+    fn gap_result(next_chunk: u32) -> Incoming<'static> {
+        Incoming::SnapshotChunkResult(SnapshotChunkResult {
+            term: 2,
+            last_index: 4,
+            next_chunk,
+            gap: true,
+        })
     }
 
     /// The chunks in `out` for server `to`: (chunk, offset, len, last).
@@ -559,6 +582,13 @@ mod tests {
             chunk: k,
             len,
             last,
+        })
+    }
+
+    fn gap(out: &Out) -> Option<bool> {
+        out.to(1).into_iter().find_map(|m| match m {
+            Outgoing::SnapshotChunkResult(r) => Some(r.gap),
+            _ => None,
         })
     }
 
@@ -619,10 +649,37 @@ mod tests {
         let (mut r, now) = streaming_leader(1000);
         receive(&mut r, now, 2, rejection(1, true)).unwrap();
         // Chunk 0 was lost: the follower reports holding nothing when chunk 1 arrives.
-        let out = receive(&mut r, now + 1, 2, chunk_result(0)).unwrap();
+        let out = receive(&mut r, now + 1, 2, gap_result(0)).unwrap();
         assert_eq!(chunks(&out, 2), [(0, 0, 100, false), (1, 100, 100, false)]);
-        let out = receive(&mut r, now + 2, 2, chunk_result(0)).unwrap();
+        let out = receive(&mut r, now + 2, 2, gap_result(0)).unwrap();
         assert!(chunks(&out, 2).is_empty(), "once per stall point");
+    }
+
+    #[test]
+    fn a_restarted_follower_gets_the_stream_from_chunk_0_once() {
+        let (mut r, now) = streaming_leader(1000);
+        receive(&mut r, now, 2, rejection(1, true)).unwrap();
+        receive(&mut r, now + 1, 2, chunk_result(2)).unwrap();
+        // Chunks 2 and 3 reach a follower that restarted meanwhile: both answered with 0.
+        let out = receive(&mut r, now + 2, 2, gap_result(0)).unwrap();
+        assert_eq!(chunks(&out, 2), [(0, 0, 100, false), (1, 100, 100, false)]);
+        let out = receive(&mut r, now + 3, 2, gap_result(0)).unwrap();
+        assert!(chunks(&out, 2).is_empty(), "the second answer is the same news");
+    }
+
+    #[test]
+    fn the_answer_to_a_duplicate_sends_nothing_again() {
+        let (mut r, now) = streaming_leader(1000);
+        receive(&mut r, now, 2, rejection(1, true)).unwrap();
+        receive(&mut r, now + 1, 2, gap_result(0)).unwrap();
+        // The late chunks 0 and 1 are acknowledged, then their copies arrive: answered with
+        // what the follower holds, without a gap.
+        let out = receive(&mut r, now + 2, 2, chunk_result(2)).unwrap();
+        assert_eq!(chunks(&out, 2), [(2, 200, 100, false), (3, 300, 100, false)]);
+        let out = receive(&mut r, now + 3, 2, chunk_result(2)).unwrap();
+        assert!(chunks(&out, 2).is_empty(), "a duplicate is not a gap");
+        let out = receive(&mut r, now + 4, 2, gap_result(2)).unwrap();
+        assert_eq!(chunks(&out, 2), [(2, 200, 100, false), (3, 300, 100, false)], "a gap is");
     }
 
     #[test]
@@ -676,6 +733,7 @@ mod tests {
         assert_eq!(ack(&out), Some(1));
         let out = receive(&mut r, 22, 1, chunk(2, 50, true)).unwrap();
         assert_eq!(ack(&out), Some(1), "out of order: what we hold");
+        assert_eq!(gap(&out), Some(true), "after a gap");
         assert!(out.snapshot_chunk.is_none());
         let out = receive(&mut r, 23, 1, chunk(1, 100, false)).unwrap();
         assert_eq!(out.snapshot_chunk.map(|c| c.offset), Some(100));
@@ -684,6 +742,7 @@ mod tests {
         assert_eq!(ack(&out), None, "nor answered while it is being stored");
         let out = receive(&mut r, 24, 1, chunk(0, 100, false)).unwrap();
         assert_eq!(ack(&out), Some(1), "a stored chunk again: its acknowledgement was lost");
+        assert_eq!(gap(&out), Some(false), "a duplicate");
         let out = receive(&mut r, 25, 1, chunk(2, 50, true)).unwrap();
         let last = ChunkToStore { index: 10, term: 2, offset: 200, len: 50, last: true };
         assert_eq!((out.snapshot_chunk, out.snapshot), (Some(last), Some(metadata(10, 2))));

@@ -459,19 +459,25 @@ pub extern "C" fn raft_set_read_lease(r: *mut raft, enabled: bool, max_clock_dri
 /// leader, streams its snapshot in chunks of `chunk_size` bytes, at most `window` (at least 1)
 /// unacknowledged, to followers that take them; it streams only a snapshot whose length it
 /// was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
-/// C-Raft does. Set it before `RAFT_START` and keep it. Errors: `RAFT_INVALID` (NULL or
-/// uninitialised `r`, or a classic-mode instance: `raft_io` and `raft_fsm` take snapshots
-/// whole); nothing changes then.
+/// C-Raft does. Set it before `RAFT_START` and keep it. A classic-mode instance streams only
+/// over libraft-rs's `raft_uv` (chunks go straight into its data directory; the snapshot's
+/// length is told by the library itself). Errors: `RAFT_INVALID` (NULL or uninitialised `r`,
+/// or a classic-mode instance over another `raft_io`, whose methods take snapshots whole);
+/// nothing changes then.
 #[no_mangle]
 pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window: c_uint) -> c_int {
     let mut initialised = false;
     with_instance(r, |_| initialised = true);
     // SAFETY: only read when `r` is an initialised struct raft (with_instance found it).
-    let classic = initialised && unsafe { super::classic::is_classic(r) };
+    let classic = initialised
+        && unsafe { super::classic::is_classic(r) && !super::classic::can_stream_snapshots(r) };
     let outcome = if !initialised {
         Err(String::from("not an initialised struct raft"))
     } else if classic {
-        Err(String::from("streamed snapshots need raft_step: raft_io takes snapshots whole"))
+        Err(String::from(
+            "streamed snapshots in the classic mode need libraft-rs's raft_uv: this raft_io \
+             takes snapshots whole",
+        ))
     } else {
         with_instance(r, |inst| inst.core.set_snapshot_chunks(chunk_size, window));
         Ok(())

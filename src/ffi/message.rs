@@ -203,6 +203,7 @@ pub unsafe fn received<'a: 'v, 'v>(
                 term: r.term,
                 last_index: r.last_index,
                 next_chunk,
+                gap: gap(r).map_err(Failure::malformed)?,
             })
         }
     };
@@ -226,6 +227,15 @@ pub unsafe fn chunk_configuration(
     }
     // SAFETY: per the caller.
     unsafe { configuration::from_c(&c.conf) }
+}
+
+/// A chunk result's gap flag, 0 or 1.
+pub fn gap(r: &raft_install_snapshot_chunk_result) -> Result<bool, String> {
+    match r.gap {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(format!("chunk result gap flag {other}, not 0 or 1")),
+    }
 }
 
 /// A chunk result's count, which must fit the 32 bits chunks are numbered in.
@@ -379,6 +389,7 @@ fn emitted(m: &Message, address: *const c_char) -> raft_message {
             out.r#type = raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT as _;
             out.body.install_snapshot_chunk_result = raft_install_snapshot_chunk_result {
                 version: 0,
+                gap: u8::from(r.gap),
                 term: r.term,
                 last_index: r.last_index,
                 next_chunk: u64::from(r.next_chunk),

@@ -553,11 +553,14 @@ pub struct raft_install_snapshot_chunk {
 }
 
 /// `RAFT_INSTALL_SNAPSHOT_CHUNK_RESULT` (libraft-rs extension): the follower durably stored
-/// chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over).
+/// chunks `0 .. next_chunk` of the snapshot at `last_index` (0: none; start over). `gap` (0 or
+/// 1): the chunk answered came after one the follower lacks, so the leader resends from
+/// `next_chunk` at once; 0 answers a chunk it held already, or acknowledges stored ones.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct raft_install_snapshot_chunk_result {
     pub version: c_uchar,
+    pub gap: c_uchar,
     pub term: raft_term,
     pub last_index: raft_index,
     pub next_chunk: u64,

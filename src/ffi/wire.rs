@@ -250,6 +250,7 @@ unsafe fn from_c(m: &raft_message) -> Result<WireMessage, Failure> {
                 term: r.term,
                 last_index: r.last_index,
                 next_chunk,
+                gap: message::gap(r).map_err(Failure::invalid)?,
             })
         }
     })
@@ -372,6 +373,7 @@ pub fn to_c(message: &WireMessage) -> Result<raft_message, Failure> {
         WireMessage::InstallSnapshotChunkResult(m) => {
             out.body.install_snapshot_chunk_result = raft_install_snapshot_chunk_result {
                 version: 0,
+                gap: u8::from(m.gap),
                 term: m.term,
                 last_index: m.last_index,
                 next_chunk: u64::from(m.next_chunk),

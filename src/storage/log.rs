@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use super::snapshot_stream::Receiving;
 use super::{remove_file, sync_dir, write_file_atomically, Error, ErrorKind, Result};
 use crate::codec::disk::batch::{batch_len, encode_batch};
 use crate::codec::disk::names::{
@@ -79,7 +80,7 @@ struct Open {
 /// The segments and snapshots of a directory, after [`Log::load`].
 #[derive(Debug)]
 pub struct Log {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     segment_size: u64,
     /// Whether a damaged open segment is cut after its last valid batch at load (the default)
     /// or makes the load fail, leaving the file as it is (`raft_uv_set_auto_recovery`).
@@ -91,7 +92,11 @@ pub struct Log {
     last_index: Index,
     /// Term of the last entry or snapshot (for `recover`).
     last_term: Term,
-    snapshots: BTreeSet<SnapshotName>,
+    pub(super) snapshots: BTreeSet<SnapshotName>,
+    /// A snapshot being received in chunks (snapshot_stream.rs).
+    pub(super) receiving: Option<Receiving>,
+    /// A compressed snapshot expanded into a `tmp-` file to read chunks from (snapshot_stream.rs).
+    pub(super) expanded: Option<(SnapshotName, PathBuf)>,
 }
 
 impl Log {
@@ -107,6 +112,8 @@ impl Log {
             last_index: 0,
             last_term: 0,
             snapshots: BTreeSet::new(),
+            receiving: None,
+            expanded: None,
         }
     }
 
@@ -145,6 +152,9 @@ impl Log {
     /// (`Corrupt`): unlike C-Raft's auto-recovery, committed entries are never dropped.
     pub fn load(&mut self) -> Result<Loaded> {
         self.finish_open()?;
+        // Leftovers of a stream or an expansion are `tmp-` files, deleted by the listing.
+        self.receiving = None;
+        self.expanded = None;
         let listing = Listing::read(&self.dir)?;
         self.snapshots = listing.snapshots.clone();
         let snapshot = match self.snapshots.iter().next_back() {
@@ -365,26 +375,44 @@ impl Log {
         self.finish_open()?;
         let meta = SnapshotMeta { conf_index: snapshot.conf_index, conf: snapshot.conf.clone() };
         let meta_bytes = encode_snapshot_meta(&meta).map_err(|e| Error::codec("snapshot", e))?;
-        let mut name = SnapshotName { term: snapshot.term, index: snapshot.index, timestamp };
+        let name = self.fresh_snapshot_name(snapshot.term, snapshot.index, timestamp);
+        write_file_atomically(&self.dir, &name.meta_file_name(), &[&meta_bytes])?;
+        write_file_atomically(&self.dir, &name.data_file_name(), &[&snapshot.data])?;
+        self.adopt_snapshot(name, trailing)
+    }
+
+    /// A name for a new snapshot at `term`/`index` that no stored snapshot has.
+    pub(super) fn fresh_snapshot_name(
+        &self,
+        term: Term,
+        index: Index,
+        timestamp: u64,
+    ) -> SnapshotName {
+        let mut name = SnapshotName { term, index, timestamp };
         while self.snapshots.contains(&name) {
             name.timestamp += 1;
         }
-        write_file_atomically(&self.dir, &name.meta_file_name(), &[&meta_bytes])?;
-        write_file_atomically(&self.dir, &name.data_file_name(), &[&snapshot.data])?;
+        name
+    }
+
+    /// Counts the snapshot `name`, whose files are written, as stored: keeps the two newest
+    /// snapshots and deletes the segments it makes redundant (see [`Log::put_snapshot`]).
+    pub(super) fn adopt_snapshot(&mut self, name: SnapshotName, trailing: u64) -> Result<()> {
         self.snapshots.insert(name);
         while self.snapshots.len() > SNAPSHOTS_KEPT {
             let Some(oldest) = self.snapshots.pop_first() else { break };
             remove_file(&self.dir, &oldest.meta_file_name())?;
             remove_file(&self.dir, &oldest.data_file_name())?;
+            self.forget_expansion_of(&oldest)?;
         }
         if trailing == 0 {
             for segment in std::mem::take(&mut self.closed) {
                 remove_file(&self.dir, &segment.name())?;
             }
-            self.last_index = snapshot.index;
-            self.last_term = snapshot.term;
-        } else if snapshot.index > trailing {
-            let keep_from = snapshot.index - trailing + 1;
+            self.last_index = name.index;
+            self.last_term = name.term;
+        } else if name.index > trailing {
+            let keep_from = name.index - trailing + 1;
             while self.closed.first().is_some_and(|s| s.last < keep_from) {
                 let segment = self.closed.remove(0);
                 remove_file(&self.dir, &segment.name())?;
@@ -401,7 +429,7 @@ impl Log {
         }
     }
 
-    fn read_snapshot(&self, name: &SnapshotName) -> Result<StoredSnapshot> {
+    pub(super) fn read_snapshot(&self, name: &SnapshotName) -> Result<StoredSnapshot> {
         let meta_name = name.meta_file_name();
         let meta_bytes = read(&self.dir, &meta_name)?;
         let meta = decode_snapshot_meta(&meta_bytes).map_err(|e| Error::codec(&meta_name, e))?;

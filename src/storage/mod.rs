@@ -4,7 +4,8 @@
 //!
 //! - [`MetadataFiles`]: term and vote, alternating between `metadata1` and `metadata2`.
 //! - [`Log`]: segments and snapshots: load (with the recovery of torn open segments), append,
-//!   truncate, snapshot put/get, bootstrap and recover.
+//!   truncate, snapshot put/get, bootstrap and recover; snapshots streamed in chunks
+//!   (`snapshot_stream.rs`).
 //!
 //! Every write that must survive a crash is followed by `fdatasync`, and every new or renamed
 //! file by an `fsync` of the directory, before the call returns.
@@ -14,10 +15,12 @@
 mod error;
 mod log;
 mod metadata;
+mod snapshot_stream;
 
 pub use error::{Error, ErrorKind, Result};
 pub use log::{Loaded, Log, StoredSnapshot};
 pub use metadata::MetadataFiles;
+pub use snapshot_stream::StreamedSnapshot;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -246,10 +246,16 @@ fn install_snapshot_chunk_result(header: &[u8]) -> Result<WireMessage> {
     let (term, last_index, next) = (c.u64()?, c.u64()?, c.u64()?);
     let next_chunk = u32::try_from(next)
         .map_err(|_| Error::malformed(WHAT, format!("chunk count {next} beyond 2^32 - 1")))?;
+    // The flags word came after the first version of the message: without it, no flag.
+    let flags = if header.len() >= 32 { c.u64()? } else { 0 };
+    if flags > 1 {
+        return Err(Error::malformed(WHAT, format!("unknown flags {flags:#x}")));
+    }
     Ok(WireMessage::InstallSnapshotChunkResult(InstallSnapshotChunkResult {
         term,
         last_index,
         next_chunk,
+        gap: flags & 1 != 0,
     }))
 }
 

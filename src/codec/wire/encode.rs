@@ -85,6 +85,7 @@ fn encode_header(msg: &WireMessage) -> Result<Vec<u8>> {
             h.u64(m.term);
             h.u64(m.last_index);
             h.u64(u64::from(m.next_chunk));
+            h.u64(u64::from(m.gap));
         }
     }
     Ok(h.0)

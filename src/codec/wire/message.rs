@@ -232,14 +232,17 @@ pub struct InstallSnapshotChunk {
     pub data: Bytes,
 }
 
-/// InstallSnapshotChunkResult (type 10, libraft-rs): header `term | last_index | next_chunk`
-/// (24 bytes): the follower stored chunks `0 .. next_chunk` of the snapshot at `last_index`.
+/// InstallSnapshotChunkResult (type 10, libraft-rs): header `term | last_index | next_chunk |
+/// flags` (32 bytes; a 24-byte header without flags is read as flags 0): the follower stored
+/// chunks `0 .. next_chunk` of the snapshot at `last_index`; flag bit 0 (`gap`): the chunk
+/// answered came after one it lacks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstallSnapshotChunkResult {
     /// Sender's term.
     pub term: Term,
     pub last_index: Index,
     pub next_chunk: u32,
+    pub gap: bool,
 }
 
 /// One message of the protocol.

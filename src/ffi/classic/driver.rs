@@ -17,6 +17,7 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr::{self, null_mut};
 
 use super::log::{EntryCache, Lent};
+use super::stream;
 use crate::codec::configuration as conf_codec;
 use crate::core::{self, State};
 use crate::ffi::boundary::{self, Failure};
@@ -82,16 +83,16 @@ pub struct Driver {
     pub trailing: u32,
     taking: bool,
     /// A received snapshot is being stored (writes of older entries are moot meanwhile).
-    installing: bool,
+    pub(super) installing: bool,
     /// A received snapshot that waits for our own snapshot write to finish.
     held_install: Option<Box<InstallRequest>>,
     /// The stored received snapshot whose data restores the FSM once it is committed.
-    installed: Option<(raft_index, raft_buffer)>,
+    pub(super) installed: Option<(raft_index, raft_buffer)>,
     pub started: bool,
     pub closing: bool,
     /// An I/O error the protocol cannot survive: the instance stops taking part.
     pub failed: bool,
-    in_flight: u32,
+    pub(super) in_flight: u32,
     io_closed: bool,
     was_leader: bool,
 }
@@ -506,7 +507,7 @@ struct Facts {
 /// # Safety
 /// `r` must be initialised and idle, and the reference must be dropped before the host's code
 /// runs.
-unsafe fn core_of<'a>(r: *mut raft) -> Result<&'a core::Raft, Failure> {
+pub(super) unsafe fn core_of<'a>(r: *mut raft) -> Result<&'a core::Raft, Failure> {
     // SAFETY: per the caller.
     Ok(&unsafe { instance::instance_mut(r) }?.core)
 }
@@ -541,7 +542,11 @@ unsafe fn carry_out(r: *mut raft, d: &mut Driver, u: &mut raft_update) -> Result
     }
     if u.flags & RAFT_UPDATE_SNAPSHOT != 0 {
         // SAFETY: as above.
-        unsafe { d.store_received_snapshot(r, &u.snapshot) }?;
+        if stream::is_streamed(&u.snapshot) {
+            unsafe { d.store_snapshot_chunk(r, &u.snapshot) }?;
+        } else {
+            unsafe { d.store_received_snapshot(r, &u.snapshot) }?;
+        }
     }
     if u.flags & RAFT_UPDATE_MESSAGES != 0 {
         for i in 0..u.messages.n as usize {
@@ -681,7 +686,7 @@ impl Driver {
 
     /// Records an error after which the instance must not go on (its durable state may lag
     /// behind what it would announce): it stops stepping and its requests fail.
-    fn fatal(&mut self, f: Failure) -> Failure {
+    pub(super) fn fatal(&mut self, f: Failure) -> Failure {
         self.failed = true;
         self.fail_pending(f.code);
         self.end_transfer();
@@ -801,10 +806,16 @@ impl Driver {
         Ok(())
     }
 
-    /// Sends one message of an update, attaching entries from the log or a loaded snapshot.
+    /// Sends one message of an update, attaching entries from the log, a loaded snapshot or
+    /// (streaming) a chunk read from the data directory.
     unsafe fn send(&mut self, r: *mut raft, mut message: raft_message) {
         let address = copy_address(message.server_address);
         message.server_address = address.as_ptr() as *const c_char;
+        if message.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK as c_int {
+            // SAFETY: the step's message, valid for this update.
+            unsafe { self.send_snapshot_chunk(r, message, address) };
+            return;
+        }
         let mut lent = None;
         if message.r#type == raft_message_type::RAFT_APPEND_ENTRIES as c_int {
             // SAFETY: the member selected by the type.
@@ -817,26 +828,17 @@ impl Driver {
                 lent = Some(l);
             }
         }
-        let mut req = Box::new(SendRequest {
-            send: raft_io_send { data: null_mut(), cb: None },
-            get: raft_io_snapshot_get { data: null_mut(), cb: None },
-            r,
-            message,
-            _address: address,
-            _lent: lent,
-            snapshot_data: None,
-        });
-        let data = &mut *req as *mut SendRequest as *mut c_void;
-        req.send.data = data;
-        req.get.data = data;
+        let req = SendRequest::new(r, message, address, lent, None);
+        if message.r#type != raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int {
+            // SAFETY: the host's io; the request lives until its callback.
+            unsafe { self.dispatch(req) };
+            return;
+        }
         let raw = Box::into_raw(req);
         // SAFETY: the request lives until its callback or is reclaimed on refusal.
         unsafe {
-            let rv = if message.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int {
-                ((*self.io).snapshot_get.unwrap())(self.io, &mut (*raw).get, Some(snapshot_loaded))
-            } else {
-                ((*self.io).send.unwrap())(self.io, &mut (*raw).send, &(*raw).message, Some(sent))
-            };
+            let rv =
+                ((*self.io).snapshot_get.unwrap())(self.io, &mut (*raw).get, Some(snapshot_loaded));
             if rv != 0 {
                 // Delivery is best effort: the core retries on its own schedule.
                 drop(Box::from_raw(raw));
@@ -844,6 +846,33 @@ impl Driver {
             }
         }
         self.in_flight += 1;
+    }
+
+    /// Hands a message to `raft_io.send`, counted in flight until its callback (a refused
+    /// send is a lost message: the core retries on its own schedule). A request already
+    /// counted in flight (a snapshot or chunk read first) keeps its count.
+    ///
+    /// # Safety
+    /// The driver's io must be valid.
+    pub(super) unsafe fn dispatch(&mut self, req: Box<SendRequest>) {
+        let counted = req.counted;
+        let raw = Box::into_raw(req);
+        // SAFETY: the request lives until its callback or is reclaimed on refusal.
+        let rv = unsafe {
+            (*raw).send.data = raw as *mut c_void;
+            ((*self.io).send.unwrap())(self.io, &mut (*raw).send, &(*raw).message, Some(sent))
+        };
+        match (rv, counted) {
+            (0, false) => self.in_flight += 1,
+            (0, true) => {}
+            (_, counted) => {
+                // SAFETY: refused: no callback will come.
+                drop(unsafe { Box::from_raw(raw) });
+                if counted {
+                    self.in_flight -= 1;
+                }
+            }
+        }
     }
 
     /// Applies committed entries in order: restores a stored received snapshot first when the
@@ -988,6 +1017,13 @@ impl Driver {
         self.taking = true;
         self.in_flight += 1;
     }
+}
+
+/// The length of an FSM snapshot's data (its buffers together).
+fn snapshot_len(s: &raft_snapshot) -> u64 {
+    // SAFETY: the buffers the FSM produced, still ours.
+    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") };
+    bufs.map_or(0, |bufs| bufs.iter().map(|b| b.len as u64).sum())
 }
 
 /// Releases the buffers an FSM snapshot produced: to the FSM when it finalizes them (version
@@ -1150,6 +1186,7 @@ unsafe extern "C" fn snapshot_taken(req: *mut raft_io_snapshot_put, status: c_in
             io_callback(r, move |d| {
                 d.in_flight -= 1;
                 d.taking = false;
+                let len = snapshot_len(&req.snapshot);
                 release_fsm_buffers(d.fsm, &mut req.snapshot);
                 let s = &req.snapshot;
                 if !d.closing && status == 0 {
@@ -1163,6 +1200,7 @@ unsafe extern "C" fn snapshot_taken(req: *mut raft_io_snapshot_put, status: c_in
                     // Ownership of the configuration moves to the derived event.
                     d.derived.push_back(Derived::Snapshot(metadata, req.trailing));
                     report(r, step_derived(r, d));
+                    stream::note_snapshot_len(r, s.index, len);
                 } else {
                     configuration::close(&mut req.snapshot.configuration);
                 }
@@ -1181,15 +1219,45 @@ unsafe extern "C" fn snapshot_taken(req: *mut raft_io_snapshot_put, status: c_in
     })
 }
 
-struct SendRequest {
+pub(super) struct SendRequest {
     send: raft_io_send,
     get: raft_io_snapshot_get,
     r: *mut raft,
     message: raft_message,
     _address: Vec<u8>,
     _lent: Option<Lent>,
-    /// The snapshot attached to an InstallSnapshot: its configuration and data, ours.
+    /// The snapshot attached to an InstallSnapshot, or the configuration and data attached to
+    /// a snapshot chunk: ours, freed with the request.
     snapshot_data: Option<(raft_configuration, raft_buffer)>,
+    /// Already counted in the driver's requests in flight (its snapshot or chunk was read).
+    counted: bool,
+}
+
+impl SendRequest {
+    /// A request for `message`, whose address points into `address`; `attached` is what was
+    /// read for it (and so counted in flight already).
+    pub(super) fn new(
+        r: *mut raft,
+        message: raft_message,
+        address: Vec<u8>,
+        lent: Option<Lent>,
+        attached: Option<(raft_configuration, raft_buffer)>,
+    ) -> Box<SendRequest> {
+        let mut req = Box::new(SendRequest {
+            send: raft_io_send { data: null_mut(), cb: None },
+            get: raft_io_snapshot_get { data: null_mut(), cb: None },
+            r,
+            message,
+            _address: address,
+            _lent: lent,
+            counted: attached.is_some(),
+            snapshot_data: attached,
+        });
+        let data = &mut *req as *mut SendRequest as *mut c_void;
+        req.send.data = data;
+        req.get.data = data;
+        req
+    }
 }
 
 impl Drop for SendRequest {
@@ -1248,13 +1316,8 @@ unsafe extern "C" fn snapshot_loaded(
                     d.in_flight -= 1;
                     return;
                 }
-                let raw = Box::into_raw(req);
-                let rv =
-                    ((*d.io).send.unwrap())(d.io, &mut (*raw).send, &(*raw).message, Some(sent));
-                if rv != 0 {
-                    drop(Box::from_raw(raw));
-                    d.in_flight -= 1;
-                }
+                req.counted = true;
+                d.dispatch(req);
             })
         }
     })
@@ -1377,7 +1440,7 @@ fn copy_address(address: *const c_char) -> Vec<u8> {
 }
 
 /// Records the error of an io-driven step in the instance's message (nobody else will see it).
-unsafe fn report(r: *mut raft, outcome: Result<(), Failure>) {
+pub(super) unsafe fn report(r: *mut raft, outcome: Result<(), Failure>) {
     if let Err(f) = outcome {
         // SAFETY: an initialised struct raft.
         unsafe { instance::set_errmsg(r, &f.message) };

@@ -4,6 +4,7 @@
 
 mod driver;
 mod log;
+mod stream;
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr::{self, null_mut};
@@ -89,6 +90,20 @@ fn check_fsm(fsm: &raft_fsm) -> Result<(), Failure> {
 pub unsafe fn is_classic(r: *mut raft) -> bool {
     // SAFETY: per the caller.
     !unsafe { driver::slot_ptr(r) }.is_null()
+}
+
+/// Whether the classic-mode instance `r` can stream snapshots: only over libraft-rs's
+/// `raft_uv`, whose data directory takes a snapshot chunk by chunk (`raft_io` itself has no
+/// method for a part of a snapshot).
+///
+/// # Safety
+/// `r` must be an initialised classic-mode instance.
+pub unsafe fn can_stream_snapshots(r: *mut raft) -> bool {
+    // SAFETY: per the caller; `io` is the host's, valid until closed.
+    unsafe {
+        let io = (*r).io;
+        !io.is_null() && super::uv::stream::is_raft_uv(io)
+    }
 }
 
 /// `raft_close` in the classic mode: fails every pending request with `RAFT_SHUTDOWN`, ends a
@@ -255,6 +270,7 @@ unsafe fn start(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
     // SAFETY: raft heap memory handed over by the back-end.
     let loaded = unsafe { Loaded::take(snapshot, entries, n) }?;
     let mut metadata = None;
+    let loaded_len = loaded.snapshot.as_ref().map(|s| (s.metadata.index, s.data.len as u64));
     if let Some(s) = &loaded.snapshot {
         let mut data = s.data;
         // SAFETY: the host's fsm; on success the buffer is the FSM's.
@@ -297,6 +313,10 @@ unsafe fn start(r: *mut raft, d: &mut Driver) -> Result<(), Failure> {
         return Err(f);
     }
     loaded.close();
+    if let Some((index, len)) = loaded_len {
+        // SAFETY: the instance is initialised and between steps.
+        unsafe { stream::note_snapshot_len(r, index, len) };
+    }
     d.started = true;
     // SAFETY: the instance is published; the host's io.
     unsafe {
@@ -480,6 +500,12 @@ unsafe fn release_received(m: &mut raft_message, step_failed: bool) {
             configuration::close(&mut is.conf);
             if step_failed {
                 heap::free(is.data.base);
+            }
+        } else if m.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK as c_int {
+            let c = &mut m.body.install_snapshot_chunk;
+            configuration::close(&mut c.conf);
+            if step_failed {
+                heap::free(c.data.base);
             }
         }
     }

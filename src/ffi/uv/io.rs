@@ -22,13 +22,14 @@ use super::abi::raft_uv_transport;
 use super::net::{self, Client, Server};
 use super::sys::{self, uv_handle_t, uv_loop_t, uv_req_t};
 use crate::codec::Entry;
-use crate::storage::{self, Log, MetadataFiles, StoredSnapshot};
+use crate::storage::{self, Log, MetadataFiles, StoredSnapshot, StreamedSnapshot};
+use crate::vocab::Configuration;
 
 /// Longest data directory path accepted (C-Raft's limit).
 const MAX_DIR_LEN: usize = 1023;
 
 /// A disk operation waiting for, or running on, the thread pool.
-enum Job {
+pub(super) enum Job {
     /// Entries appended by one or more `append` requests, written as one batch.
     Append {
         entries: Vec<Entry>,
@@ -46,12 +47,43 @@ enum Job {
         req: *mut raft_io_snapshot_get,
         cb: raft_io_snapshot_get_cb,
     },
+    /// A chunk of a snapshot being received (stream.rs); the last one finishes it.
+    StoreChunk {
+        term: raft_term,
+        index: raft_index,
+        offset: u64,
+        data: Vec<u8>,
+        last: Option<(StreamedSnapshot, u64)>,
+        done: ChunkDone,
+    },
+    /// A chunk of a stored snapshot, to send (stream.rs); with `last`, the snapshot's
+    /// configuration too.
+    ReadChunk {
+        index: raft_index,
+        offset: u64,
+        len: u64,
+        last: bool,
+        done: ChunkDone,
+    },
 }
+
+/// What a chunk job produced: the bytes read (a stored stream's whole data after its last
+/// chunk, nothing after another) and, for the last chunk to send, the snapshot's
+/// configuration and its index.
+#[derive(Default)]
+pub struct Chunk {
+    pub data: Bytes,
+    pub conf: Option<(Configuration, raft_index)>,
+}
+
+/// The completion of a chunk job, on the loop thread.
+pub type ChunkDone = Box<dyn FnOnce(Result<Chunk, Failure>)>;
 
 /// What a job produced on the thread pool.
 enum Output {
     Done,
     Snapshot(Option<StoredSnapshot>),
+    Chunk(Chunk),
 }
 
 /// A job in flight: owned by its `uv_work_t` (`data`) from submission to the after-work
@@ -525,6 +557,20 @@ unsafe extern "C" fn io_set_vote(io: *mut raft_io, id: raft_id) -> c_int {
     }
 }
 
+/// The address of this library's `append` method, by which stream.rs recognises a `raft_uv`.
+pub(super) fn io_append_address() -> usize {
+    let method: AppendMethod = io_append;
+    method as usize
+}
+
+type AppendMethod = unsafe extern "C" fn(
+    *mut raft_io,
+    *mut raft_io_append,
+    *const raft_entry,
+    c_uint,
+    raft_io_append_cb,
+) -> c_int;
+
 unsafe extern "C" fn io_append(
     io: *mut raft_io,
     req: *mut raft_io_append,
@@ -660,6 +706,16 @@ fn payload_len(entries: &[Entry]) -> u64 {
     entries.iter().map(|e| e.payload.len() as u64).sum()
 }
 
+/// Queues a disk job of an extension (stream.rs) behind those already queued.
+pub(super) fn queue_job(uv: &mut UvIo, job: Job) -> Result<(), Failure> {
+    if uv.closing {
+        return Err(Failure::new(RAFT_CANCELED, "closing"));
+    }
+    uv.queue.push_back(job);
+    submit_next(uv);
+    Ok(())
+}
+
 /// Hands the next queued job to the thread pool when none is in flight.
 fn submit_next(uv: &mut UvIo) {
     if uv.in_flight || uv.closing {
@@ -712,6 +768,20 @@ unsafe extern "C" fn work_on_pool(req: *mut uv_req_t) {
                 log.put_snapshot(snapshot, *trailing, *timestamp).map(|_| Output::Done)
             }
             Job::GetSnapshot { .. } => log.get_snapshot().map(Output::Snapshot),
+            Job::StoreChunk { term, index, offset, data, last: None, .. } => {
+                log.store_snapshot_chunk(*term, *index, *offset, data).map(|_| Output::Done)
+            }
+            Job::StoreChunk { offset, data, last: Some((snapshot, timestamp)), .. } => log
+                .finish_snapshot_stream(snapshot, *offset, data, *timestamp)
+                .map(|data| Output::Chunk(Chunk { data, conf: None })),
+            Job::ReadChunk { index, offset, len, last, .. } => {
+                let data = log.read_snapshot_chunk(*index, *offset, *len).map(Bytes::from);
+                let conf = match last {
+                    true => log.snapshot_configuration(*index).map(Some),
+                    false => Ok(None),
+                };
+                data.and_then(|data| Ok(Output::Chunk(Chunk { data, conf: conf? })))
+            }
         }
     });
     work.result = Some(result.unwrap_or_else(|panic| {
@@ -782,6 +852,11 @@ fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
                     free_snapshot(snapshot);
                 }
             }
+            Job::StoreChunk { done, .. } | Job::ReadChunk { done, .. } => done(match outcome {
+                Ok(Output::Chunk(chunk)) => Ok(chunk),
+                Ok(_) => Ok(Chunk::default()),
+                Err(f) => Err(f),
+            }),
         }
     }
 }

@@ -7,10 +7,12 @@
 //! - `io`: the `raft_io` methods, the instance's life cycle and the disk queue.
 //! - `net`: connections to and from peers over the transport's streams.
 //! - `tcp`: the TCP transport.
+//! - [`stream`]: streamed snapshots into and out of the data directory, for the classic driver.
 //! - `sys`: the libuv functions called, declared against the system library.
 
 pub mod abi;
 mod io;
 mod net;
+pub mod stream;
 mod sys;
 mod tcp;
