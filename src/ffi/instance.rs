@@ -460,8 +460,8 @@ pub extern "C" fn raft_set_read_lease(r: *mut raft, enabled: bool, max_clock_dri
 /// unacknowledged, to followers that take them; it streams only a snapshot whose length it
 /// was told (`raft_set_snapshot_length`). 0 (the default) sends and takes snapshots whole, as
 /// C-Raft does. Set it before `RAFT_START` and keep it. A classic-mode instance streams only
-/// over libraft-rs's `raft_uv` (chunks go straight into its data directory; the snapshot's
-/// length is told by the library itself). Errors: `RAFT_INVALID` (NULL or uninitialised `r`,
+/// over libraft-rs's libuv back-end of `raft/uv.h` (chunks go straight into its data
+/// directory; the snapshot's length is told by the library itself). Errors: `RAFT_INVALID` (NULL or uninitialised `r`,
 /// or a classic-mode instance over another `raft_io`, whose methods take snapshots whole);
 /// nothing changes then.
 #[no_mangle]
