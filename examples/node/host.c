@@ -67,19 +67,21 @@ static void restore(struct host *h)
     }
 }
 
-static void install_snapshot(struct host *h, struct raft_update *u)
+/* Makes `h->snap` the snapshot of `m`, whose data is `data` (ours), and restores from it.
+ * `stored`: it is in the data directory already (the last chunk of a stream stored it). */
+static void install_snapshot(struct host *h, struct raft_snapshot_metadata *m,
+                             struct raft_buffer data, bool stored)
 {
-    struct raft_snapshot_metadata *m = &u->snapshot.metadata;
     if (h->snap.present) {
         raft_configuration_close(&h->snap.conf);
         raft_free(h->snap.data.base);
     }
-    /* The library handed us the configuration and the data buffer. */
+    /* The library handed us the configuration. */
     h->snap = (struct snapshot){true, m->index, m->term, m->configuration_index,
-                                m->configuration, u->snapshot.chunk};
+                                m->configuration, data};
     memlog_reset(&h->log, m->index + 1);
     h->persist_pending = 0; /* the log those writes belonged to is gone */
-    if (storage_put_snapshot(h->storage, &h->snap) != 0 ||
+    if ((!stored && storage_put_snapshot(h->storage, &h->snap) != 0) ||
         storage_drop_log(h->storage, m->index + 1) != 0) {
         fail_storage(h);
         return;
@@ -96,48 +98,42 @@ static void install_snapshot(struct host *h, struct raft_update *u)
     enqueue(h, RAFT_PERSISTED_SNAPSHOT, m->index);
 }
 
-/* A chunk of a streamed snapshot (docs/snapshots.md): gathered until the last, which is
- * installed with the others in front of it. */
+/* A chunk of a streamed snapshot (docs/snapshots.md): written to the data directory where it
+ * goes (storage_stream.c); the last one makes the stream the snapshot, which is then read
+ * back to restore the state machine. */
 static void store_chunk(struct host *h, struct raft_update *u)
 {
+    struct raft_snapshot_metadata *m = &u->snapshot.metadata;
     struct raft_buffer c = u->snapshot.chunk;
     if (u->snapshot.offset == 0) {
-        h->staging.len = 0;
         h->staged_chunks = 0;
     }
-    if (u->snapshot.offset != h->staging.len) {
-        fprintf(stderr, "host: chunk at %zu, expected %zu\n", u->snapshot.offset, h->staging.len);
-        h->failed = true;
-        raft_free(c.base);
-        return;
-    }
-    void *grown = raft_realloc(h->staging.base, h->staging.len + c.len + 1);
-    if (grown == NULL) {
-        fail_storage(h);
-        raft_free(c.base);
-        return;
-    }
-    h->staging.base = grown;
-    memcpy((char *)h->staging.base + h->staging.len, c.base, c.len);
-    h->staging.len += c.len;
+    int rv = storage_put_snapshot_chunk(h->storage, m->term, m->index, u->snapshot.offset, &c);
     raft_free(c.base);
+    if (rv != 0) {
+        fail_storage(h);
+        return;
+    }
     if (!u->snapshot.last) {
         h->staged_chunks++;
         if (h->n_queued == MAX_QUEUED_EVENTS) {
             h->failed = true;
             return;
         }
-        h->queue[h->n_queued++] = (struct queued_event){RAFT_PERSISTED_SNAPSHOT,
-                                                        u->snapshot.metadata.index, true,
-                                                        u->snapshot.metadata.term,
-                                                        u->snapshot.offset};
+        h->queue[h->n_queued++] =
+            (struct queued_event){RAFT_PERSISTED_SNAPSHOT, m->index, true, m->term,
+                                  u->snapshot.offset};
         return;
     }
-    /* The whole snapshot: installed as one received whole. */
-    u->snapshot.chunk = h->staging;
-    h->staging = (struct raft_buffer){NULL, 0};
+    struct snapshot stored = {true, m->index, m->term, m->configuration_index, m->configuration,
+                              {NULL, 0}};
+    if (storage_finish_snapshot_stream(h->storage, &stored) != 0) {
+        raft_configuration_close(&m->configuration);
+        fail_storage(h);
+        return;
+    }
     h->installing = true;
-    install_snapshot(h, u);
+    install_snapshot(h, m, stored.data, true);
 }
 
 static void free_batches(struct raft_entry *entries, unsigned n)
@@ -183,6 +179,7 @@ static void store_entries(struct host *h, struct raft_update *u)
 static void send_message(struct host *h, struct raft_message *m)
 {
     struct raft_entry *attached = NULL;
+    struct raft_buffer chunk = {NULL, 0};
     if (m->type == RAFT_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
         unsigned n = m->append_entries.n_entries;
         attached = calloc(n, sizeof *attached);
@@ -208,7 +205,16 @@ static void send_message(struct host *h, struct raft_message *m)
             offset + c->data.len > h->snap.data.len) {
             return; /* not the snapshot we hold: the library streams it anew */
         }
-        c->data.base = (char *)h->snap.data.base + offset;
+        /* Read from the snapshot's file where it goes; a C-Raft LZ4 file cannot be read at
+         * an offset: its chunks come from the decompressed copy in memory. */
+        chunk = (struct raft_buffer){malloc(c->data.len + 1), c->data.len};
+        if (chunk.base == NULL) {
+            return;
+        }
+        if (storage_read_snapshot_chunk(h->storage, offset, &chunk) != 0) {
+            memcpy(chunk.base, (char *)h->snap.data.base + offset, c->data.len);
+        }
+        c->data.base = chunk.base;
         if (c->last) {
             c->conf = h->snap.conf;
         }
@@ -222,6 +228,7 @@ static void send_message(struct host *h, struct raft_message *m)
         fprintf(stderr, "host: cannot encode a message: %s\n", errmsg);
     }
     free(attached);
+    free(chunk.base);
 }
 
 /* Applies committed entries, queueing RAFT_CONFIGURATION for changes and a snapshot every
@@ -263,7 +270,7 @@ static void handle_update(struct host *h, struct raft_update *u)
         store_chunk(h, u);
     } else if (u->flags & RAFT_UPDATE_SNAPSHOT) {
         h->installing = true;
-        install_snapshot(h, u);
+        install_snapshot(h, &u->snapshot.metadata, u->snapshot.chunk, false);
     }
     if (u->flags & RAFT_UPDATE_ENTRIES) {
         log_entries(h, u);

@@ -239,7 +239,6 @@ int main(int argc, char **argv)
         raft_free(h.snap.data.base);
     }
     raft_free(h.applied_conf.base);
-    raft_free(h.staging.base);
     kv_free(h.kv);
     return status;
 }

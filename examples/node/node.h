@@ -3,6 +3,7 @@
  *   timers.c    the clock and the poll timeout
  *   memlog.c    the in-memory log the node sends AppendEntries from
  *   storage.c   C-Raft's data directory: metadata, segments, snapshots (codec C API)
+ *   storage_stream.c  snapshots received and sent in chunks, in the data directory
  *   transport.c C-Raft's TCP protocol: handshake, one outbound connection per peer
  *   kv.c        the state machine and its snapshots
  *   clients.c   the client line protocol (PUT/GET/STATUS/HASH, redirects)
@@ -85,6 +86,16 @@ int storage_put_snapshot(struct storage *s, const struct snapshot *snap);
 void storage_compact(struct storage *s, raft_index before);
 /* Forgets the whole log (a snapshot from the leader replaced it). */
 int storage_drop_log(struct storage *s, raft_index next_index);
+/* Streamed snapshots (storage_stream.c): stores a received chunk at `offset` (0 starts a new
+ * snapshot); the last chunk, stored with storage_put_snapshot_chunk, is followed by
+ * storage_finish_snapshot_stream, which makes the stream `snap`'s snapshot (index, term,
+ * conf and conf_index set by the caller) and reads its data into `snap->data`. */
+int storage_put_snapshot_chunk(struct storage *s, raft_term term, raft_index index,
+                               size_t offset, const struct raft_buffer *chunk);
+int storage_finish_snapshot_stream(struct storage *s, struct snapshot *snap);
+/* Reads `chunk->len` bytes at `offset` of the latest snapshot's data file into `chunk->base`;
+ * -1 when that file cannot be read or is compressed. */
+int storage_read_snapshot_chunk(struct storage *s, size_t offset, struct raft_buffer *chunk);
 
 /* ---- kv.c: see kv.h ----------------------------------------------------------------- */
 
@@ -143,10 +154,9 @@ struct host {
     /* How GET is served (--read): READ_INDEX (default), READ_LEASE or READ_STALE. */
     int read_mode;
     /* Streamed snapshots (--snapshot-chunk, docs/snapshots.md): the chunk size (0: off), and
-     * the chunks of a snapshot being received, gathered in memory (this node's state machine
-     * lives in memory anyway; a host whose state is on disk writes them to a file). */
+     * how many chunks of the snapshot being received were stored (storage_stream.c writes
+     * them to the data directory as they come). */
     uint64_t chunk_size;
-    struct raft_buffer staging;
     unsigned staged_chunks;
 };
 

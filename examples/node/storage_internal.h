@@ -33,7 +33,23 @@ struct storage {
     unsigned char *tail; /* BLOCK bytes, aligned: the open segment's last, partial block */
     unsigned char *wbuf; /* aligned staging buffer of wcap bytes */
     size_t wcap;
+    /* The latest snapshot's data file, and whether it is raw (chunks to send are read from
+     * it); a C-Raft LZ4 file is not (its chunks come from the decompressed copy in memory). */
+    char snap_data[96];
+    bool snap_raw;
+    /* A snapshot being received in chunks (storage_stream.c): tmp-stream-TERM-INDEX. */
+    int stream_fd; /* -1: none */
+    raft_term stream_term;
+    raft_index stream_index;
+    size_t stream_len;
 };
+
+/* Deletes every snapshot except term/index. */
+void delete_other_snapshots(struct storage *s, raft_index index, raft_term term);
+/* Names of a snapshot's data and .meta files. */
+void snapshot_names(const struct raft_file_name *f, char *data, char *meta, size_t len);
+/* Forgets the stream being received, deleting its file. */
+void storage_drop_stream(struct storage *s);
 
 /* fsync(2)/fdatasync(2), or nothing when durability was turned off (benchmarks only). */
 int sync_file(int fd);

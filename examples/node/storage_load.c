@@ -66,7 +66,7 @@ static struct listing list_directory(struct storage *s)
     return l;
 }
 
-static void snapshot_names(const struct raft_file_name *f, char *data, char *meta, size_t len)
+void snapshot_names(const struct raft_file_name *f, char *data, char *meta, size_t len)
 {
     raft_snapshot_file_name(f->term, f->index, f->timestamp, false, data, len);
     raft_snapshot_file_name(f->term, f->index, f->timestamp, true, meta, len);
@@ -95,6 +95,8 @@ static void load_snapshot(struct storage *s, const struct listing *l, struct sna
                     raft_free(snap->data.base);
                 }
                 *snap = (struct snapshot){true, f->index, f->term, conf_index, conf, plain};
+                snprintf(s->snap_data, sizeof s->snap_data, "%s", data_name);
+                s->snap_raw = !raft_snapshot_data_is_lz4(&data);
             } else {
                 raft_configuration_close(&conf);
                 fprintf(stderr, "storage: ignoring snapshot %s: %s\n", data_name, errmsg);
@@ -208,6 +210,7 @@ struct storage *storage_open(const char *dir, raft_term *term, raft_id *vote,
     struct storage *s = calloc(1, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->open_fd = -1;
+    s->stream_fd = -1;
     s->next_counter = 1;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY);
     if (s->dirfd < 0) {
@@ -246,6 +249,7 @@ void storage_close(struct storage *s)
     if (s->open_fd >= 0) {
         close(s->open_fd);
     }
+    storage_drop_stream(s);
     close(s->dirfd);
     free(s->segs);
     free(s->tail);
@@ -259,7 +263,7 @@ bool storage_is_empty(const struct memlog *log, raft_term term, const struct sna
 }
 
 /* Deletes every snapshot except term/index. */
-static void delete_other_snapshots(struct storage *s, raft_index index, raft_term term)
+void delete_other_snapshots(struct storage *s, raft_index index, raft_term term)
 {
     struct listing l = list_directory(s);
     for (size_t i = 0; i < l.n; i++) {
@@ -294,6 +298,8 @@ int storage_put_snapshot(struct storage *s, const struct snapshot *snap)
     raft_free(meta.base);
     if (rv == 0) {
         delete_other_snapshots(s, snap->index, snap->term);
+        snprintf(s->snap_data, sizeof s->snap_data, "%s", data_name);
+        s->snap_raw = true;
     }
     return rv;
 }
