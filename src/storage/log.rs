@@ -602,14 +602,15 @@ fn preallocate(file: &File, len: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::vocab::Role;
 
-    struct TempDir(PathBuf);
+    /// A fresh directory under the system's temporary one, deleted when dropped.
+    pub(in crate::storage) struct TempDir(pub PathBuf);
 
     impl TempDir {
-        fn new(name: &str) -> TempDir {
+        pub(in crate::storage) fn new(name: &str) -> TempDir {
             let path =
                 std::env::temp_dir().join(format!("raft-storage-{name}-{}", std::process::id()));
             let _ = fs::remove_dir_all(&path);
@@ -624,7 +625,7 @@ mod tests {
         }
     }
 
-    fn conf() -> Configuration {
+    pub(in crate::storage) fn conf() -> Configuration {
         let mut conf = Configuration::new();
         conf.add(1, "127.0.0.1:9001", Role::Voter).unwrap();
         conf

@@ -232,33 +232,8 @@ fn expand(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::log::tests::{conf, TempDir};
     use crate::storage::StoredSnapshot;
-    use crate::vocab::{Role, Server};
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let path = std::env::temp_dir().join(format!(
-                "raft-stream-{name}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn conf() -> Configuration {
-        Configuration { servers: vec![Server { id: 1, address: "a".into(), role: Role::Voter }] }
-    }
 
     fn streamed(index: Index) -> StreamedSnapshot {
         StreamedSnapshot { term: 3, index, conf: conf(), conf_index: 1 }
@@ -281,7 +256,7 @@ mod tests {
 
     #[test]
     fn chunks_become_a_snapshot_with_the_last_one() {
-        let dir = TempDir::new("whole");
+        let dir = TempDir::new("stream-whole");
         let mut log = loaded_log(&dir);
         let data: Vec<u8> = (0..100u8).collect();
         for (i, chunk) in data.chunks(30).take(3).enumerate() {
@@ -302,7 +277,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_stream_leaves_nothing_after_a_load() {
-        let dir = TempDir::new("interrupted");
+        let dir = TempDir::new("stream-interrupted");
         let mut log = loaded_log(&dir);
         log.store_snapshot_chunk(3, 50, 0, b"first").unwrap();
         drop(log);
@@ -313,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_chunk_out_of_place_is_refused_and_offset_zero_starts_over() {
-        let dir = TempDir::new("order");
+        let dir = TempDir::new("stream-order");
         let mut log = loaded_log(&dir);
         let gap = log.store_snapshot_chunk(3, 50, 8, b"x").unwrap_err();
         assert_eq!(gap.kind, ErrorKind::Invalid);
@@ -333,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_leader_reads_chunks_from_plain_and_compressed_snapshots() {
-        let dir = TempDir::new("read");
+        let dir = TempDir::new("stream-read");
         let mut log = loaded_log(&dir);
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
         let snapshot = StoredSnapshot {
