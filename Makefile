@@ -215,6 +215,8 @@ $(BUILD)/uv/asan/%: c_tests/uv/%.c $(UV_HEADERS) $(LIBDIR)/libraft.so
 test-uv: $(addprefix $(BUILD)/uv/plain/,$(UV_TESTS)) $(addprefix $(BUILD)/uv/asan/,$(UV_TESTS))
 	@set -e; for t in $(UV_TESTS); do \
 	  echo "== $$t"; UV_VECTORS=$(UV_VECTORS) $(BUILD)/uv/plain/$$t; \
+	  echo "== $$t (appends on the thread pool)"; \
+	  LIBRAFT_RS_UV_URING=0 UV_VECTORS=$(UV_VECTORS) $(BUILD)/uv/plain/$$t; \
 	  echo "== $$t (asan+ubsan)"; UV_VECTORS=$(UV_VECTORS) ASAN_OPTIONS=detect_leaks=1 $(BUILD)/uv/asan/$$t; \
 	  echo "== $$t (valgrind)"; UV_VECTORS=$(UV_VECTORS) $(VALGRIND) $(BUILD)/uv/plain/$$t; done
 

@@ -797,6 +797,10 @@ static void recover_appends_the_configuration(void **state)
  * failed is half there). */
 static void append_under_fault(struct fixture *f, enum fault fault, int expected_status)
 {
+    /* The interposed write/pwrite/fdatasync see only libc's calls: these appends go through
+     * the thread pool. The io_uring path reports the kernel's errors (see
+     * failed_write_is_reported_and_nothing_acknowledged_is_lost). */
+    setenv("LIBRAFT_RS_UV_URING", "0", 1);
     open_io(f);
     bootstrap(f);
     struct loaded l;
@@ -829,6 +833,7 @@ static void append_under_fault(struct fixture *f, enum fault fault, int expected
     assert_int_equal(value_of(&l.entries[expected - 1]), 12);
     free_loaded(&l);
     close_io(f);
+    unsetenv("LIBRAFT_RS_UV_URING");
 }
 
 /* A snapshot put while `fault` is armed fails with `expected_status` and a message; the

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,55 @@ const DEFAULT_SEGMENT_SIZE: u64 = 8 * 1024 * 1024;
 
 /// How many snapshots stay on disk after a new one is stored (C-Raft keeps two).
 const SNAPSHOTS_KEPT: usize = 2;
+
+/// Alignment of direct writes (`O_DIRECT`): offsets, lengths and the buffer's address.
+const DIRECT_BLOCK: u64 = 4096;
+
+/// A write of the open segment prepared for a caller that does it itself (see
+/// [`Log::plan_append`]): `bytes()` at `offset` of the file open on `fd`, which stays open
+/// until the append is completed or the log is dropped. With `O_DIRECT` the write covers whole
+/// blocks: the segment's last partial block again (its bytes unchanged), the batch, and zeros
+/// up to the next block boundary (an open segment's tail is zeros anyway).
+#[derive(Debug)]
+pub struct PlannedAppend {
+    /// The segment's file name, for messages.
+    pub segment: String,
+    pub fd: RawFd,
+    /// Whether `fd` is open with `O_DIRECT` (the write must not be split).
+    pub direct: bool,
+    counter: u64,
+    pub offset: u64,
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+    /// The segment's used size before and after the batch, and its last partial block after.
+    used_before: u64,
+    used_after: u64,
+    tail_after: Vec<u8>,
+    count: u64,
+    last_term: Term,
+}
+
+impl PlannedAppend {
+    /// The bytes to write at `offset` (aligned to [`DIRECT_BLOCK`] for a direct write).
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+/// The start of the block holding `offset`.
+fn block_start(offset: u64) -> u64 {
+    offset - offset % DIRECT_BLOCK
+}
+
+/// A buffer of `len` zeros whose first byte is aligned to [`DIRECT_BLOCK`]: the vector and
+/// where that byte is in it. (Allocated larger and offset, so that no unsafe allocation is
+/// needed; the vector is never grown, so the address stays.)
+fn aligned_zeros(len: usize) -> (Vec<u8>, usize) {
+    let buf = vec![0u8; len + DIRECT_BLOCK as usize];
+    let start = buf.as_ptr().align_offset(DIRECT_BLOCK as usize);
+    (buf, start)
+}
 
 /// A snapshot as stored: what the `.meta` file and the file name say, and the data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +125,30 @@ struct Open {
     count: u64,
     used: u64,
     file: File,
+    /// The same file open with `O_DIRECT`, where the file system allows it (not tmpfs).
+    direct: Option<File>,
+    /// The file's bytes from the start of the block holding `used` up to `used`: what a
+    /// direct write of the next batch writes again in front of it.
+    tail: Vec<u8>,
+}
+
+impl Open {
+    /// Records `batch` as written at `used`.
+    fn advance(&mut self, batch: &[u8]) {
+        self.tail = tail_after(self.used, &self.tail, batch);
+        self.used += batch.len() as u64;
+    }
+}
+
+/// The last partial block of a segment used up to `used`, whose last partial block is `tail`,
+/// once `batch` is written at `used`.
+fn tail_after(used: u64, tail: &[u8], batch: &[u8]) -> Vec<u8> {
+    let new_used = used + batch.len() as u64;
+    let keep_from = (block_start(new_used) - block_start(used)) as usize;
+    let mut joined = Vec::with_capacity(tail.len() + batch.len());
+    joined.extend_from_slice(tail);
+    joined.extend_from_slice(batch);
+    joined.split_off(keep_from.min(joined.len()))
 }
 
 /// The segments and snapshots of a directory, after [`Log::load`].
@@ -269,11 +343,76 @@ impl Log {
             let _ = open.file.set_len(open.used);
             return Err(Error::io("append to", &path, e));
         }
-        open.used += batch.len() as u64;
+        open.advance(&batch);
         open.count += entries.len() as u64;
         self.last_index += entries.len() as u64;
         self.last_term = entries[entries.len() - 1].term;
         Ok(())
+    }
+
+    /// An append that fits in the open segment, prepared for a caller that writes it itself
+    /// (raft_uv through io_uring): the encoded batch and where it goes. None when the batch
+    /// needs a new segment (or there are no entries): [`Log::append`] then does it all. The
+    /// log changes only with [`Log::complete_append`], once the caller made the batch durable;
+    /// a failed write needs nothing (the next batch goes to the same offset, and a loader stops
+    /// at the first damaged batch of an open segment).
+    pub fn plan_append(&self, entries: &[Entry]) -> Result<Option<PlannedAppend>> {
+        let Some(open) = &self.open else {
+            return Ok(None);
+        };
+        if entries.is_empty() || open.used + batch_len(entries) > self.segment_size {
+            return Ok(None);
+        }
+        let batch = encode_batch(entries).map_err(|e| Error::codec("append", e))?;
+        let used_after = open.used + batch.len() as u64;
+        let tail_after = tail_after(open.used, &open.tail, &batch);
+        let (fd, direct, offset, buf, start, len) = match &open.direct {
+            Some(direct) => {
+                let offset = block_start(open.used);
+                let end = used_after.div_ceil(DIRECT_BLOCK) * DIRECT_BLOCK;
+                let len = (end - offset) as usize;
+                let (mut buf, start) = aligned_zeros(len);
+                let tail_len = open.tail.len();
+                buf[start..start + tail_len].copy_from_slice(&open.tail);
+                buf[start + tail_len..start + tail_len + batch.len()].copy_from_slice(&batch);
+                (direct.as_raw_fd(), true, offset, buf, start, len)
+            }
+            None => {
+                let len = batch.len();
+                (open.file.as_raw_fd(), false, open.used, batch, 0, len)
+            }
+        };
+        Ok(Some(PlannedAppend {
+            segment: open_segment_name(open.counter),
+            fd,
+            direct,
+            counter: open.counter,
+            offset,
+            buf,
+            start,
+            len,
+            used_before: open.used,
+            used_after,
+            tail_after,
+            count: entries.len() as u64,
+            last_term: entries[entries.len() - 1].term,
+        }))
+    }
+
+    /// Records an append prepared by [`Log::plan_append`] as durable. Refused when the open
+    /// segment changed since (nothing else may touch the log while the write is out).
+    pub fn complete_append(&mut self, planned: &PlannedAppend) -> Result<()> {
+        match self.open.as_mut() {
+            Some(open) if open.counter == planned.counter && open.used == planned.used_before => {
+                open.used = planned.used_after;
+                open.tail = planned.tail_after.clone();
+                open.count += planned.count;
+                self.last_index += planned.count;
+                self.last_term = planned.last_term;
+                Ok(())
+            }
+            _ => Err(Error::new(ErrorKind::Io, "the open segment changed during an append")),
+        }
     }
 
     fn start_open(&mut self) -> Result<()> {
@@ -292,12 +431,17 @@ impl Log {
         })?;
         sync_dir(&self.dir)?;
         self.next_counter += 1;
+        // Direct writes where the file system takes them; buffered ones otherwise (tmpfs).
+        let direct =
+            OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
         self.open = Some(Open {
             counter,
             first: self.last_index + 1,
             count: 0,
             used: SEGMENT_HEADER_LEN as u64,
             file,
+            direct,
+            tail: encode_segment_header().to_vec(),
         });
         Ok(())
     }
@@ -661,6 +805,68 @@ pub(super) mod tests {
         expected.extend([100, 101]);
         assert_eq!(values(&loaded.entries), expected);
         assert_eq!(log.last_index(), 16);
+    }
+
+    /// Writes a planned append as its caller would (raft_uv through io_uring), through the
+    /// same file the plan names.
+    fn write_planned(log: &Log, planned: &PlannedAppend) {
+        let open = log.open.as_ref().unwrap();
+        let file = if planned.direct { open.direct.as_ref().unwrap() } else { &open.file };
+        file.write_all_at(planned.bytes(), planned.offset).unwrap();
+        file.sync_data().unwrap();
+    }
+
+    #[test]
+    fn planned_appends_rewrite_the_last_block_and_read_back() {
+        let dir = TempDir::new("planned");
+        let mut log = Log::new(&dir.0);
+        log.set_segment_size(64 * 1024);
+        log.bootstrap(&conf()).unwrap();
+        let mut expected = Vec::new();
+        let mut planned_count = 0;
+        for v in 2..300u64 {
+            // Payloads of 8 to 1,600 bytes, so that batches start and end anywhere in a block.
+            let len = 8 * (1 + (v * 37 % 200) as usize);
+            let mut payload = vec![(v % 251) as u8; len];
+            payload[..8].copy_from_slice(&v.to_le_bytes());
+            let entry = Entry::new(2, EntryType::Command, payload);
+            match log.plan_append(std::slice::from_ref(&entry)).unwrap() {
+                Some(planned) => {
+                    if planned.direct {
+                        assert_eq!(planned.offset % DIRECT_BLOCK, 0);
+                        assert_eq!(planned.bytes().len() as u64 % DIRECT_BLOCK, 0);
+                        assert_eq!(planned.bytes().as_ptr().align_offset(4096), 0);
+                    }
+                    write_planned(&log, &planned);
+                    log.complete_append(&planned).unwrap();
+                    planned_count += 1;
+                }
+                None => log.append(&[entry]).unwrap(), // a new segment
+            }
+            expected.push(v);
+        }
+        assert!(planned_count > 250, "most appends fit the open segment: {planned_count}");
+        drop(log);
+        let loaded = Log::new(&dir.0).load().unwrap();
+        assert_eq!(values(&loaded.entries), expected);
+    }
+
+    #[test]
+    fn a_planned_append_not_completed_leaves_the_log_as_it_was() {
+        let dir = TempDir::new("planned-lost");
+        let mut log = Log::new(&dir.0);
+        log.bootstrap(&conf()).unwrap();
+        log.append(&[command(2)]).unwrap();
+        // Planned, never written (the write failed): the next append goes to the same place.
+        let lost = log.plan_append(&[command(3)]).unwrap().unwrap();
+        let next = log.plan_append(&[command(4)]).unwrap().unwrap();
+        assert_eq!(next.offset, lost.offset);
+        write_planned(&log, &next);
+        log.complete_append(&next).unwrap();
+        assert!(log.complete_append(&lost).is_err(), "a stale plan is refused");
+        drop(log);
+        let loaded = Log::new(&dir.0).load().unwrap();
+        assert_eq!(values(&loaded.entries), [2, 4]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod metadata;
 mod snapshot_stream;
 
 pub use error::{Error, ErrorKind, Result};
-pub use log::{Loaded, Log, StoredSnapshot};
+pub use log::{Loaded, Log, PlannedAppend, StoredSnapshot};
 pub use metadata::MetadataFiles;
 pub use snapshot_stream::StreamedSnapshot;
 

@@ -1,8 +1,9 @@
 //! The `raft_io` methods of `raft_uv`: the instance ([`UvIo`], in `io->impl`), its life cycle,
-//! and the disk side. Disk writes run one at a time, in order, on libuv's thread pool
-//! (`uv_queue_work`), against the safe [`Log`] of `src/storage`; appends that arrive while a
-//! write is in flight are merged into one batch (one write, one `fdatasync`). Term and vote are
-//! written on the loop thread (32 bytes and an `fdatasync`, as C-Raft does).
+//! and the disk side. Disk writes run one at a time, in order, against the safe [`Log`] of
+//! `src/storage`: an append that fits in the open segment through io_uring where the kernel
+//! allows it (`ring.rs`), everything else on libuv's thread pool (`uv_queue_work`). Appends
+//! that arrive while a write is in flight are merged into one batch (one durable write). Term
+//! and vote are written on the loop thread (32 bytes and an `fdatasync`, as C-Raft does).
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -20,6 +21,7 @@ use super::super::heap;
 use super::super::types::*;
 use super::abi::raft_uv_transport;
 use super::net::{self, Client, Server};
+use super::ring::{Ring, RingAppend};
 use super::sys::{self, uv_handle_t, uv_loop_t, uv_req_t};
 use crate::codec::Entry;
 use crate::storage::{self, Log, MetadataFiles, StoredSnapshot, StreamedSnapshot};
@@ -131,6 +133,8 @@ pub struct UvIo {
     /// Handles of this instance whose close callback has not run yet.
     pub open_handles: usize,
     rng: u64,
+    /// Appends through io_uring (`ring.rs`), where the kernel allows it.
+    ring: Option<Box<Ring>>,
 }
 
 /// The instance of `io`, if `io` was set up by `raft_uv_init`.
@@ -292,6 +296,7 @@ unsafe fn setup(
         close_cb: None,
         open_handles: 2,
         rng: seed(),
+        ring: None,
     }));
     // SAFETY: fresh handles on the host's loop; `uv` outlives them (released after close).
     unsafe {
@@ -299,6 +304,10 @@ unsafe fn setup(
         sys::uv_timer_init(r#loop, defer);
         sys::uv_handle_set_data(timer, uv as *mut c_void);
         sys::uv_handle_set_data(defer, uv as *mut c_void);
+        (*uv).ring = Ring::new(r#loop, uv as *mut c_void, Some(on_ring_ready));
+        if (*uv).ring.is_some() {
+            (*uv).open_handles += 1;
+        }
         (*transport).data = uv as *mut c_void;
         let io = &mut *io;
         io.version = 2;
@@ -716,9 +725,13 @@ pub(super) fn queue_job(uv: &mut UvIo, job: Job) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Hands the next queued job to the thread pool when none is in flight.
+/// Hands the next queued job to the disk when none is in flight: an append that fits in the
+/// open segment to io_uring when there is a ring, everything else to the thread pool.
 fn submit_next(uv: &mut UvIo) {
     if uv.in_flight || uv.closing {
+        return;
+    }
+    if submit_to_ring(uv) {
         return;
     }
     let Some(job) = uv.queue.pop_front() else {
@@ -750,6 +763,144 @@ fn submit_next(uv: &mut UvIo) {
         return;
     }
     uv.in_flight = true;
+}
+
+/// Submits the next job through io_uring if it is an append that fits in the open segment.
+/// Returns whether the job was taken (submitted, or failed and completed later).
+fn submit_to_ring(uv: &mut UvIo) -> bool {
+    let (Some(_), Some(Job::Append { entries, .. })) = (&uv.ring, uv.queue.front()) else {
+        return false;
+    };
+    let planned = match uv.log.lock() {
+        Ok(log) => log.plan_append(entries),
+        Err(_) => return false,
+    };
+    let planned = match planned {
+        Ok(Some(planned)) => Ok(planned),
+        Ok(None) => return false,
+        Err(e) => Err(storage_failure(e)),
+    };
+    let Some(Job::Append { reqs, .. }) = uv.queue.pop_front() else {
+        return false;
+    };
+    let submitted = planned.and_then(|planned| {
+        let Some(ring) = uv.ring.as_mut() else {
+            return Err(Failure::new(RAFT_IOERR, "no ring"));
+        };
+        let segment = planned.segment.clone();
+        ring.pending = Some(RingAppend { planned, written: 0, reqs: Vec::new() });
+        ring.submit().map_err(|errno| {
+            ring.pending = None;
+            append_failure(&segment, errno)
+        })
+    });
+    match submitted {
+        Ok(()) => {
+            if let Some(RingAppend { reqs: slot, .. }) =
+                uv.ring.as_mut().and_then(|r| r.pending.as_mut())
+            {
+                *slot = reqs;
+            }
+            uv.in_flight = true;
+        }
+        Err(failure) => {
+            // Complete later: we may be inside the method that queued the append.
+            let uvp = uv as *mut UvIo;
+            let work = Work {
+                uv: uvp,
+                log: uv.log.clone(),
+                job: Job::Append { entries: Vec::new(), reqs },
+                result: None,
+            };
+            uv.later(Box::new(move || {
+                // SAFETY: deferred completions run while the instance lives.
+                finish_job(unsafe { &mut *uvp }, work, Some(failure));
+            }));
+        }
+    }
+    true
+}
+
+/// The failure of an append to `segment` that the kernel refused with `errno`.
+fn append_failure(segment: &str, errno: c_int) -> Failure {
+    let text = std::io::Error::from_raw_os_error(errno);
+    let code =
+        if errno == libc::ENOSPC || errno == libc::EDQUOT { RAFT_NOSPACE } else { RAFT_IOERR };
+    Failure::new(code, format!("append to {segment}: {text}"))
+}
+
+/// The ring's eventfd is readable: the append written through io_uring completed (or wrote
+/// part of its batch, and the rest is submitted).
+unsafe extern "C" fn on_ring_ready(handle: *mut uv_handle_t, _status: c_int, _events: c_int) {
+    guard(|| {
+        // SAFETY: the poll handle's data is its live instance (closed before it is released).
+        let Some(uv) = (unsafe { (sys::uv_handle_get_data(handle) as *mut UvIo).as_mut() }) else {
+            return;
+        };
+        let Some(ring) = uv.ring.as_mut() else {
+            return;
+        };
+        let Some(result) = ring.reap() else {
+            return;
+        };
+        let Some(pending) = ring.pending.as_mut() else {
+            return;
+        };
+        let segment = pending.planned.segment.clone();
+        let outcome = if result < 0 {
+            Err(append_failure(&segment, -result))
+        } else if result == 0 {
+            Err(append_failure(&segment, libc::EIO))
+        } else {
+            pending.written += result as usize;
+            if pending.written < pending.planned.bytes().len() && pending.planned.direct {
+                // A direct write covers whole blocks: a short one cannot go on where it stopped.
+                Err(append_failure(&segment, libc::EIO))
+            } else if pending.written < pending.planned.bytes().len() {
+                // A short write: the rest goes at once, from where it stopped.
+                match ring.submit() {
+                    Ok(()) => return,
+                    Err(errno) => Err(append_failure(&segment, errno)),
+                }
+            } else {
+                Ok(())
+            }
+        };
+        let Some(done) = ring.pending.take() else {
+            return;
+        };
+        let outcome = outcome.and_then(|()| match uv.log.lock() {
+            Ok(mut log) => log.complete_append(&done.planned).map_err(storage_failure),
+            Err(_) => Err(Failure::new(RAFT_IOERR, "log poisoned")),
+        });
+        uv.in_flight = false;
+        let work = Work {
+            uv: uv as *mut UvIo,
+            log: uv.log.clone(),
+            job: Job::Append { entries: Vec::new(), reqs: done.reqs },
+            result: Some(Ok(Output::Done)),
+        };
+        finish_job(uv, work, outcome.err());
+        if uv.closing {
+            close_ring(uv);
+        }
+        submit_next(uv);
+        maybe_finish_close(uv);
+    })
+}
+
+/// Stops watching the ring and closes its poll handle (the ring itself goes with the instance).
+fn close_ring(uv: &mut UvIo) {
+    if let Some(ring) = uv.ring.as_mut() {
+        if !ring.poll.is_null() {
+            // SAFETY: the live poll handle of this instance, closed once (then NULL).
+            unsafe {
+                sys::uv_poll_stop(ring.poll);
+                sys::uv_close(ring.poll, Some(on_handle_closed));
+            }
+            ring.poll = ptr::null_mut();
+        }
+    }
 }
 
 /// Runs on a thread of libuv's pool: only the log (locked) and the job's own data are touched.
@@ -949,6 +1100,11 @@ unsafe extern "C" fn io_close(io: *mut raft_io, cb: raft_io_close_cb) {
         uv.in_close_call = true;
         uv.close_cb = cb;
         let uvp = uv as *mut UvIo;
+        // An append out through the ring still needs the poll handle for its completion,
+        // which closes it.
+        if !uv.ring.as_ref().is_some_and(|r| r.pending.is_some()) {
+            close_ring(uv);
+        }
         // SAFETY: the instance's handles and the host's transport, all alive.
         unsafe {
             sys::uv_timer_stop(uv.timer);

@@ -6,6 +6,7 @@
 //! - [`abi`]: the C types and functions of include/raft/uv.h (generated from that file alone).
 //! - `io`: the `raft_io` methods, the instance's life cycle and the disk queue.
 //! - `net`: connections to and from peers over the transport's streams.
+//! - `ring`: appends through io_uring, where the kernel allows it.
 //! - `tcp`: the TCP transport.
 //! - [`stream`]: streamed snapshots into and out of the data directory, for the classic driver.
 //! - `sys`: the libuv functions called, declared against the system library.
@@ -13,6 +14,7 @@
 pub mod abi;
 mod io;
 mod net;
+mod ring;
 pub mod stream;
 mod sys;
 mod tcp;

@@ -39,6 +39,7 @@ pub struct uv_buf_t {
 }
 
 // uv_handle_type and uv_req_type values (uv.h, stable across 1.x).
+pub const UV_POLL: c_int = 8;
 pub const UV_TCP: c_int = 12;
 pub const UV_TIMER: c_int = 13;
 pub const UV_CONNECT: c_int = 2;
@@ -47,6 +48,11 @@ pub const UV_WORK: c_int = 7;
 
 pub const UV_ECANCELED: c_int = -libc::ECANCELED;
 
+/// `UV_READABLE` of `enum uv_poll_event`.
+pub const UV_READABLE: c_int = 1;
+
+pub type uv_poll_cb =
+    Option<unsafe extern "C" fn(handle: *mut uv_handle_t, status: c_int, events: c_int)>;
 pub type uv_close_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 pub type uv_timer_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 pub type uv_connection_cb = Option<unsafe extern "C" fn(server: *mut uv_stream_t, status: c_int)>;
@@ -80,6 +86,10 @@ extern "C" {
         repeat: u64,
     ) -> c_int;
     pub fn uv_timer_stop(handle: *mut uv_handle_t) -> c_int;
+
+    pub fn uv_poll_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t, fd: c_int) -> c_int;
+    pub fn uv_poll_start(handle: *mut uv_handle_t, events: c_int, cb: uv_poll_cb) -> c_int;
+    pub fn uv_poll_stop(handle: *mut uv_handle_t) -> c_int;
 
     pub fn uv_tcp_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t) -> c_int;
     pub fn uv_tcp_nodelay(handle: *mut uv_handle_t, enable: c_int) -> c_int;
