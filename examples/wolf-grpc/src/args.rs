@@ -9,7 +9,7 @@ use crate::node::options::Options;
 pub const USAGE: &str = "usage: wolf-grpc --id ID --data DIR --peers ID=HOST:PORT,...
   [--election-timeout MS (1000)] [--heartbeat MS (100)] [--install-snapshot-timeout MS (5000)]
   [--snapshot-threshold N (1024, 0 = never)] [--snapshot-trailing N (64)]
-  [--chunk-size BYTES (65536)]
+  [--chunk-size BYTES (65536): snapshots stream in chunks of this size; the same on every node]
 The node listens on its own address in --peers.";
 
 pub fn parse(mut args: impl Iterator<Item = String>) -> Result<(Options, PathBuf), String> {
@@ -42,6 +42,10 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<(Options, PathBuf
         }
     }
     let data = data.ok_or("--data is required")?;
+    if options.chunk_size == 0 {
+        // A chunk size of 0 would turn streamed snapshots off, and wolf nodes send no others.
+        return Err("--chunk-size must not be 0".into());
+    }
     if options.id == 0 {
         return Err("--id is required and must not be 0".into());
     }

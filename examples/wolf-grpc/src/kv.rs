@@ -40,8 +40,10 @@ impl Store {
         serde_json::to_vec(&self.map).expect("a string map always serialises")
     }
 
-    pub fn restore(&mut self, data: &[u8]) -> Result<(), serde_json::Error> {
-        self.map = serde_json::from_slice(data)?;
+    /// Replaces the map with the snapshot `data` reads, parsed as it is read, so that a
+    /// snapshot never sits in memory beside the map it becomes.
+    pub fn restore(&mut self, data: impl std::io::Read) -> Result<(), serde_json::Error> {
+        self.map = serde_json::from_reader(std::io::BufReader::new(data))?;
         Ok(())
     }
 }
@@ -58,7 +60,7 @@ mod tests {
         store.apply(&payload);
         assert_eq!(store.get("k").map(String::as_str), Some("v"));
         let mut copy = Store::default();
-        copy.restore(&store.snapshot()).unwrap();
+        copy.restore(&store.snapshot()[..]).unwrap();
         assert_eq!(copy.get("k").map(String::as_str), Some("v"));
     }
 }

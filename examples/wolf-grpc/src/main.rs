@@ -22,7 +22,7 @@ mod proto {
     }
 }
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 
 use node::Node;
 use proto::kv::kv_server::KvServer;
@@ -49,21 +49,14 @@ fn main() {
         }
     };
     let (driver, commands) = mpsc::channel();
-    let term = Arc::default();
-    let transport = transport::Transport::new(
-        runtime.handle().clone(),
-        driver.clone(),
-        options.id,
-        options.chunk_size,
-    );
-    let node = Node::new(options.clone(), storage, loaded, transport, Arc::clone(&term));
+    let transport = transport::Transport::new(runtime.handle().clone(), driver.clone(), options.id);
+    let node = Node::new(options.clone(), storage, loaded, transport);
     std::thread::spawn(move || node.run(commands));
     let raft_service = service::RaftService {
         id: options.id,
         driver: driver.clone(),
         peers: options.peers.clone(),
-        term,
-        assembly: Mutex::default(),
+        chunk_size: options.chunk_size as u64,
     };
     let kv_service = kv_service::KvService { driver };
     let address = options.address().parse().expect("checked by args::parse");

@@ -2,20 +2,18 @@
 //! the seed's code and a message; gRPC statuses are never used for them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use raft::core::message::RequestVote;
-use raft::core::Id;
+use raft::core::{Id, SnapshotChunk, Term};
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::node::command::{Answer, Command, Inbound};
 use crate::proto::raft::raft_server::Raft;
 use crate::proto::raft::*;
-use crate::snapshot_transfer::{self, Assembly, Key};
+use crate::snapshot_transfer;
 use crate::wire_json;
 
 /// How long a handler waits for the driver (which may be writing to disk).
@@ -25,8 +23,8 @@ pub struct RaftService {
     pub id: Id,
     pub driver: Sender<Command>,
     pub peers: BTreeMap<Id, String>,
-    pub term: Arc<AtomicU64>,
-    pub assembly: Mutex<Assembly>,
+    /// The size of every snapshot chunk but the last: how offsets map to chunk numbers.
+    pub chunk_size: u64,
 }
 
 fn error(msg_id: String, code: ErrorCode, msg: impl Into<String>) -> RaftErrorRes {
@@ -53,39 +51,46 @@ impl RaftService {
         self.ask(|answer| Command::Receive { from, message, answer: Some(answer) }).await
     }
 
+    /// One chunk of a streamed snapshot: stepped into the core as its chunk message, and
+    /// answered OK only once the core acknowledged it (stored, or for the last chunk the
+    /// snapshot installed).
     async fn install_snapshot_reply(
         &self,
         req: RaftInstallSnapshotReq,
     ) -> Result<RaftInstallSnapshotOkRes, String> {
-        if !self.peers.contains_key(&req.leader_id) || req.leader_id == self.id {
-            return Err(format!("server {} is not a known peer", req.leader_id));
+        let (from, msg_id) = (req.leader_id, req.msg_id.clone());
+        let (chunk, data) = snapshot_transfer::decode_request(req, self.chunk_size)?;
+        let sent = chunk.clone();
+        let answer = self.exchange(from, Inbound::SnapshotChunk { chunk, data }).await?;
+        let term = acknowledged_in(answer, &sent)?;
+        Ok(RaftInstallSnapshotOkRes { msg_id, term })
+    }
+}
+
+/// The follower's term if `answer` acknowledges chunk `sent`, or why it does not. A chunk
+/// before the last is acknowledged by a chunk result that holds it; the last one by the
+/// AppendEntries result of an installed snapshot. A reply in a later term also goes back as
+/// OK, for the leader to learn that term and step down.
+fn acknowledged_in(answer: Answer, sent: &SnapshotChunk) -> Result<Term, String> {
+    match answer {
+        Answer::Append { result, .. } if result.term > sent.term => Ok(result.term),
+        Answer::Chunk(r) if r.last_index == sent.last_index && r.next_chunk > sent.chunk => {
+            Ok(r.term)
         }
-        let key = Key {
-            leader_id: req.leader_id,
-            term: req.term,
-            index: req.last_included_index,
-            last_term: req.last_included_term,
-        };
-        let whole = self
-            .assembly
-            .lock()
-            .expect("no panic while held")
-            .add(key, req.offset, &req.data, req.done)?;
-        let msg_id = req.msg_id;
-        let Some(bytes) = whole else {
-            let term = self.term.load(Ordering::Relaxed);
-            return Ok(RaftInstallSnapshotOkRes { msg_id, term });
-        };
-        let snapshot = snapshot_transfer::unpack(bytes, key.index, key.last_term)?;
-        match self
-            .exchange(key.leader_id, Inbound::InstallSnapshot { term: key.term, snapshot })
-            .await?
+        Answer::Append { result, .. }
+            if sent.last && result.rejected == 0 && result.last_log_index >= sent.last_index =>
         {
-            Answer::Append { result, .. } if result.rejected == 0 || result.term > key.term => {
-                Ok(RaftInstallSnapshotOkRes { msg_id, term: result.term })
-            }
-            other => Err(format!("snapshot not installed: {}", other.explain())),
+            Ok(result.term)
         }
+        Answer::Chunk(r) => Err(format!(
+            "chunk {} not stored: this node holds {} chunks of snapshot {}",
+            sent.chunk, r.next_chunk, r.last_index
+        )),
+        Answer::Append { result, .. } if result.rejected == 0 => Err(format!(
+            "chunk {} not needed: this node holds the log up to {}",
+            sent.chunk, result.last_log_index
+        )),
+        other => Err(format!("chunk {} not stored: {}", sent.chunk, other.explain())),
     }
 }
 
@@ -204,5 +209,69 @@ impl Raft for RaftService {
             Err(why) => R::ErrorRes(error(msg_id, ErrorCode::RaftGetMetricsFailed, why)),
         };
         Ok(Response::new(RaftGetMetricsRes { response: Some(response) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::core::message::AppendEntriesResult;
+    use raft::core::SnapshotChunkResult;
+
+    use super::*;
+
+    fn sent(chunk: u32, last: bool) -> SnapshotChunk {
+        SnapshotChunk {
+            term: 3,
+            last_index: 40,
+            last_term: 2,
+            conf: Default::default(),
+            conf_index: 1,
+            chunk,
+            len: 10,
+            last,
+        }
+    }
+
+    fn holds(next_chunk: u32) -> Answer {
+        Answer::Chunk(SnapshotChunkResult { term: 3, last_index: 40, next_chunk, gap: false })
+    }
+
+    fn append(term: Term, rejected: u64, last_log_index: u64) -> Answer {
+        let result =
+            AppendEntriesResult { term, rejected, last_log_index, features: 0, capacity: 0 };
+        Answer::Append { result, hint_term: 0 }
+    }
+
+    #[test]
+    fn a_chunk_is_acknowledged_once_held() {
+        assert_eq!(acknowledged_in(holds(3), &sent(2, false)), Ok(3));
+        // A chunk sent again whose first acknowledgement was lost: held already.
+        assert_eq!(acknowledged_in(holds(5), &sent(2, false)), Ok(3));
+    }
+
+    #[test]
+    fn a_chunk_not_held_is_an_error() {
+        assert!(acknowledged_in(holds(2), &sent(2, false)).unwrap_err().contains("holds 2"));
+        assert!(acknowledged_in(holds(0), &sent(4, false)).is_err());
+        let other_snapshot = Answer::Chunk(SnapshotChunkResult {
+            term: 3,
+            last_index: 41,
+            next_chunk: 9,
+            gap: false,
+        });
+        assert!(acknowledged_in(other_snapshot, &sent(2, false)).is_err());
+        assert!(acknowledged_in(Answer::Nothing("dropped".into()), &sent(2, false)).is_err());
+    }
+
+    #[test]
+    fn the_last_chunk_is_acknowledged_by_the_installed_snapshot() {
+        assert_eq!(acknowledged_in(append(3, 0, 40), &sent(7, true)), Ok(3));
+        assert!(acknowledged_in(append(3, 40, 12), &sent(7, true)).is_err());
+        assert!(acknowledged_in(append(3, 0, 40), &sent(6, false)).is_err());
+    }
+
+    #[test]
+    fn a_later_term_goes_back_for_the_leader_to_step_down() {
+        assert_eq!(acknowledged_in(append(5, 40, 12), &sent(2, false)), Ok(5));
     }
 }

@@ -1,7 +1,9 @@
 //! Durable state in a C-Raft data directory, written with the library's disk codec: term and
 //! vote in `metadata1`/`metadata2`, entries in closed segments (one per write, named by their
 //! index range), and snapshots as `snapshot-T-I-TS` data plus `.meta`. Every file is written
-//! to a `tmp-` name, synced and renamed, so a crash leaves either the old or the new file.
+//! to a `tmp-` name, synced and renamed, so a crash leaves either the old or the new file. A
+//! snapshot streamed from the leader grows chunk by chunk in a `tmp-` file, renamed into place
+//! when its last chunk came; snapshot data is read back in ranges, never whole.
 //!
 //! C-Raft's segment format carries only payloads whose length is a multiple of 8, while the
 //! library and the wolf.raft service carry any length. So command and barrier payloads are
@@ -11,6 +13,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,7 +26,12 @@ use raft::codec::disk::snapshot::{decode_snapshot_meta, encode_snapshot_meta, Sn
 use raft::codec::Entry;
 use raft::core::{Bootstrap, EntryType, Id, Index, SnapshotMetadata, Term};
 
-/// A snapshot as stored: its position, configuration and the state machine's bytes.
+/// Where the chunks of a snapshot streamed from the leader are stored until the last one
+/// installs it. A `tmp-` name, so that a restart discards a partly received snapshot (the
+/// leader starts over when it hears that we hold nothing of it).
+const PARTIAL_SNAPSHOT: &str = "tmp-streamed-snapshot";
+
+/// A snapshot this node takes: its position, configuration and the state machine's bytes.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub metadata: SnapshotMetadata,
@@ -34,7 +42,9 @@ pub struct Snapshot {
 pub struct Loaded {
     pub term: Term,
     pub voted_for: Id,
-    pub snapshot: Option<Snapshot>,
+    /// The snapshot's position and configuration; its data stays on disk until restored
+    /// (`Storage::open_snapshot_data`).
+    pub snapshot: Option<SnapshotMetadata>,
     /// Index of `entries[0]`.
     pub start_index: Index,
     pub entries: Vec<Entry>,
@@ -121,21 +131,107 @@ impl Storage {
     }
 
     /// Stores a snapshot, replacing the previous one, and deletes the segments that hold only
-    /// entries below `keep_from` (`Index::MAX` for a snapshot installed from the leader, which
-    /// replaces the whole log).
+    /// entries below `keep_from`.
     pub fn store_snapshot(&mut self, snapshot: &Snapshot, keep_from: Index) -> io::Result<()> {
-        let m = &snapshot.metadata;
+        let name = new_snapshot_name(&snapshot.metadata);
+        self.write_file(&name.data_file_name(), &snapshot.data)?;
+        self.commit_snapshot(name, &snapshot.metadata, keep_from)
+    }
+
+    /// Stores one chunk of a snapshot streamed from the leader at `offset` of the partial file.
+    /// The core hands chunks out in order from offset 0, and a chunk at 0 starts a new
+    /// snapshot; anything else is a broken promise, refused rather than written at a hole.
+    pub fn store_snapshot_chunk(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let path = self.dir.join(PARTIAL_SNAPSHOT);
+        let file = if offset == 0 {
+            fs::File::create(&path)?
+        } else {
+            fs::OpenOptions::new().write(true).open(&path)?
+        };
+        let held = file.metadata()?.len();
+        if held != offset {
+            return Err(invalid(format!("chunk at offset {offset}, but {held} bytes are held")));
+        }
+        file.write_all_at(data, offset)?;
+        file.sync_data()?;
+        if offset == 0 {
+            // The file is new: its name must be durable too.
+            fs::File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Installs the streamed snapshot whose chunks are all stored, exactly as a whole snapshot
+    /// from the leader: it replaces the previous one and the whole log. Returns its length.
+    pub fn install_streamed_snapshot(&mut self, metadata: &SnapshotMetadata) -> io::Result<u64> {
+        let name = new_snapshot_name(metadata);
+        let partial = self.dir.join(PARTIAL_SNAPSHOT);
+        let len = fs::metadata(&partial)?.len();
+        fs::rename(&partial, self.dir.join(name.data_file_name()))?;
+        fs::File::open(&self.dir)?.sync_all()?;
+        self.commit_snapshot(name, metadata, Index::MAX)?;
+        Ok(len)
+    }
+
+    /// Makes the snapshot whose data file is in place the current one: its `.meta` goes last,
+    /// since a snapshot counts only once both files exist. Then the previous snapshot and the
+    /// segments that hold only entries below `keep_from` go.
+    fn commit_snapshot(
+        &mut self,
+        name: SnapshotName,
+        m: &SnapshotMetadata,
+        keep_from: Index,
+    ) -> io::Result<()> {
         let meta =
             SnapshotMeta { conf_index: m.configuration_index, conf: m.configuration.clone() };
         let meta = encode_snapshot_meta(&meta).map_err(invalid)?;
-        let name = SnapshotName { term: m.term, index: m.index, timestamp: millis_since_epoch() };
-        self.write_file(&name.data_file_name(), &snapshot.data)?;
         self.write_file(&name.meta_file_name(), &meta)?;
         if let Some(old) = self.snapshot.replace(name) {
             self.remove(&old.meta_file_name())?;
             self.remove(&old.data_file_name())?;
         }
         self.drop_segments_before(keep_from)
+    }
+
+    /// The index and data length of the current snapshot, if any.
+    pub fn snapshot_len(&self) -> io::Result<Option<(Index, u64)>> {
+        let Some(name) = self.snapshot else {
+            return Ok(None);
+        };
+        let len = fs::metadata(self.dir.join(name.data_file_name()))?.len();
+        Ok(Some((name.index, len)))
+    }
+
+    /// The current snapshot's data file, to read the state machine from.
+    pub fn open_snapshot_data(&self) -> io::Result<fs::File> {
+        let name = self.snapshot.ok_or_else(|| invalid("there is no snapshot"))?;
+        fs::File::open(self.dir.join(name.data_file_name()))
+    }
+
+    /// Bytes `offset .. offset + len` of the data of the snapshot at `index`, which must be the
+    /// current one (a chunk of a replaced snapshot is no longer to be had).
+    pub fn read_snapshot_data(&self, index: Index, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let name = self.current_snapshot(index)?;
+        let file = fs::File::open(self.dir.join(name.data_file_name()))?;
+        let mut data = vec![0; usize::try_from(len).map_err(invalid)?];
+        file.read_exact_at(&mut data, offset)?;
+        Ok(data)
+    }
+
+    /// The `.meta` file of the snapshot at `index`, which must be the current one.
+    pub fn read_snapshot_meta_file(&self, index: Index) -> io::Result<Vec<u8>> {
+        let name = self.current_snapshot(index)?;
+        fs::read(self.dir.join(name.meta_file_name()))
+    }
+
+    fn current_snapshot(&self, index: Index) -> io::Result<SnapshotName> {
+        match self.snapshot {
+            Some(name) if name.index == index => Ok(name),
+            other => Err(invalid(format!(
+                "snapshot {index} is not the current one ({:?})",
+                other.map(|n| n.index)
+            ))),
+        }
     }
 
     /// Deletes the segments that hold only entries below `index`.
@@ -169,10 +265,10 @@ impl Storage {
 
     fn load(&self) -> io::Result<Loaded> {
         let snapshot = match self.snapshot {
-            Some(name) => Some(self.read_snapshot(name)?),
+            Some(name) => Some(self.read_snapshot_metadata(name)?),
             None => None,
         };
-        let start_index = snapshot.as_ref().map_or(1, |s| s.metadata.index + 1);
+        let start_index = snapshot.as_ref().map_or(1, |m| m.index + 1);
         let mut entries = Vec::new();
         for &(first, last) in &self.segments {
             if last < start_index {
@@ -217,17 +313,15 @@ impl Storage {
             .collect()
     }
 
-    fn read_snapshot(&self, name: SnapshotName) -> io::Result<Snapshot> {
+    fn read_snapshot_metadata(&self, name: SnapshotName) -> io::Result<SnapshotMetadata> {
         let meta = decode_snapshot_meta(&fs::read(self.dir.join(name.meta_file_name()))?)
             .map_err(invalid)?;
-        let data = Bytes::from(fs::read(self.dir.join(name.data_file_name()))?);
-        let metadata = SnapshotMetadata {
+        Ok(SnapshotMetadata {
             index: name.index,
             term: name.term,
             configuration: meta.conf,
             configuration_index: meta.conf_index,
-        };
-        Ok(Snapshot { metadata, data })
+        })
     }
 
     /// Writes `name` atomically and durably: temporary file, fsync, rename, fsync of the
@@ -291,6 +385,11 @@ fn from_stored(stored: Entry) -> Result<Entry, String> {
     }
     let exact = payload.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + len as usize);
     Ok(Entry { payload: exact, ..stored })
+}
+
+/// The name of a new snapshot at `m`'s position.
+fn new_snapshot_name(m: &SnapshotMetadata) -> SnapshotName {
+    SnapshotName { term: m.term, index: m.index, timestamp: millis_since_epoch() }
 }
 
 fn millis_since_epoch() -> u64 {
@@ -359,6 +458,50 @@ mod tests {
         let (_, loaded) = Storage::open(&dir).unwrap();
         assert_eq!(loaded.entries[1..3], entries[..2]);
         assert_eq!(loaded.entries[3].payload.len(), 5);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn snapshot_metadata(index: Index) -> SnapshotMetadata {
+        let b = bootstrap();
+        let configuration = raft::codec::configuration::decode(&b.payload).unwrap();
+        SnapshotMetadata { index, term: 2, configuration, configuration_index: 1 }
+    }
+
+    #[test]
+    fn a_streamed_snapshot_installs_like_a_whole_one() {
+        let dir = data_dir("streamed");
+        let (mut storage, _) = Storage::open(&dir).unwrap();
+        storage.bootstrap(&bootstrap()).unwrap();
+        storage.append(2, &[Entry::new(2, EntryType::Command, vec![1; 3])]).unwrap();
+        storage.store_snapshot_chunk(0, b"{\"a\":").unwrap();
+        let gap = storage.store_snapshot_chunk(20, b"x").unwrap_err();
+        assert!(gap.to_string().contains("bytes are held"), "{gap}");
+        storage.store_snapshot_chunk(5, b"\"1\"}").unwrap();
+        let len = storage.install_streamed_snapshot(&snapshot_metadata(9)).unwrap();
+        assert_eq!(len, 9);
+        assert_eq!(storage.snapshot_len().unwrap(), Some((9, 9)));
+        assert_eq!(storage.read_snapshot_data(9, 5, 3).unwrap(), b"\"1\"");
+        assert!(storage.read_snapshot_data(8, 0, 1).is_err(), "not the current snapshot");
+
+        let (reopened, loaded) = Storage::open(&dir).unwrap();
+        assert_eq!(loaded.snapshot, Some(snapshot_metadata(9)));
+        assert_eq!((loaded.start_index, loaded.entries.len()), (10, 0), "the log is replaced");
+        let mut store = crate::kv::Store::default();
+        store.restore(reopened.open_snapshot_data().unwrap()).unwrap();
+        assert_eq!(store.get("a").map(String::as_str), Some("1"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_restart_discards_a_partly_streamed_snapshot() {
+        let dir = data_dir("partial");
+        let (mut storage, _) = Storage::open(&dir).unwrap();
+        storage.bootstrap(&bootstrap()).unwrap();
+        storage.store_snapshot_chunk(0, b"half").unwrap();
+        let (mut storage, loaded) = Storage::open(&dir).unwrap();
+        assert!(loaded.snapshot.is_none());
+        assert!(!dir.join(PARTIAL_SNAPSHOT).exists());
+        assert!(storage.store_snapshot_chunk(4, b"rest").is_err(), "nothing to continue");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,7 +1,10 @@
 //! Outgoing RPCs. The seed's service is request/response while the core is message-based: each
-//! request the core sends becomes one call (several for a chunked snapshot), and the call's
-//! response becomes the result message the core would have received. A failed call is a lost
-//! message: the core retries on its own schedule.
+//! request the core sends becomes one call (a streamed snapshot's chunks one call each), and
+//! the call's response becomes the result message the core would have received. A failed call,
+//! or an error response, is a lost message: the core retries on its own schedule.
+//!
+//! The responses carry no features, so the results made of them advertise what every wolf node
+//! does: it takes streamed snapshots (`FEATURE_SNAPSHOT_CHUNKS`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +12,10 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use raft::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult};
+use raft::core::message::{
+    AppendEntriesResult, RequestVote, RequestVoteResult, SnapshotChunkResult,
+    FEATURE_SNAPSHOT_CHUNKS,
+};
 use raft::core::{Id, Index, Term};
 use tokio::runtime::Handle;
 use tonic::transport::{Channel, Endpoint};
@@ -20,14 +26,26 @@ use crate::proto::raft::raft_client::RaftClient;
 use crate::proto::raft::raft_install_snapshot_res::Response as SnapshotResponse;
 use crate::proto::raft::raft_vote_res::Response as VoteResponse;
 use crate::proto::raft::{RaftAppendEntriesReq, RaftInstallSnapshotReq, RaftVoteReq};
-use crate::snapshot_transfer;
-use crate::storage::Snapshot;
 
 /// A request the core wants sent, with what the call needs attached.
 pub enum Call {
-    AppendEntries { prev_log_index: Index, n_entries: u32, json: String },
+    AppendEntries {
+        prev_log_index: Index,
+        n_entries: u32,
+        json: String,
+    },
     Vote(RequestVote),
-    InstallSnapshot { term: Term, last_index: Index, last_term: Term, snapshot: Snapshot },
+    /// Chunk `chunk` of a streamed snapshot, at `offset` of its data; `data` holds the trailer
+    /// on the `last` one (`snapshot_transfer.rs`).
+    SnapshotChunk {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        chunk: u32,
+        offset: u64,
+        last: bool,
+        data: Vec<u8>,
+    },
 }
 
 /// One client per peer, with the address it was made for.
@@ -38,7 +56,6 @@ pub struct Transport {
     runtime: Handle,
     driver: Sender<Command>,
     id: Id,
-    chunk_size: usize,
     clients: Clients,
     counter: Arc<AtomicU64>,
 }
@@ -47,10 +64,10 @@ pub struct Transport {
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Transport {
-    pub fn new(runtime: Handle, driver: Sender<Command>, id: Id, chunk_size: usize) -> Transport {
+    pub fn new(runtime: Handle, driver: Sender<Command>, id: Id) -> Transport {
         let clients = Arc::default();
         let counter = Arc::default();
-        Transport { runtime, driver, id, chunk_size: chunk_size.max(1), clients, counter }
+        Transport { runtime, driver, id, clients, counter }
     }
 
     /// Starts the call in the background; its response comes back to the driver as a command.
@@ -65,8 +82,18 @@ impl Transport {
                     this.append_entries(client, prev_log_index, n_entries, json).await
                 }
                 Call::Vote(request) => this.vote(client, request).await,
-                Call::InstallSnapshot { term, last_index, last_term, snapshot } => {
-                    this.install_snapshot(client, term, last_index, last_term, snapshot).await
+                Call::SnapshotChunk { term, last_index, last_term, chunk, offset, last, data } => {
+                    let request = RaftInstallSnapshotReq {
+                        msg_id: this.msg_id(),
+                        term,
+                        leader_id: this.id,
+                        last_included_index: last_index,
+                        last_included_term: last_term,
+                        offset,
+                        done: last,
+                        data,
+                    };
+                    this.snapshot_chunk(client, request, chunk).await
                 }
             };
             if let Some(message) = reply {
@@ -116,7 +143,7 @@ impl Transport {
             term: ok.term,
             rejected,
             last_log_index,
-            features: 0,
+            features: FEATURE_SNAPSHOT_CHUNKS,
             capacity: 0,
         };
         Some(Inbound::AppendEntriesResult(result))
@@ -144,46 +171,82 @@ impl Transport {
         Some(Inbound::RequestVoteResult(result))
     }
 
-    /// Sends the snapshot in chunks of at most `chunk_size` bytes, one after the other; the
-    /// answer to the last one is the follower's acknowledgement of the whole snapshot.
-    async fn install_snapshot(
+    /// Sends one chunk; the follower answers OK only once it stored the chunk (for the last
+    /// one: installed the snapshot). An error says the chunk was not taken, without saying
+    /// what the follower holds, so it counts as lost: the core sends again from the first
+    /// chunk not acknowledged when the stream stalls, or starts over after the install
+    /// timeout.
+    async fn snapshot_chunk(
         &self,
         mut client: RaftClient<Channel>,
-        term: Term,
-        last_index: Index,
-        last_term: Term,
-        snapshot: Snapshot,
+        request: RaftInstallSnapshotReq,
+        chunk: u32,
     ) -> Option<Inbound> {
-        let bytes = snapshot_transfer::pack(&snapshot).ok()?;
-        let mut offset = 0;
-        loop {
-            let end = (offset + self.chunk_size).min(bytes.len());
-            let done = end == bytes.len();
-            let request = RaftInstallSnapshotReq {
-                msg_id: self.msg_id(),
-                term,
-                leader_id: self.id,
-                last_included_index: last_index,
-                last_included_term: last_term,
-                offset: offset as u64,
-                done,
-                data: bytes[offset..end].to_vec(),
-            };
-            let response = client.install_snapshot(request).await.ok()?.into_inner().response?;
-            let SnapshotResponse::OkRes(ok) = response else {
-                return None;
-            };
-            if done || ok.term > term {
-                let result = AppendEntriesResult {
-                    term: ok.term,
-                    rejected: 0,
-                    last_log_index: last_index,
-                    features: 0,
-                    capacity: 0,
-                };
-                return Some(Inbound::AppendEntriesResult(result));
-            }
-            offset = end;
-        }
+        let (term, last_index, last) = (request.term, request.last_included_index, request.done);
+        let response = client.install_snapshot(request).await.ok()?.into_inner().response?;
+        let SnapshotResponse::OkRes(ok) = response else {
+            return None;
+        };
+        Some(acknowledgement(term, last_index, chunk, last, ok.term))
+    }
+}
+
+/// The result the core would have received for chunk `chunk` that a follower in
+/// `follower_term` acknowledged: for a chunk before the last, that it holds the chunks up to
+/// this one; for the last, that it holds the snapshot, as for a whole InstallSnapshot. A
+/// follower in a later term did not take the chunk: an AppendEntries result of that term
+/// makes us step down, whatever the chunk.
+fn acknowledgement(
+    term: Term,
+    last_index: Index,
+    chunk: u32,
+    last: bool,
+    follower_term: Term,
+) -> Inbound {
+    if last || follower_term > term {
+        return Inbound::AppendEntriesResult(AppendEntriesResult {
+            term: follower_term,
+            rejected: 0,
+            last_log_index: last_index,
+            features: FEATURE_SNAPSHOT_CHUNKS,
+            capacity: 0,
+        });
+    }
+    let next_chunk = chunk.saturating_add(1);
+    Inbound::SnapshotChunkResult(SnapshotChunkResult {
+        term: follower_term,
+        last_index,
+        next_chunk,
+        gap: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acknowledged_chunk_before_the_last_moves_the_stream_past_it() {
+        let Inbound::SnapshotChunkResult(r) = acknowledgement(3, 40, 5, false, 3) else {
+            panic!("a chunk result");
+        };
+        assert_eq!(r, SnapshotChunkResult { term: 3, last_index: 40, next_chunk: 6, gap: false });
+    }
+
+    #[test]
+    fn an_acknowledged_last_chunk_is_the_snapshot_installed() {
+        let Inbound::AppendEntriesResult(r) = acknowledgement(3, 40, 9, true, 3) else {
+            panic!("an AppendEntries result");
+        };
+        assert_eq!((r.term, r.rejected, r.last_log_index), (3, 0, 40));
+        assert_ne!(r.features & FEATURE_SNAPSHOT_CHUNKS, 0);
+    }
+
+    #[test]
+    fn a_follower_in_a_later_term_answers_in_that_term() {
+        let Inbound::AppendEntriesResult(r) = acknowledgement(3, 40, 2, false, 5) else {
+            panic!("an AppendEntries result");
+        };
+        assert_eq!(r.term, 5);
     }
 }

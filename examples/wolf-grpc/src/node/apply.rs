@@ -54,7 +54,7 @@ impl Node {
 
     fn maybe_snapshot(&mut self) {
         let threshold = self.options.snapshot_threshold;
-        let taken = self.snapshot.as_ref().map_or(0, |s| s.metadata.index);
+        let taken = self.snapshot.as_ref().map_or(0, |m| m.index);
         let installing = self.pending.iter().any(|p| matches!(p, Pending::PersistedSnapshot(_)));
         if threshold == 0 || installing || self.last_applied < taken + threshold {
             return;
@@ -76,7 +76,7 @@ impl Node {
             fatal(&format!("cannot store a snapshot: {e}"));
         }
         self.log.compact(keep_from);
-        self.snapshot = Some(snapshot);
+        self.snapshot = Some(metadata.clone());
         self.pending.push_back(Pending::Snapshot(metadata, trailing));
         eprintln!("[{}] took a snapshot at index {index}", self.options.id);
     }

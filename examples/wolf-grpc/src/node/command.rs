@@ -2,10 +2,8 @@
 
 use raft::codec::Entry;
 use raft::core::message::{AppendEntriesResult, RequestVote, RequestVoteResult};
-use raft::core::{Id, Index, Term};
+use raft::core::{Id, Index, SnapshotChunk, SnapshotChunkResult, Term};
 use tokio::sync::oneshot;
-
-use crate::storage::Snapshot;
 
 /// A message from a peer, owned, as decoded from a request or a response.
 pub enum Inbound {
@@ -19,11 +17,12 @@ pub enum Inbound {
     AppendEntriesResult(AppendEntriesResult),
     RequestVote(RequestVote),
     RequestVoteResult(RequestVoteResult),
-    /// A fully reassembled snapshot.
-    InstallSnapshot {
-        term: Term,
-        snapshot: Snapshot,
+    /// One chunk of a streamed snapshot, with its data (`snapshot_transfer.rs`).
+    SnapshotChunk {
+        chunk: SnapshotChunk,
+        data: Vec<u8>,
     },
+    SnapshotChunkResult(SnapshotChunkResult),
 }
 
 /// The core's reply to a request, for the handler that waits for it.
@@ -36,6 +35,8 @@ pub enum Answer {
         hint_term: Term,
     },
     Vote(RequestVoteResult),
+    /// Reply to a chunk of a streamed snapshot other than an acknowledgement of the whole.
+    Chunk(SnapshotChunkResult),
     /// The core produced no reply (the request was dropped); the text says why.
     Nothing(String),
 }

@@ -9,9 +9,7 @@ pub mod options;
 mod update;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use raft::codec::Entry;
@@ -25,7 +23,7 @@ use self::command::{Answer, Command, Inbound, PutOutcome};
 use self::options::Options;
 use crate::kv::{self, Store};
 use crate::log_cache::LogCache;
-use crate::storage::{Loaded, Snapshot, Storage};
+use crate::storage::{Loaded, Storage};
 use crate::transport::Transport;
 
 /// An event with everything it refers to owned, so that it can wait in a queue.
@@ -34,12 +32,16 @@ enum Pending {
     Receive(Id, Inbound),
     PersistedEntries(Index),
     PersistedSnapshot(SnapshotMetadata),
+    PersistedSnapshotChunk { index: Index, term: Term, offset: u64 },
     Configuration(Index),
     Snapshot(SnapshotMetadata, u32),
     Timeout,
     Submit(Vec<Entry>),
     Read(u64),
 }
+
+/// Snapshot chunks in flight to one follower (see `Node::new`).
+const SNAPSHOT_CHUNK_WINDOW: u32 = 1;
 
 /// A Get waiting for its read: the key and the handler's reply.
 pub(crate) type GetWaiter = (String, oneshot::Sender<Result<(Option<String>, Index), String>>);
@@ -55,10 +57,11 @@ pub struct Node {
     last_applied: Index,
     /// The latest applied configuration and its index: what a snapshot taken now records.
     applied_conf: (Index, Configuration),
-    /// Our latest snapshot, kept in memory to send to followers that need it.
-    snapshot: Option<Snapshot>,
-    /// A snapshot received from the leader, while the step that installs it runs.
-    receiving: Option<Snapshot>,
+    /// Our latest snapshot's position (its data is on disk: chunks are read from there).
+    snapshot: Option<SnapshotMetadata>,
+    /// The data of a snapshot chunk received from the leader, while the step that hands it
+    /// out to be stored runs.
+    receiving_chunk: Option<Vec<u8>>,
     transport: Transport,
     /// Client writes waiting to be applied: log index → (term submitted, reply).
     waiters: BTreeMap<Index, (Term, oneshot::Sender<PutOutcome>)>,
@@ -70,18 +73,10 @@ pub struct Node {
     /// The handler waiting for the reply to the request being stepped, and its sender.
     answer: Option<(Id, oneshot::Sender<Answer>)>,
     pending: VecDeque<Pending>,
-    /// The current term, published for handlers that answer without the driver.
-    term: Arc<AtomicU64>,
 }
 
 impl Node {
-    pub fn new(
-        options: Options,
-        storage: Storage,
-        loaded: Loaded,
-        transport: Transport,
-        term: Arc<AtomicU64>,
-    ) -> Node {
+    pub fn new(options: Options, storage: Storage, loaded: Loaded, transport: Transport) -> Node {
         let mut raft = Raft::new(options.id, options.address(), &raft::codec::configuration::CRAFT);
         raft.seed(options.id as u32 ^ std::process::id());
         raft.set_election_timeout(options.election_timeout, None);
@@ -89,6 +84,11 @@ impl Node {
         raft.set_install_snapshot_timeout(options.install_snapshot_timeout);
         // The seed's Vote request has no pre_vote flag: pre-vote stays off (the default).
         raft.set_pre_vote(false);
+        // Snapshots are streamed in chunks of the node's chunk size (every wolf node does, so
+        // the transport advertises it for each peer). One chunk at a time: each is a unary
+        // gRPC call in its own task, and concurrent calls may reach the follower in any order,
+        // which it would refuse; with one in flight the next goes when the reply came back.
+        raft.set_snapshot_chunks(options.chunk_size as u64, SNAPSHOT_CHUNK_WINDOW);
         let mut node = Node {
             options,
             raft,
@@ -100,7 +100,7 @@ impl Node {
             last_applied: 0,
             applied_conf: (0, Configuration::new()),
             snapshot: None,
-            receiving: None,
+            receiving_chunk: None,
             transport,
             waiters: BTreeMap::new(),
             reads: BTreeMap::new(),
@@ -108,7 +108,6 @@ impl Node {
             next_read: 0,
             answer: None,
             pending: VecDeque::new(),
-            term,
         };
         if !node.storage.is_pristine() {
             node.start(loaded);
@@ -230,25 +229,42 @@ impl Node {
 
     fn start(&mut self, loaded: Loaded) {
         self.log = LogCache::new(loaded.start_index, loaded.entries.clone());
-        if let Some(snapshot) = &loaded.snapshot {
-            self.restore(snapshot.clone());
+        if let Some(metadata) = &loaded.snapshot {
+            self.restore(metadata.clone());
         }
-        self.term.store(loaded.term, Ordering::Relaxed);
         if let Err(e) = self.run_event(Pending::Start(loaded)) {
             fatal(&format!("cannot start from the stored state: {e}"));
         }
         self.started = true;
     }
 
-    /// Makes the state machine what `snapshot` holds.
-    fn restore(&mut self, snapshot: Snapshot) {
-        if let Err(e) = self.store.restore(&snapshot.data) {
-            fatal(&format!("snapshot data is not a key-value map: {e}"));
+    /// Makes the state machine what the stored snapshot at `metadata` holds.
+    fn restore(&mut self, metadata: SnapshotMetadata) {
+        let restored =
+            self.storage.open_snapshot_data().map_err(|e| e.to_string()).and_then(|file| {
+                self.store.restore(file).map_err(|e| format!("not a key-value map: {e}"))
+            });
+        if let Err(e) = restored {
+            fatal(&format!("cannot restore snapshot {}: {e}", metadata.index));
         }
-        let m = &snapshot.metadata;
-        self.last_applied = m.index;
-        self.applied_conf = (m.configuration_index, m.configuration.clone());
-        self.snapshot = Some(snapshot);
+        self.last_applied = metadata.index;
+        self.applied_conf = (metadata.configuration_index, metadata.configuration.clone());
+        self.snapshot = Some(metadata);
+    }
+
+    /// Tells the core the length of our latest snapshot, which it needs to stream it: after
+    /// loading one at start and after taking one. (One received from the leader it knows.)
+    fn note_snapshot_len(&mut self) {
+        let noted = match self.storage.snapshot_len() {
+            Ok(Some((index, len))) => self.raft.note_snapshot_len(index, len),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(why) = noted {
+            // The core then sends nothing of that snapshot, and followers that need it wait
+            // for the next one: worth a line, not a stop.
+            eprintln!("[{}] cannot note the snapshot's length: {why}", self.options.id);
+        }
     }
 
     fn put(&mut self, key: &str, value: &str, done: oneshot::Sender<PutOutcome>) {
@@ -290,6 +306,7 @@ impl Node {
         let views: Vec<EntryView<'_>>;
         let entries: Vec<Entry>;
         let address: String;
+        let our_snapshot_changes = matches!(pending, Pending::Start(_) | Pending::Snapshot(..));
         let event = match pending {
             Pending::Start(loaded) => {
                 entries = loaded.entries;
@@ -297,7 +314,7 @@ impl Node {
                 Event::Start {
                     term: loaded.term,
                     voted_for: loaded.voted_for,
-                    snapshot: loaded.snapshot.map(|s| s.metadata),
+                    snapshot: loaded.snapshot,
                     start_index: loaded.start_index,
                     entries: &views,
                 }
@@ -332,6 +349,10 @@ impl Node {
                 entries = Vec::new();
                 Event::PersistedSnapshot { metadata }
             }
+            Pending::PersistedSnapshotChunk { index, term, offset } => {
+                entries = Vec::new();
+                Event::PersistedSnapshotChunk { index, term, offset }
+            }
             Pending::Configuration(index) => {
                 entries = Vec::new();
                 Event::Configuration { index }
@@ -354,9 +375,14 @@ impl Node {
                 Event::Read { id }
             }
         };
-        let update = update::Owned::of(self.raft.step(now, 0, event, None)?);
-        self.term.store(self.raft.current_term(), Ordering::Relaxed);
-        self.process(update, &entries);
+        let stepped = self.raft.step(now, 0, event, None).map(update::Owned::of);
+        // A received chunk is stored by this step's update or not at all.
+        let chunk = self.receiving_chunk.take();
+        let update = stepped?;
+        if our_snapshot_changes {
+            self.note_snapshot_len();
+        }
+        self.process(update, &entries, chunk);
         Ok(())
     }
 
@@ -377,17 +403,11 @@ impl Node {
             Inbound::AppendEntriesResult(r) => Incoming::AppendEntriesResult(r),
             Inbound::RequestVote(r) => Incoming::RequestVote(r),
             Inbound::RequestVoteResult(r) => Incoming::RequestVoteResult(r),
-            Inbound::InstallSnapshot { term, snapshot } => {
-                let m = snapshot.metadata.clone();
-                self.receiving = Some(snapshot);
-                Incoming::InstallSnapshot {
-                    term,
-                    last_index: m.index,
-                    last_term: m.term,
-                    conf: m.configuration,
-                    conf_index: m.configuration_index,
-                }
+            Inbound::SnapshotChunk { chunk, data } => {
+                self.receiving_chunk = Some(data);
+                Incoming::InstallSnapshotChunk(chunk)
             }
+            Inbound::SnapshotChunkResult(r) => Incoming::SnapshotChunkResult(r),
         };
         (Header::Other(body), Vec::new())
     }

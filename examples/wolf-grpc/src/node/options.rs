@@ -17,7 +17,8 @@ pub struct Options {
     pub snapshot_threshold: u64,
     /// Entries kept before a snapshot, for followers slightly behind.
     pub snapshot_trailing: u32,
-    /// Largest InstallSnapshot chunk, in bytes.
+    /// Bytes of every streamed snapshot chunk but the last (the same on every node: a
+    /// receiver finds the chunk number from the offset).
     pub chunk_size: usize,
 }
 

@@ -3,12 +3,13 @@
 
 use raft::codec::Entry;
 use raft::core::{
-    EntrySource, EntryType, Index, Message, NewEntries, Outgoing, ReadOutcome, ReadResult,
-    SnapshotMetadata, State, Update,
+    ChunkToStore, EntrySource, EntryType, Index, Message, NewEntries, Outgoing, ReadOutcome,
+    ReadResult, SnapshotMetadata, State, Update,
 };
 
 use super::command::{Answer, PutOutcome};
 use super::{fatal, Node, Pending};
+use crate::snapshot_transfer;
 use crate::transport::Call;
 use crate::wire_json::{AppendEntriesJson, EntryJson};
 
@@ -16,6 +17,7 @@ use crate::wire_json::{AppendEntriesJson, EntryJson};
 pub struct Owned {
     term_changed: bool,
     snapshot: Option<SnapshotMetadata>,
+    snapshot_chunk: Option<ChunkToStore>,
     entries: Option<NewEntries>,
     messages: Vec<Message>,
     state_changed: bool,
@@ -28,6 +30,7 @@ impl Owned {
         Owned {
             term_changed: u.term_changed || u.vote_changed,
             snapshot: u.snapshot.clone(),
+            snapshot_chunk: u.snapshot_chunk,
             entries: u.entries,
             messages: u.messages.clone(),
             state_changed: u.state_changed,
@@ -39,13 +42,22 @@ impl Owned {
 
 impl Node {
     /// `event_entries` are the entries of the event just stepped (what `EntrySource::Event`
-    /// points into).
-    pub(super) fn process(&mut self, u: Owned, event_entries: &[Entry]) {
+    /// points into), `event_chunk` the data of the snapshot chunk it received, if any.
+    pub(super) fn process(
+        &mut self,
+        u: Owned,
+        event_entries: &[Entry],
+        event_chunk: Option<Vec<u8>>,
+    ) {
         if u.term_changed {
             let (term, vote) = (self.raft.current_term(), self.raft.voted_for());
             if let Err(e) = self.storage.save_term_and_vote(term, vote) {
                 fatal(&format!("cannot store term and vote: {e}"));
             }
+        }
+        // The last chunk comes with the snapshot it completes: stored first, then installed.
+        if let Some(chunk) = u.snapshot_chunk {
+            self.store_chunk(chunk, event_chunk);
         }
         if let Some(metadata) = u.snapshot {
             self.install_snapshot(metadata);
@@ -83,24 +95,46 @@ impl Node {
         }
     }
 
-    fn install_snapshot(&mut self, metadata: SnapshotMetadata) {
-        let Some(mut snapshot) = self.receiving.take() else {
-            fatal("the core installs a snapshot that was not received");
+    /// Stores a chunk of the snapshot the leader streams (the core hands them out in order);
+    /// its completion is queued, except the last one's, which the install completes.
+    fn store_chunk(&mut self, c: ChunkToStore, data: Option<Vec<u8>>) {
+        let Some(data) = data.filter(|d| d.len() as u64 == c.len) else {
+            fatal("the core hands out a snapshot chunk other than the one received");
         };
-        snapshot.metadata = metadata.clone();
-        if let Err(e) = self.storage.store_snapshot(&snapshot, Index::MAX) {
-            fatal(&format!("cannot store the received snapshot: {e}"));
+        if let Err(e) = self.storage.store_snapshot_chunk(c.offset, &data) {
+            fatal(&format!("cannot store a snapshot chunk: {e}"));
         }
+        eprintln!(
+            "[{}] stored {} bytes at offset {} of snapshot {}{}",
+            self.options.id,
+            c.len,
+            c.offset,
+            c.index,
+            if c.last { " (last chunk)" } else { "" }
+        );
+        if !c.last {
+            let (index, term, offset) = (c.index, c.term, c.offset);
+            self.pending.push_back(Pending::PersistedSnapshotChunk { index, term, offset });
+        }
+    }
+
+    /// Installs the snapshot whose chunks were all stored: it replaces the log and becomes the
+    /// state machine's state.
+    fn install_snapshot(&mut self, metadata: SnapshotMetadata) {
+        let len = match self.storage.install_streamed_snapshot(&metadata) {
+            Ok(len) => len,
+            Err(e) => fatal(&format!("cannot install the received snapshot: {e}")),
+        };
         // Completions of earlier writes would be dropped here; ours are synchronous.
         self.pending.retain(|p| !matches!(p, Pending::PersistedEntries(_)));
         self.log.reset(metadata.index + 1);
         eprintln!(
-            "[{}] installed snapshot at index {} ({} bytes)",
+            "[{}] installed snapshot at index {} ({len} bytes, streamed in {} chunks)",
             self.options.id,
             metadata.index,
-            snapshot.data.len()
+            len.div_ceil(self.options.chunk_size as u64).max(1)
         );
-        self.restore(snapshot);
+        self.restore(metadata.clone());
         self.pending.push_back(Pending::PersistedSnapshot(metadata));
     }
 
@@ -127,15 +161,26 @@ impl Node {
                 return self.reply(m.to, Answer::Append { result, hint_term });
             }
             Outgoing::RequestVoteResult(result) => return self.reply(m.to, Answer::Vote(result)),
+            Outgoing::SnapshotChunkResult(result) => {
+                return self.reply(m.to, Answer::Chunk(result));
+            }
             // The seed has no RPC for TimeoutNow; this node never transfers leadership.
             Outgoing::TimeoutNow(_) => return,
             // Nor for ReadIndex: its AppendEntries carry no read round, so followers refuse
             // reads (Get answers from their applied state) and never forward one.
             Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return,
-            // This node does not stream snapshots through the core (it never sets a chunk
-            // size, so no peer sends it chunks and it sends none): its transport splits the
-            // whole snapshot into the seed's offset/done chunks itself.
-            Outgoing::InstallSnapshotChunk { .. } | Outgoing::SnapshotChunkResult(_) => return,
+            // Every wolf node streams snapshots, and each result the transport makes of a
+            // peer's response says so. The core sends a whole snapshot only to a peer it has
+            // had no result from in this term: one that does not answer, to which it would be
+            // lost anyway. So it is dropped, and the core, after its install-snapshot timeout,
+            // probes the peer again and streams once the peer answers.
+            Outgoing::InstallSnapshot { last_index, .. } => {
+                eprintln!(
+                    "[{}] whole snapshot {last_index} not sent to {}: it has not answered in this term",
+                    self.options.id, m.to
+                );
+                return;
+            }
             Outgoing::RequestVote(request) => Call::Vote(request),
             Outgoing::AppendEntries {
                 term,
@@ -164,16 +209,45 @@ impl Node {
                 let json = serde_json::to_string(&json).expect("plain data always serialises");
                 Call::AppendEntries { prev_log_index, n_entries, json }
             }
-            Outgoing::InstallSnapshot { term, last_index, last_term, .. } => {
-                match self.snapshot.as_ref().filter(|s| s.metadata.index == last_index) {
-                    Some(s) => {
-                        Call::InstallSnapshot { term, last_index, last_term, snapshot: s.clone() }
-                    }
-                    None => return,
+            Outgoing::InstallSnapshotChunk {
+                term,
+                last_index,
+                last_term,
+                chunk,
+                offset,
+                len,
+                last,
+                ..
+            } => match self.chunk_bytes(last_index, offset, len, last) {
+                Ok(data) => {
+                    Call::SnapshotChunk { term, last_index, last_term, chunk, offset, last, data }
                 }
-            }
+                Err(e) => {
+                    // Our snapshot was replaced meanwhile: the message is lost, and the core
+                    // streams the new one when it notices.
+                    eprintln!("[{}] chunk {chunk} of snapshot {last_index}: {e}", self.options.id);
+                    return;
+                }
+            },
         };
         self.transport.send(m.to, &m.address, call);
+    }
+
+    /// The bytes to send for a chunk, read from the stored snapshot: the data range the core
+    /// names, and on the last chunk the trailer with the configuration.
+    fn chunk_bytes(
+        &self,
+        index: Index,
+        offset: u64,
+        len: u64,
+        last: bool,
+    ) -> std::io::Result<Vec<u8>> {
+        let mut data = self.storage.read_snapshot_data(index, offset, len)?;
+        if last {
+            let meta_file = self.storage.read_snapshot_meta_file(index)?;
+            snapshot_transfer::append_trailer(&mut data, &meta_file);
+        }
+        Ok(data)
     }
 
     fn reply(&mut self, to: raft::core::Id, answer: Answer) {
