@@ -432,8 +432,7 @@ impl Log {
         sync_dir(&self.dir)?;
         self.next_counter += 1;
         // Direct writes where the file system takes them; buffered ones otherwise (tmpfs).
-        let direct =
-            OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
+        let direct = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
         self.open = Some(Open {
             counter,
             first: self.last_index + 1,
