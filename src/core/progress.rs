@@ -50,8 +50,9 @@ pub(crate) struct Progress {
     pub read_echo: u64,
     /// Its last result of this term set the read feature bit (it runs this library).
     pub echoes_reads: bool,
-    /// Its last AppendEntries result set [`super::message::FEATURE_SNAPSHOT_CHUNKS`].
-    pub takes_chunks: bool,
+    /// Whether its last AppendEntries result of the term set
+    /// [`super::message::FEATURE_SNAPSHOT_CHUNKS`]; None before its first one.
+    pub takes_chunks: Option<bool>,
 }
 
 impl Progress {
@@ -68,7 +69,7 @@ impl Progress {
             timeout_now_sent: false,
             read_echo: 0,
             echoes_reads: false,
-            takes_chunks: false,
+            takes_chunks: None,
         }
     }
 

@@ -414,7 +414,7 @@ impl Raft {
         };
         let p = &mut leader.progress[i];
         p.recent_recv = true;
-        p.takes_chunks = r.features & FEATURE_SNAPSHOT_CHUNKS != 0;
+        p.takes_chunks = Some(r.features & FEATURE_SNAPSHOT_CHUNKS != 0);
         if r.rejected != 0 {
             let hint = r.last_log_index.min(r.rejected - 1);
             if p.reject(r.rejected, hint, last) {

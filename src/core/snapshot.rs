@@ -135,6 +135,7 @@ impl Raft {
     pub(super) fn send_snapshot(&mut self, cx: &mut Ctx<'_>, i: usize) {
         let (index, term) = (self.log.snapshot_index(), self.log.snapshot_term());
         let (our_term, conf_index, now) = (self.term, self.snapshot_conf_index, cx.now);
+        let (streams, commit) = (self.streams_snapshots(), self.commit);
         let Status::Leader(leader) = &mut self.status else {
             return;
         };
@@ -142,6 +143,23 @@ impl Raft {
         if index == 0 {
             raft_trace!(cx.tracer, LEVEL_INFO, "  no snapshot for {}: probe again", p.id);
             p.abort_snapshot();
+            return;
+        }
+        if streams && p.takes_chunks.is_none() {
+            // We could stream it, but the follower has not answered this term, so we do not
+            // know whether it takes chunks: rather than send the whole snapshot to a server
+            // that may be down or take chunks, ask with an empty AppendEntries anchored at the
+            // snapshot. Its answer says, and brings us back here.
+            raft_trace!(cx.tracer, LEVEL_INFO, "  probe {} before sending a snapshot", p.id);
+            p.last_send = Some(now);
+            let body = Outgoing::AppendEntries {
+                term: our_term,
+                prev_log_index: index,
+                prev_log_term: term,
+                leader_commit: commit,
+                n_entries: 0,
+            };
+            cx.send(p.id, p.address.clone(), body);
             return;
         }
         p.next = index + 1;

@@ -175,7 +175,7 @@ impl Raft {
         let Status::Leader(leader) = &self.status else {
             return None;
         };
-        let takes_chunks = leader.progress[i].takes_chunks;
+        let takes_chunks = leader.progress[i].takes_chunks == Some(true);
         match self.snapshot_len {
             Some((at, len)) if at == index && takes_chunks && self.streams_snapshots() => {
                 Stream::new(len, self.settings.snapshot_chunk_size, now)
@@ -608,6 +608,25 @@ mod tests {
         let out = receive(&mut r, now, 2, rejection(1, false)).unwrap();
         assert!(chunks(&out, 2).is_empty());
         assert!(matches!(out.to(2)[0], Outgoing::InstallSnapshot { last_index: 4, .. }));
+    }
+
+    #[test]
+    fn a_follower_not_heard_from_this_term_is_asked_before_any_snapshot() {
+        let (mut r, now) = streaming_leader(250);
+        // Server 2 never answered an AppendEntries of this term: the heartbeat that finds its
+        // entries compacted asks it, anchored at the snapshot, instead of sending it whole.
+        let later = now + u64::from(r.settings().heartbeat_timeout);
+        let out = step(&mut r, later, Event::Timeout).unwrap();
+        let to_2 = out.to(2);
+        assert!(!to_2.iter().any(|m| matches!(m, Outgoing::InstallSnapshot { .. })));
+        assert!(chunks(&out, 2).is_empty());
+        assert!(to_2.iter().any(|m| matches!(
+            m,
+            Outgoing::AppendEntries { prev_log_index: 4, prev_log_term: 2, n_entries: 0, .. }
+        )));
+        // Its answer says it takes chunks: the snapshot is streamed.
+        let out = receive(&mut r, later, 2, rejection(1, true)).unwrap();
+        assert_eq!(chunks(&out, 2), [(0, 0, 100, false), (1, 100, 100, false)]);
     }
 
     #[test]
