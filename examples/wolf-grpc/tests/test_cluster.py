@@ -237,6 +237,7 @@ def test_leader_kill_reelection_and_snapshot_catch_up(cluster):
     assert installed, cluster.log(old)
     size = int(installed[-1].rsplit("(", 1)[1].split()[0])
     assert size > 2 * CHUNK_SIZE, "the snapshot needed several chunks"
+    assert "this node only streams" not in cluster.log(new), "never a whole snapshot"
     assert cluster.get(old, "key3").value == "value3"
     assert cluster.get(old, f"late{3 * SNAPSHOT_THRESHOLD - 1}").value == "v" * 40
 
@@ -291,8 +292,9 @@ def test_a_follower_that_was_down_catches_up_through_a_streamed_snapshot(cluster
         snapshot_data(cluster.root / f"data{leader}", index)
     metrics = cluster.try_metrics(follower)
     assert metrics["snapshot_index"] == index and metrics["state"] == "follower"
-    # No partly received snapshot is left behind.
+    # No partly received snapshot is left behind, and the leader never meant to send it whole.
     assert not list((cluster.root / f"data{follower}").glob("tmp-*"))
+    assert "this node only streams" not in cluster.log(leader)
     for key, value in written.items():
         assert cluster.get(follower, key).value == value, key
     assert cluster.get(follower, "key3").value == "value3"

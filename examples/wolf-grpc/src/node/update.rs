@@ -170,13 +170,12 @@ impl Node {
             // reads (Get answers from their applied state) and never forward one.
             Outgoing::ReadIndex(_) | Outgoing::ReadIndexResult(_) => return,
             // Every wolf node streams snapshots, and each result the transport makes of a
-            // peer's response says so. The core sends a whole snapshot only to a peer it has
-            // had no result from in this term: one that does not answer, to which it would be
-            // lost anyway. So it is dropped, and the core, after its install-snapshot timeout,
-            // probes the peer again and streams once the peer answers.
+            // peer's response says so; a peer not heard from in this term is asked first (the
+            // core's rule). So the core never sends one whole; should it, the message is
+            // dropped (a lost message: the core probes the peer again and streams).
             Outgoing::InstallSnapshot { last_index, .. } => {
                 eprintln!(
-                    "[{}] whole snapshot {last_index} not sent to {}: it has not answered in this term",
+                    "[{}] whole snapshot {last_index} for {} not sent: this node only streams",
                     self.options.id, m.to
                 );
                 return;
