@@ -402,6 +402,33 @@ static void append_many_small(void **state)
     close_io(f);
 }
 
+/* Appends read back whatever block direct writes use: a set size (8 KiB) and sizes that are
+ * not valid block sizes, which are ignored. */
+static void append_with_a_block_size_set(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    raft_uv_set_block_size(&f->io, 3000); /* not a power of two: ignored */
+    raft_uv_set_block_size(&f->io, 8192);
+    raft_uv_set_block_size(&f->io, 0);    /* ignored */
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    for (int round = 0; round < 30; round++) {
+        append_values(f, (uint64_t)round * 40, 40);
+    }
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 1201);
+    for (size_t i = 1; i < l.n; i++) {
+        assert_int_equal(value_of(&l.entries[i]), i - 1);
+    }
+    free_loaded(&l);
+    close_io(f);
+}
+
 /* A small segment size spreads the log over several closed segments. */
 static void append_rolls_segments(void **state)
 {
@@ -919,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(term_and_vote_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(append_many_small, setup, teardown),
         cmocka_unit_test_setup_teardown(append_rolls_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_with_a_block_size_set, setup, teardown),
         cmocka_unit_test_setup_teardown(truncate_then_append, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_put_get_with_trailing, setup, teardown),
         cmocka_unit_test(load_torn_open_segments),

@@ -109,8 +109,9 @@ int raft_uv_init(struct raft_io *io,
 RAFT_API void raft_uv_close(struct raft_io *io);
 
 /**
- * Block size for direct I/O. Accepted and ignored: segments are written with buffered I/O and
- * `fdatasync`.
+ * Block size for direct I/O (default 4096): appends written with `O_DIRECT` cover whole
+ * blocks of this size (docs/uv.md). A power of two from 512 bytes to 1 MiB; any other size is
+ * ignored. Segments started from then on use it.
  */
 RAFT_API void raft_uv_set_block_size(struct raft_io *io, size_t size);
 

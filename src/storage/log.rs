@@ -39,8 +39,12 @@ const DEFAULT_SEGMENT_SIZE: u64 = 8 * 1024 * 1024;
 /// How many snapshots stay on disk after a new one is stored (C-Raft keeps two).
 const SNAPSHOTS_KEPT: usize = 2;
 
-/// Alignment of direct writes (`O_DIRECT`): offsets, lengths and the buffer's address.
+/// The default block of direct writes (`O_DIRECT`), to which their offsets and lengths are
+/// aligned (`raft_uv_set_block_size` changes it); their buffers are always aligned to it.
 const DIRECT_BLOCK: u64 = 4096;
+
+/// The block sizes `set_block_size` accepts: those `O_DIRECT` can use.
+const BLOCK_SIZES: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
 
 /// A write of the open segment prepared for a caller that does it itself (see
 /// [`Log::plan_append`]): `bytes()` at `offset` of the file open on `fd`, which stays open
@@ -68,15 +72,15 @@ pub struct PlannedAppend {
 }
 
 impl PlannedAppend {
-    /// The bytes to write at `offset` (aligned to [`DIRECT_BLOCK`] for a direct write).
+    /// The bytes to write at `offset` (aligned to the segment's block for a direct write).
     pub fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
     }
 }
 
-/// The start of the block holding `offset`.
-fn block_start(offset: u64) -> u64 {
-    offset - offset % DIRECT_BLOCK
+/// The start of the block of `block` bytes holding `offset`.
+fn block_start(offset: u64, block: u64) -> u64 {
+    offset - offset % block
 }
 
 /// A buffer of `len` zeros whose first byte is aligned to [`DIRECT_BLOCK`]: the vector and
@@ -127,6 +131,8 @@ struct Open {
     file: File,
     /// The same file open with `O_DIRECT`, where the file system allows it (not tmpfs).
     direct: Option<File>,
+    /// The block of direct writes to this segment (the log's when the segment was started).
+    block: u64,
     /// The file's bytes from the start of the block holding `used` up to `used`: what a
     /// direct write of the next batch writes again in front of it.
     tail: Vec<u8>,
@@ -135,16 +141,16 @@ struct Open {
 impl Open {
     /// Records `batch` as written at `used`.
     fn advance(&mut self, batch: &[u8]) {
-        self.tail = tail_after(self.used, &self.tail, batch);
+        self.tail = tail_after(self.used, &self.tail, batch, self.block);
         self.used += batch.len() as u64;
     }
 }
 
-/// The last partial block of a segment used up to `used`, whose last partial block is `tail`,
-/// once `batch` is written at `used`.
-fn tail_after(used: u64, tail: &[u8], batch: &[u8]) -> Vec<u8> {
+/// The last partial block (of `block` bytes) of a segment used up to `used`, whose last
+/// partial block is `tail`, once `batch` is written at `used`.
+fn tail_after(used: u64, tail: &[u8], batch: &[u8], block: u64) -> Vec<u8> {
     let new_used = used + batch.len() as u64;
-    let keep_from = (block_start(new_used) - block_start(used)) as usize;
+    let keep_from = (block_start(new_used, block) - block_start(used, block)) as usize;
     let mut joined = Vec::with_capacity(tail.len() + batch.len());
     joined.extend_from_slice(tail);
     joined.extend_from_slice(batch);
@@ -159,6 +165,8 @@ pub struct Log {
     /// Whether a damaged open segment is cut after its last valid batch at load (the default)
     /// or makes the load fail, leaving the file as it is (`raft_uv_set_auto_recovery`).
     auto_recovery: bool,
+    /// The block of direct writes for segments started from now on.
+    block: u64,
     closed: Vec<Closed>,
     open: Option<Open>,
     next_counter: u64,
@@ -180,6 +188,7 @@ impl Log {
             dir: dir.to_path_buf(),
             segment_size: DEFAULT_SEGMENT_SIZE,
             auto_recovery: true,
+            block: DIRECT_BLOCK,
             closed: Vec::new(),
             open: None,
             next_counter: 1,
@@ -195,6 +204,17 @@ impl Log {
     /// See the `auto_recovery` field.
     pub fn set_auto_recovery(&mut self, on: bool) {
         self.auto_recovery = on;
+    }
+
+    /// Sets the block of direct writes (`raft_uv_set_block_size`): a power of two from 512
+    /// bytes to 1 MiB, else nothing changes and false is returned. Segments started from now on
+    /// use it.
+    pub fn set_block_size(&mut self, size: u64) -> bool {
+        let valid = size.is_power_of_two() && BLOCK_SIZES.contains(&size);
+        if valid {
+            self.block = size;
+        }
+        valid
     }
 
     pub fn set_segment_size(&mut self, size: u64) {
@@ -365,11 +385,11 @@ impl Log {
         }
         let batch = encode_batch(entries).map_err(|e| Error::codec("append", e))?;
         let used_after = open.used + batch.len() as u64;
-        let tail_after = tail_after(open.used, &open.tail, &batch);
+        let tail_after = tail_after(open.used, &open.tail, &batch, open.block);
         let (fd, direct, offset, buf, start, len) = match &open.direct {
             Some(direct) => {
-                let offset = block_start(open.used);
-                let end = used_after.div_ceil(DIRECT_BLOCK) * DIRECT_BLOCK;
+                let offset = block_start(open.used, open.block);
+                let end = used_after.div_ceil(open.block) * open.block;
                 let len = (end - offset) as usize;
                 let (mut buf, start) = aligned_zeros(len);
                 let tail_len = open.tail.len();
@@ -440,6 +460,7 @@ impl Log {
             used: SEGMENT_HEADER_LEN as u64,
             file,
             direct,
+            block: self.block,
             tail: encode_segment_header().to_vec(),
         });
         Ok(())
@@ -815,16 +836,20 @@ pub(super) mod tests {
         file.sync_data().unwrap();
     }
 
-    #[test]
-    fn planned_appends_rewrite_the_last_block_and_read_back() {
-        let dir = TempDir::new("planned");
+    /// Appends 300 batches of 8 to 1,600 bytes through plans (so that batches start and end
+    /// anywhere in a block), with direct writes of `block` bytes, and reads them back.
+    fn planned_appends_read_back(name: &str, block: Option<u64>) {
+        let dir = TempDir::new(name);
         let mut log = Log::new(&dir.0);
         log.set_segment_size(64 * 1024);
+        if let Some(block) = block {
+            assert!(log.set_block_size(block));
+        }
+        let block = block.unwrap_or(DIRECT_BLOCK);
         log.bootstrap(&conf()).unwrap();
         let mut expected = Vec::new();
         let mut planned_count = 0;
         for v in 2..300u64 {
-            // Payloads of 8 to 1,600 bytes, so that batches start and end anywhere in a block.
             let len = 8 * (1 + (v * 37 % 200) as usize);
             let mut payload = vec![(v % 251) as u8; len];
             payload[..8].copy_from_slice(&v.to_le_bytes());
@@ -832,8 +857,8 @@ pub(super) mod tests {
             match log.plan_append(std::slice::from_ref(&entry)).unwrap() {
                 Some(planned) => {
                     if planned.direct {
-                        assert_eq!(planned.offset % DIRECT_BLOCK, 0);
-                        assert_eq!(planned.bytes().len() as u64 % DIRECT_BLOCK, 0);
+                        assert_eq!(planned.offset % block, 0);
+                        assert_eq!(planned.bytes().len() as u64 % block, 0);
                         assert_eq!(planned.bytes().as_ptr().align_offset(4096), 0);
                     }
                     write_planned(&log, &planned);
@@ -848,6 +873,21 @@ pub(super) mod tests {
         drop(log);
         let loaded = Log::new(&dir.0).load().unwrap();
         assert_eq!(values(&loaded.entries), expected);
+    }
+
+    #[test]
+    fn planned_appends_rewrite_the_last_block_and_read_back() {
+        planned_appends_read_back("planned", None);
+    }
+
+    #[test]
+    fn the_block_of_direct_writes_can_be_set() {
+        planned_appends_read_back("planned-8k", Some(8192));
+        let mut log = Log::new(Path::new("/nonexistent"));
+        for refused in [0, 256, 1000, 3 * 1024, 2 << 20] {
+            assert!(!log.set_block_size(refused), "{refused}");
+        }
+        assert_eq!(log.block, DIRECT_BLOCK, "a refused size changes nothing");
     }
 
     #[test]

@@ -104,11 +104,12 @@ pub extern "C" fn raft_uv_close(io: *mut raft_io) {
     super::io::release(io)
 }
 
-/// Block size for direct I/O. Accepted and ignored: segments are written with buffered I/O and
-/// `fdatasync`.
+/// Block size for direct I/O (default 4096): appends written with `O_DIRECT` cover whole
+/// blocks of this size (docs/uv.md). A power of two from 512 bytes to 1 MiB; any other size is
+/// ignored. Segments started from then on use it.
 #[no_mangle]
 pub extern "C" fn raft_uv_set_block_size(io: *mut raft_io, size: usize) {
-    let _ = (io, size);
+    super::io::with_uv(io, |uv| uv.set_block_size(size as u64))
 }
 
 /// Size past which an open segment is closed and the next one started (default 8 MiB).

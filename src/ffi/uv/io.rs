@@ -163,6 +163,12 @@ impl UvIo {
         }
     }
 
+    pub fn set_block_size(&mut self, size: u64) {
+        if let Ok(mut log) = self.log.lock() {
+            log.set_block_size(size);
+        }
+    }
+
     pub fn set_segment_size(&mut self, size: u64) {
         self.batch_limit = size;
         if let Ok(mut log) = self.log.lock() {
