@@ -4,6 +4,7 @@
 #include "uv_test.h"
 
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,9 +18,19 @@
  * libc's for the whole process, the library's disk threads included (C's symbol
  * interposition: no preload, no change to the library). With no fault armed they forward to
  * libc. Only regular files are hit: libuv's own wake-up writes (eventfds, pipes) are not;
- * fsync() is interposed too, to fail the syncs of directories (FAULT_EIO_DIR_SYNC). */
+ * fsync() is interposed too, to fail the syncs of directories (FAULT_EIO_DIR_SYNC), rename() to
+ * fail renames (FAULT_EIO_RENAME), and open()/open64() to fail the creation of files
+ * (FAULT_ENOSPC_CREATE: a full directory or inode table). */
 
-enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_SYNC, FAULT_SHORT_WRITES, FAULT_EIO_DIR_SYNC };
+enum fault {
+    FAULT_NONE,
+    FAULT_ENOSPC,
+    FAULT_EIO_SYNC,
+    FAULT_SHORT_WRITES,
+    FAULT_EIO_DIR_SYNC,
+    FAULT_EIO_RENAME,
+    FAULT_ENOSPC_CREATE,
+};
 
 static bool is_regular_file(int fd)
 {
@@ -100,6 +111,60 @@ int fsync(int fd)
         next = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     }
     return sync_fails(FAULT_EIO_DIR_SYNC, is_directory(fd)) ? -1 : next(fd);
+}
+
+/* Fails with `err` when `fault` is armed. */
+static bool call_fails(enum fault fault, int err)
+{
+    if (atomic_load(&armed) == (int)fault) {
+        atomic_fetch_add(&faults_injected, 1);
+        errno = err;
+        return true;
+    }
+    return false;
+}
+
+int rename(const char *from, const char *to)
+{
+    static int (*next)(const char *, const char *);
+    if (next == NULL) {
+        next = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    }
+    return call_fails(FAULT_EIO_RENAME, EIO) ? -1 : next(from, to);
+}
+
+/* Files are opened through open64() (Rust's std) or open(): only a creation can fail. */
+static int open_through(const char *symbol, const char *path, int flags, mode_t mode)
+{
+    if ((flags & O_CREAT) && call_fails(FAULT_ENOSPC_CREATE, ENOSPC)) {
+        return -1;
+    }
+    int (*next)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, symbol);
+    return next(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return open_through("open64", path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return open_through("open", path, flags, mode);
 }
 
 int fdatasync(int fd)
@@ -822,13 +887,26 @@ static void recover_appends_the_configuration(void **state)
 /* One append while `fault` is armed: its status and message; then, disarmed, two more appends
  * and a reopen must show exactly the acknowledged entries (nothing acknowledged is lost, nothing
  * failed is half there). */
+static void append_under_fault_with_segments(struct fixture *f, enum fault fault,
+                                             int expected_status, size_t segment_size);
+
 static void append_under_fault(struct fixture *f, enum fault fault, int expected_status)
+{
+    append_under_fault_with_segments(f, fault, expected_status, 0);
+}
+
+/* The same with segments of `segment_size` bytes (0: the default). */
+static void append_under_fault_with_segments(struct fixture *f, enum fault fault,
+                                             int expected_status, size_t segment_size)
 {
     /* The interposed write/pwrite/fdatasync see only libc's calls: these appends go through
      * the thread pool. The io_uring path reports the kernel's errors (see
      * failed_write_is_reported_and_nothing_acknowledged_is_lost). */
     setenv("LIBRAFT_RS_UV_URING", "0", 1);
     open_io(f);
+    if (segment_size > 0) {
+        raft_uv_set_segment_size(&f->io, segment_size);
+    }
     bootstrap(f);
     struct loaded l;
     assert_int_equal(load(f, &l), 0);
@@ -933,6 +1011,28 @@ static void short_writes_are_completed(void **state)
     append_under_fault(*state, FAULT_SHORT_WRITES, 0);
 }
 
+static void failed_rename_fails_a_snapshot_put_with_ioerr(void **state)
+{
+    snapshot_put_under_fault(*state, FAULT_EIO_RENAME, RAFT_IOERR);
+}
+
+static void full_disk_at_a_file_creation_fails_a_snapshot_put_with_nospace(void **state)
+{
+    snapshot_put_under_fault(*state, FAULT_ENOSPC_CREATE, RAFT_NOSPACE);
+}
+
+/* Segments of 9 bytes hold one batch each: every append closes the open segment (a rename)
+ * and creates the next (a file creation). */
+static void failed_rename_of_a_full_segment_fails_the_append_with_ioerr(void **state)
+{
+    append_under_fault_with_segments(*state, FAULT_EIO_RENAME, RAFT_IOERR, 9);
+}
+
+static void full_disk_at_a_segment_creation_fails_the_append_with_nospace(void **state)
+{
+    append_under_fault_with_segments(*state, FAULT_ENOSPC_CREATE, RAFT_NOSPACE, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -960,6 +1060,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(disk_full_fails_the_append_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_sync_fails_the_append_with_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(short_writes_are_completed, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_rename_fails_a_snapshot_put_with_ioerr, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            full_disk_at_a_file_creation_fails_a_snapshot_put_with_nospace, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            failed_rename_of_a_full_segment_fails_the_append_with_ioerr, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            full_disk_at_a_segment_creation_fails_the_append_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_reported_and_nothing_acknowledged_is_lost,
                                         setup, teardown),
     };

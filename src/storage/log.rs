@@ -473,23 +473,30 @@ impl Log {
             return Ok(());
         };
         let name = open_segment_name(open.counter);
-        if open.count > 0 {
-            // A closed segment holds its batches and nothing else.
-            let path = self.dir.join(&name);
-            let cut = open.file.set_len(open.used).and_then(|_| open.file.sync_data());
-            cut.map_err(|e| Error::io("cut", &path, e))?;
-        }
-        drop(open.file);
         if open.count == 0 {
+            drop(open);
             remove_file(&self.dir, &name)?;
             return sync_dir(&self.dir);
         }
+        // A closed segment holds its batches and nothing else.
+        let path = self.dir.join(&name);
         let segment = Closed { first: open.first, last: open.first + open.count - 1 };
         let target = self.dir.join(segment.name());
-        fs::rename(self.dir.join(&name), &target).map_err(|e| Error::io("rename", &target, e))?;
-        sync_dir(&self.dir)?;
+        let closed = open
+            .file
+            .set_len(open.used)
+            .and_then(|_| open.file.sync_data())
+            .map_err(|e| Error::io("cut", &path, e))
+            .and_then(|_| fs::rename(&path, &target).map_err(|e| Error::io("rename", &target, e)));
+        if let Err(e) = closed {
+            // It is still the open segment, on disk and here, and a later call closes it:
+            // forgetting it would leave its entries out of the log the next load reads.
+            self.open = Some(open);
+            return Err(e);
+        }
+        drop(open);
         self.closed.push(segment);
-        Ok(())
+        sync_dir(&self.dir)
     }
 
     /// Deletes every entry from `index` on (disk-format.md §8). The closed segment holding
