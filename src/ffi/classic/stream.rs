@@ -112,12 +112,17 @@ impl Driver {
         if last {
             self.installing = false;
         }
+        if self.closing {
+            if last {
+                configuration::close(&mut metadata.configuration);
+            }
+            return;
+        }
         let kept = outcome.and_then(|chunk| match last {
             true => configuration::copy_to_heap(&chunk.data).map(Some),
             false => Ok(None),
         });
         match kept {
-            _ if self.closing => {}
             Err(f) => {
                 let f =
                     Failure::new(f.code, format!("storing a snapshot chunk failed: {}", f.message));
