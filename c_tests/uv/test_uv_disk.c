@@ -1011,6 +1011,77 @@ static void short_writes_are_completed(void **state)
     append_under_fault(*state, FAULT_SHORT_WRITES, 0);
 }
 
+/* What a tracer of raft_uv received. */
+struct uv_trace
+{
+    int submits, completes, failures;
+    char last[256];
+};
+
+static void uv_trace_emit(struct raft_tracer *t, int type, const void *info)
+{
+    struct uv_trace *u = t->impl;
+    if (type == RAFT_UV_TRACER_WRITE_SUBMIT || type == RAFT_UV_TRACER_WRITE_COMPLETE) {
+        assert_null(info);
+        *(type == RAFT_UV_TRACER_WRITE_SUBMIT ? &u->submits : &u->completes) += 1;
+    } else if (type == RAFT_TRACER_DIAGNOSTIC) {
+        const struct raft_tracer_info *i = info;
+        assert_int_equal(i->version, 1);
+        u->failures += i->diagnostic.level <= 2;
+        snprintf(u->last, sizeof u->last, "%s", i->diagnostic.message);
+    }
+}
+
+/* The tracer sees each append's write submitted and completed, and a failed one as a
+ * diagnostic; a tracer of a version other than 2 is never called. */
+static void tracer_sees_each_write_and_each_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct uv_trace u = {0}, old = {0};
+    struct raft_tracer t = {.impl = &u, .version = 2, .emit = uv_trace_emit};
+    struct raft_tracer v1 = {.impl = &old, .version = 1, .emit = uv_trace_emit};
+    setenv("LIBRAFT_RS_UV_URING", "0", 1); /* the interposed write sees the thread pool's */
+    open_io(f);
+    raft_uv_set_tracer(&f->io, &v1);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1, 5);
+    assert_int_equal(old.submits + old.completes + old.failures, 0);
+
+    raft_uv_set_tracer(&f->io, &t);
+    append_values(f, 6, 20);
+    assert_true(u.submits >= 1);
+    assert_int_equal(u.completes, u.submits);
+    assert_int_equal(u.failures, 0);
+
+    struct append a;
+    atomic_store(&armed, FAULT_ENOSPC);
+    assert_int_equal(submit_append(f, &a, 99, 1), 0);
+    RUN_UNTIL(&f->loop, a.calls == 1);
+    atomic_store(&armed, FAULT_NONE);
+    assert_int_equal(a.status, RAFT_NOSPACE);
+    assert_int_equal(u.failures, 1);
+    assert_non_null(strstr(u.last, "append failed"));
+    assert_int_equal(u.completes, u.submits);
+    raft_uv_set_tracer(&f->io, NULL);
+    close_io(f);
+    unsetenv("LIBRAFT_RS_UV_URING");
+
+    /* The same events where appends go through io_uring (where the kernel allows it). */
+    memset(&u, 0, sizeof u);
+    open_io(f);
+    raft_uv_set_tracer(&f->io, &t);
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 100, 20);
+    assert_true(u.submits >= 1);
+    assert_int_equal(u.completes, u.submits);
+    assert_int_equal(u.failures, 0);
+    close_io(f);
+}
+
 static void failed_rename_fails_a_snapshot_put_with_ioerr(void **state)
 {
     snapshot_put_under_fault(*state, FAULT_EIO_RENAME, RAFT_IOERR);
@@ -1062,6 +1133,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(short_writes_are_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_rename_fails_a_snapshot_put_with_ioerr, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(tracer_sees_each_write_and_each_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(
             full_disk_at_a_file_creation_fails_a_snapshot_put_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -17,12 +17,12 @@ struct raft_uv_connect;
 
 
 /**
- * Tracer event of a disk write handed to the thread pool (C-Raft's value; not emitted yet).
+ * Tracer event of an append's disk write submitted (C-Raft's value; no info).
  */
 #define RAFT_UV_TRACER_WRITE_SUBMIT (1 << 8)
 
 /**
- * Tracer event of a disk write completed (C-Raft's value; not emitted yet).
+ * Tracer event of an append's disk write completed (C-Raft's value; no info).
  */
 #define RAFT_UV_TRACER_WRITE_COMPLETE (2 << 8)
 
@@ -138,7 +138,10 @@ RAFT_API int raft_uv_set_snapshot_compression(struct raft_io *io, bool compresse
 RAFT_API void raft_uv_set_connect_retry_delay(struct raft_io *io, unsigned int msecs);
 
 /**
- * Tracer of low-level events. Accepted; no event is emitted yet.
+ * Tracer of low-level events (NULL: none, the default): `RAFT_UV_TRACER_WRITE_SUBMIT` and
+ * `RAFT_UV_TRACER_WRITE_COMPLETE` (no info) around each append's disk write, and a
+ * `RAFT_TRACER_DIAGNOSTIC` at level 2 for each failed disk operation. Only `version` 2 is
+ * called. The tracer must outlive the instance; it is called on the loop thread.
  */
 RAFT_API void raft_uv_set_tracer(struct raft_io *io, struct raft_tracer *tracer);
 

@@ -43,6 +43,14 @@ impl<'a> HostTracer<'a> {
     }
 }
 
+impl HostTracer<'_> {
+    /// An event of `kind` without info (raft_uv's write events, as C-Raft emits them).
+    pub fn event(&self, kind: c_int) {
+        // SAFETY: the host's callback with its own tracer pointer; no info, as documented.
+        unsafe { (self.emit)(self.tracer, kind, std::ptr::null()) };
+    }
+}
+
 impl core::Tracer for HostTracer<'_> {
     fn trace(&mut self, level: u8, file: &'static str, line: u32, message: fmt::Arguments<'_>) {
         // Message and file name share the reused buffer, each NUL-terminated for C (an

@@ -10,9 +10,9 @@ use super::super::classic_types::raft_io;
 use super::super::types::{raft_id, raft_tracer, RAFT_ERRMSG_BUF_SIZE};
 use super::sys::{uv_loop_t, uv_stream_t};
 
-/// Tracer event of a disk write handed to the thread pool (C-Raft's value; not emitted yet).
+/// Tracer event of an append's disk write submitted (C-Raft's value; no info).
 pub const RAFT_UV_TRACER_WRITE_SUBMIT: c_int = 1 << 8;
-/// Tracer event of a disk write completed (C-Raft's value; not emitted yet).
+/// Tracer event of an append's disk write completed (C-Raft's value; no info).
 pub const RAFT_UV_TRACER_WRITE_COMPLETE: c_int = 2 << 8;
 
 /// Called by a transport when a peer connected and sent its handshake: `id` and `address`
@@ -139,10 +139,13 @@ pub extern "C" fn raft_uv_set_connect_retry_delay(io: *mut raft_io, msecs: c_uin
     super::io::with_uv(io, |uv| uv.retry_delay = u64::from(msecs))
 }
 
-/// Tracer of low-level events. Accepted; no event is emitted yet.
+/// Tracer of low-level events (NULL: none, the default): `RAFT_UV_TRACER_WRITE_SUBMIT` and
+/// `RAFT_UV_TRACER_WRITE_COMPLETE` (no info) around each append's disk write, and a
+/// `RAFT_TRACER_DIAGNOSTIC` at level 2 for each failed disk operation. Only `version` 2 is
+/// called. The tracer must outlive the instance; it is called on the loop thread.
 #[no_mangle]
 pub extern "C" fn raft_uv_set_tracer(io: *mut raft_io, tracer: *mut raft_tracer) {
-    let _ = (io, tracer);
+    super::io::with_uv(io, |uv| uv.set_tracer(tracer))
 }
 
 /// Auto-recovery of damaged segments at load (default on). On: an open segment whose tail is

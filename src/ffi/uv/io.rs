@@ -18,12 +18,14 @@ use super::super::classic_types::*;
 use super::super::configuration as conf_ffi;
 use super::super::entries;
 use super::super::heap;
+use super::super::tracer::HostTracer;
 use super::super::types::*;
-use super::abi::raft_uv_transport;
+use super::abi::{raft_uv_transport, RAFT_UV_TRACER_WRITE_COMPLETE, RAFT_UV_TRACER_WRITE_SUBMIT};
 use super::net::{self, Client, Server};
 use super::ring::{Ring, RingAppend};
 use super::sys::{self, uv_handle_t, uv_loop_t, uv_req_t};
 use crate::codec::Entry;
+use crate::core::{self, trace::LEVEL_WARN};
 use crate::storage::{self, Log, MetadataFiles, StoredSnapshot, StreamedSnapshot};
 use crate::vocab::Configuration;
 
@@ -81,6 +83,20 @@ pub struct Chunk {
 /// The completion of a chunk job, on the loop thread.
 pub type ChunkDone = Box<dyn FnOnce(Result<Chunk, Failure>)>;
 
+impl Job {
+    /// What the job does, for messages.
+    fn what(&self) -> &'static str {
+        match self {
+            Job::Append { .. } => "append",
+            Job::Truncate(_) => "truncate",
+            Job::PutSnapshot { .. } => "snapshot put",
+            Job::GetSnapshot { .. } => "snapshot get",
+            Job::StoreChunk { .. } => "storing a snapshot chunk",
+            Job::ReadChunk { .. } => "reading a snapshot chunk",
+        }
+    }
+}
+
 /// What a job produced on the thread pool.
 enum Output {
     Done,
@@ -135,6 +151,9 @@ pub struct UvIo {
     rng: u64,
     /// Appends through io_uring (`ring.rs`), where the kernel allows it.
     ring: Option<Box<Ring>>,
+    /// The host's tracer (`raft_uv_set_tracer`), NULL for none, and the text of its messages.
+    tracer: *mut raft_tracer,
+    trace_text: String,
 }
 
 /// The instance of `io`, if `io` was set up by `raft_uv_init`.
@@ -181,6 +200,31 @@ impl UvIo {
         // SAFETY: `io` is the live raft_io of this instance; errmsg has the documented size.
         unsafe { write_errmsg((*self.io).errmsg.as_mut_ptr(), &failure.message) };
         failure.code
+    }
+
+    pub fn set_tracer(&mut self, tracer: *mut raft_tracer) {
+        self.tracer = tracer;
+    }
+
+    /// Tells the host's tracer of a disk write (`RAFT_UV_TRACER_WRITE_SUBMIT` or `_COMPLETE`,
+    /// with no info, as C-Raft).
+    fn trace_write(&mut self, kind: c_int) {
+        // SAFETY: the tracer given to raft_uv_set_tracer must outlive the instance (uv.h).
+        if let Some(t) = unsafe { HostTracer::new(self.tracer, ptr::null(), &mut self.trace_text) }
+        {
+            t.event(kind);
+        }
+    }
+
+    /// Tells the host's tracer why a disk operation failed (a diagnostic at level 2).
+    fn trace_failure(&mut self, what: &str, failure: &Failure) {
+        // SAFETY: as in `trace_write`.
+        if let Some(mut t) =
+            unsafe { HostTracer::new(self.tracer, ptr::null(), &mut self.trace_text) }
+        {
+            let message = format_args!("{what} failed: {}", failure.message);
+            core::Tracer::trace(&mut t, LEVEL_WARN, file!(), line!(), message);
+        }
     }
 
     /// Queues a completion to fire from the loop soon, outside the current method.
@@ -303,6 +347,8 @@ unsafe fn setup(
         open_handles: 2,
         rng: seed(),
         ring: None,
+        tracer: ptr::null_mut(),
+        trace_text: String::new(),
     }));
     // SAFETY: fresh handles on the host's loop; `uv` outlives them (released after close).
     unsafe {
@@ -749,12 +795,16 @@ fn submit_next(uv: &mut UvIo) {
         finish_job(uv, *work, Some(Failure::nomem()));
         return;
     }
+    let is_append = matches!(work.job, Job::Append { .. });
     let work = Box::into_raw(work);
     // SAFETY: a fresh request; `work` stays alive until after_work frees it.
     let rv = unsafe {
         sys::uv_req_set_data(req, work as *mut c_void);
         sys::uv_queue_work(uv.r#loop, req, Some(work_on_pool), Some(after_work))
     };
+    if rv == 0 && is_append {
+        uv.trace_write(RAFT_UV_TRACER_WRITE_SUBMIT);
+    }
     if rv != 0 {
         heap::free(req as *mut c_void);
         // SAFETY: not submitted: still ours.
@@ -808,6 +858,7 @@ fn submit_to_ring(uv: &mut UvIo) -> bool {
                 *slot = reqs;
             }
             uv.in_flight = true;
+            uv.trace_write(RAFT_UV_TRACER_WRITE_SUBMIT);
         }
         Err(failure) => {
             // Complete later: we may be inside the method that queued the append.
@@ -880,6 +931,7 @@ unsafe extern "C" fn on_ring_ready(handle: *mut uv_handle_t, _status: c_int, _ev
             Err(_) => Err(Failure::new(RAFT_IOERR, "log poisoned")),
         });
         uv.in_flight = false;
+        uv.trace_write(RAFT_UV_TRACER_WRITE_COMPLETE);
         let work = Work {
             uv: uv as *mut UvIo,
             log: uv.log.clone(),
@@ -955,6 +1007,9 @@ unsafe extern "C" fn after_work(req: *mut uv_req_t, _status: c_int) {
             heap::free(req as *mut c_void);
             let uv = &mut *work.uv;
             uv.in_flight = false;
+            if matches!(work.job, Job::Append { .. }) {
+                uv.trace_write(RAFT_UV_TRACER_WRITE_COMPLETE);
+            }
             finish_job(uv, *work, None);
             submit_next(uv);
             maybe_finish_close(uv);
@@ -972,7 +1027,12 @@ fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
     };
     let status = match &outcome {
         Ok(_) => 0,
-        Err(f) => uv.fail(Failure::new(f.code, f.message.clone())),
+        Err(f) => {
+            if f.code != RAFT_CANCELED {
+                uv.trace_failure(work.job.what(), f);
+            }
+            uv.fail(Failure::new(f.code, f.message.clone()))
+        }
     };
     // SAFETY: the requests are the library's, alive until their callback.
     unsafe {
