@@ -1082,6 +1082,59 @@ static void tracer_sees_each_write_and_each_failure(void **state)
     close_io(f);
 }
 
+/* With a disk retry set, a failed append is written again until it succeeds, keeping its
+ * place, and nothing is lost; closing cancels an append still waiting. */
+static void disk_retry_writes_a_failed_append_again(void **state)
+{
+    struct fixture *f = *state;
+    setenv("LIBRAFT_RS_UV_URING", "0", 1); /* the interposed write sees the thread pool's */
+    open_io(f);
+    raft_uv_set_disk_retry(&f->io, 5);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 1, 3);
+
+    struct append a, b;
+    atomic_store(&faults_injected, 0);
+    atomic_store(&armed, FAULT_ENOSPC);
+    assert_int_equal(submit_append(f, &a, 99, 1), 0);
+    assert_int_equal(submit_append(f, &b, 100, 1), 0);
+    RUN_UNTIL(&f->loop, atomic_load(&faults_injected) >= 3); /* tried three times at least */
+    assert_int_equal(a.calls + b.calls, 0);
+    atomic_store(&armed, FAULT_NONE);
+    RUN_UNTIL(&f->loop, a.calls == 1 && b.calls == 1);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    append_values(f, 4, 2);
+    close_io(f);
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 8);
+    uint64_t expected[] = {1, 2, 3, 99, 100, 4, 5};
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal(value_of(&l.entries[i + 1]), expected[i]);
+    }
+    free_loaded(&l);
+
+    /* An append waiting for its retry when the instance closes is canceled (the tracer says
+     * when it waits: its failure is reported as one to be tried again). */
+    struct uv_trace u = {0};
+    struct raft_tracer t = {.impl = &u, .version = 2, .emit = uv_trace_emit};
+    raft_uv_set_disk_retry(&f->io, 1000);
+    raft_uv_set_tracer(&f->io, &t);
+    atomic_store(&armed, FAULT_ENOSPC);
+    assert_int_equal(submit_append(f, &a, 7, 1), 0);
+    RUN_UNTIL(&f->loop, u.failures >= 1);
+    assert_non_null(strstr(u.last, "tried again"));
+    close_io(f);
+    atomic_store(&armed, FAULT_NONE);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.status, RAFT_CANCELED);
+    unsetenv("LIBRAFT_RS_UV_URING");
+}
+
 static void failed_rename_fails_a_snapshot_put_with_ioerr(void **state)
 {
     snapshot_put_under_fault(*state, FAULT_EIO_RENAME, RAFT_IOERR);
@@ -1134,6 +1187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_rename_fails_a_snapshot_put_with_ioerr, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(tracer_sees_each_write_and_each_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(disk_retry_writes_a_failed_append_again, setup, teardown),
         cmocka_unit_test_setup_teardown(
             full_disk_at_a_file_creation_fails_a_snapshot_put_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -121,8 +121,10 @@ RAFT_API void raft_uv_set_block_size(struct raft_io *io, size_t size);
 RAFT_API void raft_uv_set_segment_size(struct raft_io *io, size_t size);
 
 /**
- * Retry period of failed disk writes. Accepted and ignored: a failed write is reported to
- * its callback at once (`RAFT_NOSPACE`, `RAFT_IOERR`).
+ * Tries a failed append again after `msecs` milliseconds, until it succeeds, instead of
+ * completing it with its error (C-Raft 0.22's behaviour, which also applies without this
+ * call). By default a failed append completes at once with `RAFT_NOSPACE` or `RAFT_IOERR`.
+ * The append keeps its place: the appends after it wait. Closing cancels it.
  */
 RAFT_API void raft_uv_set_disk_retry(struct raft_io *io, unsigned int msecs);
 

@@ -118,11 +118,13 @@ pub extern "C" fn raft_uv_set_segment_size(io: *mut raft_io, size: usize) {
     super::io::with_uv(io, |uv| uv.set_segment_size(size as u64))
 }
 
-/// Retry period of failed disk writes. Accepted and ignored: a failed write is reported to
-/// its callback at once (`RAFT_NOSPACE`, `RAFT_IOERR`).
+/// Tries a failed append again after `msecs` milliseconds, until it succeeds, instead of
+/// completing it with its error (C-Raft 0.22's behaviour, which also applies without this
+/// call). By default a failed append completes at once with `RAFT_NOSPACE` or `RAFT_IOERR`.
+/// The append keeps its place: the appends after it wait. Closing cancels it.
 #[no_mangle]
 pub extern "C" fn raft_uv_set_disk_retry(io: *mut raft_io, msecs: c_uint) {
-    let _ = (io, msecs);
+    super::io::with_uv(io, |uv| uv.set_disk_retry(u64::from(msecs)))
 }
 
 /// Deprecated in C-Raft, a no-op there and here: snapshots are written uncompressed (LZ4

@@ -154,6 +154,12 @@ pub struct UvIo {
     /// The host's tracer (`raft_uv_set_tracer`), NULL for none, and the text of its messages.
     tracer: *mut raft_tracer,
     trace_text: String,
+    /// Milliseconds after which a failed append is tried again (`raft_uv_set_disk_retry`);
+    /// None (the default): a failed append completes with its error at once.
+    disk_retry: Option<u64>,
+    /// The timer of that retry, and the append waiting for it (counted in flight meanwhile).
+    retry_timer: *mut uv_handle_t,
+    retrying: Option<Job>,
 }
 
 /// The instance of `io`, if `io` was set up by `raft_uv_init`.
@@ -200,6 +206,30 @@ impl UvIo {
         // SAFETY: `io` is the live raft_io of this instance; errmsg has the documented size.
         unsafe { write_errmsg((*self.io).errmsg.as_mut_ptr(), &failure.message) };
         failure.code
+    }
+
+    pub fn set_disk_retry(&mut self, msecs: u64) {
+        self.disk_retry = Some(msecs);
+    }
+
+    /// Keeps a failed append to try it again after the disk-retry delay, if one is set and
+    /// nothing else is in flight (the append keeps its place: nothing after it runs first).
+    /// Returns the job back when it is not kept.
+    fn keep_for_retry(&mut self, job: Job, failure: &Failure) -> Option<Job> {
+        let Some(msecs) = self.disk_retry else { return Some(job) };
+        if !matches!(job, Job::Append { .. })
+            || failure.code == RAFT_CANCELED
+            || self.closing
+            || self.in_flight
+        {
+            return Some(job);
+        }
+        self.trace_failure("append (to be tried again)", failure);
+        self.retrying = Some(job);
+        self.in_flight = true;
+        // SAFETY: the retry timer lives as long as the instance (closed with it).
+        unsafe { sys::uv_timer_start(self.retry_timer, Some(on_retry), msecs, 0) };
+        None
     }
 
     pub fn set_tracer(&mut self, tracer: *mut raft_tracer) {
@@ -312,9 +342,11 @@ unsafe fn setup(
     }
     let timer = sys::alloc_handle(sys::UV_TIMER);
     let defer = sys::alloc_handle(sys::UV_TIMER);
-    if timer.is_null() || defer.is_null() {
+    let retry_timer = sys::alloc_handle(sys::UV_TIMER);
+    if timer.is_null() || defer.is_null() || retry_timer.is_null() {
         heap::free(timer as *mut c_void);
         heap::free(defer as *mut c_void);
+        heap::free(retry_timer as *mut c_void);
         return Err(Failure::nomem());
     }
     let dir = PathBuf::from(dir);
@@ -344,18 +376,23 @@ unsafe fn setup(
         closing: false,
         in_close_call: false,
         close_cb: None,
-        open_handles: 2,
+        open_handles: 3,
         rng: seed(),
         ring: None,
         tracer: ptr::null_mut(),
         trace_text: String::new(),
+        disk_retry: None,
+        retry_timer,
+        retrying: None,
     }));
     // SAFETY: fresh handles on the host's loop; `uv` outlives them (released after close).
     unsafe {
         sys::uv_timer_init(r#loop, timer);
         sys::uv_timer_init(r#loop, defer);
+        sys::uv_timer_init(r#loop, retry_timer);
         sys::uv_handle_set_data(timer, uv as *mut c_void);
         sys::uv_handle_set_data(defer, uv as *mut c_void);
+        sys::uv_handle_set_data(retry_timer, uv as *mut c_void);
         (*uv).ring = Ring::new(r#loop, uv as *mut c_void, Some(on_ring_ready));
         if (*uv).ring.is_some() {
             (*uv).open_handles += 1;
@@ -836,37 +873,37 @@ fn submit_to_ring(uv: &mut UvIo) -> bool {
         Ok(None) => return false,
         Err(e) => Err(storage_failure(e)),
     };
-    let Some(Job::Append { reqs, .. }) = uv.queue.pop_front() else {
+    let Some(Job::Append { entries, reqs }) = uv.queue.pop_front() else {
         return false;
     };
+    let mut kept = Some((entries, reqs));
     let submitted = planned.and_then(|planned| {
         let Some(ring) = uv.ring.as_mut() else {
             return Err(Failure::new(RAFT_IOERR, "no ring"));
         };
         let segment = planned.segment.clone();
-        ring.pending = Some(RingAppend { planned, written: 0, reqs: Vec::new() });
+        let (entries, reqs) = kept.take().expect("taken once");
+        ring.pending = Some(RingAppend { planned, entries, written: 0, reqs });
         ring.submit().map_err(|errno| {
-            ring.pending = None;
+            if let Some(p) = ring.pending.take() {
+                kept = Some((p.entries, p.reqs));
+            }
             append_failure(&segment, errno)
         })
     });
     match submitted {
         Ok(()) => {
-            if let Some(RingAppend { reqs: slot, .. }) =
-                uv.ring.as_mut().and_then(|r| r.pending.as_mut())
-            {
-                *slot = reqs;
-            }
             uv.in_flight = true;
             uv.trace_write(RAFT_UV_TRACER_WRITE_SUBMIT);
         }
         Err(failure) => {
+            let (entries, reqs) = kept.take().unwrap_or_default();
             // Complete later: we may be inside the method that queued the append.
             let uvp = uv as *mut UvIo;
             let work = Work {
                 uv: uvp,
                 log: uv.log.clone(),
-                job: Job::Append { entries: Vec::new(), reqs },
+                job: Job::Append { entries, reqs },
                 result: None,
             };
             uv.later(Box::new(move || {
@@ -935,7 +972,7 @@ unsafe extern "C" fn on_ring_ready(handle: *mut uv_handle_t, _status: c_int, _ev
         let work = Work {
             uv: uv as *mut UvIo,
             log: uv.log.clone(),
-            job: Job::Append { entries: Vec::new(), reqs: done.reqs },
+            job: Job::Append { entries: done.entries, reqs: done.reqs },
             result: Some(Ok(Output::Done)),
         };
         finish_job(uv, work, outcome.err());
@@ -1017,7 +1054,24 @@ unsafe extern "C" fn after_work(req: *mut uv_req_t, _status: c_int) {
     })
 }
 
-/// Fires the callbacks of a finished (or failed, or canceled) job.
+/// The disk-retry delay passed: the failed append goes first in the queue again.
+unsafe extern "C" fn on_retry(timer: *mut uv_handle_t) {
+    guard(|| {
+        // SAFETY: the retry timer's data is its live instance.
+        let Some(uv) = (unsafe { (sys::uv_handle_get_data(timer) as *mut UvIo).as_mut() }) else {
+            return;
+        };
+        if let Some(job) = uv.retrying.take() {
+            uv.in_flight = false;
+            uv.queue.push_front(job);
+            submit_next(uv);
+        }
+        maybe_finish_close(uv);
+    })
+}
+
+/// Fires the callbacks of a finished (or failed, or canceled) job; a failed append may be
+/// kept to be tried again instead (`raft_uv_set_disk_retry`).
 fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
     let outcome: Result<Output, Failure> = match (failure, work.result) {
         (Some(f), _) => Err(f),
@@ -1025,18 +1079,25 @@ fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
         (None, Some(Err(e))) => Err(storage_failure(e)),
         (None, None) => Err(Failure::new(RAFT_IOERR, "disk job did not run")),
     };
+    let job = match &outcome {
+        Err(f) => match uv.keep_for_retry(work.job, f) {
+            Some(job) => job,
+            None => return,
+        },
+        Ok(_) => work.job,
+    };
     let status = match &outcome {
         Ok(_) => 0,
         Err(f) => {
             if f.code != RAFT_CANCELED {
-                uv.trace_failure(work.job.what(), f);
+                uv.trace_failure(job.what(), f);
             }
             uv.fail(Failure::new(f.code, f.message.clone()))
         }
     };
     // SAFETY: the requests are the library's, alive until their callback.
     unsafe {
-        match work.job {
+        match job {
             Job::Append { reqs, .. } => {
                 for (req, cb) in reqs {
                     if let Some(cb) = cb {
@@ -1175,6 +1236,13 @@ unsafe extern "C" fn io_close(io: *mut raft_io, cb: raft_io_close_cb) {
         unsafe {
             sys::uv_timer_stop(uv.timer);
             sys::uv_close(uv.timer, Some(on_handle_closed));
+            // An append waiting to be tried again is canceled with the queued jobs below.
+            sys::uv_timer_stop(uv.retry_timer);
+            sys::uv_close(uv.retry_timer, Some(on_handle_closed));
+            if let Some(job) = uv.retrying.take() {
+                uv.in_flight = false;
+                uv.queue.push_front(job);
+            }
             for client in uv.clients.clone() {
                 net::close_client(client);
             }

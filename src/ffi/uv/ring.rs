@@ -15,6 +15,7 @@ use io_uring::{opcode, types, IoUring};
 use super::super::classic_types::{raft_io_append, raft_io_append_cb};
 use super::super::heap;
 use super::sys::{self, uv_handle_t, uv_loop_t};
+use crate::codec::Entry;
 use crate::storage::PlannedAppend;
 
 /// Set to `0` to keep every append on libuv's thread pool.
@@ -23,6 +24,8 @@ const ENV_SWITCH: &str = "LIBRAFT_RS_UV_URING";
 /// An append being written through the ring.
 pub struct RingAppend {
     pub planned: PlannedAppend,
+    /// The entries written, kept for a retry of a failed write (`raft_uv_set_disk_retry`).
+    pub entries: Vec<Entry>,
     /// Bytes of `planned.bytes` written so far (a write may be short).
     pub written: usize,
     pub reqs: Vec<(*mut raft_io_append, raft_io_append_cb)>,
