@@ -143,28 +143,27 @@ static int open_through(const char *symbol, const char *path, int flags, mode_t 
     return next(path, flags, mode);
 }
 
+/* The body of an open() variant: reads the mode argument, passed only with a creation. */
+#define OPEN_THROUGH(SYMBOL)                        \
+    do {                                            \
+        mode_t mode = 0;                            \
+        if (flags & (O_CREAT | O_TMPFILE)) {        \
+            va_list ap;                             \
+            va_start(ap, flags);                    \
+            mode = va_arg(ap, mode_t);              \
+            va_end(ap);                             \
+        }                                           \
+        return open_through(SYMBOL, path, flags, mode); \
+    } while (0)
+
 int open64(const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return open_through("open64", path, flags, mode);
+    OPEN_THROUGH("open64");
 }
 
 int open(const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return open_through("open", path, flags, mode);
+    OPEN_THROUGH("open");
 }
 
 int fdatasync(int fd)
