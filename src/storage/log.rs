@@ -10,12 +10,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use super::planned_append::{tail_after, DIRECT_BLOCK};
 use super::snapshot_stream::Receiving;
 use super::{remove_file, sync_dir, write_file_atomically, Error, ErrorKind, Result};
 use crate::codec::disk::batch::{batch_len, encode_batch};
@@ -38,59 +38,6 @@ const DEFAULT_SEGMENT_SIZE: u64 = 8 * 1024 * 1024;
 
 /// How many snapshots stay on disk after a new one is stored (C-Raft keeps two).
 const SNAPSHOTS_KEPT: usize = 2;
-
-/// The default block of direct writes (`O_DIRECT`), to which their offsets and lengths are
-/// aligned (`raft_uv_set_block_size` changes it); their buffers are always aligned to it.
-const DIRECT_BLOCK: u64 = 4096;
-
-/// The block sizes `set_block_size` accepts: those `O_DIRECT` can use.
-const BLOCK_SIZES: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
-
-/// A write of the open segment prepared for a caller that does it itself (see
-/// [`Log::plan_append`]): `bytes()` at `offset` of the file open on `fd`, which stays open
-/// until the append is completed or the log is dropped. With `O_DIRECT` the write covers whole
-/// blocks: the segment's last partial block again (its bytes unchanged), the batch, and zeros
-/// up to the next block boundary (an open segment's tail is zeros anyway).
-#[derive(Debug)]
-pub struct PlannedAppend {
-    /// The segment's file name, for messages.
-    pub segment: String,
-    pub fd: RawFd,
-    /// Whether `fd` is open with `O_DIRECT` (the write must not be split).
-    pub direct: bool,
-    counter: u64,
-    pub offset: u64,
-    buf: Vec<u8>,
-    start: usize,
-    len: usize,
-    /// The segment's used size before and after the batch, and its last partial block after.
-    used_before: u64,
-    used_after: u64,
-    tail_after: Vec<u8>,
-    count: u64,
-    last_term: Term,
-}
-
-impl PlannedAppend {
-    /// The bytes to write at `offset` (aligned to the segment's block for a direct write).
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.start + self.len]
-    }
-}
-
-/// The start of the block of `block` bytes holding `offset`.
-fn block_start(offset: u64, block: u64) -> u64 {
-    offset - offset % block
-}
-
-/// A buffer of `len` zeros whose first byte is aligned to [`DIRECT_BLOCK`]: the vector and
-/// where that byte is in it. (Allocated larger and offset, so that no unsafe allocation is
-/// needed; the vector is never grown, so the address stays.)
-fn aligned_zeros(len: usize) -> (Vec<u8>, usize) {
-    let buf = vec![0u8; len + DIRECT_BLOCK as usize];
-    let start = buf.as_ptr().align_offset(DIRECT_BLOCK as usize);
-    (buf, start)
-}
 
 /// A snapshot as stored: what the `.meta` file and the file name say, and the data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,57 +70,48 @@ impl Closed {
 }
 
 #[derive(Debug)]
-struct Open {
-    counter: u64,
+pub(super) struct Open {
+    pub(super) counter: u64,
     first: Index,
-    count: u64,
-    used: u64,
-    file: File,
+    pub(super) count: u64,
+    pub(super) used: u64,
+    pub(super) file: File,
     /// The same file open with `O_DIRECT`, where the file system allows it (not tmpfs).
-    direct: Option<File>,
+    pub(super) direct: Option<File>,
     /// The block of direct writes to this segment (the log's when the segment was started).
-    block: u64,
-    /// The file's bytes from the start of the block holding `used` up to `used`: what a
-    /// direct write of the next batch writes again in front of it.
-    tail: Vec<u8>,
+    pub(super) block: u64,
+    /// With `direct`, the file's bytes from the start of the block holding `used` up to
+    /// `used`: what a direct write of the next batch writes again in front of it.
+    pub(super) tail: Vec<u8>,
 }
 
 impl Open {
     /// Records `batch` as written at `used`.
     fn advance(&mut self, batch: &[u8]) {
-        self.tail = tail_after(self.used, &self.tail, batch, self.block);
+        if self.direct.is_some() {
+            self.tail = tail_after(self.used, &self.tail, batch, self.block);
+        }
         self.used += batch.len() as u64;
     }
-}
-
-/// The last partial block (of `block` bytes) of a segment used up to `used`, whose last
-/// partial block is `tail`, once `batch` is written at `used`.
-fn tail_after(used: u64, tail: &[u8], batch: &[u8], block: u64) -> Vec<u8> {
-    let new_used = used + batch.len() as u64;
-    let keep_from = (block_start(new_used, block) - block_start(used, block)) as usize;
-    let mut joined = Vec::with_capacity(tail.len() + batch.len());
-    joined.extend_from_slice(tail);
-    joined.extend_from_slice(batch);
-    joined.split_off(keep_from.min(joined.len()))
 }
 
 /// The segments and snapshots of a directory, after [`Log::load`].
 #[derive(Debug)]
 pub struct Log {
     pub(super) dir: PathBuf,
-    segment_size: u64,
+    pub(super) segment_size: u64,
     /// Whether a damaged open segment is cut after its last valid batch at load (the default)
     /// or makes the load fail, leaving the file as it is (`raft_uv_set_auto_recovery`).
     auto_recovery: bool,
-    /// The block of direct writes for segments started from now on.
-    block: u64,
+    /// The block of direct writes for segments started from now on (planned_append.rs).
+    pub(super) block: u64,
     closed: Vec<Closed>,
-    open: Option<Open>,
+    pub(super) open: Option<Open>,
     next_counter: u64,
     /// Index of the last entry (or of the snapshot when no entry follows it); 0 for none.
-    last_index: Index,
+    pub(super) last_index: Index,
     /// Term of the last entry or snapshot (for `recover`).
-    last_term: Term,
+    pub(super) last_term: Term,
     pub(super) snapshots: BTreeSet<SnapshotName>,
     /// A snapshot being received in chunks (snapshot_stream.rs).
     pub(super) receiving: Option<Receiving>,
@@ -204,17 +142,6 @@ impl Log {
     /// See the `auto_recovery` field.
     pub fn set_auto_recovery(&mut self, on: bool) {
         self.auto_recovery = on;
-    }
-
-    /// Sets the block of direct writes (`raft_uv_set_block_size`): a power of two from 512
-    /// bytes to 1 MiB, else nothing changes and false is returned. Segments started from now on
-    /// use it.
-    pub fn set_block_size(&mut self, size: u64) -> bool {
-        let valid = size.is_power_of_two() && BLOCK_SIZES.contains(&size);
-        if valid {
-            self.block = size;
-        }
-        valid
     }
 
     pub fn set_segment_size(&mut self, size: u64) {
@@ -368,71 +295,6 @@ impl Log {
         self.last_index += entries.len() as u64;
         self.last_term = entries[entries.len() - 1].term;
         Ok(())
-    }
-
-    /// An append that fits in the open segment, prepared for a caller that writes it itself
-    /// (raft_uv through io_uring): the encoded batch and where it goes. None when the batch
-    /// needs a new segment (or there are no entries): [`Log::append`] then does it all. The
-    /// log changes only with [`Log::complete_append`], once the caller made the batch durable;
-    /// a failed write needs nothing (the next batch goes to the same offset, and a loader stops
-    /// at the first damaged batch of an open segment).
-    pub fn plan_append(&self, entries: &[Entry]) -> Result<Option<PlannedAppend>> {
-        let Some(open) = &self.open else {
-            return Ok(None);
-        };
-        if entries.is_empty() || open.used + batch_len(entries) > self.segment_size {
-            return Ok(None);
-        }
-        let batch = encode_batch(entries).map_err(|e| Error::codec("append", e))?;
-        let used_after = open.used + batch.len() as u64;
-        let tail_after = tail_after(open.used, &open.tail, &batch, open.block);
-        let (fd, direct, offset, buf, start, len) = match &open.direct {
-            Some(direct) => {
-                let offset = block_start(open.used, open.block);
-                let end = used_after.div_ceil(open.block) * open.block;
-                let len = (end - offset) as usize;
-                let (mut buf, start) = aligned_zeros(len);
-                let tail_len = open.tail.len();
-                buf[start..start + tail_len].copy_from_slice(&open.tail);
-                buf[start + tail_len..start + tail_len + batch.len()].copy_from_slice(&batch);
-                (direct.as_raw_fd(), true, offset, buf, start, len)
-            }
-            None => {
-                let len = batch.len();
-                (open.file.as_raw_fd(), false, open.used, batch, 0, len)
-            }
-        };
-        Ok(Some(PlannedAppend {
-            segment: open_segment_name(open.counter),
-            fd,
-            direct,
-            counter: open.counter,
-            offset,
-            buf,
-            start,
-            len,
-            used_before: open.used,
-            used_after,
-            tail_after,
-            count: entries.len() as u64,
-            last_term: entries[entries.len() - 1].term,
-        }))
-    }
-
-    /// Records an append prepared by [`Log::plan_append`] as durable. Refused when the open
-    /// segment changed since (nothing else may touch the log while the write is out).
-    pub fn complete_append(&mut self, planned: &PlannedAppend) -> Result<()> {
-        match self.open.as_mut() {
-            Some(open) if open.counter == planned.counter && open.used == planned.used_before => {
-                open.used = planned.used_after;
-                open.tail = planned.tail_after.clone();
-                open.count += planned.count;
-                self.last_index += planned.count;
-                self.last_term = planned.last_term;
-                Ok(())
-            }
-            _ => Err(Error::new(ErrorKind::Io, "the open segment changed during an append")),
-        }
     }
 
     fn start_open(&mut self) -> Result<()> {
@@ -802,11 +664,11 @@ pub(super) mod tests {
         conf
     }
 
-    fn command(value: u64) -> Entry {
+    pub(in crate::storage) fn command(value: u64) -> Entry {
         Entry::new(2, EntryType::Command, value.to_le_bytes().to_vec())
     }
 
-    fn values(entries: &[Entry]) -> Vec<u64> {
+    pub(in crate::storage) fn values(entries: &[Entry]) -> Vec<u64> {
         entries[1..]
             .iter()
             .map(|e| u64::from_le_bytes(e.payload[..8].try_into().unwrap()))
@@ -832,87 +694,6 @@ pub(super) mod tests {
         expected.extend([100, 101]);
         assert_eq!(values(&loaded.entries), expected);
         assert_eq!(log.last_index(), 16);
-    }
-
-    /// Writes a planned append as its caller would (raft_uv through io_uring), through the
-    /// same file the plan names.
-    fn write_planned(log: &Log, planned: &PlannedAppend) {
-        let open = log.open.as_ref().unwrap();
-        let file = if planned.direct { open.direct.as_ref().unwrap() } else { &open.file };
-        file.write_all_at(planned.bytes(), planned.offset).unwrap();
-        file.sync_data().unwrap();
-    }
-
-    /// Appends 300 batches of 8 to 1,600 bytes through plans (so that batches start and end
-    /// anywhere in a block), with direct writes of `block` bytes, and reads them back.
-    fn planned_appends_read_back(name: &str, block: Option<u64>) {
-        let dir = TempDir::new(name);
-        let mut log = Log::new(&dir.0);
-        log.set_segment_size(64 * 1024);
-        if let Some(block) = block {
-            assert!(log.set_block_size(block));
-        }
-        let block = block.unwrap_or(DIRECT_BLOCK);
-        log.bootstrap(&conf()).unwrap();
-        let mut expected = Vec::new();
-        let mut planned_count = 0;
-        for v in 2..300u64 {
-            let len = 8 * (1 + (v * 37 % 200) as usize);
-            let mut payload = vec![(v % 251) as u8; len];
-            payload[..8].copy_from_slice(&v.to_le_bytes());
-            let entry = Entry::new(2, EntryType::Command, payload);
-            match log.plan_append(std::slice::from_ref(&entry)).unwrap() {
-                Some(planned) => {
-                    if planned.direct {
-                        assert_eq!(planned.offset % block, 0);
-                        assert_eq!(planned.bytes().len() as u64 % block, 0);
-                        assert_eq!(planned.bytes().as_ptr().align_offset(4096), 0);
-                    }
-                    write_planned(&log, &planned);
-                    log.complete_append(&planned).unwrap();
-                    planned_count += 1;
-                }
-                None => log.append(&[entry]).unwrap(), // a new segment
-            }
-            expected.push(v);
-        }
-        assert!(planned_count > 250, "most appends fit the open segment: {planned_count}");
-        drop(log);
-        let loaded = Log::new(&dir.0).load().unwrap();
-        assert_eq!(values(&loaded.entries), expected);
-    }
-
-    #[test]
-    fn planned_appends_rewrite_the_last_block_and_read_back() {
-        planned_appends_read_back("planned", None);
-    }
-
-    #[test]
-    fn the_block_of_direct_writes_can_be_set() {
-        planned_appends_read_back("planned-8k", Some(8192));
-        let mut log = Log::new(Path::new("/nonexistent"));
-        for refused in [0, 256, 1000, 3 * 1024, 2 << 20] {
-            assert!(!log.set_block_size(refused), "{refused}");
-        }
-        assert_eq!(log.block, DIRECT_BLOCK, "a refused size changes nothing");
-    }
-
-    #[test]
-    fn a_planned_append_not_completed_leaves_the_log_as_it_was() {
-        let dir = TempDir::new("planned-lost");
-        let mut log = Log::new(&dir.0);
-        log.bootstrap(&conf()).unwrap();
-        log.append(&[command(2)]).unwrap();
-        // Planned, never written (the write failed): the next append goes to the same place.
-        let lost = log.plan_append(&[command(3)]).unwrap().unwrap();
-        let next = log.plan_append(&[command(4)]).unwrap().unwrap();
-        assert_eq!(next.offset, lost.offset);
-        write_planned(&log, &next);
-        log.complete_append(&next).unwrap();
-        assert!(log.complete_append(&lost).is_err(), "a stale plan is refused");
-        drop(log);
-        let loaded = Log::new(&dir.0).load().unwrap();
-        assert_eq!(values(&loaded.entries), [2, 4]);
     }
 
     #[test]

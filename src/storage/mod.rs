@@ -15,11 +15,13 @@
 mod error;
 mod log;
 mod metadata;
+mod planned_append;
 mod snapshot_stream;
 
 pub use error::{Error, ErrorKind, Result};
-pub use log::{Loaded, Log, PlannedAppend, StoredSnapshot};
+pub use log::{Loaded, Log, StoredSnapshot};
 pub use metadata::MetadataFiles;
+pub use planned_append::PlannedAppend;
 pub use snapshot_stream::StreamedSnapshot;
 
 use std::fs::{self, File, OpenOptions};
