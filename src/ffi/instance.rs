@@ -482,6 +482,11 @@ pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window
         with_instance(r, |inst| inst.core.set_snapshot_chunks(chunk_size, window));
         Ok(())
     };
+    invalid_unless_ok(r, outcome)
+}
+
+/// 0, or `RAFT_INVALID` with the message in `r`'s errmsg (when `r` is not NULL).
+fn invalid_unless_ok(r: *mut raft, outcome: Result<(), String>) -> c_int {
     match outcome {
         Ok(()) => 0,
         Err(message) => {
@@ -503,16 +508,7 @@ pub extern "C" fn raft_set_snapshot_chunks(r: *mut raft, chunk_size: u64, window
 pub extern "C" fn raft_set_snapshot_length(r: *mut raft, index: raft_index, length: u64) -> c_int {
     let mut outcome = Err(String::from("not an initialised struct raft"));
     with_instance(r, |inst| outcome = inst.core.note_snapshot_len(index, length));
-    match outcome {
-        Ok(()) => 0,
-        Err(message) => {
-            if !r.is_null() {
-                // SAFETY: `r` is the host's struct raft; errmsg is plain host memory.
-                unsafe { set_errmsg(r, &message) };
-            }
-            RAFT_INVALID
-        }
-    }
+    invalid_unless_ok(r, outcome)
 }
 
 /// libraft-rs extension: the reads the last `raft_step()` confirmed or failed

@@ -1,11 +1,12 @@
 //! The one reader of `raft_message` ([`MessageView`]), received messages in the core's form,
 //! and the core's emitted messages in C form.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::boundary::{self, Failure};
 use super::configuration;
 use super::entries::{self, Origin};
+use super::heap;
 use super::instance::AddressBook;
 use super::types::*;
 use crate::core::message::{
@@ -227,6 +228,30 @@ pub unsafe fn chunk_configuration(
     }
     // SAFETY: per the caller.
     unsafe { configuration::from_c(&c.conf) }
+}
+
+/// Frees what a received InstallSnapshot or snapshot chunk carries: its configuration always,
+/// its data unless the step took it (`payload_taken`). Other types are left alone (false).
+///
+/// # Safety
+/// `m`'s configuration and data must be raft heap memory owned by the caller.
+pub unsafe fn release_snapshot_carried(m: &mut raft_message, payload_taken: bool) -> bool {
+    // SAFETY: the member selected by the type; per the caller.
+    let (conf, data) = unsafe {
+        if m.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int {
+            (&mut m.body.install_snapshot.conf, &mut m.body.install_snapshot.data)
+        } else if m.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK as c_int {
+            (&mut m.body.install_snapshot_chunk.conf, &mut m.body.install_snapshot_chunk.data)
+        } else {
+            return false;
+        }
+    };
+    configuration::close(conf);
+    if !payload_taken {
+        heap::free(data.base);
+    }
+    *data = raft_buffer { base: std::ptr::null_mut(), len: 0 };
+    true
 }
 
 /// A chunk result's gap flag, 0 or 1.

@@ -136,25 +136,10 @@ unsafe fn release(m: &mut raft_message, payload_taken: bool) {
             ae.entries = ptr::null_mut();
             ae.n_entries = 0;
         }
-        Ok(raft_message_type::RAFT_INSTALL_SNAPSHOT) => {
-            // SAFETY: the type selects install_snapshot, filled by to_c.
-            let is = unsafe { &mut m.body.install_snapshot };
-            conf_ffi::close(&mut is.conf);
-            if !payload_taken {
-                heap::free(is.data.base);
-            }
-            is.data = raft_buffer { base: ptr::null_mut(), len: 0 };
+        _ => {
+            // SAFETY: what to_c filled in, raft heap memory.
+            unsafe { message::release_snapshot_carried(m, payload_taken) };
         }
-        Ok(raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK) => {
-            // SAFETY: the type selects install_snapshot_chunk, filled by to_c.
-            let c = unsafe { &mut m.body.install_snapshot_chunk };
-            conf_ffi::close(&mut c.conf);
-            if !payload_taken {
-                heap::free(c.data.base);
-            }
-            c.data = raft_buffer { base: ptr::null_mut(), len: 0 };
-        }
-        _ => {}
     }
 }
 

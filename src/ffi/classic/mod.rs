@@ -495,18 +495,8 @@ unsafe fn release_received(m: &mut raft_message, step_failed: bool) {
                 }
                 heap::free(ae.entries as *mut c_void);
             }
-        } else if m.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT as c_int {
-            let is = &mut m.body.install_snapshot;
-            configuration::close(&mut is.conf);
-            if step_failed {
-                heap::free(is.data.base);
-            }
-        } else if m.r#type == raft_message_type::RAFT_INSTALL_SNAPSHOT_CHUNK as c_int {
-            let c = &mut m.body.install_snapshot_chunk;
-            configuration::close(&mut c.conf);
-            if step_failed {
-                heap::free(c.data.base);
-            }
+        } else {
+            super::message::release_snapshot_carried(m, !step_failed);
         }
     }
 }
