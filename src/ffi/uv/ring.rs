@@ -1,8 +1,9 @@
 //! raft_uv's appends through io_uring (issue 14): an append that fits in the open segment is
 //! written by the kernel, submitted from the loop thread (one write with `RWF_DSYNC`, durable
-//! when it completes), and its completion is signalled through an eventfd that a `uv_poll_t`
-//! watches on the host's loop. That saves the two thread hand-offs of libuv's thread pool per
-//! append (`make bench-append`). Everything else (a new segment, truncations, snapshots), and
+//! when it completes; whole blocks through an `O_DIRECT` descriptor where the file system
+//! allows it, as storage/planned_append.rs prepares them), and its completion is signalled
+//! through an eventfd that a `uv_poll_t` watches on the host's loop. That saves the thread
+//! pool's hand-offs per append (BENCHMARKS.md). Everything else (a new segment, truncations, snapshots), and
 //! every append where io_uring is unavailable (an old kernel, a container that forbids it,
 //! `LIBRAFT_RS_UV_URING=0`), still goes through the thread pool. One write is out at a time,
 //! as there.
@@ -26,7 +27,7 @@ pub struct RingAppend {
     pub planned: PlannedAppend,
     /// The entries written, kept for a retry of a failed write (`raft_uv_set_disk_retry`).
     pub entries: Vec<Entry>,
-    /// Bytes of `planned.bytes` written so far (a write may be short).
+    /// Bytes of `planned.bytes()` written so far (a buffered write may be short).
     pub written: usize,
     pub reqs: Vec<(*mut raft_io_append, raft_io_append_cb)>,
 }
