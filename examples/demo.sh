@@ -11,7 +11,7 @@ NODE=$BUILD/examples/node
 CLIENT=$BUILD/examples/client
 KEYS1=${DEMO_KEYS1:-2000}
 KEYS2=${DEMO_KEYS2:-1500}
-BASE=${DEMO_PORT:-$((30000 + (RANDOM % 500) * 10))}
+BASE=${DEMO_PORT:-$((20000 + (RANDOM % 1200) * 10))}  # below the ephemeral ports (32768-)
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/raft-demo.XXXXXX")
 declare -A PID=()
 

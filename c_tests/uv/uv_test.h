@@ -109,10 +109,12 @@ static inline long file_size(const char *dir, const char *name)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-/* A port for this process's tests: distinct between concurrent runs. */
+/* A port for this process's tests: distinct between concurrent runs, and below Linux's
+ * ephemeral range (32768-60999 by default): a connection of an earlier test in TIME_WAIT on an
+ * ephemeral port makes listening on that port fail with EADDRINUSE, SO_REUSEADDR or not. */
 static inline int test_port(int i)
 {
-    return 20000 + (int)(getpid() % 15000) * 3 + i;
+    return 10000 + (int)(getpid() % 7500) * 3 + i;
 }
 
 /* Copies the C-Raft data directory `name` of the vectors (UV_VECTORS) into `to`, unpacking

@@ -48,7 +48,7 @@ class Nodes:
         self.read_mode = read_mode
         parent = "/dev/shm" if storage == "tmpfs" else None
         self.root = tempfile.mkdtemp(prefix=f"raft-bench-{impl}-", dir=parent)
-        self.base = 30000 + random.randrange(0, 500) * 10
+        self.base = 20000 + random.randrange(0, 1200) * 10  # below the ephemeral ports
         self.spec = ",".join(f"{i}=127.0.0.1:{self.base + i}" for i in (1, 2, 3))
         self.procs = []
 

@@ -375,7 +375,7 @@ def supports_read_option(binary):
 def one_run(args, seed):
     rng = random.Random(seed)
     root = tempfile.mkdtemp(prefix="raft-lin-")
-    base = 20000 + rng.randrange(0, 900) * 20
+    base = 20000 + rng.randrange(0, 600) * 20  # below the ephemeral ports (32768-)
     read_mode = args.read if args.read and supports_read_option(args.node) else None
     nodes = Nodes(args.node, root, read_mode, base, args.snapshot_chunk)
     network = Network(nodes.proxy_ports, nodes.node_ports)
