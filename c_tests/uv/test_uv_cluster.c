@@ -119,7 +119,8 @@ static void start(int i, bool bootstrap)
     n->raft.data = n;
     n->tracer = (struct raft_tracer){.impl = n, .version = 2, .emit = trace};
     n->raft.tracer = &n->tracer;
-    raft_set_election_timeout(&n->raft, 300 + 100 * (unsigned)i);
+    /* Long enough for a leader slowed down by valgrind to keep its term. */
+    raft_set_election_timeout(&n->raft, 1000 + 200 * (unsigned)i);
     raft_set_heartbeat_timeout(&n->raft, 50);
     if (options.snapshot_threshold > 0) {
         raft_set_snapshot_threshold(&n->raft, options.snapshot_threshold);
@@ -266,6 +267,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    /* Nodes still running here belong to a test that failed half-way: stop them, or the run
+     * below would never end (their timers keep the loop alive) and hide the failure. */
+    for (int i = 0; i < N_NODES; i++) {
+        if (nodes[i].running) {
+            stop(i);
+        }
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     for (int i = 0; i < N_NODES; i++) {
