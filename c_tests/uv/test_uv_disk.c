@@ -1081,6 +1081,58 @@ static void tracer_sees_each_write_and_each_failure(void **state)
     close_io(f);
 }
 
+/* Appends made in one turn of the loop (as many applies read from clients at once) go to the
+ * disk as one write, not the first alone and the others in a second write after it; and once
+ * that write is out, the appends made meanwhile go together in the next. Both with io_uring
+ * and on the thread pool. */
+static void appends_made_in_one_loop_turn_share_one_write(void **state)
+{
+    struct fixture *f = *state;
+    for (int pool = 0; pool <= 1; pool++) {
+        if (pool) {
+            setenv("LIBRAFT_RS_UV_URING", "0", 1);
+        }
+        struct uv_trace u = {0};
+        struct raft_tracer t = {.impl = &u, .version = 2, .emit = uv_trace_emit};
+        open_io(f);
+        if (!pool) {
+            bootstrap(f);
+        }
+        struct loaded l;
+        assert_int_equal(load(f, &l), 0);
+        free_loaded(&l);
+        raft_uv_set_tracer(&f->io, &t);
+        append_values(f, 1000 * (pool + 1), 16);
+        assert_int_equal(u.submits, 1);
+        assert_int_equal(u.completes, 1);
+
+        /* 16 more while the first of them is being written: one write for the 15 others. */
+        struct append a[16];
+        assert_int_equal(submit_append(f, &a[0], 1, 1), 0);
+        RUN_UNTIL(&f->loop, u.submits == 2);
+        for (int i = 1; i < 16; i++) {
+            assert_int_equal(submit_append(f, &a[i], (uint64_t)i + 1, 1), 0);
+        }
+        RUN_UNTIL(&f->loop, all_called(a, 16));
+        assert_int_equal(u.submits, 3);
+        assert_int_equal(u.completes, 3);
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(a[i].status, 0);
+        }
+        raft_uv_set_tracer(&f->io, NULL);
+        close_io(f);
+        if (pool) {
+            unsetenv("LIBRAFT_RS_UV_URING");
+        }
+    }
+    struct loaded l;
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.n, 1 + 2 * 32);
+    free_loaded(&l);
+    close_io(f);
+}
+
 /* With a disk retry set, a failed append is written again until it succeeds, keeping its
  * place, and nothing is lost; closing cancels an append still waiting. */
 static void disk_retry_writes_a_failed_append_again(void **state)
@@ -1187,6 +1239,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tracer_sees_each_write_and_each_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(disk_retry_writes_a_failed_append_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(appends_made_in_one_loop_turn_share_one_write, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             full_disk_at_a_file_creation_fails_a_snapshot_put_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(

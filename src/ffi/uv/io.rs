@@ -137,6 +137,11 @@ pub struct UvIo {
     timer: *mut uv_handle_t,
     /// Completions that must not fire inside the method that caused them, fired by `defer`.
     defer: *mut uv_handle_t,
+    /// A prepare and a check handle, started while appends or messages wait to go out: see
+    /// [`schedule_flush`].
+    prepare: *mut uv_handle_t,
+    check: *mut uv_handle_t,
+    flush_scheduled: bool,
     pub deferred: Vec<Box<dyn FnOnce()>>,
     pub clients: Vec<*mut Client>,
     pub servers: Vec<*mut Server>,
@@ -343,10 +348,12 @@ unsafe fn setup(
     let timer = sys::alloc_handle(sys::UV_TIMER);
     let defer = sys::alloc_handle(sys::UV_TIMER);
     let retry_timer = sys::alloc_handle(sys::UV_TIMER);
-    if timer.is_null() || defer.is_null() || retry_timer.is_null() {
-        heap::free(timer as *mut c_void);
-        heap::free(defer as *mut c_void);
-        heap::free(retry_timer as *mut c_void);
+    let prepare = sys::alloc_handle(sys::UV_PREPARE);
+    let check = sys::alloc_handle(sys::UV_CHECK);
+    if [timer, defer, retry_timer, prepare, check].iter().any(|h| h.is_null()) {
+        for h in [timer, defer, retry_timer, prepare, check] {
+            heap::free(h as *mut c_void);
+        }
         return Err(Failure::nomem());
     }
     let dir = PathBuf::from(dir);
@@ -368,6 +375,9 @@ unsafe fn setup(
         recv: None,
         timer,
         defer,
+        prepare,
+        check,
+        flush_scheduled: false,
         deferred: Vec::new(),
         clients: Vec::new(),
         servers: Vec::new(),
@@ -376,7 +386,7 @@ unsafe fn setup(
         closing: false,
         in_close_call: false,
         close_cb: None,
-        open_handles: 3,
+        open_handles: 5,
         rng: seed(),
         ring: None,
         tracer: ptr::null_mut(),
@@ -390,9 +400,11 @@ unsafe fn setup(
         sys::uv_timer_init(r#loop, timer);
         sys::uv_timer_init(r#loop, defer);
         sys::uv_timer_init(r#loop, retry_timer);
-        sys::uv_handle_set_data(timer, uv as *mut c_void);
-        sys::uv_handle_set_data(defer, uv as *mut c_void);
-        sys::uv_handle_set_data(retry_timer, uv as *mut c_void);
+        sys::uv_prepare_init(r#loop, prepare);
+        sys::uv_check_init(r#loop, check);
+        for h in [timer, defer, retry_timer, prepare, check] {
+            sys::uv_handle_set_data(h, uv as *mut c_void);
+        }
         (*uv).ring = Ring::new(r#loop, uv as *mut c_void, Some(on_ring_ready));
         if (*uv).ring.is_some() {
             (*uv).open_handles += 1;
@@ -448,10 +460,11 @@ pub fn release(io: *mut raft_io) {
             if (*uv).open_handles > 0 && !(*uv).closing {
                 // Never started nor closed: the timers were never started either, so closing
                 // them now and freeing them in their callbacks is enough.
-                sys::uv_handle_set_data((*uv).timer, ptr::null_mut());
-                sys::uv_handle_set_data((*uv).defer, ptr::null_mut());
-                sys::uv_close((*uv).timer, Some(sys::free_on_close));
-                sys::uv_close((*uv).defer, Some(sys::free_on_close));
+                let u = &*uv;
+                for h in [u.timer, u.defer, u.retry_timer, u.prepare, u.check] {
+                    sys::uv_handle_set_data(h, ptr::null_mut());
+                    sys::uv_close(h, Some(sys::free_on_close));
+                }
             }
             drop(Box::from_raw(uv));
         }
@@ -706,7 +719,7 @@ unsafe extern "C" fn io_append(
                     uv.queue.push_back(Job::Append { entries: new, reqs: vec![(req, cb)] });
                 }
             }
-            submit_next(uv);
+            schedule_flush(uv);
             Ok(())
         })
     }
@@ -802,6 +815,44 @@ unsafe extern "C" fn io_random(io: *mut raft_io, min: c_int, max: c_int) -> c_in
 
 fn payload_len(entries: &[Entry]) -> u64 {
     entries.iter().map(|e| e.payload.len() as u64).sum()
+}
+
+/// Has what waits to go out (queued disk jobs, messages for connected peers) handed to the
+/// kernel before the loop next blocks: in the check phase right after the current I/O
+/// callbacks, or in the prepare phase if they come from a timer. Everything that a burst of
+/// callbacks produces in one loop iteration (many applies read from clients, many
+/// AppendEntries read from a leader) then goes as one disk write and one socket write per
+/// peer, instead of the first going alone and the rest waiting for it.
+pub fn schedule_flush(uv: &mut UvIo) {
+    if uv.flush_scheduled || uv.closing {
+        // Closing: the queue is canceled and the clients closed by `io_close`.
+        return;
+    }
+    uv.flush_scheduled = true;
+    // SAFETY: the instance's own prepare and check handles, open until `io_close`, which sets
+    // `closing` first.
+    unsafe {
+        sys::uv_prepare_start(uv.prepare, Some(on_flush));
+        sys::uv_check_start(uv.check, Some(on_flush));
+    }
+}
+
+unsafe extern "C" fn on_flush(handle: *mut uv_handle_t) {
+    guard(|| {
+        // SAFETY: the prepare and check handles' data is their live instance.
+        let Some(uv) = (unsafe { (sys::uv_handle_get_data(handle) as *mut UvIo).as_mut() }) else {
+            return;
+        };
+        uv.flush_scheduled = false;
+        // SAFETY: as in `schedule_flush`.
+        unsafe {
+            sys::uv_prepare_stop(uv.prepare);
+            sys::uv_check_stop(uv.check);
+        }
+        submit_next(uv);
+        // SAFETY: the live instance, on the loop thread.
+        unsafe { net::flush_clients(uv) };
+    })
 }
 
 /// Queues a disk job of an extension (stream.rs) behind those already queued.
@@ -979,7 +1030,7 @@ unsafe extern "C" fn on_ring_ready(handle: *mut uv_handle_t, _status: c_int, _ev
         if uv.closing {
             close_ring(uv);
         }
-        submit_next(uv);
+        schedule_flush(uv);
         maybe_finish_close(uv);
     })
 }
@@ -1048,7 +1099,7 @@ unsafe extern "C" fn after_work(req: *mut uv_req_t, _status: c_int) {
                 uv.trace_write(RAFT_UV_TRACER_WRITE_COMPLETE);
             }
             finish_job(uv, *work, None);
-            submit_next(uv);
+            schedule_flush(uv);
             maybe_finish_close(uv);
         }
     })
@@ -1239,6 +1290,9 @@ unsafe extern "C" fn io_close(io: *mut raft_io, cb: raft_io_close_cb) {
             // An append waiting to be tried again is canceled with the queued jobs below.
             sys::uv_timer_stop(uv.retry_timer);
             sys::uv_close(uv.retry_timer, Some(on_handle_closed));
+            uv.flush_scheduled = false;
+            sys::uv_close(uv.prepare, Some(on_handle_closed));
+            sys::uv_close(uv.check, Some(on_handle_closed));
             if let Some(job) = uv.retrying.take() {
                 uv.in_flight = false;
                 uv.queue.push_front(job);

@@ -8,7 +8,7 @@
 //! a connected peer that does not read has at most [`MAX_IN_FLIGHT_BYTES`] queued in libuv.
 
 use std::collections::VecDeque;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::ptr;
 
 use super::super::boundary::{self, guard, Failure};
@@ -17,7 +17,7 @@ use super::super::heap;
 use super::super::types::*;
 use super::super::wire;
 use super::abi::{raft_uv_connect, raft_uv_transport};
-use super::io::{instance, maybe_finish_close, UvIo};
+use super::io::{instance, maybe_finish_close, schedule_flush, UvIo};
 use super::sys::{self, uv_buf_t, uv_handle_t, uv_req_t, uv_stream_t};
 use crate::codec::wire::{Frame, Limits, StreamDecoder};
 
@@ -64,10 +64,10 @@ pub struct Client {
     open: usize,
 }
 
-/// A write in flight: its request data.
+/// A write in flight (the messages of one flush to one peer): its request data.
 struct Write {
     client: *mut Client,
-    out: Outgoing,
+    outs: Vec<Outgoing>,
 }
 
 /// A connection a peer opened to us.
@@ -170,24 +170,31 @@ fn client_for(uv: &mut UvIo, id: raft_id, address: &str) -> Result<*mut Client, 
     Ok(client)
 }
 
-/// Writes `out` now when connected, else keeps it (the newest `MAX_PENDING`) and connects.
+/// Queues `out`: to be written with the other messages of this loop iteration when connected
+/// (`flush_clients`), else kept (the newest `MAX_PENDING`) while the client connects.
 unsafe fn enqueue(client: *mut Client, out: Outgoing) {
     // SAFETY: a live client.
     let c = unsafe { &mut *client };
+    c.pending.push_back(out);
     match c.state {
-        State::Connected => unsafe { write(client, out) },
+        // SAFETY: the instance outlives its clients.
+        State::Connected => schedule_flush(unsafe { &mut *c.uv }),
         state => {
-            c.pending.push_back(out);
-            while c.pending.len() > MAX_PENDING {
-                if let Some(old) = c.pending.pop_front() {
-                    // SAFETY: the instance outlives its clients.
-                    unsafe { complete_later(c.uv, old, RAFT_NOCONNECTION) };
-                }
-            }
+            keep_newest_pending(c);
             if state == State::Idle {
                 // SAFETY: `client` is this instance's live client (the loop thread owns it).
                 unsafe { start_connect(client) };
             }
+        }
+    }
+}
+
+/// Fails all but the newest `MAX_PENDING` waiting messages of a client that is not connected.
+fn keep_newest_pending(c: &mut Client) {
+    while c.pending.len() > MAX_PENDING {
+        if let Some(old) = c.pending.pop_front() {
+            // SAFETY: the instance outlives its clients.
+            unsafe { complete_later(c.uv, old, RAFT_NOCONNECTION) };
         }
     }
 }
@@ -205,37 +212,72 @@ unsafe fn complete_later(uv: *mut UvIo, out: Outgoing, status: c_int) {
     };
 }
 
-unsafe fn write(client: *mut Client, out: Outgoing) {
+/// Writes the waiting messages of every connected peer, one write per peer.
+///
+/// # Safety
+/// `uv` must be the live instance, on the loop thread.
+pub unsafe fn flush_clients(uv: &mut UvIo) {
+    for client in uv.clients.clone() {
+        // SAFETY: the instance's clients are alive and not closing.
+        unsafe {
+            if (*client).state == State::Connected && !(*client).pending.is_empty() {
+                write_pending(client);
+            }
+        }
+    }
+}
+
+/// Writes the waiting messages of a connected client as one `uv_write`; those past
+/// `MAX_IN_FLIGHT_BYTES` fail with `RAFT_NOCONNECTION` instead.
+unsafe fn write_pending(client: *mut Client) {
     // SAFETY: a live, connected client.
     let c = unsafe { &mut *client };
-    if c.in_flight_bytes + out.bytes.len > MAX_IN_FLIGHT_BYTES {
-        // SAFETY: the instance outlives its clients.
-        unsafe { complete_later(c.uv, out, RAFT_NOCONNECTION) };
+    let mut outs = Vec::with_capacity(c.pending.len());
+    let mut bytes = 0;
+    while let Some(out) = c.pending.pop_front() {
+        if c.in_flight_bytes + bytes + out.bytes.len > MAX_IN_FLIGHT_BYTES {
+            // SAFETY: the instance outlives its clients.
+            unsafe { complete_later(c.uv, out, RAFT_NOCONNECTION) };
+            continue;
+        }
+        bytes += out.bytes.len;
+        outs.push(out);
+    }
+    if outs.is_empty() {
         return;
     }
     let req = sys::alloc_req(sys::UV_WRITE);
     if req.is_null() {
-        // SAFETY: the instance outlives its clients.
-        unsafe { complete_later(c.uv, out, RAFT_NOMEM) };
+        for out in outs {
+            // SAFETY: the instance outlives its clients.
+            unsafe { complete_later(c.uv, out, RAFT_NOMEM) };
+        }
         return;
     }
-    let buf = uv_buf_t { base: out.bytes.base as *mut c_char, len: out.bytes.len };
-    let len = out.bytes.len;
-    let w = Box::into_raw(Box::new(Write { client, out }));
-    // SAFETY: the stream is connected; `buf` points into `w`'s bytes, alive until on_written.
+    let bufs: Vec<uv_buf_t> = outs
+        .iter()
+        .map(|o| uv_buf_t { base: o.bytes.base as *mut c_char, len: o.bytes.len })
+        .collect();
+    let w = Box::into_raw(Box::new(Write { client, outs }));
+    // SAFETY: the stream is connected; libuv copies `bufs` (the array), whose bytes belong to
+    // `w` and stay alive until on_written.
     let rv = unsafe {
         sys::uv_req_set_data(req, w as *mut c_void);
-        sys::uv_write(req, c.stream, &buf, 1, Some(on_written))
+        sys::uv_write(req, c.stream, bufs.as_ptr(), bufs.len() as c_uint, Some(on_written))
     };
     if rv != 0 {
         heap::free(req as *mut c_void);
         // SAFETY: not submitted: still ours.
         let w = unsafe { Box::from_raw(w) };
-        unsafe { complete_later(c.uv, w.out, RAFT_NOCONNECTION) };
+        for out in w.outs {
+            // SAFETY: the instance outlives its clients.
+            unsafe { complete_later(c.uv, out, RAFT_NOCONNECTION) };
+        }
+        // SAFETY: a live client.
         unsafe { disconnect(client) };
         return;
     }
-    c.in_flight_bytes += len;
+    c.in_flight_bytes += bytes;
 }
 
 unsafe extern "C" fn on_written(req: *mut uv_req_t, status: c_int) {
@@ -246,11 +288,13 @@ unsafe extern "C" fn on_written(req: *mut uv_req_t, status: c_int) {
             let w = Box::from_raw(sys::uv_req_get_data(req) as *mut Write);
             heap::free(req as *mut c_void);
             let client = w.client;
-            (*client).in_flight_bytes -= w.out.bytes.len;
-            heap::free(w.out.bytes.base);
             let code = if status == 0 { 0 } else { RAFT_NOCONNECTION };
-            if let Some(cb) = w.out.cb {
-                cb(w.out.req, code);
+            (*client).in_flight_bytes -= w.outs.iter().map(|o| o.bytes.len).sum::<usize>();
+            for out in w.outs {
+                heap::free(out.bytes.base);
+                if let Some(cb) = out.cb {
+                    cb(out.req, code);
+                }
             }
             if status != 0 && status != sys::UV_ECANCELED && !(*client).closing {
                 disconnect(client);
@@ -331,13 +375,7 @@ unsafe extern "C" fn on_connected(
             sys::uv_handle_set_data(stream as *mut uv_handle_t, client as *mut c_void);
             // A peer never writes on our connection: reading only notices that it went away.
             sys::uv_read_start(stream, Some(alloc_discard), Some(on_client_read));
-            while let Some(out) = c.pending.pop_front() {
-                if c.state != State::Connected {
-                    complete_later(c.uv, out, RAFT_NOCONNECTION);
-                    continue;
-                }
-                write(client, out);
-            }
+            write_pending(client);
         }
     })
 }
@@ -384,6 +422,7 @@ unsafe fn disconnect(client: *mut Client) {
         c.stream = ptr::null_mut();
         sys::uv_close(stream as *mut uv_handle_t, Some(on_client_handle_closed));
         schedule_retry(client);
+        keep_newest_pending(c);
     }
 }
 

@@ -39,7 +39,9 @@ pub struct uv_buf_t {
 }
 
 // uv_handle_type and uv_req_type values (uv.h, stable across 1.x).
+pub const UV_CHECK: c_int = 2;
 pub const UV_POLL: c_int = 8;
+pub const UV_PREPARE: c_int = 9;
 pub const UV_TCP: c_int = 12;
 pub const UV_TIMER: c_int = 13;
 pub const UV_CONNECT: c_int = 2;
@@ -55,6 +57,8 @@ pub type uv_poll_cb =
     Option<unsafe extern "C" fn(handle: *mut uv_handle_t, status: c_int, events: c_int)>;
 pub type uv_close_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 pub type uv_timer_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
+/// The callback of prepare and check handles (`uv_prepare_cb`, `uv_check_cb`).
+pub type uv_phase_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 pub type uv_connection_cb = Option<unsafe extern "C" fn(server: *mut uv_stream_t, status: c_int)>;
 pub type uv_connect_cb = Option<unsafe extern "C" fn(req: *mut uv_req_t, status: c_int)>;
 pub type uv_alloc_cb =
@@ -86,6 +90,13 @@ extern "C" {
         repeat: u64,
     ) -> c_int;
     pub fn uv_timer_stop(handle: *mut uv_handle_t) -> c_int;
+
+    pub fn uv_prepare_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t) -> c_int;
+    pub fn uv_prepare_start(handle: *mut uv_handle_t, cb: uv_phase_cb) -> c_int;
+    pub fn uv_prepare_stop(handle: *mut uv_handle_t) -> c_int;
+    pub fn uv_check_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t) -> c_int;
+    pub fn uv_check_start(handle: *mut uv_handle_t, cb: uv_phase_cb) -> c_int;
+    pub fn uv_check_stop(handle: *mut uv_handle_t) -> c_int;
 
     pub fn uv_poll_init(loop_: *mut uv_loop_t, handle: *mut uv_handle_t, fd: c_int) -> c_int;
     pub fn uv_poll_start(handle: *mut uv_handle_t, events: c_int, cb: uv_poll_cb) -> c_int;
