@@ -284,6 +284,23 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Every node stops, then starts again from its data directory alone: they elect a leader and
+ * rebuild the same states, holding `total` bytes each; then they stop for good. */
+static void restart_all_from_their_directories(size_t total)
+{
+    for (int i = 0; i < N_NODES; i++) {
+        stop(i);
+    }
+    for (int i = 0; i < N_NODES; i++) {
+        start(i, false);
+    }
+    RUN_UNTIL(&loop, leader() >= 0 && all_hold(total));
+    assert_states_equal();
+    for (int i = 0; i < N_NODES; i++) {
+        stop(i);
+    }
+}
+
 static void elect_apply_and_restart(void **state)
 {
     (void)state;
@@ -307,18 +324,7 @@ static void elect_apply_and_restart(void **state)
     RUN_UNTIL(&loop, all_hold(total));
     assert_states_equal();
 
-    /* Every node stops, then starts again from its data directory alone. */
-    for (int i = 0; i < N_NODES; i++) {
-        stop(i);
-    }
-    for (int i = 0; i < N_NODES; i++) {
-        start(i, false);
-    }
-    RUN_UNTIL(&loop, leader() >= 0 && all_hold(total));
-    assert_states_equal();
-    for (int i = 0; i < N_NODES; i++) {
-        stop(i);
-    }
+    restart_all_from_their_directories(total);
 }
 
 static void a_lagging_follower_catches_up_through_a_streamed_snapshot(void **state)
@@ -356,23 +362,13 @@ static void a_lagging_follower_catches_up_through_a_streamed_snapshot(void **sta
     RUN_UNTIL(&loop, all_hold(total));
     assert_states_equal();
 
-    /* Entries after the snapshot replicate as usual; a restart of every node rebuilds the
-     * same states from the directories. */
+    /* Entries after the snapshot replicate as usual; restarted, every node rebuilds the same
+     * state from its directory. */
     apply_commands(310, 20, VALUE_LEN);
     total += 20 * VALUE_LEN;
     RUN_UNTIL(&loop, all_hold(total));
     assert_states_equal();
-    for (int i = 0; i < N_NODES; i++) {
-        stop(i);
-    }
-    for (int i = 0; i < N_NODES; i++) {
-        start(i, false);
-    }
-    RUN_UNTIL(&loop, leader() >= 0 && all_hold(total));
-    assert_states_equal();
-    for (int i = 0; i < N_NODES; i++) {
-        stop(i);
-    }
+    restart_all_from_their_directories(total);
 }
 
 int main(void)
