@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,34 @@ static bool is_regular_file(int fd)
 }
 static _Atomic int armed = FAULT_NONE;
 static _Atomic int faults_injected = 0;
+
+/* While set, the sync of a snapshot file being written waits until it is cleared (3 s at
+ * most): the put stays in flight while a test watches what else completes meanwhile. */
+static _Atomic bool hold_snapshot_syncs = false;
+
+static bool is_snapshot_file(int fd)
+{
+    char link[64];
+    char path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n <= 0) {
+        return false;
+    }
+    path[n] = '\0';
+    return strstr(path, "snapshot-") != NULL;
+}
+
+static void wait_while_snapshot_syncs_are_held(int fd)
+{
+    if (!atomic_load(&hold_snapshot_syncs) || !is_snapshot_file(fd)) {
+        return;
+    }
+    for (int i = 0; i < 3000 && atomic_load(&hold_snapshot_syncs); i++) {
+        struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
 
 /* The armed fault for a write of `*n` bytes to `fd`: false with errno set when the write must
  * fail, otherwise true, `*n` perhaps shortened. */
@@ -172,6 +201,7 @@ int fdatasync(int fd)
     if (next == NULL) {
         next = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     }
+    wait_while_snapshot_syncs_are_held(fd);
     return sync_fails(FAULT_EIO_SYNC, is_regular_file(fd)) ? -1 : next(fd);
 }
 
@@ -364,6 +394,26 @@ static void init_errors(void **state)
     assert_int_equal(raft_uv_init(&io, &f->loop, NULL, &t), RAFT_INVALID);
     raft_uv_close(&io); /* nothing to release: harmless */
     raft_uv_tcp_close(&t);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* raft_uv_close on an instance whose io->close never ran (a host giving up right after
+ * raft_uv_init) takes every handle the instance put on the loop away with it, the poll handle
+ * of io_uring's eventfd included: the loop has nothing left to run and closes. */
+static void release_without_close_leaves_nothing_on_the_loop(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    memset(&f->transport, 0, sizeof f->transport);
+    memset(&f->io, 0, sizeof f->io);
+    assert_int_equal(raft_uv_tcp_init(&f->transport, &f->loop), 0);
+    assert_int_equal(raft_uv_init(&f->io, &f->loop, f->dir, &f->transport), 0);
+    raft_uv_close(&f->io);
+    raft_uv_tcp_close(&f->transport);
+    for (int i = 0; i < 10 && uv_loop_alive(&f->loop); i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_false(uv_loop_alive(&f->loop));
     assert_int_equal(uv_loop_close(&f->loop), 0);
 }
 
@@ -578,6 +628,36 @@ static int try_put_snapshot(struct fixture *f, raft_index index, unsigned traili
 static void put_snapshot(struct fixture *f, raft_index index, unsigned trailing, const char *text)
 {
     assert_int_equal(try_put_snapshot(f, index, trailing, text), 0);
+}
+
+/* A snapshot of 16 bytes being put: what must stay valid until its callback. */
+struct put_in_flight
+{
+    struct raft_snapshot s;
+    struct raft_buffer bufs[1];
+    char data[16];
+    struct put p;
+};
+
+static void start_put_snapshot(struct fixture *f, struct put_in_flight *q, raft_index index,
+                               unsigned trailing, const char *text)
+{
+    memset(q, 0, sizeof *q);
+    memcpy(q->data, text, sizeof q->data);
+    q->bufs[0].base = q->data;
+    q->bufs[0].len = sizeof q->data;
+    q->s.index = index;
+    q->s.term = 1;
+    raft_configuration_init(&q->s.configuration);
+    assert_int_equal(raft_configuration_add(&q->s.configuration, 1, "127.0.0.1:9001", RAFT_VOTER),
+                     0);
+    q->s.configuration_index = 1;
+    q->s.bufs = q->bufs;
+    q->s.n_bufs = 1;
+    q->p.req.data = &q->p;
+    q->p.status = -1;
+    assert_int_equal(f->io.snapshot_put(&f->io, trailing, &q->p.req, &q->s, put_cb), 0);
+    raft_configuration_close(&q->s.configuration);
 }
 
 static int try_put_snapshot(struct fixture *f, raft_index index, unsigned trailing,
@@ -1208,10 +1288,56 @@ static void full_disk_at_a_segment_creation_fails_the_append_with_nospace(void *
     append_under_fault_with_segments(*state, FAULT_ENOSPC_CREATE, RAFT_NOSPACE, 9);
 }
 
+/* A snapshot put keeping trailing entries runs beside appends (C-Raft closes the open segment
+ * for it and goes on in a prepared one): appends made after it complete while its files are
+ * still being synced, and a reopen finds the snapshot and every entry. */
+static void appends_go_on_while_a_snapshot_is_written(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 20); /* indexes 2..21 */
+    put_snapshot(f, 10, 4, "snapshot-at-10!!"); /* the next puts find a spare segment */
+    append_values(f, 22, 4);                    /* indexes 22..25 */
+
+    atomic_store(&hold_snapshot_syncs, true);
+    struct put_in_flight q;
+    start_put_snapshot(f, &q, 25, 4, "snapshot-at-25!!");
+    struct append a[3];
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(submit_append(f, &a[i], 26 + i, 1), 0);
+    }
+    RUN_UNTIL(&f->loop, all_called(a, 3));
+    bool put_still_out = q.p.calls == 0;
+    atomic_store(&hold_snapshot_syncs, false);
+    RUN_UNTIL(&f->loop, q.p.calls > 0);
+    assert_true(put_still_out);
+    assert_int_equal(q.p.status, 0);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(a[i].status, 0);
+    }
+    close_io(f);
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.snapshot->index, 25);
+    assert_memory_equal(l.snapshot->bufs[0].base, "snapshot-at-25!!", 16);
+    assert_true(l.start <= 22); /* the trailing entries are kept */
+    assert_int_equal(l.start + l.n - 1, 28);
+    assert_int_equal(value_of(&l.entries[l.n - 1]), 28);
+    free_loaded(&l);
+    close_io(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(init_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(release_without_close_leaves_nothing_on_the_loop, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(disk_full_fails_a_snapshot_put_with_nospace, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_sync_fails_a_snapshot_put_with_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_directory_sync_fails_a_snapshot_put_with_ioerr, setup,
@@ -1224,6 +1350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(append_with_a_block_size_set, setup, teardown),
         cmocka_unit_test_setup_teardown(truncate_then_append, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_put_get_with_trailing, setup, teardown),
+        cmocka_unit_test_setup_teardown(appends_go_on_while_a_snapshot_is_written, setup, teardown),
         cmocka_unit_test(load_torn_open_segments),
         cmocka_unit_test_setup_teardown(load_corrupt_closed_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(auto_recovery_off_refuses_a_damaged_open_segment, setup,

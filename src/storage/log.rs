@@ -49,6 +49,16 @@ pub struct StoredSnapshot {
     pub data: Bytes,
 }
 
+/// A snapshot's metadata: what its file name and its `.meta` file say (the last chunk of a
+/// stream, a put whose data stays in the caller's buffers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    pub term: Term,
+    pub index: Index,
+    pub conf: Configuration,
+    pub conf_index: Index,
+}
+
 /// What a load found: the latest snapshot and the entries on disk from `start_index` on.
 #[derive(Debug)]
 pub struct Loaded {
@@ -58,7 +68,7 @@ pub struct Loaded {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Closed {
+pub(super) struct Closed {
     first: Index,
     last: Index,
 }
@@ -105,9 +115,9 @@ pub struct Log {
     auto_recovery: bool,
     /// The block of direct writes for segments started from now on (planned_append.rs).
     pub(super) block: u64,
-    closed: Vec<Closed>,
+    pub(super) closed: Vec<Closed>,
     pub(super) open: Option<Open>,
-    next_counter: u64,
+    pub(super) next_counter: u64,
     /// Index of the last entry (or of the snapshot when no entry follows it); 0 for none.
     pub(super) last_index: Index,
     /// Term of the last entry or snapshot (for `recover`).
@@ -117,6 +127,19 @@ pub struct Log {
     pub(super) receiving: Option<Receiving>,
     /// A compressed snapshot expanded into a `tmp-` file to read chunks from (snapshot_stream.rs).
     pub(super) expanded: Option<(SnapshotName, PathBuf)>,
+    /// A segment taken out to be closed beside appends whose closing failed: still open on
+    /// disk, before `open`; the next [`Log::finish_open`] closes it first (beside_appends.rs).
+    pub(super) unclosed: Option<Open>,
+    /// An empty open segment made ahead of need, the next `open` (beside_appends.rs).
+    pub(super) spare: Option<Spare>,
+}
+
+/// An open segment created ahead of need: its header written, its size allocated, synced.
+#[derive(Debug)]
+pub(super) struct Spare {
+    pub(super) counter: u64,
+    pub(super) file: File,
+    pub(super) direct: Option<File>,
 }
 
 impl Log {
@@ -135,6 +158,8 @@ impl Log {
             snapshots: BTreeSet::new(),
             receiving: None,
             expanded: None,
+            unclosed: None,
+            spare: None,
         }
     }
 
@@ -173,6 +198,7 @@ impl Log {
     /// (`Corrupt`): unlike C-Raft's auto-recovery, committed entries are never dropped.
     pub fn load(&mut self) -> Result<Loaded> {
         self.finish_open()?;
+        self.discard_spare();
         // Leftovers of a stream or an expansion are `tmp-` files, deleted by the listing.
         self.receiving = None;
         self.expanded = None;
@@ -298,66 +324,58 @@ impl Log {
     }
 
     fn start_open(&mut self) -> Result<()> {
+        if self.open_spare() {
+            return Ok(());
+        }
         let counter = self.next_counter;
-        let path = self.dir.join(open_segment_name(counter));
-        let create = || -> std::io::Result<File> {
-            let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-            file.write_all_at(&encode_segment_header(), 0)?;
-            preallocate(&file, self.segment_size);
-            file.sync_data()?;
-            Ok(file)
-        };
-        let file = create().map_err(|e| {
-            let _ = fs::remove_file(&path);
-            Error::io("create", &path, e)
-        })?;
-        sync_dir(&self.dir)?;
+        let spare = create_segment(&self.dir, counter, self.segment_size)?;
         self.next_counter += 1;
-        // Direct writes where the file system takes them; buffered ones otherwise (tmpfs).
-        let direct = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
-        self.open = Some(Open {
-            counter,
-            first: self.last_index + 1,
-            count: 0,
-            used: SEGMENT_HEADER_LEN as u64,
-            file,
-            direct,
-            block: self.block,
-            tail: encode_segment_header().to_vec(),
-        });
+        self.open = Some(self.open_of(spare));
         Ok(())
     }
 
+    /// The open segment that `spare` becomes, its first entry the next one.
+    pub(super) fn open_of(&self, spare: Spare) -> Open {
+        Open {
+            counter: spare.counter,
+            first: self.last_index + 1,
+            count: 0,
+            used: SEGMENT_HEADER_LEN as u64,
+            file: spare.file,
+            direct: spare.direct,
+            block: self.block,
+            tail: encode_segment_header().to_vec(),
+        }
+    }
+
     /// Turns the open segment into the closed segment `FIRST-LAST` (or deletes it when it holds
-    /// nothing). Its content was synced by each append.
+    /// nothing), after a segment whose closing beside appends failed. Its content was synced
+    /// by each append.
     pub fn finish_open(&mut self) -> Result<()> {
+        if let Some(unclosed) = self.unclosed.take() {
+            match close_segment(&self.dir, unclosed) {
+                Ok(closed) => self.closed.extend(closed),
+                Err((unclosed, e)) => {
+                    self.unclosed = Some(*unclosed);
+                    return Err(e);
+                }
+            }
+            if self.open.is_none() {
+                return sync_dir(&self.dir);
+            }
+        }
         let Some(open) = self.open.take() else {
             return Ok(());
         };
-        let name = open_segment_name(open.counter);
-        if open.count == 0 {
-            drop(open);
-            remove_file(&self.dir, &name)?;
-            return sync_dir(&self.dir);
+        match close_segment(&self.dir, open) {
+            Ok(closed) => self.closed.extend(closed),
+            Err((open, e)) => {
+                // It is still the open segment, on disk and here, and a later call closes it:
+                // forgetting it would leave its entries out of the log the next load reads.
+                self.open = Some(*open);
+                return Err(e);
+            }
         }
-        // A closed segment holds its batches and nothing else.
-        let path = self.dir.join(&name);
-        let segment = Closed { first: open.first, last: open.first + open.count - 1 };
-        let target = self.dir.join(segment.name());
-        let closed = open
-            .file
-            .set_len(open.used)
-            .and_then(|_| open.file.sync_data())
-            .map_err(|e| Error::io("cut", &path, e))
-            .and_then(|_| fs::rename(&path, &target).map_err(|e| Error::io("rename", &target, e)));
-        if let Err(e) = closed {
-            // It is still the open segment, on disk and here, and a later call closes it:
-            // forgetting it would leave its entries out of the log the next load reads.
-            self.open = Some(open);
-            return Err(e);
-        }
-        drop(open);
-        self.closed.push(segment);
         sync_dir(&self.dir)
     }
 
@@ -431,27 +449,34 @@ impl Log {
     /// Counts the snapshot `name`, whose files are written, as stored: keeps the two newest
     /// snapshots and deletes the segments it makes redundant (see [`Log::put_snapshot`]).
     pub(super) fn adopt_snapshot(&mut self, name: SnapshotName, trailing: u64) -> Result<()> {
+        for file in self.count_snapshot(name, trailing) {
+            remove_file(&self.dir, &file)?;
+        }
+        sync_dir(&self.dir)
+    }
+
+    /// What [`Log::adopt_snapshot`] does without touching the disk: the log counts the
+    /// snapshot `name` and forgets what it makes redundant, whose files the caller deletes.
+    pub(super) fn count_snapshot(&mut self, name: SnapshotName, trailing: u64) -> Vec<String> {
+        let mut redundant = Vec::new();
         self.snapshots.insert(name);
         while self.snapshots.len() > SNAPSHOTS_KEPT {
             let Some(oldest) = self.snapshots.pop_first() else { break };
-            remove_file(&self.dir, &oldest.meta_file_name())?;
-            remove_file(&self.dir, &oldest.data_file_name())?;
-            self.forget_expansion_of(&oldest)?;
+            redundant.push(oldest.meta_file_name());
+            redundant.push(oldest.data_file_name());
+            redundant.extend(self.forget_expansion_of(&oldest));
         }
         if trailing == 0 {
-            for segment in std::mem::take(&mut self.closed) {
-                remove_file(&self.dir, &segment.name())?;
-            }
+            redundant.extend(std::mem::take(&mut self.closed).iter().map(Closed::name));
             self.last_index = name.index;
             self.last_term = name.term;
         } else if name.index > trailing {
             let keep_from = name.index - trailing + 1;
             while self.closed.first().is_some_and(|s| s.last < keep_from) {
-                let segment = self.closed.remove(0);
-                remove_file(&self.dir, &segment.name())?;
+                redundant.push(self.closed.remove(0).name());
             }
         }
-        sync_dir(&self.dir)
+        redundant
     }
 
     /// The newest snapshot, or None.
@@ -529,12 +554,13 @@ impl Drop for Log {
     /// A clean shutdown leaves no open segment (disk-format.md §4.3).
     fn drop(&mut self) {
         let _ = self.finish_open();
+        self.discard_spare();
     }
 }
 
 /// The files of a directory that the load looks at, after the clean-up of leftovers.
 struct Listing {
-    closed: Vec<Closed>,
+    pub(super) closed: Vec<Closed>,
     open: Vec<u64>,
     snapshots: BTreeSet<SnapshotName>,
 }
@@ -604,6 +630,57 @@ fn chain_to_load(closed: &[Closed], snapshot_index: Index, has_open: bool) -> Re
         )));
     }
     Ok(closed[start..].to_vec())
+}
+
+/// Cuts `open` to its used size and renames it `FIRST-LAST`, or deletes it when it holds
+/// nothing; the directory is not synced. A segment that could not be closed is handed back:
+/// it is still open on disk.
+pub(super) fn close_segment(
+    dir: &Path,
+    open: Open,
+) -> std::result::Result<Option<Closed>, (Box<Open>, Error)> {
+    let name = open_segment_name(open.counter);
+    if open.count == 0 {
+        return match remove_file(dir, &name) {
+            Ok(()) => Ok(None),
+            Err(e) => Err((Box::new(open), e)),
+        };
+    }
+    // A closed segment holds its batches and nothing else.
+    let path = dir.join(&name);
+    let segment = Closed { first: open.first, last: open.first + open.count - 1 };
+    let target = dir.join(segment.name());
+    let closed = open
+        .file
+        .set_len(open.used)
+        .and_then(|_| open.file.sync_data())
+        .map_err(|e| Error::io("cut", &path, e))
+        .and_then(|_| fs::rename(&path, &target).map_err(|e| Error::io("rename", &target, e)));
+    match closed {
+        Ok(()) => Ok(Some(segment)),
+        Err(e) => Err((Box::new(open), e)),
+    }
+}
+
+/// Creates the open segment `open-COUNTER` of `size` bytes: header written, size allocated,
+/// synced, and the directory synced.
+pub(super) fn create_segment(dir: &Path, counter: u64, size: u64) -> Result<Spare> {
+    let path = dir.join(open_segment_name(counter));
+    let create = || -> std::io::Result<File> {
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        file.write_all_at(&encode_segment_header(), 0)?;
+        preallocate(&file, size);
+        file.sync_data()?;
+        Ok(file)
+    };
+    let file = create().map_err(|e| {
+        let _ = fs::remove_file(&path);
+        Error::io("create", &path, e)
+    })?;
+    sync_dir(dir)?;
+    // Direct writes where the file system takes them; buffered ones otherwise (tmpfs).
+    let direct = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
+    Ok(Spare { counter, file, direct })
 }
 
 fn list(dir: &Path) -> Result<Vec<String>> {

@@ -5,24 +5,27 @@
 //! - [`MetadataFiles`]: term and vote, alternating between `metadata1` and `metadata2`.
 //! - [`Log`]: segments and snapshots: load (with the recovery of torn open segments), append,
 //!   truncate, snapshot put/get, bootstrap and recover; snapshots streamed in chunks
-//!   (`snapshot_stream.rs`).
+//!   (`snapshot_stream.rs`); snapshot puts and spare segments made beside appends, off the
+//!   log's lock (`beside_appends.rs`).
 //!
 //! Every write that must survive a crash is followed by `fdatasync`, and every new or renamed
-//! file by an `fsync` of the directory, before the call returns.
+//! file by an `fsync` of the directory, before the call returns. (The files a snapshot put
+//! beside appends deletes are not synced: what a crash brings back, the load passes over.)
 
 #![forbid(unsafe_code)]
 
+mod beside_appends;
 mod error;
 mod log;
 mod metadata;
 mod planned_append;
 mod snapshot_stream;
 
+pub use beside_appends::{prepare_spare_segment, put_snapshot_beside_appends, Detached};
 pub use error::{Error, ErrorKind, Result};
-pub use log::{Loaded, Log, StoredSnapshot};
+pub use log::{Loaded, Log, SnapshotHeader, StoredSnapshot};
 pub use metadata::MetadataFiles;
 pub use planned_append::PlannedAppend;
-pub use snapshot_stream::StreamedSnapshot;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -38,21 +41,46 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// synced, renamed over `name`, then the directory synced. A crash leaves either the old state
 /// or the new file, plus at most a `tmp-` file that the next load deletes.
 fn write_file_atomically(dir: &Path, name: &str, parts: &[&[u8]]) -> Result<()> {
-    let tmp = dir.join(format!("tmp-{name}"));
-    let target = dir.join(name);
-    let write = || -> std::io::Result<()> {
-        let mut file =
-            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        for part in parts {
-            file.write_all(part)?;
+    let written = write_temporaries(dir, &[(name, parts)])?;
+    rename_into_place(dir, &written)
+}
+
+/// The first half of writing files atomically: each `(name, parts)` written to `tmp-NAME` and
+/// synced. Returns the names, for [`rename_into_place`]. On failure nothing is left.
+fn write_temporaries(dir: &Path, files: &[(&str, &[&[u8]])]) -> Result<Vec<String>> {
+    let mut written: Vec<String> = Vec::new();
+    for (name, parts) in files {
+        let tmp = dir.join(format!("tmp-{name}"));
+        let write = || -> std::io::Result<()> {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            for part in *parts {
+                file.write_all(part)?;
+            }
+            file.sync_data()
+        };
+        if let Err(e) = write() {
+            for done in written.iter().map(String::as_str).chain([*name]) {
+                let _ = fs::remove_file(dir.join(format!("tmp-{done}")));
+            }
+            return Err(Error::io("write", &dir.join(name), e));
         }
-        file.sync_data()
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io("write", &target, e));
+        written.push((*name).to_owned());
     }
-    fs::rename(&tmp, &target).map_err(|e| Error::io("rename", &target, e))?;
+    Ok(written)
+}
+
+/// The second half: each `tmp-NAME` renamed over `NAME`, then the directory synced.
+fn rename_into_place(dir: &Path, names: &[String]) -> Result<()> {
+    for name in names {
+        let target = dir.join(name);
+        fs::rename(dir.join(format!("tmp-{name}")), &target)
+            .map_err(|e| Error::io("rename", &target, e))?;
+    }
     sync_dir(dir)
 }
 

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
-use super::log::Log;
+use super::log::{Log, SnapshotHeader};
 use super::{remove_file, write_file_atomically, Error, ErrorKind, Result};
 use crate::codec::disk::names::SnapshotName;
 use crate::codec::disk::snapshot::{
@@ -37,15 +37,6 @@ pub struct Receiving {
     file: File,
     name: String,
     len: u64,
-}
-
-/// What the last chunk of a stream says of its snapshot.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StreamedSnapshot {
-    pub term: Term,
-    pub index: Index,
-    pub conf: Configuration,
-    pub conf_index: Index,
 }
 
 impl Log {
@@ -75,7 +66,7 @@ impl Log {
     /// entries). Returns the snapshot's data, read back for the state machine's restore.
     pub fn finish_snapshot_stream(
         &mut self,
-        snapshot: &StreamedSnapshot,
+        snapshot: &SnapshotHeader,
         offset: u64,
         data: &[u8],
         timestamp: u64,
@@ -132,15 +123,14 @@ impl Log {
         found.ok_or_else(|| Error::new(ErrorKind::Invalid, format!("no snapshot at index {index}")))
     }
 
-    /// Deletes the expanded copy of `name`'s data, if there is one.
-    pub(super) fn forget_expansion_of(&mut self, name: &SnapshotName) -> Result<()> {
-        if self.expanded.as_ref().is_some_and(|(expanded, _)| expanded == name) {
-            let (_, path) = self.expanded.take().expect("just checked");
-            if let Some(file) = path.file_name().and_then(|f| f.to_str()) {
-                remove_file(&self.dir, file)?;
-            }
+    /// Forgets the expanded copy of `name`'s data, if there is one: the name of its file,
+    /// for the caller to delete.
+    pub(super) fn forget_expansion_of(&mut self, name: &SnapshotName) -> Option<String> {
+        if !self.expanded.as_ref().is_some_and(|(expanded, _)| expanded == name) {
+            return None;
         }
-        Ok(())
+        let (_, path) = self.expanded.take()?;
+        path.file_name().and_then(|f| f.to_str()).map(str::to_owned)
     }
 
     fn start_receiving(&mut self, term: Term, index: Index) -> Result<()> {
@@ -194,7 +184,9 @@ impl Log {
             }
         }
         if let Some((old, _)) = self.expanded.clone() {
-            self.forget_expansion_of(&old)?;
+            if let Some(file) = self.forget_expansion_of(&old) {
+                remove_file(&self.dir, &file)?;
+            }
         }
         let plain = self.dir.join(format!("tmp-plain-{}", name.data_file_name()));
         expand(&path, &plain)?;
@@ -235,8 +227,8 @@ mod tests {
     use crate::storage::log::tests::{conf, TempDir};
     use crate::storage::StoredSnapshot;
 
-    fn streamed(index: Index) -> StreamedSnapshot {
-        StreamedSnapshot { term: 3, index, conf: conf(), conf_index: 1 }
+    fn streamed(index: Index) -> SnapshotHeader {
+        SnapshotHeader { term: 3, index, conf: conf(), conf_index: 1 }
     }
 
     fn names(dir: &TempDir) -> Vec<String> {
@@ -302,8 +294,8 @@ mod tests {
         assert!(!names(&dir).iter().any(|n| n.contains("stream-3-50")), "{:?}", names(&dir));
     }
 
-    fn streamed_at(term: Term, index: Index) -> StreamedSnapshot {
-        StreamedSnapshot { term, index, conf: conf(), conf_index: 1 }
+    fn streamed_at(term: Term, index: Index) -> SnapshotHeader {
+        SnapshotHeader { term, index, conf: conf(), conf_index: 1 }
     }
 
     #[test]

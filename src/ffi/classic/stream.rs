@@ -16,7 +16,7 @@ use crate::ffi::heap;
 use crate::ffi::instance;
 use crate::ffi::types::*;
 use crate::ffi::uv::stream::{self as uv_stream, Chunk};
-use crate::storage::StreamedSnapshot;
+use crate::storage::SnapshotHeader;
 
 /// Tells the core the length of its snapshot at `index`, so that it can stream it (ignored
 /// when `index` is no longer its latest snapshot).
@@ -56,7 +56,7 @@ impl Driver {
             (Ok(data), true) => {
                 unsafe { configuration::from_c(&metadata.configuration) }.map(|conf| {
                     let m = &metadata;
-                    let s = StreamedSnapshot {
+                    let s = SnapshotHeader {
                         term: m.term,
                         index: m.index,
                         conf,

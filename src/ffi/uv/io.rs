@@ -26,7 +26,7 @@ use super::ring::{Ring, RingAppend};
 use super::sys::{self, uv_handle_t, uv_loop_t, uv_req_t};
 use crate::codec::Entry;
 use crate::core::{self, trace::LEVEL_WARN};
-use crate::storage::{self, Log, MetadataFiles, StoredSnapshot, StreamedSnapshot};
+use crate::storage::{self, Detached, Log, MetadataFiles, SnapshotHeader, StoredSnapshot};
 use crate::vocab::Configuration;
 
 /// Longest data directory path accepted (C-Raft's limit).
@@ -57,7 +57,7 @@ pub(super) enum Job {
         index: raft_index,
         offset: u64,
         data: Vec<u8>,
-        last: Option<(StreamedSnapshot, u64)>,
+        last: Option<(SnapshotHeader, u64)>,
         done: ChunkDone,
     },
     /// A chunk of a stored snapshot, to send (stream.rs); with `last`, the snapshot's
@@ -69,6 +69,22 @@ pub(super) enum Job {
         last: bool,
         done: ChunkDone,
     },
+    /// A `PutSnapshot` keeping trailing entries, run beside appends (storage's
+    /// beside_appends.rs): the segment detached from the log is closed, then the snapshot
+    /// written, while appends go on into the next segment.
+    PutSnapshotBeside {
+        detached: Option<Detached>,
+        header: SnapshotHeader,
+        /// The caller's snapshot, whose buffers are written from where they are: valid until
+        /// the callback (raft_io's contract for `snapshot_put`, as in C-Raft).
+        snapshot: *const raft_snapshot,
+        trailing: u64,
+        timestamp: u64,
+        req: *mut raft_io_snapshot_put,
+        cb: raft_io_snapshot_put_cb,
+    },
+    /// The next open segment made ahead of need, beside appends.
+    PrepareSpare,
 }
 
 /// What a chunk job produced: the bytes read (a stored stream's whole data after its last
@@ -93,7 +109,14 @@ impl Job {
             Job::GetSnapshot { .. } => "snapshot get",
             Job::StoreChunk { .. } => "storing a snapshot chunk",
             Job::ReadChunk { .. } => "reading a snapshot chunk",
+            Job::PutSnapshotBeside { .. } => "snapshot put",
+            Job::PrepareSpare => "preparing a segment",
         }
+    }
+
+    /// Whether the job runs beside appends (see `in_flight_beside`).
+    fn runs_beside_appends(&self) -> bool {
+        matches!(self, Job::PutSnapshotBeside { .. } | Job::PrepareSpare)
     }
 }
 
@@ -127,6 +150,12 @@ pub struct UvIo {
     log: Arc<Mutex<Log>>,
     queue: VecDeque<Job>,
     in_flight: bool,
+    /// A job beside appends is out (a snapshot put keeping trailing entries, or a spare segment
+    /// being made): appends that fit in the open segment still go, nothing that closes one.
+    in_flight_beside: bool,
+    /// Whether spare segments are made ahead of need: from the first snapshot put keeping
+    /// trailing entries on, as each such put takes the spare.
+    spares_wanted: bool,
     /// Payload bytes past which waiting appends are no longer merged into one batch (the
     /// segment size: a batch never spans segments).
     batch_limit: u64,
@@ -369,6 +398,8 @@ unsafe fn setup(
         metadata: None,
         queue: VecDeque::new(),
         in_flight: false,
+        in_flight_beside: false,
+        spares_wanted: false,
         batch_limit: 8 * 1024 * 1024,
         broken: None,
         tick: None,
@@ -460,10 +491,18 @@ pub fn release(io: *mut raft_io) {
             if (*uv).open_handles > 0 && !(*uv).closing {
                 // Never started nor closed: the timers were never started either, so closing
                 // them now and freeing them in their callbacks is enough.
-                let u = &*uv;
+                let u = &mut *uv;
                 for h in [u.timer, u.defer, u.retry_timer, u.prepare, u.check] {
                     sys::uv_handle_set_data(h, ptr::null_mut());
                     sys::uv_close(h, Some(sys::free_on_close));
+                }
+                // The poll handle of io_uring's eventfd, watched since raft_uv_init: stopped
+                // before the eventfd closes with the instance below.
+                if let Some(ring) = u.ring.as_mut().filter(|r| !r.poll.is_null()) {
+                    sys::uv_handle_set_data(ring.poll, ptr::null_mut());
+                    sys::uv_poll_stop(ring.poll);
+                    sys::uv_close(ring.poll, Some(sys::free_on_close));
+                    ring.poll = ptr::null_mut();
                 }
             }
             drop(Box::from_raw(uv));
@@ -519,7 +558,7 @@ fn metadata(uv: &mut UvIo) -> Result<&mut MetadataFiles, Failure> {
 }
 
 fn log_guard(uv: &UvIo) -> Result<std::sync::MutexGuard<'_, Log>, Failure> {
-    if uv.in_flight {
+    if uv.in_flight || uv.in_flight_beside {
         return Err(Failure::new(RAFT_BUSY, "a disk write is in flight"));
     }
     uv.log.lock().map_err(|_| Failure::new(RAFT_IOERR, "the log was poisoned by a panic"))
@@ -752,15 +791,28 @@ unsafe extern "C" fn io_snapshot_put(
             if uv.closing {
                 return Err(Failure::new(RAFT_CANCELED, "closing"));
             }
-            let snapshot = snapshot_from_c(boundary::non_null(snapshot, "snapshot")?)?;
+            let given = boundary::non_null(snapshot, "snapshot")?;
             let timestamp = sys::uv_now(uv.r#loop);
-            uv.queue.push_back(Job::PutSnapshot {
-                snapshot,
-                trailing: u64::from(trailing),
-                timestamp,
-                req,
-                cb,
-            });
+            let trailing = u64::from(trailing);
+            if trailing > 0 {
+                // Written beside appends, from the caller's buffers (checked here).
+                snapshot_data(given).map_err(storage_failure)?;
+                let header = snapshot_header_from_c(given)?;
+                let detached = None;
+                let job = Job::PutSnapshotBeside {
+                    detached,
+                    header,
+                    snapshot,
+                    trailing,
+                    timestamp,
+                    req,
+                    cb,
+                };
+                uv.queue.push_back(job);
+            } else {
+                let snapshot = snapshot_from_c(given)?;
+                uv.queue.push_back(Job::PutSnapshot { snapshot, trailing, timestamp, req, cb });
+            }
             submit_next(uv);
             Ok(())
         })
@@ -866,17 +918,87 @@ pub(super) fn queue_job(uv: &mut UvIo, job: Job) -> Result<(), Failure> {
 }
 
 /// Hands the next queued job to the disk when none is in flight: an append that fits in the
-/// open segment to io_uring when there is a ring, everything else to the thread pool.
+/// open segment to io_uring when there is a ring, everything else to the thread pool; a
+/// snapshot put keeping trailing entries goes beside appends. Then, if wanted, the next spare
+/// segment is made.
 fn submit_next(uv: &mut UvIo) {
-    if uv.in_flight || uv.closing {
+    submit_queued(uv);
+    prepare_spare_if_wanted(uv);
+}
+
+fn submit_queued(uv: &mut UvIo) {
+    loop {
+        if uv.in_flight || uv.closing {
+            return;
+        }
+        if submit_to_ring(uv) {
+            return;
+        }
+        let Some(job) = uv.queue.front() else {
+            return;
+        };
+        if uv.in_flight_beside && closes_a_segment(uv, job) {
+            // The work beside appends closes a segment too: the closed ones stay in order.
+            return;
+        }
+        if let Job::PutSnapshotBeside { .. } = job {
+            if uv.in_flight_beside {
+                return;
+            }
+            start_put_beside_appends(uv);
+            continue;
+        }
+        let Some(job) = uv.queue.pop_front() else {
+            return;
+        };
+        submit_to_pool(uv, job);
         return;
     }
-    if submit_to_ring(uv) {
-        return;
+}
+
+/// Whether `job` may close a segment, or read what a snapshot put changes: everything but an
+/// append with room in the open segment.
+fn closes_a_segment(uv: &UvIo, job: &Job) -> bool {
+    match job {
+        Job::Append { entries, .. } => match uv.log.lock() {
+            Ok(log) => log.append_closes_segment(entries),
+            Err(_) => true,
+        },
+        _ => true,
     }
-    let Some(job) = uv.queue.pop_front() else {
+}
+
+/// Starts the queued snapshot put (keeping trailing entries) beside appends: the open segment
+/// is detached from the log (the spare, if ready, taking its place) and the put goes to the
+/// thread pool, while the next appends go on.
+fn start_put_beside_appends(uv: &mut UvIo) {
+    let Some(mut job) = uv.queue.pop_front() else {
         return;
     };
+    if let Job::PutSnapshotBeside { detached, .. } = &mut job {
+        *detached = match uv.log.lock() {
+            Ok(mut log) => log.detach_open_segment(),
+            Err(_) => None, // the put fails on the poisoned log
+        };
+    }
+    uv.spares_wanted = true;
+    submit_to_pool(uv, job);
+}
+
+/// Makes the next spare segment beside appends, once snapshot puts took one, when nothing else
+/// runs beside appends and the log has none.
+fn prepare_spare_if_wanted(uv: &mut UvIo) {
+    if !uv.spares_wanted || uv.in_flight_beside || uv.closing {
+        return;
+    }
+    if uv.log.lock().map_or(true, |log| log.has_spare()) {
+        return;
+    }
+    submit_to_pool(uv, Job::PrepareSpare);
+}
+
+/// Runs `job` on libuv's thread pool, as the job in flight or the one beside appends.
+fn submit_to_pool(uv: &mut UvIo, job: Job) {
     let req = sys::alloc_req(sys::UV_WORK);
     let work = Box::new(Work { uv: uv as *mut UvIo, log: uv.log.clone(), job, result: None });
     if req.is_null() {
@@ -884,6 +1006,7 @@ fn submit_next(uv: &mut UvIo) {
         return;
     }
     let is_append = matches!(work.job, Job::Append { .. });
+    let beside = work.job.runs_beside_appends();
     let work = Box::into_raw(work);
     // SAFETY: a fresh request; `work` stays alive until after_work frees it.
     let rv = unsafe {
@@ -906,7 +1029,11 @@ fn submit_next(uv: &mut UvIo) {
         }));
         return;
     }
-    uv.in_flight = true;
+    if beside {
+        uv.in_flight_beside = true;
+    } else {
+        uv.in_flight = true;
+    }
 }
 
 /// Submits the next job through io_uring if it is an append that fits in the open segment.
@@ -916,7 +1043,11 @@ fn submit_to_ring(uv: &mut UvIo) -> bool {
         return false;
     };
     let planned = match uv.log.lock() {
-        Ok(log) => log.plan_append(entries),
+        Ok(mut log) => {
+            // After a snapshot put detached the open segment, the spare takes its place.
+            log.open_spare();
+            log.plan_append(entries)
+        }
         Err(_) => return false,
     };
     let planned = match planned {
@@ -1054,6 +1185,26 @@ unsafe extern "C" fn work_on_pool(req: *mut uv_req_t) {
     // SAFETY: `data` is the Work submitted with this request, touched by no other thread now.
     let work = unsafe { &mut *(sys::uv_req_get_data(req) as *mut Work) };
     let result = boundary::contain(|| {
+        match &mut work.job {
+            Job::PutSnapshotBeside { detached, header, snapshot, trailing, timestamp, .. } => {
+                // SAFETY: the caller's snapshot and its buffers stay valid and unchanged until
+                // the put's callback (raft_io's contract), which runs after this job; checked
+                // by `io_snapshot_put`.
+                let data = unsafe { snapshot_data(*snapshot) };
+                let detached = detached.take();
+                return data
+                    .and_then(|data| {
+                        storage::put_snapshot_beside_appends(
+                            &work.log, detached, header, &data, *trailing, *timestamp,
+                        )
+                    })
+                    .map(|_| Output::Done);
+            }
+            Job::PrepareSpare => {
+                return storage::prepare_spare_segment(&work.log).map(|_| Output::Done);
+            }
+            _ => {}
+        }
         let mut log = match work.log.lock() {
             Ok(log) => log,
             Err(_) => return Err(storage::Error::new(storage::ErrorKind::Io, "log poisoned")),
@@ -1079,6 +1230,9 @@ unsafe extern "C" fn work_on_pool(req: *mut uv_req_t) {
                 };
                 data.and_then(|data| Ok(Output::Chunk(Chunk { data, conf: conf? })))
             }
+            Job::PutSnapshotBeside { .. } | Job::PrepareSpare => {
+                unreachable!("run above, without the log's lock")
+            }
         }
     });
     work.result = Some(result.unwrap_or_else(|panic| {
@@ -1094,7 +1248,11 @@ unsafe extern "C" fn after_work(req: *mut uv_req_t, _status: c_int) {
             let work = Box::from_raw(sys::uv_req_get_data(req) as *mut Work);
             heap::free(req as *mut c_void);
             let uv = &mut *work.uv;
-            uv.in_flight = false;
+            if work.job.runs_beside_appends() {
+                uv.in_flight_beside = false;
+            } else {
+                uv.in_flight = false;
+            }
             if matches!(work.job, Job::Append { .. }) {
                 uv.trace_write(RAFT_UV_TRACER_WRITE_COMPLETE);
             }
@@ -1130,6 +1288,14 @@ fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
         (None, Some(Err(e))) => Err(storage_failure(e)),
         (None, None) => Err(Failure::new(RAFT_IOERR, "disk job did not run")),
     };
+    if let (Job::PrepareSpare, Err(f)) = (&work.job, &outcome) {
+        // Nobody waits for a spare: the next segment is then made when it is needed, and
+        // that reports its own failure.
+        if f.code != RAFT_CANCELED {
+            uv.trace_failure(work.job.what(), f);
+        }
+        return;
+    }
     let job = match &outcome {
         Err(f) => match uv.keep_for_retry(work.job, f) {
             Some(job) => job,
@@ -1161,11 +1327,12 @@ fn finish_job(uv: &mut UvIo, work: Work, failure: Option<Failure>) {
                     uv.broken = Some((f.code, f.message));
                 }
             }
-            Job::PutSnapshot { req, cb, .. } => {
+            Job::PutSnapshot { req, cb, .. } | Job::PutSnapshotBeside { req, cb, .. } => {
                 if let Some(cb) = cb {
                     cb(req, status);
                 }
             }
+            Job::PrepareSpare => {}
             Job::GetSnapshot { req, cb } => {
                 let (snapshot, status) = match outcome {
                     Ok(Output::Snapshot(Some(s))) => match snapshot_to_c(&s) {
@@ -1249,20 +1416,51 @@ fn free_snapshot(s: *mut raft_snapshot) {
 /// `s` and what it points to must be valid for the call.
 unsafe fn snapshot_from_c(s: &raft_snapshot) -> Result<StoredSnapshot, Failure> {
     // SAFETY: per the caller.
-    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") }?;
-    let mut data = Vec::new();
-    for b in bufs {
-        // SAFETY: per the caller.
-        data.extend_from_slice(unsafe { boundary::buffer_bytes(b, "snapshot buffer") }?);
+    let parts = unsafe { snapshot_data(s) }.map_err(storage_failure)?;
+    let mut data = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        data.extend_from_slice(part);
     }
+    // SAFETY: per the caller.
+    let header = unsafe { snapshot_header_from_c(s) }?;
     Ok(StoredSnapshot {
+        term: header.term,
+        index: header.index,
+        conf: header.conf,
+        conf_index: header.conf_index,
+        data: Bytes::from(data),
+    })
+}
+
+/// The metadata of a host's snapshot.
+///
+/// # Safety
+/// `s` must be a valid snapshot (its configuration readable).
+unsafe fn snapshot_header_from_c(s: &raft_snapshot) -> Result<SnapshotHeader, Failure> {
+    Ok(SnapshotHeader {
         term: s.term,
         index: s.index,
         // SAFETY: per the caller.
         conf: unsafe { conf_ffi::from_c(&s.configuration) }?,
         conf_index: s.configuration_index,
-        data: Bytes::from(data),
     })
+}
+
+/// The data of a host's snapshot: its buffers, where they are.
+///
+/// # Safety
+/// `s` must be a valid snapshot whose buffers stay valid and unchanged while the slices live.
+unsafe fn snapshot_data<'a>(s: *const raft_snapshot) -> storage::Result<Vec<&'a [u8]>> {
+    let invalid = |f: Failure| storage::Error::new(storage::ErrorKind::Invalid, f.message);
+    // SAFETY: per the caller.
+    let s = unsafe { &*s };
+    // SAFETY: per the caller.
+    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") }
+        .map_err(invalid)?;
+    bufs.iter()
+        // SAFETY: per the caller.
+        .map(|b| unsafe { boundary::buffer_bytes(b, "snapshot buffer") }.map_err(invalid))
+        .collect()
 }
 
 unsafe extern "C" fn io_close(io: *mut raft_io, cb: raft_io_close_cb) {
@@ -1370,6 +1568,7 @@ pub fn maybe_finish_close(uv: *mut UvIo) {
     if !uv.closing
         || uv.in_close_call
         || uv.in_flight
+        || uv.in_flight_beside
         || uv.transport_open
         || !uv.deferred.is_empty()
         || uv.open_handles != 1
@@ -1384,6 +1583,7 @@ pub fn maybe_finish_close(uv: *mut UvIo) {
         }
         if let Ok(mut log) = uv.log.lock() {
             let _ = log.finish_open();
+            log.discard_spare();
         }
         sys::uv_timer_stop(uv.defer);
         sys::uv_close(uv.defer, Some(on_handle_closed));

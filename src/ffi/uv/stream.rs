@@ -10,7 +10,7 @@ use super::super::classic_types::raft_io;
 use super::super::types::{raft_index, raft_term};
 use super::io::{self, instance, Job};
 pub use super::io::{Chunk, ChunkDone};
-use crate::storage::StreamedSnapshot;
+use crate::storage::SnapshotHeader;
 
 /// True when `io` was set up by `raft_uv_init` (its methods are ours).
 ///
@@ -35,7 +35,7 @@ pub unsafe fn store_chunk(
     index: raft_index,
     offset: u64,
     data: Vec<u8>,
-    last: Option<StreamedSnapshot>,
+    last: Option<SnapshotHeader>,
     done: ChunkDone,
 ) -> Result<(), Failure> {
     // SAFETY: per the caller.
