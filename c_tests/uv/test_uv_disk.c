@@ -1332,6 +1332,52 @@ static void appends_go_on_while_a_snapshot_is_written(void **state)
     close_io(f);
 }
 
+/* The segment a put beside appends closes may fail to close (here its rename): the put fails,
+ * the segment stays open on disk, and the next close of a segment closes it first (here the
+ * next put's), so that the closed segments stay in order: a truncation then finds the entries
+ * it cuts, and a reopen finds every entry in place. */
+static void a_segment_that_fails_to_close_beside_appends_is_closed_later(void **state)
+{
+    struct fixture *f = *state;
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 20);                    /* indexes 2..21 */
+    put_snapshot(f, 15, 5, "snapshot-at-15!!"); /* the next puts find a spare segment */
+    append_values(f, 22, 4);                    /* indexes 22..25, in the spare */
+
+    atomic_store(&faults_injected, 0);
+    atomic_store(&armed, FAULT_EIO_RENAME);
+    int status = try_put_snapshot(f, 25, 5, "snapshot-at-25!!");
+    atomic_store(&armed, FAULT_NONE);
+    assert_true(atomic_load(&faults_injected) > 0);
+    assert_int_equal(status, RAFT_IOERR);
+    assert_non_null(strstr(f->io.errmsg, "rename"));
+    append_values(f, 26, 3);                    /* indexes 26..28, in the segment after it */
+    put_snapshot(f, 26, 3, "snapshot-at-26!!"); /* closes 22..25, then 26..28 */
+
+    assert_int_equal(f->io.truncate(&f->io, 27), 0);
+    struct append a;
+    assert_int_equal(submit_append(f, &a, 1027, 1), 0); /* index 27 again */
+    RUN_UNTIL(&f->loop, a.calls == 1);
+    assert_int_equal(a.status, 0);
+    close_io(f);
+
+    open_io(f);
+    assert_int_equal(load(f, &l), 0);
+    assert_int_equal(l.snapshot->index, 26);
+    assert_true(l.start <= 24); /* the trailing entries are kept */
+    assert_int_equal(l.start + l.n - 1, 27);
+    for (size_t i = 0; i + 1 < l.n; i++) {
+        assert_int_equal(value_of(&l.entries[i]), l.start + i);
+    }
+    assert_int_equal(value_of(&l.entries[l.n - 1]), 1027);
+    free_loaded(&l);
+    close_io(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1351,6 +1397,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(truncate_then_append, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_put_get_with_trailing, setup, teardown),
         cmocka_unit_test_setup_teardown(appends_go_on_while_a_snapshot_is_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_segment_that_fails_to_close_beside_appends_is_closed_later,
+                                        setup, teardown),
         cmocka_unit_test(load_torn_open_segments),
         cmocka_unit_test_setup_teardown(load_corrupt_closed_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(auto_recovery_off_refuses_a_damaged_open_segment, setup,

@@ -100,28 +100,34 @@ pub fn put_snapshot_beside_appends(
     if trailing == 0 {
         return Err(Error::new(ErrorKind::Invalid, "an installed snapshot is put alone"));
     }
-    let dir = lock(log)?.dir.clone();
-    let closed_one = match detached {
-        Some(Detached(open)) => match close_segment(&dir, open) {
-            Ok(closed) => {
-                lock(log)?.closed.extend(closed);
-                true
-            }
+    let (dir, mut to_close) = {
+        let mut log = lock(log)?;
+        (log.dir.clone(), std::mem::take(&mut log.unclosed))
+    };
+    // Segments earlier puts failed to close go first: the closed segments stay in order.
+    to_close.extend(detached.map(|Detached(open)| open));
+    let closed_any = !to_close.is_empty();
+    let mut to_close = to_close.into_iter();
+    while let Some(open) = to_close.next() {
+        match close_segment(&dir, open) {
+            Ok(closed) => lock(log)?.closed.extend(closed),
             Err((open, e)) => {
-                lock(log)?.unclosed = Some(*open);
+                // Still open on disk, and the ones after it not closed yet: the log closes
+                // them later, in the same order.
+                let mut log = lock(log)?;
+                log.unclosed = std::iter::once(*open).chain(to_close).collect();
                 return Err(e);
             }
-        },
-        None => false,
-    };
+        }
+    }
     let meta = SnapshotMeta { conf_index: header.conf_index, conf: header.conf.clone() };
     let meta_bytes = encode_snapshot_meta(&meta).map_err(|e| Error::codec("snapshot", e))?;
     let name = lock(log)?.fresh_snapshot_name(header.term, header.index, timestamp);
     let (meta_name, data_name) = (name.meta_file_name(), name.data_file_name());
     let files: [(&str, &[&[u8]]); 2] = [(&meta_name, &[&meta_bytes]), (&data_name, data)];
     let written = write_temporaries(&dir, &files)?;
-    if closed_one {
-        // The closed segment's new name is durable before the snapshot's names are.
+    if closed_any {
+        // The closed segments' new names are durable before the snapshot's names are.
         sync_dir(&dir)?;
     }
     if let Err(e) = rename_into_place(&dir, &written) {

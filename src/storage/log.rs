@@ -127,9 +127,10 @@ pub struct Log {
     pub(super) receiving: Option<Receiving>,
     /// A compressed snapshot expanded into a `tmp-` file to read chunks from (snapshot_stream.rs).
     pub(super) expanded: Option<(SnapshotName, PathBuf)>,
-    /// A segment taken out to be closed beside appends whose closing failed: still open on
-    /// disk, before `open`; the next [`Log::finish_open`] closes it first (beside_appends.rs).
-    pub(super) unclosed: Option<Open>,
+    /// Segments taken out to be closed beside appends whose closing failed, oldest first:
+    /// still open on disk, before `open`; the next close of a segment closes them first
+    /// (beside_appends.rs).
+    pub(super) unclosed: Vec<Open>,
     /// An empty open segment made ahead of need, the next `open` (beside_appends.rs).
     pub(super) spare: Option<Spare>,
 }
@@ -158,7 +159,7 @@ impl Log {
             snapshots: BTreeSet::new(),
             receiving: None,
             expanded: None,
-            unclosed: None,
+            unclosed: Vec::new(),
             spare: None,
         }
     }
@@ -349,20 +350,22 @@ impl Log {
     }
 
     /// Turns the open segment into the closed segment `FIRST-LAST` (or deletes it when it holds
-    /// nothing), after a segment whose closing beside appends failed. Its content was synced
-    /// by each append.
+    /// nothing), after the segments whose closing beside appends failed. Its content was
+    /// synced by each append.
     pub fn finish_open(&mut self) -> Result<()> {
-        if let Some(unclosed) = self.unclosed.take() {
-            match close_segment(&self.dir, unclosed) {
+        let closed_unclosed = !self.unclosed.is_empty();
+        while !self.unclosed.is_empty() {
+            let oldest = self.unclosed.remove(0);
+            match close_segment(&self.dir, oldest) {
                 Ok(closed) => self.closed.extend(closed),
-                Err((unclosed, e)) => {
-                    self.unclosed = Some(*unclosed);
+                Err((oldest, e)) => {
+                    self.unclosed.insert(0, *oldest);
                     return Err(e);
                 }
             }
-            if self.open.is_none() {
-                return sync_dir(&self.dir);
-            }
+        }
+        if closed_unclosed && self.open.is_none() {
+            return sync_dir(&self.dir);
         }
         let Some(open) = self.open.take() else {
             return Ok(());
