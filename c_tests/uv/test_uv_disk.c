@@ -1288,20 +1288,28 @@ static void full_disk_at_a_segment_creation_fails_the_append_with_nospace(void *
     append_under_fault_with_segments(*state, FAULT_ENOSPC_CREATE, RAFT_NOSPACE, 9);
 }
 
+/* A log with entries 2..25, a snapshot at 15 keeping 5, and entries 22..25 in the spare segment
+ * that put made ready: what a node has after its first snapshot. */
+static void log_after_a_first_snapshot(struct fixture *f)
+{
+    open_io(f);
+    bootstrap(f);
+    struct loaded l;
+    assert_int_equal(load(f, &l), 0);
+    free_loaded(&l);
+    append_values(f, 2, 20);                    /* indexes 2..21 */
+    put_snapshot(f, 15, 5, "snapshot-at-15!!"); /* the next puts find a spare segment */
+    append_values(f, 22, 4);                    /* indexes 22..25, in the spare */
+}
+
 /* A snapshot put keeping trailing entries runs beside appends (C-Raft closes the open segment
  * for it and goes on in a prepared one): appends made after it complete while its files are
  * still being synced, and a reopen finds the snapshot and every entry. */
 static void appends_go_on_while_a_snapshot_is_written(void **state)
 {
     struct fixture *f = *state;
-    open_io(f);
-    bootstrap(f);
+    log_after_a_first_snapshot(f);
     struct loaded l;
-    assert_int_equal(load(f, &l), 0);
-    free_loaded(&l);
-    append_values(f, 2, 20); /* indexes 2..21 */
-    put_snapshot(f, 10, 4, "snapshot-at-10!!"); /* the next puts find a spare segment */
-    append_values(f, 22, 4);                    /* indexes 22..25 */
 
     atomic_store(&hold_snapshot_syncs, true);
     struct put_in_flight q;
@@ -1339,14 +1347,8 @@ static void appends_go_on_while_a_snapshot_is_written(void **state)
 static void a_segment_that_fails_to_close_beside_appends_is_closed_later(void **state)
 {
     struct fixture *f = *state;
-    open_io(f);
-    bootstrap(f);
+    log_after_a_first_snapshot(f);
     struct loaded l;
-    assert_int_equal(load(f, &l), 0);
-    free_loaded(&l);
-    append_values(f, 2, 20);                    /* indexes 2..21 */
-    put_snapshot(f, 15, 5, "snapshot-at-15!!"); /* the next puts find a spare segment */
-    append_values(f, 22, 4);                    /* indexes 22..25, in the spare */
 
     atomic_store(&faults_injected, 0);
     atomic_store(&armed, FAULT_EIO_RENAME);

@@ -196,6 +196,15 @@ mod tests {
         SnapshotHeader { term: 1, index, conf: conf(), conf_index: 1 }
     }
 
+    /// A log in a fresh directory `name`, bootstrapped and loaded.
+    fn bootstrapped(name: &str) -> (TempDir, Mutex<Log>) {
+        let dir = TempDir::new(name);
+        let log = Mutex::new(Log::new(&dir.0));
+        log.lock().unwrap().bootstrap(&conf()).unwrap();
+        log.lock().unwrap().load().unwrap();
+        (dir, log)
+    }
+
     fn append(log: &Mutex<Log>, from: u64, to: u64) {
         let entries: Vec<Entry> = (from..=to).map(command).collect();
         log.lock().unwrap().append(&entries).unwrap();
@@ -205,10 +214,7 @@ mod tests {
     /// and got the appends made meanwhile, and a reload sees the snapshot and every entry.
     #[test]
     fn appends_go_on_into_the_spare_while_the_snapshot_is_stored() {
-        let dir = TempDir::new("beside-appends");
-        let log = Mutex::new(Log::new(&dir.0));
-        log.lock().unwrap().bootstrap(&conf()).unwrap();
-        log.lock().unwrap().load().unwrap();
+        let (dir, log) = bootstrapped("beside-appends");
         append(&log, 2, 20);
         prepare_spare_segment(&log).unwrap();
         let spare_counter = log.lock().unwrap().spare.as_ref().unwrap().counter;
@@ -237,10 +243,7 @@ mod tests {
     /// snapshot on, never sees the snapshot beside it.
     #[test]
     fn the_segment_is_closed_before_the_snapshot_appears() {
-        let dir = TempDir::new("beside-appends-order");
-        let log = Mutex::new(Log::new(&dir.0));
-        log.lock().unwrap().bootstrap(&conf()).unwrap();
-        log.lock().unwrap().load().unwrap();
+        let (dir, log) = bootstrapped("beside-appends-order");
         append(&log, 2, 9);
         let detached = log.lock().unwrap().detach_open_segment();
         put_snapshot_beside_appends(&log, detached, &header(9), &[b"at-9"], 2, 1).unwrap();
@@ -256,10 +259,7 @@ mod tests {
     /// loaded in the order of their counters, so a spare may only come after every segment.
     #[test]
     fn a_spare_older_than_the_open_segment_is_discarded() {
-        let dir = TempDir::new("beside-appends-stale-spare");
-        let log = Mutex::new(Log::new(&dir.0));
-        log.lock().unwrap().bootstrap(&conf()).unwrap();
-        log.lock().unwrap().load().unwrap();
+        let (dir, log) = bootstrapped("beside-appends-stale-spare");
         let (_, stale, size) = reserve_spare(&log).unwrap().unwrap();
         append(&log, 2, 3); // starts a segment with a newer counter
         let spare = create_segment(&dir.0, stale, size).unwrap();

@@ -1,12 +1,10 @@
 //! Term and vote: `metadata1` and `metadata2`, written in turn (disk-format.md §3), each write
 //! an in-place overwrite followed by `fdatasync`, so that a torn write leaves the other file.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{remove_file, sync_dir, Error, Result};
+use super::{remove_file, sync_dir, write_synced, Error, Result};
 use crate::codec::disk::metadata::{choose_metadata, decode_metadata, encode_metadata, Metadata};
 use crate::vocab::{Id, Term};
 
@@ -45,17 +43,8 @@ impl MetadataFiles {
         let next = self.current.successor(term, voted_for);
         let path = self.dir.join(next.file_name());
         let existed = path.exists();
-        let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)?;
-            file.write_all(&encode_metadata(&next))?;
-            file.sync_data()
-        };
-        write().map_err(|e| Error::io("write", &path, e))?;
+        write_synced(&path, &[&encode_metadata(&next)])
+            .map_err(|e| Error::io("write", &path, e))?;
         if !existed {
             sync_dir(&self.dir)?;
         }

@@ -51,19 +51,7 @@ fn write_temporaries(dir: &Path, files: &[(&str, &[&[u8]])]) -> Result<Vec<Strin
     let mut written: Vec<String> = Vec::new();
     for (name, parts) in files {
         let tmp = dir.join(format!("tmp-{name}"));
-        let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            for part in *parts {
-                file.write_all(part)?;
-            }
-            file.sync_data()
-        };
-        if let Err(e) = write() {
+        if let Err(e) = write_synced(&tmp, parts) {
             for done in written.iter().map(String::as_str).chain([*name]) {
                 let _ = fs::remove_file(dir.join(format!("tmp-{done}")));
             }
@@ -72,6 +60,17 @@ fn write_temporaries(dir: &Path, files: &[(&str, &[&[u8]])]) -> Result<Vec<Strin
         written.push((*name).to_owned());
     }
     Ok(written)
+}
+
+/// Makes `parts` the whole content of the file at `path` (created with mode 0600 if needed)
+/// and syncs its data.
+fn write_synced(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut file =
+        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.sync_data()
 }
 
 /// The second half: each `tmp-NAME` renamed over `NAME`, then the directory synced.
