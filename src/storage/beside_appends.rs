@@ -26,6 +26,11 @@ use crate::codec::disk::names::open_segment_name;
 use crate::codec::disk::snapshot::{encode_snapshot_meta, SnapshotMeta};
 use crate::codec::Entry;
 
+/// The bounds of the part of a spare segment written with zeros ahead of the appends (see
+/// `create_segment`): twice what the segment it follows used, within these.
+const SPARE_ZEROED_MIN: u64 = 256 * 1024;
+const SPARE_ZEROED_MAX: u64 = 2 * 1024 * 1024;
+
 /// The open segment taken out of the log for a snapshot put beside appends.
 #[derive(Debug)]
 pub struct Detached(Open);
@@ -40,6 +45,8 @@ impl Log {
             return None;
         }
         let open = self.open.take()?;
+        // The next segment will likely hold about what this one did, until the next put.
+        self.spare_zeroed = (2 * open.used).clamp(SPARE_ZEROED_MIN, SPARE_ZEROED_MAX);
         self.open_spare();
         Some(Detached(open))
     }
@@ -148,23 +155,23 @@ pub fn put_snapshot_beside_appends(
 
 /// Creates the spare segment, if there is none, under the next segment counter.
 pub fn prepare_spare_segment(log: &Mutex<Log>) -> Result<()> {
-    let Some((dir, counter, size)) = reserve_spare(log)? else {
+    let Some((dir, counter, size, zeroed)) = reserve_spare(log)? else {
         return Ok(());
     };
-    let spare = create_segment(&dir, counter, size)?;
+    let spare = create_segment(&dir, counter, size, zeroed)?;
     offer_spare(log, spare)
 }
 
-/// The directory, counter and size of a spare to make, the counter taken; None when the log
-/// has a spare.
-fn reserve_spare(log: &Mutex<Log>) -> Result<Option<(std::path::PathBuf, u64, u64)>> {
+/// The directory, counter, size and zeroed part of a spare to make, the counter taken; None
+/// when the log has a spare.
+fn reserve_spare(log: &Mutex<Log>) -> Result<Option<(std::path::PathBuf, u64, u64, u64)>> {
     let mut log = lock(log)?;
     if log.spare.is_some() {
         return Ok(None);
     }
     let counter = log.next_counter;
     log.next_counter += 1;
-    Ok(Some((log.dir.clone(), counter, log.segment_size)))
+    Ok(Some((log.dir.clone(), counter, log.segment_size, log.spare_zeroed)))
 }
 
 /// Makes `spare` the log's spare, unless a segment with a higher counter was started while it
@@ -221,6 +228,8 @@ mod tests {
 
         let detached = log.lock().unwrap().detach_open_segment();
         assert!(detached.is_some());
+        // The next spare gets twice what this segment used written with zeros, within bounds.
+        assert_eq!(log.lock().unwrap().spare_zeroed, SPARE_ZEROED_MIN);
         // The spare is the open segment now: appends need no new file.
         append(&log, 21, 25);
         assert_eq!(log.lock().unwrap().open.as_ref().unwrap().counter, spare_counter);
@@ -260,9 +269,9 @@ mod tests {
     #[test]
     fn a_spare_older_than_the_open_segment_is_discarded() {
         let (dir, log) = bootstrapped("beside-appends-stale-spare");
-        let (_, stale, size) = reserve_spare(&log).unwrap().unwrap();
+        let (_, stale, size, zeroed) = reserve_spare(&log).unwrap().unwrap();
         append(&log, 2, 3); // starts a segment with a newer counter
-        let spare = create_segment(&dir.0, stale, size).unwrap();
+        let spare = create_segment(&dir.0, stale, size, zeroed).unwrap();
         assert!(dir.0.join(open_segment_name(stale)).exists());
         offer_spare(&log, spare).unwrap();
         assert!(!log.lock().unwrap().has_spare());

@@ -133,6 +133,8 @@ pub struct Log {
     pub(super) unclosed: Vec<Open>,
     /// An empty open segment made ahead of need, the next `open` (beside_appends.rs).
     pub(super) spare: Option<Spare>,
+    /// How many bytes of the next spare to write with zeros (beside_appends.rs).
+    pub(super) spare_zeroed: u64,
 }
 
 /// An open segment created ahead of need: its header written, its size allocated, synced.
@@ -161,6 +163,7 @@ impl Log {
             expanded: None,
             unclosed: Vec::new(),
             spare: None,
+            spare_zeroed: 0,
         }
     }
 
@@ -329,7 +332,7 @@ impl Log {
             return Ok(());
         }
         let counter = self.next_counter;
-        let spare = create_segment(&self.dir, counter, self.segment_size)?;
+        let spare = create_segment(&self.dir, counter, self.segment_size, 0)?;
         self.next_counter += 1;
         self.open = Some(self.open_of(spare));
         Ok(())
@@ -666,13 +669,22 @@ pub(super) fn close_segment(
 }
 
 /// Creates the open segment `open-COUNTER` of `size` bytes: header written, size allocated,
-/// synced, and the directory synced.
-pub(super) fn create_segment(dir: &Path, counter: u64, size: u64) -> Result<Spare> {
+/// its first `zeroed` bytes written (zeros after the header), synced, and the directory synced.
+/// Allocated blocks are "unwritten" until written: a durable direct write into one also makes
+/// the file system commit its journal (the block becomes written), which writing zeros ahead
+/// saves the appends that later overwrite them (about 140 against 100 us per 4 KiB
+/// `O_DIRECT | RWF_DSYNC` write on ext4 here).
+pub(super) fn create_segment(dir: &Path, counter: u64, size: u64, zeroed: u64) -> Result<Spare> {
     let path = dir.join(open_segment_name(counter));
     let create = || -> std::io::Result<File> {
         let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
         file.write_all_at(&encode_segment_header(), 0)?;
         preallocate(&file, size);
+        let header = SEGMENT_HEADER_LEN as u64;
+        let zeroed = zeroed.min(size);
+        if zeroed > header {
+            file.write_all_at(&vec![0; (zeroed - header) as usize], header)?;
+        }
         file.sync_data()?;
         Ok(file)
     };
