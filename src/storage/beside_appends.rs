@@ -17,13 +17,12 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use super::log::{close_segment, create_segment, Log, Open, SnapshotHeader, Spare};
-use super::{
-    remove_file, rename_into_place, sync_dir, write_temporaries, Error, ErrorKind, Result,
-};
+use super::files::{close_segment, create_segment, write_snapshot_files};
+use super::log::{Log, Open, SnapshotHeader, Spare};
+use super::{remove_file, sync_dir, Error, ErrorKind, Result};
 use crate::codec::disk::batch::batch_len;
 use crate::codec::disk::names::open_segment_name;
-use crate::codec::disk::snapshot::{encode_snapshot_meta, SnapshotMeta};
+use crate::codec::disk::snapshot::SnapshotMeta;
 use crate::codec::Entry;
 
 /// The bounds of the part of a spare segment written with zeros ahead of the appends (see
@@ -127,23 +126,13 @@ pub fn put_snapshot_beside_appends(
             }
         }
     }
-    let meta = SnapshotMeta { conf_index: header.conf_index, conf: header.conf.clone() };
-    let meta_bytes = encode_snapshot_meta(&meta).map_err(|e| Error::codec("snapshot", e))?;
-    let name = lock(log)?.fresh_snapshot_name(header.term, header.index, timestamp);
-    let (meta_name, data_name) = (name.meta_file_name(), name.data_file_name());
-    let files: [(&str, &[&[u8]]); 2] = [(&meta_name, &[&meta_bytes]), (&data_name, data)];
-    let written = write_temporaries(&dir, &files)?;
     if closed_any {
         // The closed segments' new names are durable before the snapshot's names are.
         sync_dir(&dir)?;
     }
-    if let Err(e) = rename_into_place(&dir, &written) {
-        // A failed put leaves no snapshot that a load would take (best effort: a sync failed).
-        for file in [&meta_name, &data_name] {
-            let _ = remove_file(&dir, file);
-        }
-        return Err(e);
-    }
+    let name = lock(log)?.fresh_snapshot_name(header.term, header.index, timestamp);
+    let meta = SnapshotMeta { conf_index: header.conf_index, conf: header.conf.clone() };
+    write_snapshot_files(&dir, &name, &meta, data)?;
     // Deleted without a sync: what a crash brings back is an older snapshot or segment the
     // next load passes over, and the next put's sync makes the deletions durable.
     let redundant = lock(log)?.count_snapshot(name, trailing);

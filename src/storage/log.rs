@@ -10,11 +10,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use super::files::{close_segment, create_segment, write_snapshot_files};
 use super::planned_append::{tail_after, DIRECT_BLOCK};
 use super::snapshot_stream::Receiving;
 use super::{remove_file, sync_dir, write_file_atomically, Error, ErrorKind, Result};
@@ -27,8 +28,7 @@ use crate::codec::disk::segment::{
     SEGMENT_HEADER_LEN,
 };
 use crate::codec::disk::snapshot::{
-    decode_snapshot_data, decode_snapshot_meta, encode_snapshot_meta, SnapshotMeta,
-    DEFAULT_MAX_SNAPSHOT_LEN,
+    decode_snapshot_data, decode_snapshot_meta, SnapshotMeta, DEFAULT_MAX_SNAPSHOT_LEN,
 };
 use crate::codec::Entry;
 use crate::vocab::{Configuration, EntryType, Index, Term};
@@ -69,12 +69,12 @@ pub struct Loaded {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Closed {
-    first: Index,
-    last: Index,
+    pub(super) first: Index,
+    pub(super) last: Index,
 }
 
 impl Closed {
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         closed_segment_name(self.first, self.last)
     }
 }
@@ -82,7 +82,7 @@ impl Closed {
 #[derive(Debug)]
 pub(super) struct Open {
     pub(super) counter: u64,
-    first: Index,
+    pub(super) first: Index,
     pub(super) count: u64,
     pub(super) used: u64,
     pub(super) file: File,
@@ -430,11 +430,9 @@ impl Log {
         timestamp: u64,
     ) -> Result<()> {
         self.finish_open()?;
-        let meta = SnapshotMeta { conf_index: snapshot.conf_index, conf: snapshot.conf.clone() };
-        let meta_bytes = encode_snapshot_meta(&meta).map_err(|e| Error::codec("snapshot", e))?;
         let name = self.fresh_snapshot_name(snapshot.term, snapshot.index, timestamp);
-        write_file_atomically(&self.dir, &name.meta_file_name(), &[&meta_bytes])?;
-        write_file_atomically(&self.dir, &name.data_file_name(), &[&snapshot.data])?;
+        let meta = SnapshotMeta { conf_index: snapshot.conf_index, conf: snapshot.conf.clone() };
+        write_snapshot_files(&self.dir, &name, &meta, &[&snapshot.data])?;
         self.adopt_snapshot(name, trailing)
     }
 
@@ -638,66 +636,6 @@ fn chain_to_load(closed: &[Closed], snapshot_index: Index, has_open: bool) -> Re
     Ok(closed[start..].to_vec())
 }
 
-/// Cuts `open` to its used size and renames it `FIRST-LAST`, or deletes it when it holds
-/// nothing; the directory is not synced. A segment that could not be closed is handed back:
-/// it is still open on disk.
-pub(super) fn close_segment(
-    dir: &Path,
-    open: Open,
-) -> std::result::Result<Option<Closed>, (Box<Open>, Error)> {
-    let name = open_segment_name(open.counter);
-    if open.count == 0 {
-        return match remove_file(dir, &name) {
-            Ok(()) => Ok(None),
-            Err(e) => Err((Box::new(open), e)),
-        };
-    }
-    // A closed segment holds its batches and nothing else.
-    let path = dir.join(&name);
-    let segment = Closed { first: open.first, last: open.first + open.count - 1 };
-    let target = dir.join(segment.name());
-    let closed = open
-        .file
-        .set_len(open.used)
-        .and_then(|_| open.file.sync_data())
-        .map_err(|e| Error::io("cut", &path, e))
-        .and_then(|_| fs::rename(&path, &target).map_err(|e| Error::io("rename", &target, e)));
-    match closed {
-        Ok(()) => Ok(Some(segment)),
-        Err(e) => Err((Box::new(open), e)),
-    }
-}
-
-/// Creates the open segment `open-COUNTER` of `size` bytes: header written, size allocated,
-/// its first `zeroed` bytes written (zeros after the header), synced, and the directory synced.
-/// Allocated blocks are "unwritten" until written: a durable direct write into one also makes
-/// the file system commit its journal (the block becomes written), which writing zeros ahead
-/// saves the appends that later overwrite them (about 140 against 100 us per 4 KiB
-/// `O_DIRECT | RWF_DSYNC` write on ext4 here).
-pub(super) fn create_segment(dir: &Path, counter: u64, size: u64, zeroed: u64) -> Result<Spare> {
-    let path = dir.join(open_segment_name(counter));
-    let create = || -> std::io::Result<File> {
-        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-        file.write_all_at(&encode_segment_header(), 0)?;
-        preallocate(&file, size);
-        let header = SEGMENT_HEADER_LEN as u64;
-        let zeroed = zeroed.min(size);
-        if zeroed > header {
-            file.write_all_at(&vec![0; (zeroed - header) as usize], header)?;
-        }
-        file.sync_data()?;
-        Ok(file)
-    };
-    let file = create().map_err(|e| {
-        let _ = fs::remove_file(&path);
-        Error::io("create", &path, e)
-    })?;
-    sync_dir(dir)?;
-    // Direct writes where the file system takes them; buffered ones otherwise (tmpfs).
-    let direct = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&path).ok();
-    Ok(Spare { counter, file, direct })
-}
-
 fn list(dir: &Path) -> Result<Vec<String>> {
     let entries = fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
     let mut names = Vec::new();
@@ -718,12 +656,6 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
 fn file_len(dir: &Path, name: &str) -> Result<u64> {
     let path = dir.join(name);
     fs::metadata(&path).map(|m| m.len()).map_err(|e| Error::io("stat", &path, e))
-}
-
-/// Allocates `len` bytes of `file` (zeros), so that appends neither grow it nor allocate
-/// blocks. Best effort: where the file system cannot (EOPNOTSUPP), the file grows as written.
-fn preallocate(file: &File, len: u64) {
-    let _ = rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len);
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! - [`Log`]: segments and snapshots: load (with the recovery of torn open segments), append,
 //!   truncate, snapshot put/get, bootstrap and recover; snapshots streamed in chunks
 //!   (`snapshot_stream.rs`); snapshot puts and spare segments made beside appends, off the
-//!   log's lock (`beside_appends.rs`).
+//!   log's lock (`beside_appends.rs`); the segment and snapshot files both write
+//!   (`files.rs`).
 //!
 //! Every write that must survive a crash is followed by `fdatasync`, and every new or renamed
 //! file by an `fsync` of the directory, before the call returns. (The files a snapshot put
@@ -16,6 +17,7 @@
 
 mod beside_appends;
 mod error;
+mod files;
 mod log;
 mod metadata;
 mod planned_append;

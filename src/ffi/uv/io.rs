@@ -796,7 +796,7 @@ unsafe extern "C" fn io_snapshot_put(
             let trailing = u64::from(trailing);
             if trailing > 0 {
                 // Written beside appends, from the caller's buffers (checked here).
-                snapshot_data(given).map_err(storage_failure)?;
+                snapshot_data(given)?;
                 let header = snapshot_header_from_c(given)?;
                 let detached = None;
                 let job = Job::PutSnapshotBeside {
@@ -937,14 +937,11 @@ fn submit_queued(uv: &mut UvIo) {
         let Some(job) = uv.queue.front() else {
             return;
         };
-        if uv.in_flight_beside && closes_a_segment(uv, job) {
+        if uv.in_flight_beside && conflicts_with_work_beside_appends(uv, job) {
             // The work beside appends closes a segment too: the closed ones stay in order.
             return;
         }
         if let Job::PutSnapshotBeside { .. } = job {
-            if uv.in_flight_beside {
-                return;
-            }
             start_put_beside_appends(uv);
             continue;
         }
@@ -956,9 +953,9 @@ fn submit_queued(uv: &mut UvIo) {
     }
 }
 
-/// Whether `job` may close a segment, or read what a snapshot put changes: everything but an
-/// append with room in the open segment.
-fn closes_a_segment(uv: &UvIo, job: &Job) -> bool {
+/// Whether `job` must wait for the work beside appends: it may close a segment, or read what a
+/// snapshot put changes (everything but an append with room in the open segment).
+fn conflicts_with_work_beside_appends(uv: &UvIo, job: &Job) -> bool {
     match job {
         Job::Append { entries, .. } => match uv.log.lock() {
             Ok(log) => log.append_closes_segment(entries),
@@ -1190,7 +1187,8 @@ unsafe extern "C" fn work_on_pool(req: *mut uv_req_t) {
                 // SAFETY: the caller's snapshot and its buffers stay valid and unchanged until
                 // the put's callback (raft_io's contract), which runs after this job; checked
                 // by `io_snapshot_put`.
-                let data = unsafe { snapshot_data(*snapshot) };
+                let data = unsafe { snapshot_data(*snapshot) }
+                    .map_err(|f| storage::Error::new(storage::ErrorKind::Invalid, f.message));
                 let detached = detached.take();
                 return data
                     .and_then(|data| {
@@ -1416,7 +1414,7 @@ fn free_snapshot(s: *mut raft_snapshot) {
 /// `s` and what it points to must be valid for the call.
 unsafe fn snapshot_from_c(s: &raft_snapshot) -> Result<StoredSnapshot, Failure> {
     // SAFETY: per the caller.
-    let parts = unsafe { snapshot_data(s) }.map_err(storage_failure)?;
+    let parts = unsafe { snapshot_data(s) }?;
     let mut data = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
     for part in parts {
         data.extend_from_slice(part);
@@ -1450,16 +1448,14 @@ unsafe fn snapshot_header_from_c(s: &raft_snapshot) -> Result<SnapshotHeader, Fa
 ///
 /// # Safety
 /// `s` must be a valid snapshot whose buffers stay valid and unchanged while the slices live.
-unsafe fn snapshot_data<'a>(s: *const raft_snapshot) -> storage::Result<Vec<&'a [u8]>> {
-    let invalid = |f: Failure| storage::Error::new(storage::ErrorKind::Invalid, f.message);
+unsafe fn snapshot_data<'a>(s: *const raft_snapshot) -> Result<Vec<&'a [u8]>, Failure> {
     // SAFETY: per the caller.
     let s = unsafe { &*s };
     // SAFETY: per the caller.
-    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") }
-        .map_err(invalid)?;
+    let bufs = unsafe { boundary::slice(s.bufs, s.n_bufs as usize, "snapshot buffers") }?;
     bufs.iter()
         // SAFETY: per the caller.
-        .map(|b| unsafe { boundary::buffer_bytes(b, "snapshot buffer") }.map_err(invalid))
+        .map(|b| unsafe { boundary::buffer_bytes(b, "snapshot buffer") })
         .collect()
 }
 
