@@ -1020,6 +1020,18 @@ static void append_under_fault_with_segments(struct fixture *f, enum fault fault
     unsetenv("LIBRAFT_RS_UV_URING");
 }
 
+/* try_put_snapshot with `fault` armed, which must have struck: the put's status. */
+static int try_put_snapshot_under(struct fixture *f, enum fault fault, raft_index index,
+                                  unsigned trailing, const char *text)
+{
+    atomic_store(&faults_injected, 0);
+    atomic_store(&armed, fault);
+    int status = try_put_snapshot(f, index, trailing, text);
+    atomic_store(&armed, FAULT_NONE);
+    assert_true(atomic_load(&faults_injected) > 0);
+    return status;
+}
+
 /* A snapshot put while `fault` is armed fails with `expected_status` and a message; the
  * snapshot and the log from before are still what a reopen loads, and a later put works. */
 static void snapshot_put_under_fault(struct fixture *f, enum fault fault, int expected_status)
@@ -1033,11 +1045,7 @@ static void snapshot_put_under_fault(struct fixture *f, enum fault fault, int ex
     append_values(f, 2, 20); /* indexes 2..21 */
     put_snapshot(f, 15, 5, "snapshot-at-15!!");
 
-    atomic_store(&faults_injected, 0);
-    atomic_store(&armed, fault);
-    int status = try_put_snapshot(f, 20, 2, "snapshot-at-20!!");
-    atomic_store(&armed, FAULT_NONE);
-    assert_true(atomic_load(&faults_injected) > 0);
+    int status = try_put_snapshot_under(f, fault, 20, 2, "snapshot-at-20!!");
     assert_int_equal(status, expected_status);
     assert_true(strlen(f->io.errmsg) > 0);
     close_io(f);
@@ -1350,11 +1358,7 @@ static void a_segment_that_fails_to_close_beside_appends_is_closed_later(void **
     log_after_a_first_snapshot(f);
     struct loaded l;
 
-    atomic_store(&faults_injected, 0);
-    atomic_store(&armed, FAULT_EIO_RENAME);
-    int status = try_put_snapshot(f, 25, 5, "snapshot-at-25!!");
-    atomic_store(&armed, FAULT_NONE);
-    assert_true(atomic_load(&faults_injected) > 0);
+    int status = try_put_snapshot_under(f, FAULT_EIO_RENAME, 25, 5, "snapshot-at-25!!");
     assert_int_equal(status, RAFT_IOERR);
     assert_non_null(strstr(f->io.errmsg, "rename"));
     append_values(f, 26, 3);                    /* indexes 26..28, in the segment after it */

@@ -212,6 +212,14 @@ unsafe fn complete_later(uv: *mut UvIo, out: Outgoing, status: c_int) {
     };
 }
 
+/// [`complete_later`] for each of `outs`.
+unsafe fn complete_all_later(uv: *mut UvIo, outs: Vec<Outgoing>, status: c_int) {
+    for out in outs {
+        // SAFETY: per the caller.
+        unsafe { complete_later(uv, out, status) };
+    }
+}
+
 /// Writes the waiting messages of every connected peer, one write per peer.
 ///
 /// # Safety
@@ -248,10 +256,8 @@ unsafe fn write_pending(client: *mut Client) {
     }
     let req = sys::alloc_req(sys::UV_WRITE);
     if req.is_null() {
-        for out in outs {
-            // SAFETY: the instance outlives its clients.
-            unsafe { complete_later(c.uv, out, RAFT_NOMEM) };
-        }
+        // SAFETY: the instance outlives its clients.
+        unsafe { complete_all_later(c.uv, outs, RAFT_NOMEM) };
         return;
     }
     let bufs: Vec<uv_buf_t> = outs
@@ -269,10 +275,8 @@ unsafe fn write_pending(client: *mut Client) {
         heap::free(req as *mut c_void);
         // SAFETY: not submitted: still ours.
         let w = unsafe { Box::from_raw(w) };
-        for out in w.outs {
-            // SAFETY: the instance outlives its clients.
-            unsafe { complete_later(c.uv, out, RAFT_NOCONNECTION) };
-        }
+        // SAFETY: the instance outlives its clients.
+        unsafe { complete_all_later(c.uv, w.outs, RAFT_NOCONNECTION) };
         // SAFETY: a live client.
         unsafe { disconnect(client) };
         return;
